@@ -1,0 +1,1 @@
+"""The shared contract of livetally: event schema, registry records, topics and settings."""

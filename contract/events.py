@@ -1,0 +1,246 @@
+"""The viewer event: its fields, their rules and the one place they are checked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
+
+__all__ = [
+    "EVENT_FIELDS",
+    "MAX_COUNTER",
+    "MAX_FUTURE_MS",
+    "MAX_PAST_MS",
+    "SESSION_TYPES",
+    "Event",
+    "EventType",
+    "PartnerMode",
+    "Rejection",
+    "RejectionCode",
+    "parse_event",
+    "parse_ts",
+]
+
+EventType = Literal["join", "heartbeat", "leave", "count"]
+PartnerMode = Literal["sessions", "reports"]
+RejectionCode = Literal[
+    "not_an_object",
+    "missing_field",
+    "unknown_field",
+    "bad_type",
+    "bad_value",
+    "ts_in_future",
+    "ts_too_old",
+    "unknown_stream",
+    "wrong_mode",
+]
+
+SESSION_TYPES: frozenset[str] = frozenset({"join", "heartbeat", "leave"})
+EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
+EVENT_FIELDS: frozenset[str] = frozenset(
+    {
+        "type",
+        "stream",
+        "ts",
+        "session_id",
+        "viewer_id",
+        "platform",
+        "event_id",
+        "concurrent",
+        "cumulative",
+        "uniques",
+    }
+)
+MAX_FUTURE_MS = 5 * 60 * 1000
+"""An event may be at most this far ahead of the clock it is checked against."""
+MAX_PAST_MS = 24 * 60 * 60 * 1000
+"""An event may be at most this old when it is accepted."""
+MAX_ID_LENGTH = 128
+MAX_COUNTER = 10**12
+"""Partner counters above this are refused as implausible (and to keep sums exact)."""
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_COUNTERS = ("concurrent", "cumulative", "uniques")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One accepted viewer event, normalised (``ts`` in epoch milliseconds)."""
+
+    type: EventType
+    stream: str
+    ts: int
+    session_id: str | None = None
+    viewer_id: str | None = None
+    event_id: str | None = None
+    concurrent: int | None = None
+    cumulative: int | None = None
+    uniques: int | None = None
+
+    @property
+    def viewer_key(self) -> str:
+        """The viewer identity: ``viewer_id``, else ``session_id``, else empty (reports)."""
+        return self.viewer_id or self.session_id or ""
+
+    def to_record(self) -> dict[str, Any]:
+        """The event as the compact mapping stored in Kafka (absent fields left out)."""
+        out: dict[str, Any] = {"type": self.type, "stream": self.stream, "ts": self.ts}
+        for name in ("session_id", "viewer_id", "event_id", *_COUNTERS):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one event was refused: a stable machine code and a sentence for people."""
+
+    code: RejectionCode
+    detail: str
+
+
+class _Reject(Exception):
+    def __init__(self, code: RejectionCode, detail: str) -> None:
+        super().__init__(detail)
+        self.rejection = Rejection(code, detail)
+
+
+def parse_ts(value: object) -> int:
+    """Parse an event time (RFC 3339 with offset, or integer epoch ms) into epoch ms.
+
+    Raises ``ValueError`` with a sentence saying what is wrong.
+    """
+    if isinstance(value, bool):
+        raise TypeError("ts must be an RFC 3339 string or integer epoch milliseconds")
+    if isinstance(value, int):
+        if not -(2**53) < value < 2**53:
+            raise ValueError("ts is out of range")
+        return value
+    if isinstance(value, str):
+        if not _RFC3339.match(value):
+            raise ValueError(
+                "ts must be RFC 3339 with an offset, e.g. 2024-12-21T19:30:00+08:00"
+            )
+        text = value.replace("z", "Z")
+        # fromisoformat takes at most microseconds; keep the first six digits.
+        match = re.match(r"^(.*?\.\d{6})\d+(.*)$", text)
+        if match:
+            text = match.group(1) + match.group(2)
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"ts {value!r} is not a valid date and time") from None
+        return (parsed - _EPOCH) // timedelta(milliseconds=1)
+    raise TypeError("ts must be an RFC 3339 string or integer epoch milliseconds")
+
+
+def _text(raw: Mapping[str, Any], name: str, *, max_length: int = MAX_ID_LENGTH) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        if name in raw:
+            raise _Reject("bad_type", f"{name} must be a string, not null")
+        return None
+    if not isinstance(value, str):
+        raise _Reject("bad_type", f"{name} must be a string")
+    if not 1 <= len(value) <= max_length:
+        raise _Reject("bad_value", f"{name} must be 1 to {max_length} characters long")
+    if not value.isprintable():
+        raise _Reject("bad_value", f"{name} must contain only printable characters")
+    return value
+
+
+def _counter(raw: Mapping[str, Any], name: str) -> int | None:
+    if name not in raw:
+        return None
+    value = raw[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Reject("bad_type", f"{name} must be a non-negative integer")
+    if value < 0:
+        raise _Reject("bad_value", f"{name} must not be negative")
+    if value > MAX_COUNTER:
+        raise _Reject("bad_value", f"{name} must be at most {MAX_COUNTER}")
+    return value
+
+
+def parse_event(
+    raw: object,
+    *,
+    now_ms: int,
+    streams: Container[str],
+    mode: PartnerMode,
+) -> Event | Rejection:
+    """Check one raw event against the contract and normalise it.
+
+    ``now_ms`` is the clock the time window is checked against: the server's clock at
+    ingest, the record's ingest time when the stream app re-checks a stored record (so a
+    replay tomorrow accepts exactly what was accepted today). The ``platform`` field is
+    checked by the caller, which knows the partner.
+    """
+    try:
+        return _parse(raw, now_ms=now_ms, streams=streams, mode=mode)
+    except _Reject as reject:
+        return reject.rejection
+
+
+def _parse(raw: object, *, now_ms: int, streams: Container[str], mode: PartnerMode) -> Event:
+    if not isinstance(raw, dict):
+        raise _Reject("not_an_object", "each event must be a JSON object")
+    unknown = sorted(k for k in raw if k not in EVENT_FIELDS)
+    if unknown:
+        raise _Reject("unknown_field", f"unknown field(s): {', '.join(map(str, unknown))}")
+    for name in ("type", "stream", "ts"):
+        if name not in raw:
+            raise _Reject("missing_field", f"{name} is required")
+    kind = raw["type"]
+    if not isinstance(kind, str):
+        raise _Reject("bad_type", "type must be a string")
+    if kind not in EVENT_TYPES:
+        raise _Reject("bad_value", "type must be one of join, heartbeat, leave, count")
+    if (kind == "count") != (mode == "reports"):
+        wanted = "count" if mode == "reports" else "join, heartbeat or leave"
+        raise _Reject("wrong_mode", f"this partner reports in {mode} mode: type must be {wanted}")
+    stream = _text(raw, "stream")
+    assert stream is not None  # noqa: S101 - presence checked above
+    try:
+        ts = parse_ts(raw["ts"])
+    except TypeError as exc:
+        raise _Reject("bad_type", str(exc)) from None
+    except ValueError as exc:
+        raise _Reject("bad_value", str(exc)) from None
+    if ts > now_ms + MAX_FUTURE_MS:
+        raise _Reject("ts_in_future", "ts is more than 5 minutes ahead of the server clock")
+    if ts < now_ms - MAX_PAST_MS:
+        raise _Reject("ts_too_old", "ts is more than 24 hours old")
+    session_id = _text(raw, "session_id")
+    viewer_id = _text(raw, "viewer_id")
+    _text(raw, "platform")
+    event_id = raw.get("event_id")
+    if event_id is not None and not isinstance(event_id, str):
+        raise _Reject("bad_type", "event_id must be a string")
+    if isinstance(event_id, str) and len(event_id) > MAX_ID_LENGTH:
+        raise _Reject("bad_value", f"event_id must be at most {MAX_ID_LENGTH} characters")
+    counters = {name: _counter(raw, name) for name in _COUNTERS}
+    if kind == "count":
+        if counters["concurrent"] is None:
+            raise _Reject("missing_field", "concurrent is required for count events")
+    elif session_id is None:
+        raise _Reject("missing_field", f"session_id is required for {kind} events")
+    if stream not in streams:
+        raise _Reject("unknown_stream", f"stream {stream!r} is not registered")
+    return Event(
+        type=kind,  # type: ignore[arg-type]
+        stream=stream,
+        ts=ts,
+        session_id=session_id,
+        viewer_id=viewer_id,
+        event_id=event_id,
+        concurrent=counters["concurrent"],
+        cumulative=counters["cumulative"],
+        uniques=counters["uniques"],
+    )

@@ -1,0 +1,77 @@
+"""How events travel in Kafka: several events of one partner packed into one record."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from contract.events import Event
+
+__all__ = [
+    "RECORD_VERSION",
+    "EventBatch",
+    "RecordError",
+    "decode_batch",
+    "encode_batch",
+    "partition_key",
+]
+
+RECORD_VERSION = 1
+_SEP = "\x1f"
+
+
+class RecordError(ValueError):
+    """A record on the events topic that is not a valid packed batch."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """A decoded events-topic record: one partner's events, still to be re-checked."""
+
+    platform: str
+    received_at: int
+    events: list[Any]
+
+
+def partition_key(stream: str, platform: str, viewer_key: str) -> bytes:
+    """The Kafka key of an event: one viewer's events always share a partition."""
+    return f"{stream}{_SEP}{platform}{_SEP}{viewer_key}".encode()
+
+
+def encode_batch(platform: str, received_at: int, events: Iterable[Event]) -> bytes:
+    """Pack one partner's events (already in the same partition) into one record value."""
+    return orjson.dumps(
+        {
+            "v": RECORD_VERSION,
+            "platform": platform,
+            "received_at": received_at,
+            "events": [event.to_record() for event in events],
+        }
+    )
+
+
+def decode_batch(value: bytes | None) -> EventBatch:
+    """Unpack a record value; raise ``RecordError`` saying why it is not a batch."""
+    if value is None:
+        raise RecordError("record has no value")
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"record is not JSON: {exc}") from None
+    if not isinstance(doc, Mapping):
+        raise RecordError("record is not a JSON object")
+    if doc.get("v") != RECORD_VERSION:
+        raise RecordError(f"record version must be {RECORD_VERSION}")
+    platform = doc.get("platform")
+    received_at = doc.get("received_at")
+    events = doc.get("events")
+    if not isinstance(platform, str) or not platform:
+        raise RecordError("record platform must be a non-empty string")
+    if isinstance(received_at, bool) or not isinstance(received_at, int):
+        raise RecordError("record received_at must be integer epoch milliseconds")
+    if not isinstance(events, list):
+        raise RecordError("record events must be a list")
+    return EventBatch(platform=platform, received_at=received_at, events=events)

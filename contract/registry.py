@@ -1,0 +1,174 @@
+"""Registered streams, partners and dashboard tokens, and the snapshot services look them up in."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from contract.events import PartnerMode
+
+__all__ = [
+    "Partner",
+    "Registry",
+    "RegistryError",
+    "Role",
+    "Stream",
+    "Token",
+    "hash_secret",
+    "new_secret",
+    "record_key",
+    "validate_id",
+]
+
+Role = Literal["viewer", "admin"]
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class RegistryError(ValueError):
+    """A registration that breaks a rule (bad id, unknown time zone, ...)."""
+
+
+def validate_id(kind: str, value: str) -> str:
+    """Check an id: 1-64 of lowercase letters, digits, ``-`` and ``_``, starting alphanumeric."""
+    if not _ID.match(value):
+        raise RegistryError(
+            f"{kind} id {value!r} must be 1-64 characters of a-z, 0-9, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def new_secret(prefix: str) -> str:
+    """A new random API key or token; only its hash is ever stored."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of a key or token (SHA-256; keys are random, so no salt is needed)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A live stream that partners report on."""
+
+    id: str
+    title: str
+    tz: str = "Asia/Shanghai"
+
+    def __post_init__(self) -> None:
+        validate_id("stream", self.id)
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise RegistryError(f"unknown time zone {self.tz!r}") from None
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A partner platform and how it reports."""
+
+    id: str
+    name: str
+    name_en: str = ""
+    mode: PartnerMode = "sessions"
+    session_timeout_s: int = 30
+    rate: int = 5000
+    key_hash: str = ""
+    revoked: bool = False
+
+    def __post_init__(self) -> None:
+        validate_id("partner", self.id)
+        if self.mode not in ("sessions", "reports"):
+            raise RegistryError("mode must be sessions or reports")
+        if not 1 <= self.session_timeout_s <= 3600:
+            raise RegistryError("session timeout must be 1 to 3600 seconds")
+        if self.rate < 1:
+            raise RegistryError("rate must be at least 1 event per second")
+
+    def display_name(self, lang: str) -> str:
+        """The partner's name in a language (``zh`` or ``en``)."""
+        return self.name_en if lang == "en" and self.name_en else self.name
+
+
+@dataclass(frozen=True)
+class Token:
+    """A dashboard/API token."""
+
+    id: str
+    role: Role
+    name: str = ""
+    token_hash: str = ""
+    revoked: bool = False
+
+
+def record_key(item: Stream | Partner | Token) -> str:
+    """The compacted-topic key of a registry record."""
+    kind = {Stream: "stream", Partner: "partner", Token: "token"}[type(item)]
+    return f"{kind}/{item.id}"
+
+
+def to_record(item: Stream | Partner | Token) -> dict[str, Any]:
+    """A registry item as the JSON mapping stored in Kafka."""
+    kind = record_key(item).split("/", 1)[0]
+    return {"kind": kind, **asdict(item)}
+
+
+def from_record(doc: Mapping[str, Any]) -> Stream | Partner | Token:
+    """Rebuild a registry item from its stored mapping."""
+    fields = {k: v for k, v in doc.items() if k != "kind"}
+    kind = doc.get("kind")
+    if kind == "stream":
+        return Stream(**fields)
+    if kind == "partner":
+        return Partner(**fields)
+    if kind == "token":
+        return Token(**fields)
+    raise RegistryError(f"unknown registry record kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class Registry:
+    """An immutable snapshot of everything registered."""
+
+    streams: Mapping[str, Stream] = field(default_factory=dict)
+    partners: Mapping[str, Partner] = field(default_factory=dict)
+    tokens: Mapping[str, Token] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, items: Iterable[Stream | Partner | Token]) -> Registry:
+        """Build a snapshot; later items replace earlier ones with the same key."""
+        streams: dict[str, Stream] = {}
+        partners: dict[str, Partner] = {}
+        tokens: dict[str, Token] = {}
+        for item in items:
+            if isinstance(item, Stream):
+                streams[item.id] = item
+            elif isinstance(item, Partner):
+                partners[item.id] = item
+            else:
+                tokens[item.id] = item
+        return cls(streams=streams, partners=partners, tokens=tokens)
+
+    def partner_for_key(self, key: str) -> Partner | None:
+        """The active partner whose API key this is, if any."""
+        digest = hash_secret(key)
+        for partner in self.partners.values():
+            if not partner.revoked and hmac.compare_digest(partner.key_hash, digest):
+                return partner
+        return None
+
+    def token_role(self, token: str) -> Role | None:
+        """The role of an active dashboard token, if it is one."""
+        digest = hash_secret(token)
+        role: Role | None = None
+        for item in self.tokens.values():
+            if not item.revoked and hmac.compare_digest(item.token_hash, digest):
+                role = item.role
+        return role

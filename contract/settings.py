@@ -1,0 +1,75 @@
+"""Settings shared by every livetally process, read from ``LIVETALLY_*`` variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["KafkaSettings", "Settings", "read_int"]
+
+
+def read_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    """Read an integer variable, naming the variable when its value is not a number."""
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    """Where Kafka is and how livetally's topics are laid out on it."""
+
+    bootstrap: str = "127.0.0.1:9092"
+    """Comma-separated bootstrap servers (``LIVETALLY_BOOTSTRAP``, else 127.0.0.1:$LIVETALLY_KAFKA_PORT)."""
+    external: bool = False
+    """True when ``LIVETALLY_BOOTSTRAP`` names a cluster livetally must not start or stop."""
+    port: int = 9092
+    """Client port of the first local broker (``LIVETALLY_KAFKA_PORT``)."""
+    topic_prefix: str = "livetally."
+    """Prefix of every topic name (``LIVETALLY_TOPIC_PREFIX``)."""
+    partitions: int = 4
+    """Partitions of the events and partials topics (``LIVETALLY_PARTITIONS``)."""
+    replication_factor: int = 1
+    """Replication factor of new topics (``LIVETALLY_REPLICATION_FACTOR``)."""
+
+    def topic(self, name: str) -> str:
+        """The full name of one of livetally's topics."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def servers(self) -> list[str]:
+        """The bootstrap servers as a list."""
+        return [s.strip() for s in self.bootstrap.split(",") if s.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings every process shares: the state directory and the Kafka cluster."""
+
+    home: Path = field(default_factory=lambda: Path(".livetally").resolve())
+    """Directory for Kafka data, logs and pid files (``LIVETALLY_HOME``)."""
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    """The Kafka cluster."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the shared settings from the environment (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        port = read_int(env, "LIVETALLY_KAFKA_PORT", 9092)
+        bootstrap = env.get("LIVETALLY_BOOTSTRAP", "").strip()
+        kafka = KafkaSettings(
+            bootstrap=bootstrap or f"127.0.0.1:{port}",
+            external=bool(bootstrap),
+            port=port,
+            topic_prefix=env.get("LIVETALLY_TOPIC_PREFIX", "livetally."),
+            partitions=read_int(env, "LIVETALLY_PARTITIONS", 4),
+            replication_factor=read_int(env, "LIVETALLY_REPLICATION_FACTOR", 1),
+        )
+        home = Path(env.get("LIVETALLY_HOME", ".livetally")).expanduser().resolve()
+        return cls(home=home, kafka=kafka)

@@ -1,0 +1,80 @@
+"""livetally's Kafka topics: their names, their settings, and creating them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from contract.settings import KafkaSettings
+
+__all__ = ["TopicSpec", "ensure_topics", "topic_specs"]
+
+logger = logging.getLogger(__name__)
+
+EVENTS = "events"
+"""Accepted viewer events, packed several to a record, keyed by viewer."""
+REGISTRY = "registry"
+"""Streams, partners and dashboard tokens (compacted; the latest record per key wins)."""
+PARTIALS = "partials"
+"""Per-partition, per-minute chunks of per-second count changes (compacted)."""
+STATS = "stats"
+"""Per-partition, per-partner monitor figures: newest event, arrival, event counts (compacted)."""
+DEADLETTER = "deadletter"
+"""Records and events the stream app could not accept, with the reason."""
+ALERTS = "alerts"
+"""Alerts raised by the stream app."""
+
+_MONTH_MS = 30 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic and how it is created."""
+
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+
+def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
+    """Every topic livetally uses, with its partition count and configuration."""
+    replicated = {"min.insync.replicas": "2"} if kafka.replication_factor >= 3 else {}
+    replicated["unclean.leader.election.enable"] = "false"
+    compacted = {"cleanup.policy": "compact", **replicated}
+    kept = {"cleanup.policy": "delete", "retention.ms": str(_MONTH_MS), **replicated}
+    return [
+        TopicSpec(kafka.topic(EVENTS), kafka.partitions, kept),
+        TopicSpec(kafka.topic(REGISTRY), 1, compacted),
+        TopicSpec(kafka.topic(PARTIALS), kafka.partitions, compacted),
+        TopicSpec(kafka.topic(STATS), 1, compacted),
+        TopicSpec(kafka.topic(DEADLETTER), 1, kept),
+        TopicSpec(kafka.topic(ALERTS), 1, kept),
+    ]
+
+
+def ensure_topics(kafka: KafkaSettings) -> list[str]:
+    """Create whichever of livetally's topics do not exist yet; return the names created."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka.servers, client_id="livetally-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [spec for spec in topic_specs(kafka) if spec.name not in existing]
+        created: list[str] = []
+        for spec in missing:
+            topic = NewTopic(
+                name=spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=kafka.replication_factor,
+                topic_configs=spec.config,
+            )
+            try:
+                admin.create_topics([topic])
+                created.append(spec.name)
+                logger.info("created topic %s", spec.name)
+            except TopicAlreadyExistsError:
+                pass
+        return created
+    finally:
+        admin.close()

@@ -1,0 +1,1 @@
+"""The media team's Dash dashboard and its JSON API."""

@@ -1,0 +1,1 @@
+"""The partner ingest HTTP API."""

@@ -1,0 +1,5 @@
+"""``python -m livetally`` runs the CLI."""
+
+from livetally.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""The ``livetally`` command line: Kafka, processes, registration, demo, services."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from contract.settings import Settings
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (every subcommand and its options)."""
+    parser = argparse.ArgumentParser(
+        prog="livetally",
+        description="Exact livestream audience analytics: ingest, Kafka, Faust, Dash.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    kafka = sub.add_parser("kafka", help="run a local Apache Kafka (KRaft) from Maven Central")
+    kafka_sub = kafka.add_subparsers(dest="kafka_command", required=True, metavar="ACTION")
+    start = kafka_sub.add_parser("start", help="start local broker(s) and wait until they answer")
+    start.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="1 or 3 nodes")
+    kafka_sub.add_parser("stop", help="stop the local broker(s)")
+    kafka_sub.add_parser("status", help="show the local brokers and the Kafka version")
+
+    sub.add_parser("up", help="start Kafka, the worker, ingest and the dashboard in the background")
+    sub.add_parser("down", help="stop every process livetally started")
+    sub.add_parser("status", help="show each process, its pid, health and log file")
+
+    stream = sub.add_parser("stream", help="register live streams")
+    stream_sub = stream.add_subparsers(dest="stream_command", required=True, metavar="ACTION")
+    stream_add = stream_sub.add_parser("add", help="register a live stream")
+    stream_add.add_argument("id")
+    stream_add.add_argument("--title", required=True)
+    stream_add.add_argument("--tz", default="Asia/Shanghai", help="IANA time zone")
+    stream_sub.add_parser("list", help="list registered streams")
+
+    partner = sub.add_parser("partner", help="register partner platforms and their API keys")
+    partner_sub = partner.add_subparsers(dest="partner_command", required=True, metavar="ACTION")
+    partner_add = partner_sub.add_parser(
+        "add", help="register a partner; prints its new API key as the last line"
+    )
+    partner_add.add_argument("id")
+    partner_add.add_argument("--name", required=True, help="display name (Chinese)")
+    partner_add.add_argument("--name-en", default="", help="English display name")
+    partner_add.add_argument("--mode", choices=("sessions", "reports"), default="sessions")
+    partner_add.add_argument("--session-timeout", type=int, default=30, metavar="SECONDS")
+    partner_add.add_argument("--rate", type=int, default=5000, metavar="EVENTS_PER_S")
+    partner_sub.add_parser("list", help="list partners (keys are never shown)")
+    partner_revoke = partner_sub.add_parser("revoke", help="revoke a partner's API key")
+    partner_revoke.add_argument("id")
+
+    token = sub.add_parser("token", help="dashboard/API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    token_create = token_sub.add_parser(
+        "create", help="create a token; prints it as the last line"
+    )
+    token_create.add_argument("--role", choices=("viewer", "admin"), required=True)
+    token_create.add_argument("--name", default="")
+
+    demo = sub.add_parser(
+        "demo", help="start everything and replay the 2024 carnival through the ingest API"
+    )
+    demo.add_argument("--speed", type=float, default=1.0, help="time compression factor")
+    demo.add_argument("--scale", type=float, default=1.0, help="audience scale (1 = 1M views)")
+
+    send = sub.add_parser("send", help="post an NDJSON file of events to the ingest API")
+    send.add_argument("file", help="NDJSON file, one event per line ('-' for stdin)")
+    send.add_argument("--key", required=True, help="the partner API key")
+    send.add_argument("--url", default=None, help="ingest base URL (default from settings)")
+
+    serve = sub.add_parser("serve", help="run one service in the foreground")
+    serve.add_argument("service", choices=("ingest", "worker", "dashboard", "replay"))
+    serve.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    serve.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.from_env()
+    from livetally import commands
+    from livetally.exceptions import LivetallyError
+
+    try:
+        return commands.dispatch(args, settings)
+    except LivetallyError as exc:
+        print(f"livetally: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

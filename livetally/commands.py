@@ -1,0 +1,76 @@
+"""What each CLI subcommand does; imports are local so ``--help`` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from contract.settings import Settings
+
+__all__ = ["dispatch"]
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the subcommand named in ``args``."""
+    command: str = args.command
+    if command == "kafka":
+        from livetally import kafka_server
+
+        if args.kafka_command == "start":
+            kafka_server.start(settings, brokers=args.brokers)
+        elif args.kafka_command == "stop":
+            kafka_server.stop(settings)
+        else:
+            print(kafka_server.status(settings))
+        return 0
+    if command in ("up", "down", "status"):
+        from livetally import processes
+
+        if command == "up":
+            processes.up(settings)
+        elif command == "down":
+            processes.down(settings)
+        else:
+            print(processes.status(settings))
+        return 0
+    if command in ("stream", "partner", "token"):
+        from livetally import admin
+
+        return admin.run(args, settings)
+    if command == "demo":
+        from livetally.demo import start_demo
+
+        start_demo(settings, speed=args.speed, scale=args.scale)
+        return 0
+    if command == "send":
+        from livetally.client import send_file
+
+        return send_file(args.file, key=args.key, url=args.url)
+    if command == "serve":
+        return _serve(args, settings)
+    raise ValueError(f"unknown command {command!r}")  # argparse prevents this
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    service: str = args.service
+    if service == "ingest":
+        from ingest.app import serve as serve_ingest
+        from ingest.config import IngestConfig
+
+        serve_ingest(IngestConfig.from_env())
+    elif service == "worker":
+        from stream.app import serve as serve_worker
+        from stream.config import StreamConfig
+
+        serve_worker(StreamConfig.from_env())
+    elif service == "dashboard":
+        from dashboard.app import serve as serve_dashboard
+        from dashboard.config import DashboardConfig
+
+        serve_dashboard(DashboardConfig.from_env())
+    else:
+        from livetally.demo.replay import run_replay
+
+        run_replay(settings, speed=args.speed, scale=args.scale)
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,1 @@
+"""The Faust stream app and its pure counting code."""
