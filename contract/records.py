@@ -11,6 +11,7 @@ import orjson
 from contract.events import Event
 
 __all__ = [
+    "DEFAULT_TIMEOUT_MS",
     "RECORD_VERSION",
     "EventBatch",
     "RecordError",
@@ -33,6 +34,7 @@ class EventBatch:
 
     platform: str
     received_at: int
+    timeout_ms: int
     events: list[Any]
 
 
@@ -41,13 +43,27 @@ def partition_key(stream: str, platform: str, viewer_key: str) -> bytes:
     return f"{stream}{_SEP}{platform}{_SEP}{viewer_key}".encode()
 
 
-def encode_batch(platform: str, received_at: int, events: Iterable[Event]) -> bytes:
-    """Pack one partner's events (already in the same partition) into one record value."""
+DEFAULT_TIMEOUT_MS = 30_000
+
+
+def encode_batch(
+    platform: str,
+    received_at: int,
+    events: Iterable[Event],
+    *,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+) -> bytes:
+    """Pack one partner's events (already in the same partition) into one record value.
+
+    ``timeout_ms`` is the partner's session timeout when the events were accepted; it
+    travels with them so that replaying the log later gives the same numbers.
+    """
     return orjson.dumps(
         {
             "v": RECORD_VERSION,
             "platform": platform,
             "received_at": received_at,
+            "timeout_ms": timeout_ms,
             "events": [event.to_record() for event in events],
         }
     )
@@ -74,4 +90,9 @@ def decode_batch(value: bytes | None) -> EventBatch:
         raise RecordError("record received_at must be integer epoch milliseconds")
     if not isinstance(events, list):
         raise RecordError("record events must be a list")
-    return EventBatch(platform=platform, received_at=received_at, events=events)
+    timeout_ms = doc.get("timeout_ms", DEFAULT_TIMEOUT_MS)
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
+        raise RecordError("record timeout_ms must be a positive integer")
+    return EventBatch(
+        platform=platform, received_at=received_at, timeout_ms=timeout_ms, events=events
+    )
