@@ -1,0 +1,58 @@
+"""Helpers that run events through the pure counting code, as the worker would."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable
+
+import pytest
+
+from contract.events import Event
+from contract.records import encode_batch
+from stream.merge import PlatformDiffs
+from stream.partition_state import PartitionState
+from tests.oracle import Accepted
+
+
+def to_event(a: Accepted, stream: str = "s") -> Event:
+    return Event(
+        type=a.type,  # type: ignore[arg-type]
+        stream=stream,
+        ts=a.ts,
+        session_id=a.session_id,
+        viewer_id=a.viewer_id,
+        concurrent=a.concurrent,
+        cumulative=a.cumulative,
+        uniques=a.uniques,
+    )
+
+
+def run_pipeline(
+    events: Iterable[Accepted], partitions: int = 3, drain_every: int = 7
+) -> dict[str, PlatformDiffs]:
+    """Feed events one record each into partitioned states; merge the published chunks."""
+    states = [PartitionState(p) for p in range(partitions)]
+    merged: dict[str, PlatformDiffs] = {}
+
+    def drain() -> None:
+        for state in states:
+            chunks, _, dead = state.drain()
+            assert dead == []
+            for chunk in chunks:
+                merged.setdefault(chunk.platform, PlatformDiffs()).put(chunk)
+
+    for n, a in enumerate(events):
+        viewer = a.viewer_id or a.session_id or ""
+        p = zlib.crc32(f"{a.platform}/{viewer}".encode()) % partitions
+        received = max(a.ts, 10**12)
+        value = encode_batch(a.platform, received, [to_event(a)], timeout_ms=a.timeout_ms)
+        states[p].apply_record(n, value)
+        if n % drain_every == 0:
+            drain()
+    drain()
+    return merged
+
+
+@pytest.fixture
+def pipeline():
+    return run_pipeline
