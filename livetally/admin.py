@@ -31,6 +31,7 @@ __all__ = [
     "build_token",
     "format_partners",
     "format_streams",
+    "register",
     "register_partner",
     "register_stream",
     "revoked_partner",
@@ -196,6 +197,12 @@ def _load(settings: Settings) -> Registry:
 
     store = RegistryStore(settings.kafka)
     return _kafka_call(settings.kafka, store.load)
+
+
+def register(settings: Settings, item: Stream | Partner | Token) -> None:
+    """Make sure the topics exist and write ``item`` to the registry."""
+    _prepare(settings)
+    _put(settings, item)
 
 
 def register_stream(settings: Settings, stream: Stream) -> None:
