@@ -1,0 +1,151 @@
+"""The JSON API on the dashboard's Flask server: health, streams, summaries and series."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import flask
+import orjson
+
+from dashboard.auth import problem
+from dashboard.data import DataSource
+from dashboard.exceptions import BadParameter, DashboardError
+from dashboard.model import (
+    RESOLUTIONS,
+    Bucket,
+    Figures,
+    SeriesResult,
+    StreamSummary,
+    parse_instant,
+    rfc3339,
+    stream_series,
+    summarize,
+)
+
+__all__ = ["MAX_BUCKETS", "register_api", "series_json", "summary_json"]
+
+MAX_BUCKETS = 20_000
+"""The most buckets one series request may ask for."""
+
+
+def _figures_json(figures: Figures, tz: str) -> dict[str, Any]:
+    return {
+        "concurrent": figures.concurrent,
+        "peak_concurrent": figures.peak_concurrent,
+        "peak_at": None if figures.peak_at is None else rfc3339(figures.peak_at, tz),
+        "views": figures.views,
+        "uniques": figures.uniques,
+    }
+
+
+def summary_json(summary: StreamSummary) -> dict[str, Any]:
+    """The summary response body."""
+    tz = summary.stream.tz
+    platforms: dict[str, Any] = {}
+    for p in summary.partners:
+        last = p.last_event_ts
+        platforms[p.id] = {
+            **_figures_json(p.figures, tz),
+            "name": p.name,
+            "name_en": p.name_en,
+            "status": p.status,
+            "last_event_at": None if last is None else rfc3339(last // 1000, tz),
+        }
+    return {
+        "stream": summary.stream.id,
+        "as_of": rfc3339(summary.second, tz),
+        "total": _figures_json(summary.total, tz),
+        "platforms": platforms,
+    }
+
+
+def _bucket_json(bucket: Bucket) -> dict[str, int]:
+    return {
+        "concurrent": bucket.concurrent,
+        "peak_concurrent": bucket.peak_concurrent,
+        "views": bucket.views,
+        "uniques": bucket.uniques,
+        "new_views": bucket.new_views,
+    }
+
+
+def series_json(series: SeriesResult, resolution: str) -> dict[str, Any]:
+    """The series response body: one entry per bucket with the total and every partner."""
+    tz = series.stream.tz
+    buckets = []
+    for i, total in enumerate(series.total):
+        buckets.append(
+            {
+                "start": rfc3339(total.start, tz),
+                "total": _bucket_json(total),
+                "platforms": {p: _bucket_json(b[i]) for p, b in series.platforms.items()},
+            }
+        )
+    return {
+        "stream": series.stream.id,
+        "resolution": resolution,
+        "from": rfc3339(series.start, tz),
+        "to": rfc3339(series.end, tz),
+        "buckets": buckets,
+    }
+
+
+def _json(body: Any, status: int = 200) -> flask.Response:
+    return flask.Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def register_api(
+    server: flask.Flask, data: DataSource, clock: Callable[[], float] = time.time
+) -> None:
+    """Add the health check and the ``/api/v1`` routes to a Flask server."""
+
+    @server.errorhandler(DashboardError)
+    def dashboard_error(error: DashboardError) -> flask.Response:
+        return problem(error.status, error.title, error.detail)
+
+    def healthz() -> flask.Response:
+        return _json({"status": "ok"})
+
+    def streams() -> flask.Response:
+        snapshot = data.snapshot()
+        return _json(
+            {"streams": [{"id": s.id, "title": s.title, "tz": s.tz} for s in snapshot.streams()]}
+        )
+
+    def summary(stream: str) -> flask.Response:
+        snapshot = data.snapshot()
+        found = snapshot.stream(stream)
+        now = clock()
+        at = flask.request.args.get("at")
+        second = int(now) if at is None else parse_instant(at, found.tz, "at")
+        return _json(summary_json(summarize(snapshot, stream, second, int(now * 1000))))
+
+    def series(stream: str) -> flask.Response:
+        snapshot = data.snapshot()
+        found = snapshot.stream(stream)
+        args = flask.request.args
+        resolution = args.get("resolution", "1m")
+        if resolution not in RESOLUTIONS:
+            raise BadParameter("resolution", f"must be one of {', '.join(RESOLUTIONS)}")
+        start = args.get("from")
+        end = args.get("to")
+        result = stream_series(
+            snapshot,
+            stream,
+            width=RESOLUTIONS[resolution],
+            start=None if start is None else parse_instant(start, found.tz, "from"),
+            end=int(clock()) if end is None else parse_instant(end, found.tz, "to"),
+            max_buckets=MAX_BUCKETS,
+        )
+        return _json(series_json(result, resolution))
+
+    def unknown_api(rest: str) -> flask.Response:
+        return problem(404, "Not found", f"no API route /api/{rest}")
+
+    server.add_url_rule("/healthz", "livetally_healthz", healthz)
+    server.add_url_rule("/api/v1/streams", "livetally_streams", streams)
+    server.add_url_rule("/api/v1/streams/<stream>/summary", "livetally_summary", summary)
+    server.add_url_rule("/api/v1/streams/<stream>/series", "livetally_series", series)
+    server.add_url_rule("/api/<path:rest>", "livetally_api_404", unknown_api)

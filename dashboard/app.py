@@ -1,0 +1,158 @@
+"""The Dash app: its shell (navigation, language, stream choice, refresh tick) and serving it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dash
+from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboard.api import register_api
+from dashboard.auth import RedactTokens, install_auth
+from dashboard.components import stream_options
+from dashboard.config import DashboardConfig
+from dashboard.data import EXTENSION, DataSource, LiveData, current_data
+from dashboard.i18n import DEFAULT_LANG, lang_of, text
+
+__all__ = ["create_app", "serve", "shell"]
+
+logger = logging.getLogger(__name__)
+
+
+def shell(config: DashboardConfig) -> html.Div:
+    """Navigation, language toggle, stream selector and the one refresh interval around pages."""
+    nav = html.Nav(
+        [
+            html.Span(id="app-brand", className="lt-brand"),
+            dcc.Link(id="app-nav-live", href="/", className="lt-nav-link"),
+            dcc.Link(id="app-nav-screen", href="/screen", className="lt-nav-link"),
+            dcc.Dropdown(
+                id="app-stream-select",
+                options=[],
+                clearable=False,
+                className="lt-stream-select",
+                style={"display": "none"},
+            ),
+            dcc.RadioItems(
+                id="app-lang-toggle",
+                options=[{"label": "中文", "value": "zh"}, {"label": "EN", "value": "en"}],
+                value=DEFAULT_LANG,
+                inline=True,
+                className="lt-lang",
+            ),
+        ],
+        className="lt-nav",
+    )
+    return html.Div(
+        [
+            nav,
+            dash.page_container,
+            dcc.Store(id="app-lang", storage_type="local"),
+            dcc.Store(id="app-stream", storage_type="session"),
+            dcc.Interval(id="app-interval", interval=config.refresh_ms),
+        ],
+        id="app-shell",
+        className="lt-shell",
+    )
+
+
+def sync_lang(toggled: str | None, stored: str | None) -> tuple[Any, Any]:
+    """Keep the toggle and the remembered language in step; the toggle wins when clicked."""
+    if ctx.triggered_id == "app-lang-toggle":
+        return lang_of(toggled), no_update
+    return no_update, lang_of(stored)
+
+
+def shell_texts(lang_value: object) -> tuple[str, str, str, str]:
+    """Brand, navigation labels and the stream selector's placeholder in a language."""
+    lang = lang_of(lang_value)
+    return (
+        text("app.title", lang),
+        text("nav.live", lang),
+        text("nav.screen", lang),
+        text("nav.stream", lang),
+    )
+
+
+def shell_mode(pathname: str | None) -> str:
+    """The shell's class: the big screen gets the dark full-screen look."""
+    return "lt-shell lt-screen-mode" if pathname == "/screen" else "lt-shell"
+
+
+def refresh_streams(
+    _tick: int | None, selected: str | None, options: list[dict[str, str]] | None
+) -> tuple[Any, Any, Any]:
+    """Stream selector options (shown only for several streams) and the chosen stream."""
+    snapshot = current_data().snapshot()
+    new_options = stream_options(snapshot)
+    ids = [o["value"] for o in new_options]
+    value = selected if selected in ids else (ids[0] if ids else None)
+    if new_options == (options or []) and value == selected:
+        raise PreventUpdate
+    style = {"display": "block"} if len(ids) > 1 else {"display": "none"}
+    return new_options, value, style
+
+
+def choose_stream(value: str | None) -> str | None:
+    """Remember the stream picked in the selector."""
+    return value
+
+
+def _register_shell_callbacks(app: dash.Dash) -> None:
+    app.callback(
+        Output("app-lang", "data"),
+        Output("app-lang-toggle", "value"),
+        Input("app-lang-toggle", "value"),
+        Input("app-lang", "data"),
+    )(sync_lang)
+    app.callback(
+        Output("app-brand", "children"),
+        Output("app-nav-live", "children"),
+        Output("app-nav-screen", "children"),
+        Output("app-stream-select", "placeholder"),
+        Input("app-lang", "data"),
+    )(shell_texts)
+    app.callback(Output("app-shell", "className"), Input("_pages_location", "pathname"))(shell_mode)
+    app.callback(
+        Output("app-stream-select", "options"),
+        Output("app-stream-select", "value"),
+        Output("app-stream-select", "style"),
+        Input("app-interval", "n_intervals"),
+        State("app-stream-select", "value"),
+        State("app-stream-select", "options"),
+    )(refresh_streams)
+    app.callback(Output("app-stream", "data"), Input("app-stream-select", "value"))(choose_stream)
+
+
+def create_app(config: DashboardConfig, *, data: DataSource | None = None) -> dash.Dash:
+    """Build the dashboard; without ``data`` it starts a ``LiveData`` following Kafka."""
+    if data is None:
+        live = LiveData(config.shared.kafka)
+        live.start()
+        data = live
+    source = data
+    app = dash.Dash(
+        "dashboard",
+        use_pages=True,
+        title="livetally",
+        update_title="",
+        suppress_callback_exceptions=True,
+    )
+    server = app.server
+    server.extensions[EXTENSION] = source
+    install_auth(server, lambda: source.snapshot().registry)
+    register_api(server, source)
+    app.layout = shell(config)
+    _register_shell_callbacks(app)
+    return app
+
+
+def serve(config: DashboardConfig) -> None:
+    """Run the dashboard until interrupted (threaded werkzeug server, no debugger or reloader)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").addFilter(RedactTokens())
+    app = create_app(config)
+    logger.info("dashboard on %s", config.base_url)
+    app.run(host=config.host, port=config.port, debug=False)

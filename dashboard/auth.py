@@ -1,0 +1,101 @@
+"""Token checks for every dashboard route: bearer header, one-time ``?token=`` link, cookie."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+import flask
+
+from contract.registry import Registry, Role
+from dashboard.exceptions import NotAuthorized
+
+__all__ = ["COOKIE", "OPEN_PATHS", "RedactTokens", "bearer_token", "install_auth", "problem"]
+
+COOKIE = "livetally_token"
+"""Name of the HttpOnly cookie that carries a page visitor's token."""
+OPEN_PATHS = frozenset({"/healthz"})
+"""Paths served without a token."""
+_COOKIE_MAX_AGE_S = 30 * 24 * 3600
+_SECRET_IN_URL = re.compile(r"((?:token|key)=)[^&\s\"']+", re.IGNORECASE)
+
+
+def problem(status: int, title: str, detail: str) -> flask.Response:
+    """An RFC 9457 problem response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    response = flask.make_response(flask.json.dumps(body), status)
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if that is what it holds."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
+
+
+def _without_token(path: str, args: flask.Request) -> str:
+    rest = [(k, v) for k, v in args.args.items(multi=True) if k != "token"]
+    return path + ("?" + urlencode(rest) if rest else "")
+
+
+def install_auth(server: flask.Flask, registry: Callable[[], Registry]) -> None:
+    """Require a valid token on every route except ``OPEN_PATHS``."""
+
+    def check_token() -> flask.typing.ResponseReturnValue | None:
+        request = flask.request
+        if request.path in OPEN_PATHS:
+            return None
+        link_token = request.args.get("token")
+        if (
+            link_token is not None
+            and request.method == "GET"
+            and not request.path.startswith("/api/")
+        ):
+            if registry().token_role(link_token) is None:
+                return _refuse("the token in the link is not valid")
+            response = flask.redirect(_without_token(request.path, request), code=303)
+            response.set_cookie(
+                COOKIE,
+                link_token,
+                max_age=_COOKIE_MAX_AGE_S,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure,
+            )
+            return response
+        token = bearer_token(request.headers.get("Authorization")) or request.cookies.get(COOKIE)
+        role: Role | None = registry().token_role(token) if token else None
+        if role is None:
+            if token:
+                return _refuse("the token is not valid")
+            return _refuse(
+                "send 'Authorization: Bearer <token>', or open the page once with ?token=<token>"
+            )
+        flask.g.livetally_role = role
+        return None
+
+    server.before_request(check_token)
+
+
+def _refuse(detail: str) -> flask.Response:
+    error = NotAuthorized(detail)
+    response = problem(error.status, error.title, error.detail)
+    response.headers["WWW-Authenticate"] = 'Bearer realm="livetally"'
+    return response
+
+
+class RedactTokens(logging.Filter):
+    """Hide tokens and keys that appear in logged URLs (werkzeug logs every request line)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_IN_URL.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True

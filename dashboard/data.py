@@ -1,0 +1,243 @@
+"""Follow the partials, stats and registry topics and hand out immutable snapshots.
+
+This is the only dashboard module that reads Kafka.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any, Protocol
+
+import orjson
+
+from contract.registry import Registry
+from contract.registry_store import RegistryFollower
+from contract.settings import KafkaSettings
+from contract.topics import PARTIALS, STATS
+from dashboard.model import PlatformStats, Snapshot, StatsRecord, aggregate_stats, parse_stats
+from stream.merge import Chunk, PlatformDiffs, Steps, decode_chunk
+
+__all__ = ["DataSource", "LiveData", "StaticData", "StreamState", "current_data"]
+
+logger = logging.getLogger(__name__)
+
+_SEP = "\x1f"
+EXTENSION = "livetally_data"
+"""Key under which the app's data source is kept in ``flask.Flask.extensions``."""
+
+
+class DataSource(Protocol):
+    """What pages and the API read: a snapshot, swapped whole when anything changes."""
+
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot."""
+        ...
+
+
+class StaticData:
+    """A fixed snapshot (tests, exports of a finished stream)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot given at construction."""
+        return self._snapshot
+
+    def set(self, snapshot: Snapshot) -> None:
+        """Replace the snapshot."""
+        self._snapshot = snapshot
+
+
+def current_data() -> DataSource:
+    """The data source of the Dash app handling the current request."""
+    import flask
+
+    source: DataSource = flask.current_app.extensions[EXTENSION]
+    return source
+
+
+class StreamState:
+    """Merged chunks of every partner of every stream, and the per-partition stats.
+
+    Pure bookkeeping (no Kafka): feed it records, then ``build`` a snapshot.
+    """
+
+    def __init__(self) -> None:
+        self._diffs: dict[tuple[str, str], PlatformDiffs] = {}
+        self._totals: dict[str, PlatformDiffs] = {}
+        self._slots: dict[tuple[str, str, int], int] = {}
+        self._stats: dict[str, StatsRecord] = {}
+        self._version = 0
+
+    def put_chunk(self, chunk: Chunk) -> None:
+        """Apply a chunk, replacing the one of its (stream, partner, partition, minute)."""
+        self._diffs.setdefault((chunk.stream, chunk.platform), PlatformDiffs()).put(chunk)
+        # The stream total keeps its own merge, with one slot per (partner, partition), so a
+        # replaced chunk is subtracted there too without re-adding every partner each time.
+        slot = self._slots.setdefault(
+            (chunk.stream, chunk.platform, chunk.partition), len(self._slots)
+        )
+        total = self._totals.setdefault(chunk.stream, PlatformDiffs())
+        total.put(replace(chunk, partition=slot))
+        self._version += 1
+
+    def put_stats(self, key: str, record: StatsRecord | None) -> None:
+        """Store (or, with None, delete) the stats record under its topic key."""
+        if record is None:
+            self._stats.pop(key, None)
+        else:
+            self._stats[key] = record
+        self._version += 1
+
+    @property
+    def version(self) -> int:
+        """Grows with every change."""
+        return self._version
+
+    def build(self, registry: Registry, version: int) -> Snapshot:
+        """An immutable snapshot of the current state."""
+        platforms: dict[str, dict[str, Steps]] = {}
+        for (stream, platform), diffs in self._diffs.items():
+            platforms.setdefault(stream, {})[platform] = diffs.steps()
+        stats: dict[str, dict[str, PlatformStats]] = aggregate_stats(self._stats.values())
+        return Snapshot(
+            registry=registry,
+            platforms=platforms,
+            totals={stream: diffs.steps() for stream, diffs in self._totals.items()},
+            stats=stats,
+            version=version,
+        )
+
+
+def chunk_from_record(key: bytes | None, value: bytes | None) -> Chunk | None:
+    """A partials record as a chunk; a tombstone becomes an empty chunk for its key."""
+    if value is not None:
+        return decode_chunk(value)
+    parts = (key or b"").decode(errors="replace").split(_SEP)
+    if len(parts) != 4:
+        raise ValueError(f"bad partials key {key!r}")
+    return Chunk(parts[0], parts[1], int(parts[2]), int(parts[3]), {})
+
+
+class LiveData:
+    """Follows the partials, stats and registry topics from the beginning in a thread."""
+
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        *,
+        poll_interval_s: float = 0.2,
+        min_rebuild_s: float = 0.25,
+        registry: RegistryFollower | None = None,
+    ) -> None:
+        self._kafka = kafka
+        self._poll_ms = max(1, int(poll_interval_s * 1000))
+        self._min_rebuild_s = min_rebuild_s
+        self._registry = registry or RegistryFollower(kafka)
+        self._state = StreamState()
+        self._snapshot = Snapshot()
+        self._version = 0
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dashboard-data", daemon=True)
+
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot (an immutable object swapped whole; safe from any thread)."""
+        return self._snapshot
+
+    def start(self) -> None:
+        """Start the registry follower and the topic follower."""
+        self._registry.start()
+        self._thread.start()
+
+    def wait_ready(self, timeout_s: float = 30.0) -> bool:
+        """Wait until both the registry and the data topics were read to their ends once."""
+        deadline = time.monotonic() + timeout_s
+        if not self._registry.wait_ready(timeout_s):
+            return False
+        return self._ready.wait(max(0.0, deadline - time.monotonic()))
+
+    def stop(self) -> None:
+        """Stop following."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._registry.stop()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._follow()
+            except Exception:
+                logger.exception("dashboard data follower failed; retrying in 1 s")
+                self._stop.wait(1.0)
+
+    def _consumer(self) -> tuple[Any, list[Any]]:
+        from kafka import KafkaConsumer, TopicPartition
+
+        consumer = KafkaConsumer(
+            bootstrap_servers=self._kafka.servers,
+            enable_auto_commit=False,
+            client_id="livetally-dashboard",
+        )
+        partitions: list[Any] = []
+        for name in (PARTIALS, STATS):
+            topic = self._kafka.topic(name)
+            ids = consumer.partitions_for_topic(topic)
+            if not ids:
+                consumer.close()
+                raise RuntimeError(f"topic {topic} does not exist yet")
+            partitions += [TopicPartition(topic, p) for p in sorted(ids)]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        return consumer, partitions
+
+    def _follow(self) -> None:
+        consumer, partitions = self._consumer()
+        partials = self._kafka.topic(PARTIALS)
+        try:
+            ends = consumer.end_offsets(partitions)
+            built_at = 0.0
+            registry: Registry | None = None
+            built_version = -1
+            while not self._stop.is_set():
+                batches = consumer.poll(timeout_ms=self._poll_ms)
+                for tp, records in batches.items():
+                    self._apply(records, partials=tp.topic == partials)
+                caught_up = self._ready.is_set() or all(
+                    consumer.position(tp) >= end for tp, end in ends.items()
+                )
+                current = self._registry.snapshot
+                changed = current is not registry or self._state.version != built_version
+                due = time.monotonic() - built_at >= self._min_rebuild_s
+                if changed and caught_up and (due or not self._ready.is_set()):
+                    self._version += 1
+                    built_version = self._state.version
+                    registry = current
+                    self._snapshot = self._state.build(current, self._version)
+                    built_at = time.monotonic()
+                if caught_up:
+                    self._ready.set()
+        finally:
+            consumer.close()
+
+    def _apply(self, records: Iterable[Any], *, partials: bool) -> None:
+        for record in records:
+            try:
+                if partials:
+                    chunk = chunk_from_record(record.key, record.value)
+                    if chunk is not None:
+                        self._state.put_chunk(chunk)
+                else:
+                    key = (record.key or b"").decode(errors="replace")
+                    stats = (
+                        None if record.value is None else parse_stats(orjson.loads(record.value))
+                    )
+                    self._state.put_stats(key, stats)
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                logger.warning("ignoring bad record at %s:%s: %s", record.topic, record.offset, exc)

@@ -1,0 +1,46 @@
+"""Errors the dashboard reports to clients; ``api.py`` maps them to HTTP problems."""
+
+from __future__ import annotations
+
+__all__ = ["BadParameter", "DashboardError", "NotAuthorized", "UnknownStream"]
+
+
+class DashboardError(Exception):
+    """Base of the dashboard's client-facing errors."""
+
+    status = 400
+    title = "Bad request"
+
+    @property
+    def detail(self) -> str:
+        """What went wrong, for the client."""
+        return str(self)
+
+
+class UnknownStream(DashboardError):
+    """No stream with this id is registered or has data."""
+
+    status = 404
+    title = "Unknown stream"
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(f"no stream {stream!r} is registered")
+        self.stream = stream
+
+
+class BadParameter(DashboardError):
+    """A query parameter that cannot be used."""
+
+    status = 400
+    title = "Bad parameter"
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"parameter {name!r} {problem}")
+        self.name = name
+
+
+class NotAuthorized(DashboardError):
+    """No valid token was presented."""
+
+    status = 401
+    title = "Not authorized"

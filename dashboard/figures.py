@@ -1,0 +1,87 @@
+"""Pure figure builders: a DataFrame in, a plotly figure out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.i18n import Lang, text
+from dashboard.model import SeriesResult
+
+__all__ = [
+    "CHART_MAX_POINTS",
+    "chart_width",
+    "concurrency_figure",
+    "concurrency_frame",
+    "empty_frame",
+]
+
+CHART_MAX_POINTS = 1500
+"""A chart line never has more points than this; longer streams use wider buckets."""
+_WIDTHS = (1, 10, 60, 300, 900, 3600)
+
+
+def chart_width(span_s: int) -> int:
+    """The narrowest bucket width that keeps a span within ``CHART_MAX_POINTS`` points."""
+    for width in _WIDTHS:
+        if span_s // width + 1 <= CHART_MAX_POINTS:
+            return width
+    return _WIDTHS[-1]
+
+
+def concurrency_frame(
+    series: SeriesResult, names: Mapping[str, str], total_label: str
+) -> pd.DataFrame:
+    """Long frame (time, series, concurrent): the total first, then each partner.
+
+    Each bucket is plotted at its peak so short spikes stay visible at coarse widths.
+    """
+    tz = ZoneInfo(series.stream.tz)
+    rows: list[tuple[datetime, str, int]] = []
+    parts = [(total_label, series.total)]
+    parts += [(names.get(p, p), buckets) for p, buckets in series.platforms.items()]
+    for label, buckets in parts:
+        rows += [(datetime.fromtimestamp(b.start, tz), label, b.peak_concurrent) for b in buckets]
+    return pd.DataFrame(rows, columns=["time", "series", "concurrent"])
+
+
+def empty_frame() -> pd.DataFrame:
+    """A frame with the chart's columns and no rows."""
+    return pd.DataFrame({"time": [], "series": [], "concurrent": []})
+
+
+def concurrency_figure(
+    frame: pd.DataFrame, lang: Lang, *, dark: bool = False, total_label: str | None = None
+) -> go.Figure:
+    """Concurrent viewers over time: one line per series, the total drawn thicker."""
+    total = total_label if total_label is not None else text("total", lang)
+    fig = go.Figure()
+    for name, group in frame.groupby("series", sort=False):
+        is_total = name == total
+        fig.add_trace(
+            go.Scatter(
+                x=group["time"],
+                y=group["concurrent"],
+                mode="lines",
+                name=str(name),
+                line={"width": 4 if is_total else 1.5, "shape": "hv"},
+            )
+        )
+    fig.update_layout(
+        template="plotly_dark" if dark else "plotly_white",
+        title={"text": text("chart.title", lang)},
+        margin={"l": 50, "r": 20, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.15},
+        xaxis={"title": {"text": text("time", lang)}},
+        yaxis={"title": {"text": text("concurrent", lang)}, "rangemode": "tozero"},
+        uirevision="keep",
+    )
+    if dark:
+        fig.update_layout(paper_bgcolor="#05070d", plot_bgcolor="#05070d", font={"size": 20})
+    if frame.empty:
+        fig.add_annotation(text=text("no_data", lang), showarrow=False, font={"size": 18})
+    return fig

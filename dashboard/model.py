@@ -1,0 +1,409 @@
+"""Pure dashboard computations: snapshots of the data, summaries, series buckets, times."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from contract.registry import Partner, Registry, Stream
+from dashboard.exceptions import BadParameter, UnknownStream
+from stream.merge import Numbers, Steps
+
+__all__ = [
+    "LIVE_S",
+    "RESOLUTIONS",
+    "STALE_S",
+    "Bucket",
+    "Figures",
+    "PartnerSummary",
+    "PlatformStats",
+    "Resolution",
+    "SeriesResult",
+    "Snapshot",
+    "Status",
+    "StatsRecord",
+    "StreamSummary",
+    "aggregate_stats",
+    "bucket_series",
+    "figures_at",
+    "parse_instant",
+    "parse_stats",
+    "partner_status",
+    "rfc3339",
+    "stream_series",
+    "summarize",
+]
+
+Status = Literal["live", "stale", "offline"]
+Resolution = Literal["1s", "10s", "1m", "5m"]
+RESOLUTIONS: dict[str, int] = {"1s": 1, "10s": 10, "1m": 60, "5m": 300}
+"""Bucket widths in seconds by resolution name."""
+LIVE_S = 30
+"""A partner is live while its newest event arrived less than this many seconds ago."""
+STALE_S = 300
+"""A partner is stale (not offline) while its newest event arrived less than this ago."""
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+@dataclass(frozen=True, slots=True)
+class StatsRecord:
+    """One partition's monitor figures for one (stream, partner), as read from the stats topic."""
+
+    stream: str
+    platform: str
+    partition: int
+    last_event_ts: int | None
+    last_arrival: int | None
+    events: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformStats:
+    """Monitor figures of one (stream, partner) over all partitions."""
+
+    last_event_ts: int | None = None
+    last_arrival: int | None = None
+    events: int = 0
+    rejected: int = 0
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number or null, got {value!r}")
+    return int(value)
+
+
+def parse_stats(doc: object) -> StatsRecord:
+    """Check and convert one decoded stats record; ``ValueError`` says what is wrong."""
+    if not isinstance(doc, dict):
+        raise ValueError("stats record is not an object")
+    try:
+        events = _int_or_none(doc.get("events", 0)) or 0
+        rejected = _int_or_none(doc.get("rejected", 0)) or 0
+        return StatsRecord(
+            stream=str(doc["stream"]),
+            platform=str(doc["platform"]),
+            partition=int(doc["partition"]),
+            last_event_ts=_int_or_none(doc.get("last_event_ts")),
+            last_arrival=_int_or_none(doc.get("last_arrival")),
+            events=events,
+            rejected=rejected,
+        )
+    except KeyError as exc:
+        raise ValueError(f"stats record lacks {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"bad stats record: {exc}") from None
+
+
+def _max(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def aggregate_stats(
+    records: Iterable[StatsRecord],
+) -> dict[str, dict[str, PlatformStats]]:
+    """Combine per-partition records: newest times are the max, counts are summed."""
+    out: dict[str, dict[str, PlatformStats]] = {}
+    for rec in records:
+        per_stream = out.setdefault(rec.stream, {})
+        old = per_stream.get(rec.platform, PlatformStats())
+        per_stream[rec.platform] = PlatformStats(
+            last_event_ts=_max(old.last_event_ts, rec.last_event_ts),
+            last_arrival=_max(old.last_arrival, rec.last_arrival),
+            events=old.events + rec.events,
+            rejected=old.rejected + rec.rejected,
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the dashboard shows, at one moment; never mutated once built."""
+
+    registry: Registry = field(default_factory=Registry)
+    platforms: Mapping[str, Mapping[str, Steps]] = field(default_factory=dict)
+    """Counts as step functions by stream, then partner id."""
+    totals: Mapping[str, Steps] = field(default_factory=dict)
+    """Counts summed over partners, by stream."""
+    stats: Mapping[str, Mapping[str, PlatformStats]] = field(default_factory=dict)
+    """Monitor figures by stream, then partner id."""
+    version: int = 0
+    """Grows whenever the data or the registry changed."""
+
+    def stream(self, stream_id: str) -> Stream:
+        """A registered stream, or a stand-in for one that only has data; else ``UnknownStream``."""
+        found = self.registry.streams.get(stream_id)
+        if found is not None:
+            return found
+        if stream_id in self.totals or stream_id in self.stats:
+            return Stream(id=stream_id, title=stream_id) if _valid(stream_id) else _raw(stream_id)
+        raise UnknownStream(stream_id)
+
+    def streams(self) -> list[Stream]:
+        """Registered streams and streams with data, the most recently active first."""
+        ids = list(self.registry.streams)
+        ids += sorted(s for s in self.totals if s not in self.registry.streams)
+
+        def last_second(stream_id: str) -> int:
+            steps = self.totals.get(stream_id)
+            return steps.seconds[-1] if steps and steps.seconds else -1
+
+        ordered = sorted(ids, key=last_second, reverse=True)  # stable: ties keep registry order
+        return [self.stream(s) for s in ordered]
+
+    def partner_ids(self, stream_id: str) -> list[str]:
+        """Partners shown for a stream: active registered ones and any with data for it."""
+        ids = [p.id for p in self.registry.partners.values() if not p.revoked]
+        for source in (self.platforms.get(stream_id, {}), self.stats.get(stream_id, {})):
+            ids += [p for p in source if p not in ids]
+        return ids
+
+
+def _valid(stream_id: str) -> bool:
+    try:
+        Stream(id=stream_id, title=stream_id)
+    except ValueError:
+        return False
+    return True
+
+
+def _raw(stream_id: str) -> Stream:
+    # Data may name a stream whose id no longer passes validation; show it anyway.
+    stream = object.__new__(Stream)
+    object.__setattr__(stream, "id", stream_id)
+    object.__setattr__(stream, "title", stream_id)
+    object.__setattr__(stream, "tz", DEFAULT_TZ)
+    return stream
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The headline numbers at one second."""
+
+    concurrent: int = 0
+    peak_concurrent: int = 0
+    peak_at: int | None = None
+    """Epoch second the peak was first reached; None while concurrency was never above 0."""
+    views: int = 0
+    uniques: int = 0
+
+
+def figures_at(steps: Steps | None, second: int) -> Figures:
+    """Concurrent, views and uniques at a whole second, and the peak up to it."""
+    if steps is None:
+        return Figures()
+    now = steps.at(second)
+    peak, peak_at = steps.peak(second)
+    return Figures(now.concurrent, peak, peak_at, now.views, now.uniques)
+
+
+def partner_status(last_arrival_ms: int | None, now_ms: int) -> Status:
+    """live under 30 s since the newest event arrived, stale under 5 min, else offline."""
+    if last_arrival_ms is None:
+        return "offline"
+    age = now_ms - last_arrival_ms
+    if age < LIVE_S * 1000:
+        return "live"
+    if age < STALE_S * 1000:
+        return "stale"
+    return "offline"
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerSummary:
+    """One partner's numbers and health for a stream."""
+
+    id: str
+    name: str
+    name_en: str
+    figures: Figures
+    status: Status
+    last_event_ts: int | None
+    last_arrival: int | None
+
+    def display_name(self, lang: str) -> str:
+        """The name in a language (``zh`` or ``en``)."""
+        return self.name_en if lang == "en" and self.name_en else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSummary:
+    """A stream's totals and per-partner numbers at one second."""
+
+    stream: Stream
+    second: int
+    total: Figures
+    partners: tuple[PartnerSummary, ...]
+
+
+def summarize(snapshot: Snapshot, stream_id: str, second: int, now_ms: int) -> StreamSummary:
+    """Summarise a stream at a whole epoch second; statuses are judged at ``now_ms``."""
+    stream = snapshot.stream(stream_id)
+    steps = snapshot.platforms.get(stream_id, {})
+    stats = snapshot.stats.get(stream_id, {})
+    partners = []
+    for pid in snapshot.partner_ids(stream_id):
+        registered: Partner | None = snapshot.registry.partners.get(pid)
+        st = stats.get(pid, PlatformStats())
+        partners.append(
+            PartnerSummary(
+                id=pid,
+                name=registered.name if registered else pid,
+                name_en=registered.name_en if registered else "",
+                figures=figures_at(steps.get(pid), second),
+                status=partner_status(st.last_arrival, now_ms),
+                last_event_ts=st.last_event_ts,
+                last_arrival=st.last_arrival,
+            )
+        )
+    return StreamSummary(
+        stream=stream,
+        second=second,
+        total=figures_at(snapshot.totals.get(stream_id), second),
+        partners=tuple(partners),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """Counts over one time bucket."""
+
+    start: int
+    """First epoch second of the bucket."""
+    concurrent: int
+    """Concurrent at the bucket's last second."""
+    peak_concurrent: int
+    """Largest concurrent at any second of the bucket."""
+    views: int
+    uniques: int
+    new_views: int
+    """Views added during the bucket."""
+
+
+def bucket_series(steps: Steps | None, start: int, end: int, width: int) -> list[Bucket]:
+    """Buckets of ``width`` seconds from ``start`` (aligned down to ``width``) through ``end``."""
+    if width < 1:
+        raise ValueError("bucket width must be at least 1 second")
+    seconds = steps.seconds if steps else []
+    values = steps.values if steps else []
+    first = start - start % width
+    i = bisect_right(seconds, first - 1)
+    current = values[i - 1] if i else Numbers()
+    out: list[Bucket] = []
+    b = first
+    while b <= end:
+        last = min(b + width - 1, end)
+        before = current
+        while i < len(seconds) and seconds[i] <= b:
+            current = values[i]
+            i += 1
+        peak = current.concurrent
+        while i < len(seconds) and seconds[i] <= last:
+            current = values[i]
+            peak = max(peak, current.concurrent)
+            i += 1
+        out.append(
+            Bucket(
+                start=b,
+                concurrent=current.concurrent,
+                peak_concurrent=peak,
+                views=current.views,
+                uniques=current.uniques,
+                new_views=current.views - before.views,
+            )
+        )
+        b += width
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesResult:
+    """A stream's buckets, in total and per partner."""
+
+    stream: Stream
+    start: int
+    end: int
+    width: int
+    total: list[Bucket]
+    platforms: dict[str, list[Bucket]]
+
+
+def bucket_count(start: int, end: int, width: int) -> int:
+    """How many buckets ``bucket_series`` makes for a range."""
+    first = start - start % width
+    return 0 if end < first else (end - first) // width + 1
+
+
+def stream_series(
+    snapshot: Snapshot,
+    stream_id: str,
+    *,
+    width: int,
+    start: int | None,
+    end: int,
+    max_buckets: int,
+) -> SeriesResult:
+    """Series of a stream from ``start`` (default: its first data second) through ``end``."""
+    stream = snapshot.stream(stream_id)
+    total = snapshot.totals.get(stream_id)
+    if start is None:
+        start = total.seconds[0] if total and total.seconds else end
+        start = min(start, end)
+    if start > end:
+        raise BadParameter("from", "must not be after 'to'")
+    count = bucket_count(start, end, width)
+    if count > max_buckets:
+        raise BadParameter(
+            "resolution",
+            f"the range needs {count} buckets, more than {max_buckets}; "
+            "choose a coarser resolution or a shorter range",
+        )
+    platforms = snapshot.platforms.get(stream_id, {})
+    return SeriesResult(
+        stream=stream,
+        start=start,
+        end=end,
+        width=width,
+        total=bucket_series(total, start, end, width),
+        platforms={p: bucket_series(s, start, end, width) for p, s in sorted(platforms.items())},
+    )
+
+
+def parse_instant(text: str, tz: str, name: str = "at") -> int:
+    """A time as RFC 3339 or epoch milliseconds, floored to a whole epoch second.
+
+    A time without an offset is read in the stream's time zone ``tz``.
+    """
+    raw = text.strip()
+    if not raw:
+        raise BadParameter(name, "is empty")
+    if raw.lstrip("-").isdigit():
+        if len(raw) > 16:
+            raise BadParameter(name, "is out of range")
+        return int(raw) // 1000  # floor, also before 1970
+    try:
+        moment = datetime.fromisoformat(raw.replace(" ", "T", 1) if "T" not in raw else raw)
+    except ValueError:
+        raise BadParameter(
+            name, "must be RFC 3339 (2024-12-21T19:30:00+08:00) or epoch milliseconds"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
+    return math.floor(moment.timestamp())
+
+
+def rfc3339(second: int, tz: str) -> str:
+    """An epoch second as RFC 3339 in a time zone."""
+    return datetime.fromtimestamp(second, ZoneInfo(tz)).isoformat()

@@ -1,0 +1,131 @@
+"""The big screen (``/screen``): dark, full-screen numbers and the curve, for a 1920×1080 wall."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard.components import chart_for, clock_time, resolve_stream
+from dashboard.data import current_data
+from dashboard.i18n import format_number, lang_of, text
+from dashboard.model import Snapshot, summarize
+
+__all__ = ["layout", "refresh_screen", "refresh_screen_chart", "screen_outputs"]
+
+dash.register_page(__name__, path="/screen", name="Screen", title="livetally")  # type: ignore[no-untyped-call]
+
+_CARDS = ("concurrent", "peak", "views")
+
+
+def layout(**_query: str) -> html.Div:
+    """The page's static structure; callbacks fill it in."""
+    cards = [
+        html.Div(
+            [
+                html.Div(id=f"screen-label-{name}", className="lt-screen-label"),
+                html.Div("–", id=f"screen-total-{name}", className="lt-screen-value"),
+            ],
+            className="lt-screen-card",
+        )
+        for name in _CARDS
+    ]
+    return html.Div(
+        [
+            html.H1(id="screen-title", className="lt-screen-title"),
+            html.Div(cards, className="lt-screen-cards"),
+            html.Div(id="screen-peak-at", className="lt-screen-note"),
+            dcc.Graph(
+                id="screen-chart",
+                config={"displayModeBar": False, "staticPlot": True},
+                className="lt-screen-chart",
+            ),
+            html.Div(id="screen-partners", className="lt-screen-partners"),
+            dcc.Store(id="screen-signature"),
+            dcc.Store(id="screen-chart-version"),
+        ],
+        className="lt-screen",
+    )
+
+
+def screen_outputs(
+    snapshot: Snapshot, selected: str | None, lang_value: object, now_ms: int
+) -> tuple[Any, ...]:
+    """Title, labels, numbers, peak time and partner list for one moment."""
+    lang = lang_of(lang_value)
+    labels = [text(name, lang) for name in _CARDS]
+    stream_id = resolve_stream(snapshot, selected)
+    if stream_id is None:
+        return (text("no_stream", lang), *labels, "–", "–", "–", "", [])
+    summary = summarize(snapshot, stream_id, now_ms // 1000, now_ms)
+    total = summary.total
+    partners = sorted(summary.partners, key=lambda p: (-p.figures.concurrent, p.id))
+    chips = [
+        html.Span(
+            [
+                html.Span(p.display_name(lang), className="lt-chip-name"),
+                html.Span(format_number(p.figures.concurrent, lang), className="lt-chip-value"),
+            ],
+            className=f"lt-chip lt-chip-{p.status}",
+        )
+        for p in partners
+    ]
+    return (
+        summary.stream.title,
+        *labels,
+        format_number(total.concurrent, lang),
+        format_number(total.peak_concurrent, lang),
+        format_number(total.views, lang),
+        f"{text('peak_at', lang)} {clock_time(total.peak_at, summary.stream.tz)}",
+        chips,
+    )
+
+
+def refresh_screen(
+    _tick: int | None, selected: str | None, lang_value: object, signature: str | None
+) -> tuple[Any, ...]:
+    """Interval callback: recompute the numbers; skip the update when nothing changed."""
+    snapshot = current_data().snapshot()
+    outputs = screen_outputs(snapshot, selected, lang_value, int(time.time() * 1000))
+    new_signature = repr((snapshot.version, outputs))
+    if new_signature == signature:
+        raise PreventUpdate
+    return (*outputs, new_signature)
+
+
+def refresh_screen_chart(
+    _tick: int | None, selected: str | None, lang_value: object, version: str | None
+) -> tuple[Any, str]:
+    """Interval callback: redraw the dark chart only when the data, stream or language changed."""
+    snapshot = current_data().snapshot()
+    key = repr((snapshot.version, resolve_stream(snapshot, selected), lang_of(lang_value)))
+    if key == version:
+        raise PreventUpdate
+    figure = chart_for(snapshot, selected, lang_value, int(time.time()), dark=True)
+    return figure, key
+
+
+callback(
+    Output("screen-title", "children"),
+    *[Output(f"screen-label-{name}", "children") for name in _CARDS],
+    *[Output(f"screen-total-{name}", "children") for name in _CARDS],
+    Output("screen-peak-at", "children"),
+    Output("screen-partners", "children"),
+    Output("screen-signature", "data"),
+    Input("app-interval", "n_intervals"),
+    Input("app-stream", "data"),
+    Input("app-lang", "data"),
+    State("screen-signature", "data"),
+)(refresh_screen)
+
+callback(
+    Output("screen-chart", "figure"),
+    Output("screen-chart-version", "data"),
+    Input("app-interval", "n_intervals"),
+    Input("app-stream", "data"),
+    Input("app-lang", "data"),
+    State("screen-chart-version", "data"),
+)(refresh_screen_chart)
