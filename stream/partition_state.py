@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
 from contract.events import Event, PartnerMode, Rejection, parse_event
 from contract.records import EventBatch, RecordError, decode_batch
 from stream.merge import Chunk

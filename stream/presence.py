@@ -160,4 +160,3 @@ class Session:
         self.ranges = online_ranges(
             self.starts, self.leaves or (), self.timeout_of, default_timeout_ms
         )
-
