@@ -1,0 +1,106 @@
+"""Building the ingest Starlette app and serving it with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from contract.registry_store import RegistryFollower
+from contract.topics import EVENTS
+from ingest.config import IngestConfig
+from ingest.openapi import docs_html, openapi_spec
+from ingest.problems import problem_response
+from ingest.producer import EventSink, KafkaEventProducer
+from ingest.ratelimit import RateLimiter
+from ingest.routes import IngestState, RegistrySource, routes
+
+__all__ = ["create_app", "serve"]
+
+logger = logging.getLogger(__name__)
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    if exc.status_code == 405:
+        return problem_response(
+            "method_not_allowed",
+            f"{request.method} is not allowed on {request.url.path}",
+            headers=exc.headers,
+        )
+    return problem_response("not_found", f"there is nothing at {request.url.path}")
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Endpoints are guarded; this only catches failures outside them (middleware, routing).
+    logger.error("unexpected failure on %s: %s", request.url.path, type(exc).__name__)
+    return problem_response(
+        "internal_error", "the request failed unexpectedly", headers={"Retry-After": "1"}
+    )
+
+
+def create_app(
+    config: IngestConfig,
+    *,
+    producer: EventSink | None = None,
+    registry: RegistrySource | None = None,
+) -> Starlette:
+    """The ingest app. Without ``registry`` it follows the registry topic itself (started in
+    the lifespan); without ``producer`` it produces to ``config.shared.kafka``."""
+    kafka = config.shared.kafka
+    sink: EventSink = producer or KafkaEventProducer(kafka, ack_timeout_s=config.ack_timeout_s)
+    follower = RegistryFollower(kafka) if registry is None else None
+    spec = openapi_spec(config)
+    state = IngestState(
+        config=config,
+        producer=sink,
+        registry=follower if follower is not None else registry,  # type: ignore[arg-type]
+        topic=kafka.topic(EVENTS),
+        limiter=RateLimiter(burst_factor=config.default_burst_factor),
+        spec=spec,
+        spec_json=orjson.dumps(spec),
+        docs_html=docs_html(spec),
+    )
+    if follower is not None:
+        state.registry_ready = lambda: follower.wait_ready(0)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if follower is not None:
+            follower.start()
+        # Connect to Kafka in the background so the first request does not wait for it.
+        warmup = asyncio.create_task(sink.ready(state.topic))
+        try:
+            yield
+        finally:
+            warmup.cancel()
+            await sink.close()
+            if follower is not None:
+                await asyncio.to_thread(follower.stop)
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_problem, Exception: _unexpected},
+    )
+    app.state.ingest = state
+    return app
+
+
+def serve(config: IngestConfig) -> None:
+    """Run the ingest API until SIGTERM/SIGINT; in-flight requests finish, then Kafka flushes."""
+    uvicorn.run(
+        create_app(config),
+        host=config.host,
+        port=config.port,
+        log_level="info",
+        access_log=False,  # access lines are noise at this rate; keys are never logged anyway
+    )

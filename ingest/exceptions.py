@@ -1,0 +1,79 @@
+"""Errors of the ingest API; ``problems.py`` maps each to an HTTP status in one place."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BodyTooLarge",
+    "IngestError",
+    "KafkaNotAcknowledged",
+    "MalformedBody",
+    "PlatformMismatch",
+    "RateLimited",
+    "TooManyEvents",
+    "Unauthorized",
+    "UnsupportedMediaType",
+]
+
+
+class IngestError(Exception):
+    """A request the API refuses as a whole; ``code`` names the problem type."""
+
+    code: str = "ingest_error"
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+
+
+class MalformedBody(IngestError):
+    """The body is not well-formed JSON/NDJSON of the expected shape (400)."""
+
+    code = "malformed_json"
+
+
+class BodyTooLarge(IngestError):
+    """The body is over the size cap after decompression (413)."""
+
+    code = "body_too_large"
+
+
+class TooManyEvents(IngestError):
+    """The body holds more events than one request may carry (413)."""
+
+    code = "too_many_events"
+
+
+class UnsupportedMediaType(IngestError):
+    """A content type or content encoding the API does not read (415)."""
+
+    code = "unsupported_media_type"
+
+
+class Unauthorized(IngestError):
+    """No API key, or one that is unknown or revoked (401)."""
+
+    code = "unauthorized"
+
+
+class PlatformMismatch(IngestError):
+    """An event names a platform other than the key's partner (403)."""
+
+    code = "platform_mismatch"
+
+
+class RateLimited(IngestError):
+    """The partner is over its event rate (429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class KafkaNotAcknowledged(IngestError):
+    """Kafka did not acknowledge the events in time, or is unreachable (503)."""
+
+    code = "kafka_unavailable"
