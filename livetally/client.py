@@ -146,6 +146,10 @@ def _problem_message(status: int, doc: Any, text: str) -> str:
     return f"ingest API refused the request ({status})" + (f": {snippet}" if snippet else "")
 
 
+def _is_outcome(doc: Any) -> bool:
+    return isinstance(doc, dict) and isinstance(doc.get("rejected"), list) and "accepted" in doc
+
+
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return orjson.loads(response.content)
@@ -243,6 +247,9 @@ class Client:
                 if response.status_code < 300:
                     return parse_result(_json_or_none(response))
                 doc = _json_or_none(response)
+                if _is_outcome(doc):
+                    # 422 "all_rejected": a problem document that still lists each rejection.
+                    return parse_result(doc)
                 if response.status_code not in RETRY_STATUSES:
                     raise ClientError(
                         _problem_message(response.status_code, doc, response.text),
