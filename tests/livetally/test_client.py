@@ -1,0 +1,277 @@
+"""The partner SDK: back-off maths, result parsing, batching and retries over a mock transport."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import random
+
+import httpx
+import orjson
+import pytest
+
+from livetally.client import (
+    BatchResult,
+    Client,
+    ClientError,
+    LineError,
+    RejectedEvent,
+    backoff_delay,
+    iter_ndjson,
+    parse_result,
+    parse_retry_after,
+    send_file,
+)
+from livetally.exceptions import LivetallyError
+
+# --- pure helpers -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("", None),
+        ("3", 3.0),
+        (" 1.5 ", 1.5),
+        ("-4", 0.0),
+        ("soon", None),
+        ("Sat, 21 Dec 2024 11:00:10 GMT", 10.0),
+        ("Sat, 21 Dec 2024 10:59:00 GMT", 0.0),
+    ],
+)
+def test_parse_retry_after_reads_seconds_and_http_dates(header, expected):
+    now = 1734778800.0  # 2024-12-21 11:00:00 UTC
+    assert parse_retry_after(header, now=now) == expected
+
+
+@pytest.mark.parametrize("attempt", range(12))
+def test_backoff_is_jittered_within_an_exponential_bound(attempt):
+    rng = random.Random(attempt)
+    bound = min(30.0, 0.25 * 2**attempt)
+    delays = [backoff_delay(attempt, rng=rng) for _ in range(50)]
+    assert all(bound / 2 <= d <= bound for d in delays)
+    assert len(set(delays)) > 1  # jitter spreads clients apart
+
+
+def test_backoff_honours_retry_after_as_a_floor():
+    rng = random.Random(1)
+    assert backoff_delay(0, retry_after=5.0, rng=rng) == 5.0
+    assert 16.0 <= backoff_delay(7, retry_after=1.0, rng=rng) <= 30.0
+    with pytest.raises(ValueError):
+        backoff_delay(-1)
+
+
+def test_parse_result_reads_accepted_and_rejections():
+    doc = {
+        "accepted": 2,
+        "rejected": [{"index": 1, "code": "bad_value", "detail": "type must be ..."}],
+    }
+    assert parse_result(doc) == BatchResult(2, [RejectedEvent(1, "bad_value", "type must be ...")])
+    assert parse_result({"accepted": 5}) == BatchResult(5, [])
+    with pytest.raises(ClientError):
+        parse_result(["not", "an", "object"])
+    with pytest.raises(ClientError):
+        parse_result({"accepted": "many"})
+
+
+def test_batch_results_add_with_offset():
+    total = BatchResult()
+    total.add(BatchResult(1, [RejectedEvent(0, "x", "")]), offset=0)
+    total.add(BatchResult(3, [RejectedEvent(2, "y", "")]), offset=500)
+    assert total.accepted == 4
+    assert [r.index for r in total.rejected] == [0, 502]
+
+
+def test_iter_ndjson_numbers_lines_and_skips_blanks():
+    items = list(iter_ndjson(['{"a": 1}\n', "\n", "{oops\n", "  \n", "[1]\n"]))
+    assert items[0] == (1, {"a": 1})
+    assert isinstance(items[1], LineError) and items[1].line == 3
+    assert items[2] == (5, [1])
+
+
+# --- the client over httpx.MockTransport ---------------------------------------------------
+
+
+class FakeIngest:
+    """Answers requests from a script of (status, body, headers), recording what it got."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def bodies(self):
+        out = []
+        for request in self.requests:
+            raw = request.content
+            if request.headers.get("content-encoding") == "gzip":
+                raw = gzip.decompress(raw)
+            out.append(orjson.loads(raw)["events"])
+        return out
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if self.answers else None
+        if answer is None:  # default: accept everything
+            n = len(self.bodies()[-1])
+            return httpx.Response(202, json={"accepted": n})
+        if isinstance(answer, Exception):
+            raise answer
+        status, body, headers = answer
+        return httpx.Response(status, json=body, headers=headers)
+
+
+def _client(fake, **kwargs):
+    sleeps: list[float] = []
+    client = Client(
+        "http://ingest.test/",
+        "ltk_k",
+        transport=httpx.MockTransport(fake),
+        sleep=sleeps.append,
+        rng=random.Random(0),
+        **kwargs,
+    )
+    return client, sleeps
+
+
+def test_send_batches_and_flush_posts_the_rest_gzipped():
+    fake = FakeIngest()
+    client, _ = _client(fake, batch_size=500)
+    for i in range(1200):
+        client.send({"type": "heartbeat", "stream": "s", "ts": i, "session_id": f"x{i}"})
+    assert client.pending == 200
+    client.flush()
+    assert [len(b) for b in fake.bodies()] == [500, 500, 200]
+    assert fake.bodies()[2][0]["ts"] == 1000
+    request = fake.requests[0]
+    assert request.url == "http://ingest.test/v1/events"
+    assert request.headers["authorization"] == "Bearer ltk_k"
+    assert request.headers["content-encoding"] == "gzip"
+    assert client.result.accepted == 1200 and client.pending == 0
+
+
+def test_plain_json_when_gzip_is_off():
+    fake = FakeIngest()
+    client, _ = _client(fake, gzip=False)
+    client.post_batch([{"type": "join"}])
+    assert "content-encoding" not in fake.requests[0].headers
+    assert orjson.loads(fake.requests[0].content) == {"events": [{"type": "join"}]}
+
+
+def test_rejection_indexes_count_from_the_first_event_sent():
+    rejected = {"accepted": 499, "rejected": [{"index": 3, "code": "bad_type", "detail": "d"}]}
+    fake = FakeIngest(None, (207, rejected, {}))
+    client, _ = _client(fake, batch_size=500)
+    for i in range(1000):
+        client.send({"n": i})
+    assert client.result.accepted == 999
+    assert client.result.rejected == [RejectedEvent(503, "bad_type", "d")]
+
+
+def test_all_rejected_problem_is_an_outcome_not_an_error():
+    problem = {
+        "type": "about:blank",
+        "title": "Every event was rejected",
+        "status": 422,
+        "accepted": 0,
+        "rejected": [{"index": 0, "code": "unknown_stream", "detail": "not registered"}],
+    }
+    fake = FakeIngest((422, problem, {}))
+    client, _ = _client(fake)
+    result = client.post_batch([{"type": "join"}])
+    assert result.accepted == 0 and result.rejected[0].code == "unknown_stream"
+
+
+def test_429_and_503_are_retried_honouring_retry_after():
+    fake = FakeIngest(
+        (429, {"title": "Rate limit exceeded"}, {"Retry-After": "2"}),
+        (503, {"title": "Events not stored"}, {}),
+        None,
+    )
+    client, sleeps = _client(fake)
+    assert client.post_batch([{"a": 1}]).accepted == 1
+    assert len(fake.requests) == 3
+    assert sleeps[0] == 2.0  # the server's Retry-After, above the 0.25 s back-off
+    assert 0.25 <= sleeps[1] <= 0.5  # second attempt's jittered back-off
+    assert client.retries == 2
+
+
+def test_network_errors_and_timeouts_are_retried():
+    fake = FakeIngest(httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), None)
+    client, sleeps = _client(fake)
+    assert client.post_batch([{"a": 1}, {"b": 2}]).accepted == 2
+    assert len(sleeps) == 2
+
+
+def test_gives_up_after_max_retries():
+    fake = FakeIngest(*[httpx.ConnectError("refused")] * 4)
+    client, sleeps = _client(fake, max_retries=3)
+    with pytest.raises(ClientError, match="after 4 attempts.*ConnectError"):
+        client.post_batch([{"a": 1}])
+    assert len(sleeps) == 3
+
+
+def test_other_4xx_raise_with_the_problem_document():
+    problem = {"title": "Unauthorized", "detail": "the API key is unknown or revoked"}
+    fake = FakeIngest((401, problem, {}))
+    client, sleeps = _client(fake)
+    with pytest.raises(ClientError, match="401.*unknown or revoked") as info:
+        client.post_batch([{"a": 1}])
+    assert info.value.status == 401
+    assert info.value.problem == problem
+    assert sleeps == []
+
+
+def test_context_manager_flushes_on_exit():
+    fake = FakeIngest()
+    client, _ = _client(fake)
+    with client:
+        client.send({"a": 1})
+        assert fake.requests == []
+    assert len(fake.requests) == 1
+
+
+def test_bad_arguments_are_programming_errors():
+    with pytest.raises(ValueError):
+        Client("http://x", "k", batch_size=0)
+    with pytest.raises(ValueError):
+        Client("http://x", "k", max_retries=-1)
+
+
+# --- livetally send ------------------------------------------------------------------------
+
+
+def test_send_file_reports_rejections_by_line_number(tmp_path):
+    lines = ['{"type": "join", "n": 0}', "", "not json", '{"type": "join", "n": 1}']
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    answer = {"accepted": 1, "rejected": [{"index": 1, "code": "unknown_field", "detail": "n"}]}
+    fake = FakeIngest((207, answer, {}))
+    out = io.StringIO()
+    code = send_file(
+        str(path), key="k", url="http://ingest.test", out=out, transport=httpx.MockTransport(fake)
+    )
+    assert code == 1
+    assert [len(b) for b in fake.bodies()] == [2]
+    report = out.getvalue().splitlines()
+    assert report[0] == "accepted 1, rejected 2"
+    assert report[1].startswith("line 3: invalid_json: not valid JSON")
+    assert report[2] == "line 4: unknown_field: n"
+
+
+def test_send_file_posts_in_batches_of_500_and_exits_0_when_all_accepted(tmp_path):
+    path = tmp_path / "many.ndjson"
+    path.write_text("".join(f'{{"i": {i}}}\n' for i in range(1201)), encoding="utf-8")
+    fake = FakeIngest()
+    out = io.StringIO()
+    code = send_file(
+        str(path), key="k", url="http://ingest.test", out=out, transport=httpx.MockTransport(fake)
+    )
+    assert code == 0
+    assert [len(b) for b in fake.bodies()] == [500, 500, 201]
+    assert out.getvalue() == "accepted 1201, rejected 0\n"
+
+
+def test_send_file_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(LivetallyError, match="cannot read"):
+        send_file(str(tmp_path / "nope.ndjson"), key="k", url="http://ingest.test")
