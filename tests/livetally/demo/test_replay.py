@@ -1,0 +1,84 @@
+"""The replay loop: pacing, batching and progress, without the network."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import defaultdict
+
+import orjson
+
+from livetally.demo.audience import AudienceModel, AudienceParams
+from livetally.demo.carnival import PARTNERS
+from livetally.demo.replay import BATCH_SIZE, ReplayProgress, _replay, _write_progress
+
+
+class QueueOnly:
+    """Stands in for a sender thread: just the queue the loop feeds."""
+
+    def __init__(self):
+        self.batches: queue.Queue = queue.Queue()
+
+    def drain(self):
+        out = []
+        while not self.batches.empty():
+            out.append(self.batches.get())
+        return out
+
+
+def _params():
+    return AudienceParams(scale=0.0005, seed=3, duration_s=600)
+
+
+def test_replay_hands_on_every_event_in_order_in_batches():
+    expected = defaultdict(list)
+    for _, platform, event in AudienceModel(_params()).events():
+        expected[platform].append(event)
+    senders = {p.id: QueueOnly() for p in PARTNERS}
+    progress = ReplayProgress(speed=1e6, scale=0.0005)
+    ticks = []
+    model = AudienceModel(_params())
+    finished = _replay(
+        model, senders, progress, speed=1e6, stop=threading.Event(), on_tick=lambda: ticks.append(1)
+    )
+    assert finished
+    for pid, sender in senders.items():
+        batches = sender.drain()
+        assert all(0 < len(b) <= BATCH_SIZE for b in batches)
+        assert [e for b in batches for e in b] == expected[pid]
+    assert progress.sessions_started == model.sessions_started > 0
+    assert progress.sim_time.startswith("2024-12-21T19:10:00")
+
+
+def test_replay_stops_early_when_asked():
+    stop = threading.Event()
+    stop.set()
+    senders = {p.id: QueueOnly() for p in PARTNERS}
+    progress = ReplayProgress(speed=1.0, scale=1.0)
+    finished = _replay(
+        AudienceModel(_params()), senders, progress, speed=1.0, stop=stop, on_tick=lambda: None
+    )
+    assert not finished
+    assert all(s.drain() == [] for s in senders.values())
+
+
+def test_progress_file_has_the_documented_fields(tmp_path):
+    progress = ReplayProgress(speed=60.0, scale=0.1, events_sent=5, accepted=4, rejected=1)
+    path = tmp_path / "run" / "replay.json"
+    _write_progress(path, progress)
+    doc = orjson.loads(path.read_bytes())
+    for name in (
+        "sim_time",
+        "elapsed_s",
+        "events_sent",
+        "sessions_started",
+        "accepted",
+        "rejected",
+        "speed",
+        "scale",
+        "done",
+    ):
+        assert name in doc
+    assert (doc["events_sent"], doc["accepted"], doc["rejected"]) == (5, 4, 1)
+    assert doc["done"] is False
+    assert not list(tmp_path.glob("run/*.tmp"))
