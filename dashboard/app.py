@@ -58,11 +58,16 @@ def shell(config: DashboardConfig) -> html.Div:
     )
 
 
-def sync_lang(toggled: str | None, stored: str | None) -> tuple[Any, Any]:
-    """Keep the toggle and the remembered language in step; the toggle wins when clicked."""
-    if ctx.triggered_id == "app-lang-toggle":
+def choose_lang(triggered: object, toggled: str | None, stored: str | None) -> tuple[Any, Any]:
+    """(store value, toggle value): a click is remembered; otherwise the store sets the toggle."""
+    if triggered == "app-lang-toggle":
         return lang_of(toggled), no_update
     return no_update, lang_of(stored)
+
+
+def sync_lang(toggled: str | None, stored: str | None) -> tuple[Any, Any]:
+    """Keep the toggle and the remembered language in step."""
+    return choose_lang(ctx.triggered_id, toggled, stored)
 
 
 def shell_texts(lang_value: object) -> tuple[str, str, str, str]:

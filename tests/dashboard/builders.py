@@ -1,0 +1,44 @@
+"""Builders for dashboard tests: snapshots from hand-made chunks, stats and a registry."""
+
+from __future__ import annotations
+
+from contract.registry import Partner, Registry, Stream, Token, hash_secret
+from dashboard.data import StreamState
+from dashboard.model import Snapshot, StatsRecord
+from stream.merge import Chunk
+
+VIEWER_TOKEN = "tok_viewer_secret"
+T0 = 1_734_778_800  # 2024-12-21T19:00:00+08:00, a minute boundary
+
+
+def chunk(platform, partition, seconds, *, stream="carnival", minute=None):
+    """A chunk; ``minute`` defaults to the minute of the first second."""
+    first = min(seconds) if seconds else T0
+    return Chunk(
+        stream, platform, partition, minute if minute is not None else first // 60 * 60, seconds
+    )
+
+
+def registry():
+    return Registry.of(
+        [
+            Stream("carnival", "成都第八届社区邻里节", "Asia/Shanghai"),
+            Partner("douyin", "抖音", "Douyin"),
+            Partner("bili", "哔哩哔哩", "Bilibili"),
+            Partner("quiet", "安静台", "Quiet TV"),
+            Token("t1", "viewer", "wall", hash_secret(VIEWER_TOKEN)),
+        ]
+    )
+
+
+def build(chunks, stats=(), reg=None, version=1) -> Snapshot:
+    state = StreamState()
+    for c in chunks:
+        state.put_chunk(c)
+    for i, rec in enumerate(stats):
+        state.put_stats(f"k{i}", rec)
+    return state.build(reg if reg is not None else registry(), version)
+
+
+def stats(platform, partition, *, arrival=None, event=None, events=0, stream="carnival"):
+    return StatsRecord(stream, platform, partition, event, arrival, events, 0)

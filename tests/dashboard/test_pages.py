@@ -1,0 +1,135 @@
+"""Page and shell callbacks called directly as functions."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from dash import html, no_update
+from dash.exceptions import PreventUpdate
+
+from contract.registry import Registry
+from dashboard.app import choose_lang, refresh_streams, shell_mode, shell_texts
+from tests.dashboard.builders import T0, build, chunk
+
+
+@pytest.fixture
+def pages(app_and_data):
+    """The page modules as the app loaded them, and the app's Flask context."""
+    app, data = app_and_data
+    live = importlib.import_module("dashboard.pages.live")
+    screen = importlib.import_module("dashboard.pages.screen")
+    with app.server.app_context():
+        yield live, screen, data
+
+
+def texts(component):
+    """All strings inside a component tree, in order."""
+    if isinstance(component, str):
+        return [component]
+    children = getattr(component, "children", None)
+    if children is None:
+        return []
+    if not isinstance(children, list):
+        children = [children]
+    return [t for child in children for t in texts(child)]
+
+
+def test_live_outputs_in_chinese(pages, sample_snapshot):
+    live, _, _ = pages
+    out = live.live_outputs(sample_snapshot, None, "zh", (T0 + 15) * 1000)
+    title, *labels = out[:5]
+    assert title == "成都第八届社区邻里节"
+    assert labels == ["在线人数", "峰值", "观看人次", "观众人数"]
+    assert out[5:9] == ("9", "12", "13", "12")
+    assert out[9] == "峰值时间 19:00:02"
+    table = out[10]
+    assert isinstance(table, html.Table)
+    cells = texts(table)
+    # bili: 5 of 9 concurrent; its newest arrival (T0+20) is ahead of now: live, age 0
+    assert cells[7:14] == ["哔哩哔哩", "5", "55.6%", "5", "5", "直播中", "0"]
+    assert "抖音" in cells and "安静台" in cells
+
+
+def test_live_outputs_in_english_use_thousands_separators(pages):
+    live, _, _ = pages
+    big = build([chunk("douyin", 0, {T0: (1_032_000, 1_500_000, 1_200_000)})])
+    out = live.live_outputs(big, "carnival", "en", (T0 + 1) * 1000)
+    assert out[1:5] == ("Concurrent now", "Peak", "Views", "Uniques")
+    assert out[5:9] == ("1,032,000", "1,032,000", "1,500,000", "1,200,000")
+    zh = live.live_outputs(big, "carnival", "zh", (T0 + 1) * 1000)
+    assert zh[5] == "103.2万"
+
+
+def test_live_outputs_without_streams(pages):
+    live, _, _ = pages
+    empty = build([], reg=Registry())
+    out = live.live_outputs(empty, None, "en", 0)
+    assert out[0] == "No stream yet"
+
+
+def test_refresh_numbers_skips_when_nothing_changed(pages):
+    live, _, data = pages
+    data.set(build([chunk("douyin", 0, {T0: (2, 2, 2)})]))  # no stats: ages stay "–"
+    first = live.refresh_numbers(1, None, "zh", None)
+    assert first[5] == "2"
+    with pytest.raises(PreventUpdate):
+        live.refresh_numbers(2, None, "zh", first[-1])
+    switched = live.refresh_numbers(3, None, "en", first[-1])
+    assert switched[1] == "Concurrent now"
+
+
+def test_refresh_chart_redraws_only_on_new_data(pages):
+    live, _, data = pages
+    figure, key = live.refresh_chart(1, None, "en", None)
+    assert figure.data[0].name == "Total"
+    with pytest.raises(PreventUpdate):
+        live.refresh_chart(2, None, "en", key)
+    data.set(build([chunk("douyin", 0, {T0: (2, 2, 2)})], version=99))
+    newer, newer_key = live.refresh_chart(3, None, "en", key)
+    assert newer_key != key
+    assert max(newer.data[0].y) == 2
+
+
+def test_screen_shows_big_numbers_and_partner_names(pages, sample_snapshot):
+    _, screen, _ = pages
+    out = screen.screen_outputs(sample_snapshot, "carnival", "en", (T0 + 3) * 1000)
+    assert out[0] == "成都第八届社区邻里节"
+    assert out[4:7] == ("12", "12", "12")
+    names = [texts(chip)[0] for chip in out[8]]
+    assert names == ["Douyin", "Bilibili", "Quiet TV"]  # by concurrent: 7, 5, 0
+    figure, _ = screen.refresh_screen_chart(1, "carnival", "en", None)
+    assert figure.layout.paper_bgcolor == "#05070d"
+
+
+def test_language_toggle_and_store_stay_in_step():
+    assert choose_lang("app-lang-toggle", "en", "zh") == ("en", no_update)
+    assert choose_lang("app-lang", "zh", "en") == (no_update, "en")
+    assert choose_lang(None, "zh", None) == (no_update, "zh")  # first visit: Chinese
+
+
+def test_shell_texts_and_screen_mode():
+    assert shell_texts("en")[1:3] == ("Live", "Big screen")
+    assert shell_texts(None)[1] == "实时"
+    assert "lt-screen-mode" in shell_mode("/screen")
+    assert "lt-screen-mode" not in shell_mode("/")
+
+
+def test_stream_selector_defaults_to_most_recent_and_hides_for_one(pages):
+    _, _, data = pages
+    data.set(
+        build(
+            [
+                chunk("douyin", 0, {T0: (1, 1, 1)}, stream="carnival"),
+                chunk("douyin", 0, {T0 + 900: (1, 1, 1)}, stream="encore"),
+            ]
+        )
+    )
+    options, value, style = refresh_streams(1, None, None)
+    assert [o["value"] for o in options] == ["encore", "carnival"]
+    assert value == "encore" and style == {"display": "block"}
+    with pytest.raises(PreventUpdate):
+        refresh_streams(2, "encore", options)
+    data.set(build([]))
+    _, value, style = refresh_streams(3, "encore", options)
+    assert value == "carnival" and style == {"display": "none"}
