@@ -68,7 +68,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COUNTERS = ("concurrent", "cumulative", "uniques")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """One accepted viewer event, normalised (``ts`` in epoch milliseconds)."""
 
@@ -124,9 +124,7 @@ def parse_ts(value: object) -> int:
         return value
     if isinstance(value, str):
         if not _RFC3339.match(value):
-            raise ValueError(
-                "ts must be RFC 3339 with an offset, e.g. 2024-12-21T19:30:00+08:00"
-            )
+            raise ValueError("ts must be RFC 3339 with an offset, e.g. 2024-12-21T19:30:00+08:00")
         text = value.replace("z", "Z")
         # fromisoformat takes at most microseconds; keep the first six digits.
         match = re.match(r"^(.*?\.\d{6})\d+(.*)$", text)
@@ -146,21 +144,19 @@ def _text(raw: Mapping[str, Any], name: str, *, max_length: int = MAX_ID_LENGTH)
         if name in raw:
             raise _Reject("bad_type", f"{name} must be a string, not null")
         return None
-    if not isinstance(value, str):
+    if value.__class__ is not str:
         raise _Reject("bad_type", f"{name} must be a string")
-    if not 1 <= len(value) <= max_length:
+    if not 0 < len(value) <= max_length:
         raise _Reject("bad_value", f"{name} must be 1 to {max_length} characters long")
     if not value.isprintable():
         raise _Reject("bad_value", f"{name} must contain only printable characters")
     return value
 
 
-def _counter(raw: Mapping[str, Any], name: str) -> int | None:
-    if name not in raw:
-        return None
-    value = raw[name]
-    if isinstance(value, bool) or not isinstance(value, int):
+def _counter(value: object, name: str) -> int:
+    if value.__class__ is not int:
         raise _Reject("bad_type", f"{name} must be a non-negative integer")
+    assert isinstance(value, int)  # noqa: S101 - narrowing for mypy
     if value < 0:
         raise _Reject("bad_value", f"{name} must not be negative")
     if value > MAX_COUNTER:
@@ -189,16 +185,20 @@ def parse_event(
 
 
 def _parse(raw: object, *, now_ms: int, streams: Container[str], mode: PartnerMode) -> Event:
-    if not isinstance(raw, dict):
+    # Hot path of both ingest and the worker: plain checks, no per-field allocations.
+    if raw.__class__ is not dict:
         raise _Reject("not_an_object", "each event must be a JSON object")
-    unknown = sorted(k for k in raw if k not in EVENT_FIELDS)
-    if unknown:
-        raise _Reject("unknown_field", f"unknown field(s): {', '.join(map(str, unknown))}")
-    for name in ("type", "stream", "ts"):
-        if name not in raw:
-            raise _Reject("missing_field", f"{name} is required")
-    kind = raw["type"]
-    if not isinstance(kind, str):
+    assert isinstance(raw, dict)  # noqa: S101 - narrowing for mypy
+    if not raw.keys() <= EVENT_FIELDS:
+        unknown = sorted(str(k) for k in raw.keys() - EVENT_FIELDS)
+        raise _Reject("unknown_field", f"unknown field(s): {', '.join(unknown)}")
+    kind = raw.get("type")
+    if kind is None or "stream" not in raw or "ts" not in raw:
+        missing = next(n for n in ("type", "stream", "ts") if raw.get(n) is None)
+        if missing in raw:
+            raise _Reject("bad_type", f"{missing} must not be null")
+        raise _Reject("missing_field", f"{missing} is required")
+    if kind.__class__ is not str:
         raise _Reject("bad_type", "type must be a string")
     if kind not in EVENT_TYPES:
         raise _Reject("bad_value", "type must be one of join, heartbeat, leave, count")
@@ -206,41 +206,54 @@ def _parse(raw: object, *, now_ms: int, streams: Container[str], mode: PartnerMo
         wanted = "count" if mode == "reports" else "join, heartbeat or leave"
         raise _Reject("wrong_mode", f"this partner reports in {mode} mode: type must be {wanted}")
     stream = _text(raw, "stream")
-    assert stream is not None  # noqa: S101 - presence checked above
-    try:
-        ts = parse_ts(raw["ts"])
-    except TypeError as exc:
-        raise _Reject("bad_type", str(exc)) from None
-    except ValueError as exc:
-        raise _Reject("bad_value", str(exc)) from None
+    if stream is None:
+        raise _Reject("bad_type", "stream must be a string, not null")
+    ts_raw = raw["ts"]
+    if ts_raw.__class__ is int and -(2**53) < ts_raw < 2**53:
+        ts: int = ts_raw
+    else:
+        try:
+            ts = parse_ts(ts_raw)
+        except TypeError as exc:
+            raise _Reject("bad_type", str(exc)) from None
+        except ValueError as exc:
+            raise _Reject("bad_value", str(exc)) from None
     if ts > now_ms + MAX_FUTURE_MS:
         raise _Reject("ts_in_future", "ts is more than 5 minutes ahead of the server clock")
     if ts < now_ms - MAX_PAST_MS:
         raise _Reject("ts_too_old", "ts is more than 24 hours old")
     session_id = _text(raw, "session_id")
-    viewer_id = _text(raw, "viewer_id")
-    _text(raw, "platform")
+    viewer_id = _text(raw, "viewer_id") if "viewer_id" in raw else None
+    if "platform" in raw:
+        _text(raw, "platform")
     event_id = raw.get("event_id")
-    if event_id is not None and not isinstance(event_id, str):
-        raise _Reject("bad_type", "event_id must be a string")
-    if isinstance(event_id, str) and len(event_id) > MAX_ID_LENGTH:
-        raise _Reject("bad_value", f"event_id must be at most {MAX_ID_LENGTH} characters")
-    counters = {name: _counter(raw, name) for name in _COUNTERS}
+    if event_id is not None:
+        if event_id.__class__ is not str:
+            raise _Reject("bad_type", "event_id must be a string")
+        if len(event_id) > MAX_ID_LENGTH:
+            raise _Reject("bad_value", f"event_id must be at most {MAX_ID_LENGTH} characters")
+    concurrent = cumulative = uniques = None
+    if "concurrent" in raw:
+        concurrent = _counter(raw["concurrent"], "concurrent")
+    if "cumulative" in raw:
+        cumulative = _counter(raw["cumulative"], "cumulative")
+    if "uniques" in raw:
+        uniques = _counter(raw["uniques"], "uniques")
     if kind == "count":
-        if counters["concurrent"] is None:
+        if concurrent is None:
             raise _Reject("missing_field", "concurrent is required for count events")
     elif session_id is None:
         raise _Reject("missing_field", f"session_id is required for {kind} events")
     if stream not in streams:
         raise _Reject("unknown_stream", f"stream {stream!r} is not registered")
     return Event(
-        type=kind,  # type: ignore[arg-type]
-        stream=stream,
-        ts=ts,
-        session_id=session_id,
-        viewer_id=viewer_id,
-        event_id=event_id,
-        concurrent=counters["concurrent"],
-        cumulative=counters["cumulative"],
-        uniques=counters["uniques"],
+        kind,  # type: ignore[arg-type]
+        stream,
+        ts,
+        session_id,
+        viewer_id,
+        event_id,
+        concurrent,
+        cumulative,
+        uniques,
     )

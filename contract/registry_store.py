@@ -10,8 +10,16 @@ from typing import Any
 
 import orjson
 
-from contract.registry import Partner, Registry, RegistryError, Stream, Token
-from contract.registry import from_record, record_key, to_record
+from contract.registry import (
+    Partner,
+    Registry,
+    RegistryError,
+    Stream,
+    Token,
+    from_record,
+    record_key,
+    to_record,
+)
 from contract.settings import KafkaSettings
 from contract.topics import REGISTRY
 

@@ -26,7 +26,7 @@ class KafkaSettings:
     """Where Kafka is and how livetally's topics are laid out on it."""
 
     bootstrap: str = "127.0.0.1:9092"
-    """Comma-separated bootstrap servers (``LIVETALLY_BOOTSTRAP``, else 127.0.0.1:$LIVETALLY_KAFKA_PORT)."""
+    """Bootstrap servers (``LIVETALLY_BOOTSTRAP``, else 127.0.0.1:$LIVETALLY_KAFKA_PORT)."""
     external: bool = False
     """True when ``LIVETALLY_BOOTSTRAP`` names a cluster livetally must not start or stop."""
     port: int = 9092

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from contract.events import Event, PartnerMode, Rejection, parse_event
 from contract.records import EventBatch, RecordError, decode_batch
 from stream.merge import Chunk
-from stream.presence import Range, Session, ceil_second
+from stream.presence import Session, ceil_second
 from stream.reports import Report, merge_report, report_diffs
 
 __all__ = ["DeadLetter", "PartitionState", "PlatformState", "PlatformStats"]
@@ -110,25 +110,14 @@ class PlatformState:
         if session is None:
             session = self.sessions[session_id] = Session(event.ts)
             self._bump(ceil_second(event.ts), 1, 1)
-            old_ranges: list[Range] = []
             old_first = event.ts
         else:
-            old_ranges = list(session.ranges)
             old_first = session.first
-        if session.add(event.type, event.ts, timeout_ms, self.default_timeout_ms):
-            new_ranges = session.ranges
-            if new_ranges != old_ranges:
-                for start, end in old_ranges:
-                    if (start, end) not in new_ranges:
-                        self._bump(start, 0, -1)
-                        self._bump(end, 0, 1)
-                for start, end in new_ranges:
-                    if (start, end) not in old_ranges:
-                        self._bump(start, 0, 1)
-                        self._bump(end, 0, -1)
+        for second, delta in session.add(event.type, event.ts, timeout_ms, self.default_timeout_ms):
+            self._bump(second, 0, delta)
         if session.first != old_first:
             self._move(1, old_first, session.first)
-        viewer = event.viewer_key
+        viewer = event.viewer_id or session_id
         first_seen = self.viewers.get(viewer)
         if first_seen is None:
             self.viewers[viewer] = event.ts
@@ -198,26 +187,27 @@ class PartitionState:
 
     def _apply_batch(self, offset: int, batch: EventBatch) -> int:
         counted = 0
+        state: PlatformState | None = None
         for index, raw in enumerate(batch.events):
-            kind = raw.get("type") if isinstance(raw, dict) else None
+            kind = raw.get("type") if raw.__class__ is dict else None
             mode: PartnerMode = "reports" if kind == "count" else "sessions"
             parsed = parse_event(raw, now_ms=batch.received_at, streams=_ANY_STREAM, mode=mode)
             if isinstance(parsed, Rejection):
                 self._dead(offset, index, parsed.code, parsed.detail, raw)
                 if isinstance(raw, dict) and isinstance(raw.get("stream"), str):
-                    key = (raw["stream"], batch.platform)
-                    if key in self.platforms:
-                        self.platforms[key].rejected += 1
-                        self.platforms[key].stats_dirty = True
+                    rejected = self.platforms.get((raw["stream"], batch.platform))
+                    if rejected is not None:
+                        rejected.rejected += 1
+                        rejected.stats_dirty = True
                 continue
-            state = self._platform(parsed.stream, batch.platform, batch.timeout_ms)
+            if state is None or state.stream != parsed.stream:
+                state = self._platform(parsed.stream, batch.platform, batch.timeout_ms)
+                state.last_arrival = max(state.last_arrival or 0, batch.received_at)
+                state.stats_dirty = True
             state.apply(parsed, batch.timeout_ms)
             state.events += 1
             if state.last_event_ts is None or parsed.ts > state.last_event_ts:
                 state.last_event_ts = parsed.ts
-            if state.last_arrival is None or batch.received_at > state.last_arrival:
-                state.last_arrival = batch.received_at
-            state.stats_dirty = True
             counted += 1
         return counted
 

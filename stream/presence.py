@@ -78,8 +78,10 @@ class Session:
         self.ranges: list[Range] = []
         """The whole seconds the session is online (kept in sync by ``add``)."""
 
-    def add(self, kind: str, ts: int, timeout_ms: int, default_timeout_ms: int) -> bool:
-        """Add one event; return True if the online seconds may have changed.
+    def add(
+        self, kind: str, ts: int, timeout_ms: int, default_timeout_ms: int
+    ) -> list[tuple[int, int]]:
+        """Add one event; return how concurrency changes: ``(second, +1/-1)`` points.
 
         ``timeout_ms`` is the timeout the event was accepted under, ``default_timeout_ms``
         the one most of the partner's events carry (only exceptions are stored).
@@ -90,17 +92,15 @@ class Session:
             return self._add_leave(ts, default_timeout_ms)
         return self._add_start(ts, timeout_ms, default_timeout_ms)
 
-    def _add_start(self, h: int, timeout_ms: int, default_timeout_ms: int) -> bool:
+    def _add_start(self, h: int, timeout_ms: int, default_timeout_ms: int) -> list[tuple[int, int]]:
         starts = self.starts
         i = bisect_left(starts, h)
         if i < len(starts) and starts[i] == h:
-            known = self._timeout(h, default_timeout_ms)
-            if timeout_ms <= known:
-                return False
+            if timeout_ms <= self._timeout(h, default_timeout_ms):
+                return []
             # The same start under a longer timeout: the longer one is the larger set.
             self._set_timeout(h, timeout_ms, default_timeout_ms)
-            self._recompute(default_timeout_ms)
-            return True
+            return self._recompute(default_timeout_ms)
         starts.insert(i, h)
         if timeout_ms != default_timeout_ms:
             self._set_timeout(h, timeout_ms, default_timeout_ms)
@@ -108,39 +108,45 @@ class Session:
         if i == len(starts) - 1 and (not leaves or h > leaves[-1]):
             # In-order fast path: the newest start, after every leave, only adds its own
             # interval [h, h + timeout).
-            new = (ceil_second(h), ceil_second(h + timeout_ms))
+            start, end = ceil_second(h), ceil_second(h + timeout_ms)
             ranges = self.ranges
-            if new[0] < new[1]:
-                if ranges and new[0] <= ranges[-1][1]:
-                    if new[1] > ranges[-1][1]:
-                        ranges[-1] = (ranges[-1][0], new[1])
-                else:
-                    ranges.append(new)
-            return True
-        self._recompute(default_timeout_ms)
-        return True
+            if start >= end:
+                return []
+            if ranges and start <= ranges[-1][1]:
+                last_start, last_end = ranges[-1]
+                if end <= last_end:
+                    return []
+                ranges[-1] = (last_start, end)
+                return [(last_end, 1), (end, -1)]
+            ranges.append((start, end))
+            return [(start, 1), (end, -1)]
+        return self._recompute(default_timeout_ms)
 
-    def _add_leave(self, leave: int, default_timeout_ms: int) -> bool:
+    def _add_leave(self, leave: int, default_timeout_ms: int) -> list[tuple[int, int]]:
         if self.leaves is None:
             self.leaves = array("q")
         leaves = self.leaves
         i = bisect_left(leaves, leave)
         if i < len(leaves) and leaves[i] == leave:
-            return False
+            return []
         leaves.insert(i, leave)
         starts = self.starts
         if i == len(leaves) - 1 and (not starts or leave >= starts[-1]):
             # In-order fast path: a leave after every start cuts the online set at it.
             cut = ceil_second(leave)
             kept: list[Range] = []
+            changes: list[tuple[int, int]] = []
             for start, end in self.ranges:
                 if start >= cut:
-                    break
-                kept.append((start, min(end, cut)))
+                    changes += [(start, -1), (end, 1)]
+                elif end > cut:
+                    kept.append((start, cut))
+                    changes += [(cut, -1), (end, 1)]
+                else:
+                    kept.append((start, end))
             self.ranges = kept
-            return True
-        self._recompute(default_timeout_ms)
-        return True
+            return changes
+        return self._recompute(default_timeout_ms)
 
     def _timeout(self, h: int, default_timeout_ms: int) -> int:
         if self.timeout_of is None:
@@ -156,7 +162,13 @@ class Session:
             self.timeout_of = {}
         self.timeout_of[h] = timeout_ms
 
-    def _recompute(self, default_timeout_ms: int) -> None:
-        self.ranges = online_ranges(
-            self.starts, self.leaves or (), self.timeout_of, default_timeout_ms
-        )
+    def _recompute(self, default_timeout_ms: int) -> list[tuple[int, int]]:
+        old = self.ranges
+        new = online_ranges(self.starts, self.leaves or (), self.timeout_of, default_timeout_ms)
+        self.ranges = new
+        changes: list[tuple[int, int]] = []
+        for start, end in old:
+            changes += [(start, -1), (end, 1)]
+        for start, end in new:
+            changes += [(start, 1), (end, -1)]
+        return changes
