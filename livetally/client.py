@@ -6,6 +6,7 @@ Retrying is always safe: counting is duplicate-proof, so an event sent twice cou
 from __future__ import annotations
 
 import gzip as gzip_module
+import logging
 import random
 import sys
 import time
@@ -344,6 +345,7 @@ def send_file(
 
         url = IngestConfig.from_env().base_url
     printer = out or sys.stdout
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
     accepted = 0
     rejections: list[tuple[int, str, str]] = []
     try:

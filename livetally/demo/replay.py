@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +33,8 @@ BATCH_SIZE = 500
 """Most events in one request."""
 FLUSH_INTERVAL_S = 0.2
 """Longest an event waits in a buffer before it is posted."""
+MAX_LAG_S = 2.0
+"""How far the replay may fall behind its clock before the simulated clock slows down."""
 KEY_GRACE_S = 30.0
 """How long a freshly registered key may be refused while ingest catches up with the registry."""
 
@@ -42,7 +45,7 @@ class ReplayProgress:
 
     speed: float
     scale: float
-    sim_time: str = STARTS_AT.isoformat()
+    sim_ms: int = 0
     elapsed_s: float = 0.0
     events_sent: int = 0
     sessions_started: int = 0
@@ -57,7 +60,7 @@ class ReplayProgress:
         """The JSON document written to ``replay.json``."""
         with self.lock:
             return {
-                "sim_time": self.sim_time,
+                "sim_time": _sim_time(self.sim_ms),
                 "elapsed_s": round(self.elapsed_s, 1),
                 "events_sent": self.events_sent,
                 "sessions_started": self.sessions_started,
@@ -69,6 +72,11 @@ class ReplayProgress:
                 "stopped": self.stopped,
                 "failed": self.failed,
             }
+
+
+def _sim_time(sim_ms: int) -> str:
+    moment = STARTS_AT + timedelta(milliseconds=sim_ms)
+    return moment.replace(microsecond=0).isoformat()
 
 
 def progress_path(settings: Settings) -> Path:
@@ -126,7 +134,7 @@ class _Sender(threading.Thread):
         self.batches: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=40)
         self._client = client
         self._progress = progress
-        self._started = time.monotonic()
+        self._created = time.monotonic()
 
     def run(self) -> None:
         try:
@@ -143,7 +151,7 @@ class _Sender(threading.Thread):
             try:
                 result = self._client.post_batch(batch)
             except ClientError as exc:
-                young = time.monotonic() - self._started < KEY_GRACE_S
+                young = time.monotonic() - self._created < KEY_GRACE_S
                 if exc.status in (401, 403) and young:
                     time.sleep(0.5)  # ingest has not seen the new key yet
                     continue
@@ -166,60 +174,97 @@ def _replay(
     *,
     speed: float,
     stop: threading.Event,
-    on_tick: Callable[[], None],
+    max_lag_s: float = MAX_LAG_S,
 ) -> bool:
     """Feed due events to the senders until the model ends or ``stop`` is set.
 
+    When ingest cannot keep up, the simulated clock slows down instead of piling up a
+    backlog, so every session's heartbeats stay as far apart as ``speed`` says.
     Returns True when every event of the broadcast was handed on.
     """
     buffers: dict[str, list[dict[str, Any]]] = {pid: [] for pid in senders}
     events = model.events()
     pending = next(events, None)
-    started = time.monotonic()
-    next_flush = started + FLUSH_INTERVAL_S
-    next_tick = started + 1.0
+    anchor = time.monotonic()  # the real moment of simulated offset 0 (moves when lagging)
+    next_flush = anchor + FLUSH_INTERVAL_S
+    next_note = anchor
+    last_ms = 0
 
-    def dispatch(pid: str) -> None:
-        senders[pid].batches.put(buffers[pid])
-        buffers[pid] = []
+    def dispatch(pid: str, give_up: threading.Event | float) -> None:
+        batch, buffers[pid] = buffers[pid], []
+        while True:
+            try:
+                senders[pid].batches.put(batch, timeout=0.2)
+                return
+            except queue.Full:
+                if isinstance(give_up, threading.Event):
+                    if give_up.is_set():
+                        return
+                elif time.monotonic() > give_up:
+                    logger.warning("%s: %d events not sent at shutdown", pid, len(batch))
+                    return
 
     while pending is not None and not stop.is_set():
         now = time.monotonic()
-        sim_ms = (now - started) * speed * 1000.0
+        sim_ms = (now - anchor) * speed * 1000.0
         taken = 0
         while pending is not None and pending[0] <= sim_ms and taken < 5000:
-            _, pid, event = pending
+            last_ms, pid, event = pending
             buffer = buffers[pid]
             buffer.append(event)
             if len(buffer) >= BATCH_SIZE:
-                dispatch(pid)
+                dispatch(pid, stop)
             pending = next(events, None)
             taken += 1
+        now = time.monotonic()
         if now >= next_flush:
             for pid, buffer in buffers.items():
                 if buffer:
-                    dispatch(pid)
+                    dispatch(pid, stop)
             next_flush = now + FLUSH_INTERVAL_S
-        if now >= next_tick:
+        if now >= next_note:
             with progress.lock:
-                progress.elapsed_s = now - started
-                progress.sim_time = (STARTS_AT + timedelta(milliseconds=sim_ms)).isoformat()
+                progress.sim_ms = last_ms
                 progress.sessions_started = model.sessions_started
-            on_tick()
-            next_tick = now + 1.0
-        if pending is not None and pending[0] > sim_ms:
-            due_s = (pending[0] - sim_ms) / 1000.0 / speed
-            stop.wait(max(0.0, min(due_s, next_flush - now, next_tick - now)))
+            next_note = now + 0.5
+        if pending is None:
+            break
+        behind_s = ((now - anchor) * speed * 1000.0 - pending[0]) / 1000.0 / speed
+        if behind_s > max_lag_s:
+            anchor += behind_s - max_lag_s
+        elif behind_s < 0:
+            stop.wait(min(-behind_s, max(0.0, next_flush - now)))
+    deadline = time.monotonic() + 10.0
     for pid, buffer in buffers.items():
         if buffer:
-            dispatch(pid)
+            dispatch(pid, deadline)
     with progress.lock:
-        progress.elapsed_s = time.monotonic() - started
         progress.sessions_started = model.sessions_started
-        if pending is None:
-            end = STARTS_AT + timedelta(seconds=model.params.duration_s)
-            progress.sim_time = end.isoformat()
+        progress.sim_ms = model.params.duration_s * 1000 if pending is None else last_ms
     return pending is None
+
+
+class _ProgressWriter(threading.Thread):
+    """Writes ``replay.json`` every second, whatever the replay loop is waiting for."""
+
+    def __init__(self, path: Path, progress: ReplayProgress) -> None:
+        super().__init__(name="progress", daemon=True)
+        self.path = path
+        self.progress = progress
+        self.finished = threading.Event()
+        self._t0 = time.monotonic()
+
+    def write(self) -> None:
+        with self.progress.lock:
+            self.progress.elapsed_s = time.monotonic() - self._t0
+        _write_progress(self.path, self.progress)
+
+    def run(self) -> None:
+        while not self.finished.wait(1.0):
+            try:
+                self.write()
+            except OSError as exc:
+                logger.warning("cannot write %s: %s", self.path, exc)
 
 
 def run_replay(settings: Settings, *, speed: float, scale: float) -> None:
@@ -234,6 +279,9 @@ def run_replay(settings: Settings, *, speed: float, scale: float) -> None:
         raise LivetallyError(f"scale must be a positive number, got {scale}")
     from ingest.config import IngestConfig
 
+    # Per-request and per-connection INFO lines would drown the replay's log.
+    for noisy in ("httpx", "httpcore", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     base_url = IngestConfig.from_env().base_url
     path = progress_path(settings)
     progress = ReplayProgress(speed=speed, scale=scale)
@@ -260,25 +308,23 @@ def run_replay(settings: Settings, *, speed: float, scale: float) -> None:
         sender.start()
     model = AudienceModel(AudienceParams(scale=scale))
     logger.info("replaying at speed %s, scale %s to %s", speed, scale, base_url)
+    writer = _ProgressWriter(path, progress)
+    writer.start()
     finished = False
     try:
-        finished = _replay(
-            model,
-            senders,
-            progress,
-            speed=speed,
-            stop=stop,
-            on_tick=lambda: _write_progress(path, progress),
-        )
+        finished = _replay(model, senders, progress, speed=speed, stop=stop)
     finally:
         for sender in senders.values():
-            sender.batches.put(None)
+            with contextlib.suppress(queue.Full):  # a stuck sender is a daemon: left behind
+                sender.batches.put(None, timeout=5)
         for sender in senders.values():
-            sender.join(timeout=30)
+            sender.join(timeout=15)
+        writer.finished.set()
+        writer.join()
         with progress.lock:
             progress.stopped = stop.is_set()
             progress.done = finished
-        _write_progress(path, progress)
+        writer.write()
         if installed:
             signal.signal(signal.SIGTERM, previous)
     logger.info("replay %s: %s", "stopped" if stop.is_set() else "done", progress.as_dict())
