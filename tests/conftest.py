@@ -1,0 +1,173 @@
+"""Shared fixtures: a real Apache Kafka broker for the session, and the livetally stack on it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contract.settings import KafkaSettings, Settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port_pair() -> int:
+    """A port P such that P and P + 1 are both free on loopback."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port % 2 or port > 64000:
+            continue
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free pair of ports")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Broker:
+    """A running broker started for the test session."""
+
+    settings: Settings
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """One real Apache Kafka broker (KRaft) for the whole test session."""
+    from livetally import kafka_server
+
+    home = tmp_path_factory.mktemp("livetally-home")
+    port = free_port_pair()
+    settings = Settings(home=home, kafka=KafkaSettings(bootstrap=f"127.0.0.1:{port}", port=port))
+    kafka_server.start(settings, brokers=1)
+    env = {
+        "LIVETALLY_HOME": str(home),
+        "LIVETALLY_KAFKA_PORT": str(port),
+    }
+    try:
+        yield Broker(settings=settings, env=env)
+    finally:
+        kafka_server.stop(settings)
+
+
+@dataclass
+class Stack:
+    """The worker, ingest and dashboard processes running on the session's broker."""
+
+    settings: Settings
+    env: dict[str, str]
+    ingest_url: str
+    dashboard_url: str
+    worker_url: str
+    procs: dict[str, subprocess.Popen[bytes]]
+    logs: Path
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the livetally CLI against this stack."""
+        return subprocess.run(
+            [sys.executable, "-m", "livetally", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+        )
+
+    def start(self, name: str) -> None:
+        """Start (or restart) one service and wait until it is healthy."""
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "livetally", "serve", name],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = {
+            "worker": self.worker_url,
+            "ingest": self.ingest_url + "/healthz",
+            "dashboard": self.dashboard_url + "/healthz",
+        }[name]
+        wait_healthy(url, self.procs[name], self.logs / f"{name}.log")
+
+    def kill(self, name: str, sig: int = 9) -> None:
+        """Send a signal to one service and wait for it to exit."""
+        proc = self.procs.pop(name)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} exited: {log.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not healthy in {timeout}s: {log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole livetally pipeline as real processes on the session's broker."""
+    from contract.topics import ensure_topics
+
+    ensure_topics(broker.settings.kafka)
+    ports = {name: free_port() for name in ("ingest", "dashboard", "worker")}
+    env = {
+        **os.environ,
+        **broker.env,
+        "LIVETALLY_INGEST_PORT": str(ports["ingest"]),
+        "LIVETALLY_DASHBOARD_PORT": str(ports["dashboard"]),
+        "LIVETALLY_WORKER_PORT": str(ports["worker"]),
+    }
+    env.pop("LIVETALLY_BOOTSTRAP", None)
+    logs = tmp_path_factory.mktemp("stack-logs")
+    s = Stack(
+        settings=broker.settings,
+        env=env,
+        ingest_url=f"http://127.0.0.1:{ports['ingest']}",
+        dashboard_url=f"http://127.0.0.1:{ports['dashboard']}",
+        worker_url=f"http://127.0.0.1:{ports['worker']}/healthz",
+        procs={},
+        logs=logs,
+    )
+    try:
+        for name in ("worker", "ingest", "dashboard"):
+            s.start(name)
+        yield s
+    finally:
+        for proc in s.procs.values():
+            proc.terminate()
+        for proc in s.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if os.environ.get("LIVETALLY_KEEP_LOGS"):
+            shutil.copytree(logs, REPO / ".livetally" / "test-logs", dirs_exist_ok=True)

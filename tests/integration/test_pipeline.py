@@ -1,0 +1,185 @@
+"""End to end over real processes: partners post over HTTP, numbers come back from the API."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import Stack
+from tests.oracle import Accepted, numbers, peak
+
+pytestmark = pytest.mark.integration
+
+STREAM = "e2e-stream"
+
+
+@pytest.fixture(scope="module")
+def registered(stack: Stack) -> dict[str, str]:
+    """A stream, a sessions partner, a reports partner and a viewer token."""
+    stack.cli("stream", "add", STREAM, "--title", "端到端 <b>test</b>", "--tz", "Asia/Shanghai")
+    keys = {
+        "web": stack.cli("partner", "add", "web", "--name", "网站").stdout.strip().splitlines()[-1],
+        "tv": stack.cli(
+            "partner", "add", "tv", "--name", "电视", "--mode", "reports"
+        ).stdout.strip().splitlines()[-1],
+    }
+    token = stack.cli("token", "create", "--role", "viewer").stdout.strip().splitlines()[-1]
+    keys["token"] = token
+    time.sleep(5.5)  # services pick registry changes up within 5 s
+    return keys
+
+
+def make_log(seed: int, base_ms: int, sessions: int = 40) -> list[Accepted]:
+    """A small evening: joins, heartbeats every 10 s, some leaves, reconnecting viewers."""
+    rnd = random.Random(seed)
+    log: list[Accepted] = []
+    for i in range(sessions):
+        start = base_ms + rnd.randrange(0, 60_000)
+        duration = rnd.randrange(5_000, 90_000)
+        viewer = f"v{i % 25}" if i % 3 else None
+        sid = f"{seed}-s{i}"
+        log.append(Accepted("web", "join", start, sid, viewer))
+        t = start + 10_000
+        while t < start + duration:
+            log.append(Accepted("web", "heartbeat", t, sid, viewer))
+            t += 10_000
+        if rnd.random() < 0.8:
+            log.append(Accepted("web", "leave", start + duration, sid, viewer))
+    for k in range(10):
+        log.append(
+            Accepted(
+                "tv", "count", base_ms + k * 15_000, concurrent=100 + 7 * k,
+                cumulative=500 + 40 * k, uniques=300 + 20 * k,
+            )
+        )
+    return log
+
+
+def to_wire(a: Accepted) -> dict[str, object]:
+    out: dict[str, object] = {"type": a.type, "stream": STREAM, "ts": a.ts}
+    for name in ("session_id", "viewer_id", "concurrent", "cumulative", "uniques"):
+        value = getattr(a, name)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def post_all(stack: Stack, keys: dict[str, str], log: list[Accepted], seed: int) -> None:
+    """Post the log shuffled, in uneven batches, with some batches sent twice."""
+    rnd = random.Random(seed)
+    by_platform: dict[str, list[Accepted]] = {}
+    for a in log:
+        by_platform.setdefault(a.platform, []).append(a)
+    with httpx.Client(base_url=stack.ingest_url, timeout=30) as client:
+        for platform, events in by_platform.items():
+            rnd.shuffle(events)
+            i = 0
+            while i < len(events):
+                size = rnd.randrange(1, 60)
+                batch = [to_wire(a) for a in events[i : i + size]]
+                for _ in range(2 if rnd.random() < 0.3 else 1):
+                    r = client.post(
+                        "/v1/events",
+                        json={"events": batch},
+                        headers={"Authorization": f"Bearer {keys[platform]}"},
+                    )
+                    assert r.status_code == 202, r.text
+                    assert r.json() == {"accepted": len(batch)}
+                i += size
+
+
+def summary(stack: Stack, token: str, at_ms: int) -> dict:
+    r = httpx.get(
+        f"{stack.dashboard_url}/api/v1/streams/{STREAM}/summary",
+        params={"at": at_ms},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def expected_at(log: list[Accepted], at_ms: int, first_s: int) -> dict:
+    second = at_ms // 1000
+    events = set(log)
+    out: dict = {"platforms": {}}
+    totals = [0, 0, 0]
+    for platform in ("web", "tv"):
+        c, v, u = numbers(events, platform, second * 1000)
+        out["platforms"][platform] = (c, v, u)
+        totals = [totals[0] + c, totals[1] + v, totals[2] + u]
+    out["total"] = tuple(totals)
+    out["peak"] = peak(events, ["web", "tv"], range(first_s, second + 1))
+    return out
+
+
+def actual_at(doc: dict) -> dict:
+    return {
+        "platforms": {
+            p: (v["concurrent"], v["views"], v["uniques"]) for p, v in doc["platforms"].items()
+        },
+        "total": (doc["total"]["concurrent"], doc["total"]["views"], doc["total"]["uniques"]),
+        "peak": doc["total"]["peak_concurrent"],
+    }
+
+
+def wait_exact(stack: Stack, token: str, log: list[Accepted], instants: list[int]) -> None:
+    first_s = min(a.ts for a in log) // 1000 - 1
+    want = {t: expected_at(log, t, first_s) for t in instants}
+    deadline = time.monotonic() + 60
+    while True:
+        got = {t: actual_at(summary(stack, token, t)) for t in instants}
+        mismatched = [
+            t
+            for t in instants
+            if got[t]["total"] != want[t]["total"]
+            or got[t]["peak"] != want[t]["peak"][0]
+            or any(got[t]["platforms"].get(p) != want[t]["platforms"][p] for p in ("web", "tv"))
+        ]
+        if not mismatched:
+            return
+        if time.monotonic() > deadline:
+            t = mismatched[0]
+            pytest.fail(f"at {t}: got {got[t]} want {want[t]}")
+        time.sleep(1)
+
+
+def test_streams_api_lists_the_registered_stream(stack: Stack, registered: dict[str, str]):
+    r = httpx.get(
+        f"{stack.dashboard_url}/api/v1/streams",
+        headers={"Authorization": f"Bearer {registered['token']}"},
+    )
+    assert r.status_code == 200
+    streams = {s["id"]: s for s in r.json()["streams"]}
+    assert streams[STREAM]["title"] == "端到端 <b>test</b>"
+    assert streams[STREAM]["tz"] == "Asia/Shanghai"
+
+
+def test_api_needs_a_token(stack: Stack, registered: dict[str, str]):
+    r = httpx.get(f"{stack.dashboard_url}/api/v1/streams/{STREAM}/summary")
+    assert r.status_code == 401
+
+
+def test_numbers_equal_the_definitions_whatever_the_order(stack: Stack, registered):
+    base = (int(time.time() * 1000) - 600_000) // 1000 * 1000
+    log = make_log(seed=1, base_ms=base)
+    post_all(stack, registered, log, seed=11)
+    instants = [base + d for d in (0, 15_500, 30_000, 45_250, 60_000, 90_999, 200_000)]
+    wait_exact(stack, registered["token"], log, instants)
+
+
+def test_worker_kill_9_then_restart_gives_the_same_numbers(stack: Stack, registered):
+    base = (int(time.time() * 1000) - 1_200_000) // 1000 * 1000
+    log = make_log(seed=2, base_ms=base, sessions=30)
+    half = len(log) // 2
+    post_all(stack, registered, log[:half], seed=21)
+    stack.kill("worker", 9)
+    # Accepted while the worker is down: Kafka keeps them.
+    post_all(stack, registered, log[half:], seed=22)
+    stack.start("worker")
+    # seed 1's events (previous test) lie 10 minutes later, so they change none of these.
+    instants = [base + d for d in (5_000, 31_000, 62_000, 150_000)]
+    wait_exact(stack, registered["token"], log, instants)
