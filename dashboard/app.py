@@ -158,6 +158,7 @@ def serve(config: DashboardConfig) -> None:
     """Run the dashboard until interrupted (threaded werkzeug server, no debugger or reloader)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").addFilter(RedactTokens())
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     app = create_app(config)
     logger.info("dashboard on %s", config.base_url)
     app.run(host=config.host, port=config.port, debug=False)

@@ -21,13 +21,25 @@ from contract.topics import PARTIALS, STATS
 from dashboard.model import PlatformStats, Snapshot, StatsRecord, aggregate_stats, parse_stats
 from stream.merge import Chunk, PlatformDiffs, Steps, decode_chunk
 
-__all__ = ["DataSource", "LiveData", "StaticData", "StreamState", "current_data"]
+__all__ = [
+    "DataSource",
+    "LiveData",
+    "StaticData",
+    "StreamState",
+    "TopicMissing",
+    "chunk_from_record",
+    "current_data",
+]
 
 logger = logging.getLogger(__name__)
 
 _SEP = "\x1f"
 EXTENSION = "livetally_data"
 """Key under which the app's data source is kept in ``flask.Flask.extensions``."""
+
+
+class TopicMissing(RuntimeError):
+    """A topic the dashboard follows has not been created yet."""
 
 
 class DataSource(Protocol):
@@ -170,9 +182,15 @@ class LiveData:
         self._registry.stop()
 
     def _run(self) -> None:
+        warned = False
         while not self._stop.is_set():
             try:
                 self._follow()
+            except TopicMissing as exc:
+                if not warned:
+                    logger.warning("%s; waiting for it (run `livetally up` or the worker)", exc)
+                    warned = True
+                self._stop.wait(2.0)
             except Exception:
                 logger.exception("dashboard data follower failed; retrying in 1 s")
                 self._stop.wait(1.0)
@@ -191,7 +209,7 @@ class LiveData:
             ids = consumer.partitions_for_topic(topic)
             if not ids:
                 consumer.close()
-                raise RuntimeError(f"topic {topic} does not exist yet")
+                raise TopicMissing(f"topic {topic} does not exist yet")
             partitions += [TopicPartition(topic, p) for p in sorted(ids)]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)

@@ -1,0 +1,60 @@
+"""StreamState bookkeeping and decoding of partials records (no Kafka involved)."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract.registry import Registry
+from dashboard.data import StreamState, chunk_from_record
+from dashboard.model import StatsRecord, figures_at
+from stream.merge import chunk_key, encode_chunk
+from tests.dashboard.builders import T0, chunk
+
+
+def test_record_decodes_to_its_chunk():
+    original = chunk("douyin", 2, {T0: (1, 2, 3)})
+    key = chunk_key("carnival", "douyin", 2, original.minute)
+    assert chunk_from_record(key, encode_chunk(original)) == original
+
+
+def test_tombstone_becomes_an_empty_chunk_that_clears_its_slot():
+    state = StreamState()
+    state.put_chunk(chunk("douyin", 0, {T0: (4, 4, 4)}))
+    state.put_chunk(chunk("douyin", 1, {T0: (1, 1, 1)}))
+    tombstone = chunk_from_record(chunk_key("carnival", "douyin", 0, T0 // 60 * 60), None)
+    assert tombstone is not None and tombstone.seconds == {}
+    state.put_chunk(tombstone)
+    snap = state.build(Registry(), 1)
+    assert figures_at(snap.totals["carnival"], T0).concurrent == 1
+    assert figures_at(snap.platforms["carnival"]["douyin"], T0).views == 1
+
+
+def test_malformed_partials_key_is_a_value_error():
+    with pytest.raises(ValueError, match="partials key"):
+        chunk_from_record(b"only\x1ftwo", None)
+
+
+def test_stats_tombstone_removes_the_partition_record():
+    state = StreamState()
+    state.put_stats("a", StatsRecord("carnival", "douyin", 0, 10, 20, 3, 0))
+    state.put_stats("b", StatsRecord("carnival", "douyin", 1, 30, 40, 4, 0))
+    state.put_stats("b", None)
+    merged = state.build(Registry(), 1).stats["carnival"]["douyin"]
+    assert (merged.last_arrival, merged.events) == (20, 3)
+
+
+def test_version_grows_with_every_change():
+    state = StreamState()
+    before = state.version
+    state.put_chunk(chunk("douyin", 0, {T0: (1, 1, 1)}))
+    state.put_stats("k", None)
+    assert state.version == before + 2
+
+
+def test_total_slots_keep_partners_on_the_same_partition_apart():
+    state = StreamState()
+    state.put_chunk(chunk("douyin", 0, {T0: (2, 2, 2)}))
+    state.put_chunk(chunk("bili", 0, {T0: (3, 3, 3)}))
+    state.put_chunk(chunk("bili", 0, {T0: (1, 1, 1)}))  # replaces bili's chunk only
+    snap = state.build(Registry(), 1)
+    assert figures_at(snap.totals["carnival"], T0).concurrent == 3
