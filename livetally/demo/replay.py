@@ -165,6 +165,7 @@ class _Sender(threading.Thread):
                 self._progress.rejected += len(result.rejected)
             for rejected in result.rejected[:3]:
                 logger.warning("%s: rejected %s: %s", self.partner, rejected.code, rejected.detail)
+            return
 
 
 def _replay(

@@ -105,3 +105,33 @@ def test_replay_held_up_by_full_sender_queues_still_stops_when_asked():
     thread.join(timeout=15)
     assert not thread.is_alive()
     assert result["done"] is False
+
+
+def test_sender_posts_each_batch_once_stamped_with_the_real_time():
+    import time
+
+    import httpx
+
+    from livetally.client import Client
+    from livetally.demo.replay import _Sender
+
+    seen = []
+
+    def ingest(request):
+        body = orjson.loads(request.content)
+        seen.append(body["events"])
+        return httpx.Response(202, json={"accepted": len(body["events"])})
+
+    progress = ReplayProgress(speed=1.0, scale=1.0)
+    client = Client("http://ingest.test", "k", gzip=False, transport=httpx.MockTransport(ingest))
+    sender = _Sender("kandu", client, progress)
+    sender.start()
+    before = time.time_ns() // 1_000_000
+    sender.batches.put([{"type": "join", "session_id": "a"}, {"type": "leave", "session_id": "a"}])
+    sender.batches.put([{"type": "join", "session_id": "b"}])
+    sender.batches.put(None)
+    sender.join(timeout=10)
+    assert not sender.is_alive()
+    assert [[e["session_id"] for e in batch] for batch in seen] == [["a", "a"], ["b"]]
+    assert all(before <= e["ts"] <= time.time_ns() // 1_000_000 for b in seen for e in b)
+    assert (progress.events_sent, progress.accepted, progress.failed) == (3, 3, 0)
