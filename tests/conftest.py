@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -21,13 +22,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def free_port_pair() -> int:
-    """A port P such that P and P + 1 are both free on loopback."""
+    """A port P such that P and P + 1 are both free on loopback (below the ephemeral range)."""
+    rnd = random.Random()
     for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port % 2 or port > 64000:
-            continue
+        port = rnd.randrange(20000, 30000, 2)
         try:
             with socket.socket() as a, socket.socket() as b:
                 a.bind(("127.0.0.1", port))
