@@ -1,0 +1,242 @@
+"""The local Kafka: pure helpers, and real 1- and 3-broker clusters started and stopped."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from contract.settings import KafkaSettings, Settings
+from livetally import kafka_server
+from livetally.exceptions import KafkaUnavailable, LivetallyError
+
+SINGLE_PORT = 29092
+TRIPLE_PORT = 29192
+
+
+def _settings(home: Path, port: int, *, bootstrap: str | None = None) -> Settings:
+    return Settings(
+        home=home,
+        kafka=KafkaSettings(
+            bootstrap=bootstrap or f"127.0.0.1:{port}",
+            external=bootstrap is not None,
+            port=port,
+        ),
+    )
+
+
+def _parse(properties: str) -> dict[str, str]:
+    pairs = [line.split("=", 1) for line in properties.splitlines() if "=" in line]
+    return {key: value for key, value in pairs if not key.startswith("#")}
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- pure helpers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("base", "brokers", "expected"),
+    [
+        (9092, 1, [(0, 9092, 9093)]),
+        (29192, 3, [(0, 29192, 29193), (1, 29194, 29195), (2, 29196, 29197)]),
+    ],
+)
+def test_node_i_listens_on_base_plus_2i_and_controller_on_the_next_port(base, brokers, expected):
+    layout = kafka_server.node_layout(base, brokers)
+    assert [(n.node_id, n.client_port, n.controller_port) for n in layout] == expected
+
+
+@pytest.mark.parametrize(("base", "brokers"), [(9092, 0), (65535, 1), (65532, 3), (0, 1)])
+def test_node_layout_rejects_impossible_ports(base, brokers):
+    with pytest.raises(ValueError, match="broker|port"):
+        kafka_server.node_layout(base, brokers)
+
+
+def test_single_node_properties_use_replication_factor_one(tmp_path):
+    nodes = kafka_server.node_layout(9092, 1)
+    props = _parse(kafka_server.render_properties(nodes[0], nodes, tmp_path / "data"))
+    assert props["process.roles"] == "broker,controller"
+    assert props["node.id"] == "0"
+    assert props["controller.quorum.voters"] == "0@127.0.0.1:9093"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert props["log.dirs"] == str(tmp_path / "data")
+    assert props["offsets.topic.replication.factor"] == "1"
+    assert props["transaction.state.log.min.isr"] == "1"
+    assert props["default.replication.factor"] == "1"
+    assert props["group.initial.rebalance.delay.ms"] == "0"
+
+
+def test_three_node_properties_list_every_voter_and_replicate_three_ways(tmp_path):
+    nodes = kafka_server.node_layout(19092, 3)
+    props = _parse(kafka_server.render_properties(nodes[2], nodes, tmp_path))
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == (
+        "0@127.0.0.1:19093,1@127.0.0.1:19095,2@127.0.0.1:19097"
+    )
+    assert props["advertised.listeners"] == "PLAINTEXT://127.0.0.1:19096"
+    assert props["default.replication.factor"] == "3"
+    assert props["min.insync.replicas"] == "2"
+    assert props["offsets.topic.replication.factor"] == "3"
+    assert props["transaction.state.log.replication.factor"] == "3"
+    assert props["unclean.leader.election.enable"] == "false"
+
+
+@pytest.mark.parametrize(
+    ("output", "major"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime Environment', 17),
+        ('java version "1.8.0_392"\nJava(TM) SE Runtime Environment', 8),
+        ('openjdk version "21" 2023-09-19', 21),
+        ('openjdk version "25-ea" 2025-09-16', 25),
+        ('openjdk version "11.0.2" 2019-01-15', 11),
+        ("bash: java: command not found", None),
+    ],
+)
+def test_java_major_version_is_parsed_from_java_version_output(output, major):
+    assert kafka_server.parse_java_major(output) == major
+
+
+def test_new_cluster_ids_are_kraft_uuids():
+    ids = {kafka_server._new_cluster_id() for _ in range(200)}
+    assert len(ids) == 200
+    for cid in ids:
+        assert len(cid) == 22 and not cid.startswith("-")
+        padded = cid.replace("-", "+").replace("_", "/") + "=="
+
+        assert len(base64.b64decode(padded)) == 16
+
+
+def test_kafka_version_comes_from_the_pom_and_names_the_cached_jar():
+    version = kafka_server.kafka_version()
+    assert version.split(".")[0] == "4"
+    assert kafka_server.libs_dir().name == "libs"
+    assert kafka_server.libs_dir().parent.name == f"kafka-{version}"
+
+
+def test_start_refuses_to_start_when_bootstrap_is_external(tmp_path):
+    settings = _settings(tmp_path, SINGLE_PORT, bootstrap="kafka.example:9092")
+    with pytest.raises(LivetallyError, match="LIVETALLY_BOOTSTRAP"):
+        kafka_server.start(settings)
+
+
+# --- real brokers ---------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_one_broker_starts_serves_messages_and_stops_without_leftovers(tmp_path, capsys):
+    from kafka import KafkaConsumer, KafkaProducer
+
+    home = tmp_path / "home"
+    settings = _settings(home, SINGLE_PORT)
+    try:
+        kafka_server.start(settings)
+        version = kafka_server.kafka_version()
+        assert (kafka_server.libs_dir() / f"kafka_2.13-{version}.jar").is_file()
+        report = kafka_server.status(settings)
+        assert f"Apache Kafka {version}" in report
+        assert "running" in report and "answering" in report
+        assert (home / "run" / "kafka-0.pid").is_file()
+        assert (home / "kafka" / "node-0" / "server.log").stat().st_size > 0
+
+        kafka_server.start(settings)
+        assert "already running" in capsys.readouterr().out
+        with pytest.raises(LivetallyError, match="stop"):
+            kafka_server.start(settings, brokers=3)
+
+        topic = f"t-{uuid.uuid4().hex[:8]}"
+        payload = uuid.uuid4().bytes
+        producer = KafkaProducer(bootstrap_servers=settings.kafka.servers)
+        producer.send(topic, payload).get(timeout=30)
+        producer.close()
+        consumer = KafkaConsumer(
+            topic, bootstrap_servers=settings.kafka.servers, auto_offset_reset="earliest"
+        )
+        received: list[bytes] = []
+        deadline = time.monotonic() + 30
+        while payload not in received and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=1000).values():
+                received.extend(record.value for record in records)
+        consumer.close()
+        assert payload in received
+
+        external = _settings(home, SINGLE_PORT, bootstrap=f"127.0.0.1:{SINGLE_PORT}")
+        kafka_server.ensure_running(external)
+        assert "answers" in kafka_server.status(external)
+        gone = _settings(home, SINGLE_PORT, bootstrap=f"127.0.0.1:{_free_port()}")
+        with pytest.raises(KafkaUnavailable, match="does not answer"):
+            kafka_server.ensure_running(gone)
+    finally:
+        kafka_server.stop(settings)
+    assert _processes_mentioning(str(home)) == []
+    assert not list((home / "run").glob("*.pid"))
+    assert "stopped" in kafka_server.status(settings)
+
+    # A restart reuses the formatted storage and the cluster id.
+    cluster_id = (home / "kafka" / "cluster.id").read_text()
+    try:
+        kafka_server.ensure_running(settings)
+        assert (home / "kafka" / "cluster.id").read_text() == cluster_id
+    finally:
+        kafka_server.stop(settings)
+    assert _processes_mentioning(str(home)) == []
+
+
+@pytest.mark.integration
+def test_three_brokers_replicate_a_topic_three_ways(tmp_path):
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
+
+    home = tmp_path / "home3"
+    settings = _settings(home, TRIPLE_PORT)
+    try:
+        kafka_server.start(settings, brokers=3)
+        report = kafka_server.status(settings)
+        assert report.count("answering") - report.count("not answering") == 3
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka.servers)
+        try:
+            assert len(admin.describe_cluster()["brokers"]) == 3
+            topic = f"r3-{uuid.uuid4().hex[:8]}"
+            admin.create_topics(
+                [
+                    NewTopic(
+                        topic,
+                        num_partitions=2,
+                        replication_factor=3,
+                        topic_configs={"min.insync.replicas": "2"},
+                    )
+                ]
+            )
+            (described,) = admin.describe_topics([topic])
+            assert len(described["partitions"]) == 2
+            for partition in described["partitions"]:
+                assert sorted(partition["replica_nodes"]) == [0, 1, 2]
+                assert sorted(partition["isr_nodes"]) == [0, 1, 2]
+            configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+            assert configs["topic"][topic]["min.insync.replicas"]["value"] == "2"
+        finally:
+            admin.close()
+    finally:
+        kafka_server.stop(settings)
+    assert _processes_mentioning(str(home)) == []
