@@ -189,6 +189,7 @@ class KafkaEventProducer:
 
     def _probe(self, topic: str) -> None:
         client = self._get_client()
+        client.partitions_for(topic)  # makes the client track the topic's metadata
         # kafka-python has no public "refresh metadata now"; its cluster metadata does.
         metadata = client._metadata
         done = threading.Event()

@@ -221,7 +221,11 @@ def test_unknown_path_and_wrong_method_are_problems(client):
 
 
 event_values = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=20),
 )
 raw_events = st.one_of(
     st.dictionaries(

@@ -87,8 +87,10 @@ def test_tricky_bodies_without_duplicates_are_accepted(body):
 )
 def test_serialised_documents_never_have_duplicates(doc):
     # Serialising a parsed document can never write a member name twice.
-    for data in (orjson.dumps(doc), orjson.dumps(doc, option=orjson.OPT_INDENT_2)):
+    wrapped = {"events": [doc]}
+    for data in (orjson.dumps(wrapped), orjson.dumps(wrapped, option=orjson.OPT_INDENT_2)):
         assert has_duplicate_keys(data, [doc]) is None
+    assert has_duplicate_keys(orjson.dumps(doc), [doc], lines=True) is None
 
 
 @given(st.lists(st.sampled_from(["a", "b", "a\\u0062", "ab", ":", '\\":']), min_size=2, max_size=5))
@@ -96,7 +98,7 @@ def test_duplicates_are_found_exactly_when_a_decoded_name_repeats(names):
     text = "{" + ",".join(f'"{name}": 1' for name in names) + "}"
     data = text.encode()
     decoded = [orjson.loads(f'"{name}"') for name in names]
-    found = has_duplicate_keys(data, [orjson.loads(data)])
+    found = has_duplicate_keys(data, [orjson.loads(data)], lines=True)
     assert (found is not None) == (len(set(decoded)) < len(decoded))
 
 

@@ -1,0 +1,64 @@
+"""Measures body parsing: orjson + the duplicate-key fast path vs json with a pairs hook.
+
+Run: python -m tests.ingest.bench_parse
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import timeit
+
+import orjson
+
+from contract.events import parse_event
+from ingest.validation import _unique_pairs, parse_json_events, validate_events
+
+
+def batch(n: int = 500) -> bytes:
+    now = time.time_ns() // 1_000_000
+    return orjson.dumps(
+        {
+            "events": [
+                {
+                    "type": "heartbeat",
+                    "stream": "carnival",
+                    "ts": now,
+                    "session_id": f"session-{i:08d}",
+                    "viewer_id": f"viewer-{i:08d}",
+                    "platform": "douyu",
+                }
+                for i in range(n)
+            ]
+        }
+    )
+
+
+def main() -> None:
+    data = batch()
+    events = orjson.loads(data)["events"]
+    now = time.time_ns() // 1_000_000
+    runs = 200
+    cases = {
+        "orjson.loads only (no duplicate check)": lambda: orjson.loads(data),
+        "parse_json_events (orjson + fast duplicate check)": lambda: parse_json_events(
+            data, max_events=1000
+        ),
+        "json.loads(object_pairs_hook=...)": lambda: json.loads(
+            data, object_pairs_hook=_unique_pairs
+        ),
+        "parse_event x500": lambda: [
+            parse_event(e, now_ms=now, streams={"carnival"}, mode="sessions") for e in events
+        ],
+        "validate_events x500": lambda: validate_events(
+            events, now_ms=now, streams={"carnival"}, mode="sessions"
+        ),
+    }
+    print(f"body: {len(data)} bytes, 500 events")
+    for name, fn in cases.items():
+        seconds = min(timeit.repeat(fn, number=runs, repeat=3)) / runs
+        print(f"{name:52s} {seconds * 1e3:7.3f} ms/batch  {500 / seconds:12,.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()
