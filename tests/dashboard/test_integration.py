@@ -16,7 +16,6 @@ import pytest
 
 from contract.registry import Partner, Stream, Token, hash_secret
 from contract.registry_store import RegistryStore
-from contract.settings import Settings
 from contract.topics import PARTIALS, STATS, ensure_topics
 from stream.merge import Chunk, chunk_key, encode_chunk
 
@@ -33,14 +32,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def kafka():
-    """The test broker from LIVETALLY_BOOTSTRAP / LIVETALLY_KAFKA_PORT, with fresh topics."""
-    base = Settings.from_env()
-    try:
-        host, _, port = base.kafka.servers[0].rpartition(":")
-        socket.create_connection((host, int(port)), 2).close()
-    except OSError:
-        pytest.skip(f"no Kafka broker at {base.kafka.bootstrap}")
+def kafka(broker):
+    """The session's real broker, with fresh topics for this test."""
+    base = broker.settings
     prefix = f"test-dash-{uuid.uuid4().hex[:8]}."
     settings = dataclasses.replace(base.kafka, topic_prefix=prefix)
     ensure_topics(settings)
