@@ -199,10 +199,11 @@ def _load(settings: Settings) -> Registry:
     return _kafka_call(settings.kafka, store.load)
 
 
-def register(settings: Settings, item: Stream | Partner | Token) -> None:
-    """Make sure the topics exist and write ``item`` to the registry."""
+def register(settings: Settings, *items: Stream | Partner | Token) -> None:
+    """Make sure the topics exist and write ``items`` to the registry, in order."""
     _prepare(settings)
-    _put(settings, item)
+    for item in items:
+        _put(settings, item)
 
 
 def register_stream(settings: Settings, stream: Stream) -> None:

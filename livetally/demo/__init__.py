@@ -22,7 +22,12 @@ def start_demo(settings: Settings, *, speed: float, scale: float) -> None:
     """
     from dashboard.config import DashboardConfig
     from livetally import admin, processes
+    from livetally.exceptions import LivetallyError
 
+    if not speed > 0:
+        raise LivetallyError(f"--speed must be a positive number, got {speed}")
+    if not scale > 0:
+        raise LivetallyError(f"--scale must be a positive number, got {scale}")
     processes.up(settings)
     token = new_secret("ltt")
     admin.register(

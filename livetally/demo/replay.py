@@ -98,12 +98,9 @@ def register_demo(settings: Settings) -> dict[str, str]:
     """
     from livetally import admin
 
-    admin.register_stream(settings, STREAM)
-    keys: dict[str, str] = {}
-    for partner in PARTNERS:
-        key = new_secret("ltk")
-        admin.register(settings, partner_record(partner, key))
-        keys[partner.id] = key
+    keys = {partner.id: new_secret("ltk") for partner in PARTNERS}
+    records = [partner_record(partner, keys[partner.id]) for partner in PARTNERS]
+    admin.register(settings, STREAM, *records)
     return keys
 
 
