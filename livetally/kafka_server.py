@@ -477,9 +477,13 @@ def start(settings: Settings, brokers: int = 1) -> None:
             _wait_answering(settings, nodes, running, timeout_s=START_TIMEOUT_S)
             print(f"Kafka is already running ({brokers} broker(s), {_servers_text(nodes)}).")
             return
+        what = (
+            f"a {size}-broker local Kafka is running"
+            if size == len(running)
+            else f"{len(running)} of the {size or '?'} local Kafka brokers are running"
+        )
         raise LivetallyError(
-            f"a local Kafka with {len(running)} of {size or '?'} broker(s) is running "
-            f"under {settings.home}; run `livetally kafka stop` first, then start "
+            f"{what} under {settings.home}; run `livetally kafka stop` first, then start "
             f"{brokers} broker(s)."
         )
     for node in nodes:

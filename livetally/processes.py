@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -50,13 +51,20 @@ class Service:
 
 
 def _http_ok(url: str) -> Callable[[], bool]:
+    """A check that GETs ``url`` and is True on 200 (polled, so httpx's request log is muted)."""
+
     def check() -> bool:
         import httpx
 
+        client_logger = logging.getLogger("httpx")
+        level = client_logger.level
+        client_logger.setLevel(logging.WARNING)
         try:
             return httpx.get(url, timeout=2.0).status_code == 200
         except httpx.HTTPError:
             return False
+        finally:
+            client_logger.setLevel(level)
 
     return check
 

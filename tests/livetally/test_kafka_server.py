@@ -48,6 +48,27 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def _port_block(preferred: int, size: int) -> int:
+    """``preferred`` if ports preferred..preferred+size-1 are free, else another free block."""
+    import random
+
+    candidates = [preferred] + [random.randrange(20000, 30000, 2) for _ in range(100)]
+    for base in candidates:
+        socks = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+        return base
+    raise RuntimeError("no free block of ports")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -150,7 +171,7 @@ def test_one_broker_starts_serves_messages_and_stops_without_leftovers(tmp_path,
     from kafka import KafkaConsumer, KafkaProducer
 
     home = tmp_path / "home"
-    settings = _settings(home, SINGLE_PORT)
+    settings = _settings(home, _port_block(SINGLE_PORT, 2))
     try:
         kafka_server.start(settings)
         version = kafka_server.kafka_version()
@@ -182,10 +203,10 @@ def test_one_broker_starts_serves_messages_and_stops_without_leftovers(tmp_path,
         consumer.close()
         assert payload in received
 
-        external = _settings(home, SINGLE_PORT, bootstrap=f"127.0.0.1:{SINGLE_PORT}")
+        external = _settings(home, settings.kafka.port, bootstrap=settings.kafka.bootstrap)
         kafka_server.ensure_running(external)
         assert "answers" in kafka_server.status(external)
-        gone = _settings(home, SINGLE_PORT, bootstrap=f"127.0.0.1:{_free_port()}")
+        gone = _settings(home, settings.kafka.port, bootstrap=f"127.0.0.1:{_free_port()}")
         with pytest.raises(KafkaUnavailable, match="does not answer"):
             kafka_server.ensure_running(gone)
     finally:
@@ -209,7 +230,7 @@ def test_three_brokers_replicate_a_topic_three_ways(tmp_path):
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
     home = tmp_path / "home3"
-    settings = _settings(home, TRIPLE_PORT)
+    settings = _settings(home, _port_block(TRIPLE_PORT, 6))
     try:
         kafka_server.start(settings, brokers=3)
         report = kafka_server.status(settings)

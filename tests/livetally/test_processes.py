@@ -63,6 +63,27 @@ sys.exit(3)
 """
 
 
+def _port_block(preferred: int, size: int) -> int:
+    """``preferred`` if ports preferred..preferred+size-1 are free, else another free block."""
+    import random
+
+    candidates = [preferred] + [random.randrange(20000, 30000, 2) for _ in range(100)]
+    for base in candidates:
+        socks = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+        return base
+    raise RuntimeError("no free block of ports")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -84,24 +105,21 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def _local(home: Path, port: int) -> Settings:
+    return Settings(home=home, kafka=KafkaSettings(bootstrap=f"127.0.0.1:{port}", port=port))
+
+
 @pytest.fixture(scope="module")
-def kafka_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("processes-home")
-    yield home
-    kafka_server.stop(_local(home))
-
-
-def _local(home: Path) -> Settings:
-    return Settings(
-        home=home,
-        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{KAFKA_PORT}", port=KAFKA_PORT),
-    )
+def kafka_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    settings = _local(tmp_path_factory.mktemp("processes-home"), _port_block(KAFKA_PORT, 2))
+    yield settings
+    kafka_server.stop(settings)
 
 
 @pytest.fixture
-def settings(kafka_home: Path) -> Settings:
+def settings(kafka_home: Settings) -> Settings:
     """Settings of a home whose local broker runs (started once, restarted if a test stopped it)."""
-    settings = _local(kafka_home)
+    settings = kafka_home
     kafka_server.ensure_running(settings)
     return settings
 
