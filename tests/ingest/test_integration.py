@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import os
 import threading
 import time
 import uuid
@@ -24,17 +23,17 @@ from ingest.app import create_app
 from ingest.config import IngestConfig
 from ingest.openapi import ROUTE_STATUSES
 from ingest.packing import partition_for
+from tests.conftest import free_port, free_port_pair
 
-from .broker import LIBS, Broker
+from .broker import Broker
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not LIBS.is_dir(), reason="Kafka jars not downloaded"),
 ]
 
-# Each engineer's broker gets its own port; tests never read LIVETALLY_* themselves.
-KAFKA_PORT = int(os.environ.get("INGEST_TEST_KAFKA_PORT", "39092"))
-HTTP_PORT = KAFKA_PORT + 10
+# A broker of its own (these tests kill it), on a free pair of ports.
+KAFKA_PORT = free_port_pair()
+HTTP_PORT = free_port()
 KEY = "pk_it_" + uuid.uuid4().hex
 SLOW_KEY = "pk_it_slow_" + uuid.uuid4().hex
 OTHER_KEY = "pk_it_other_" + uuid.uuid4().hex
