@@ -127,14 +127,9 @@ def test_unreachable_kafka_is_a_clear_error_quickly():
 
 
 @pytest.fixture
-def settings(tmp_path):
-    """The test broker from LIVETALLY_BOOTSTRAP / LIVETALLY_KAFKA_PORT, with fresh topics."""
-    base = Settings.from_env()
-    try:
-        host, _, port = base.kafka.servers[0].rpartition(":")
-        socket.create_connection((host, int(port)), 2).close()
-    except OSError:
-        pytest.skip(f"no Kafka broker at {base.kafka.bootstrap}")
+def settings(tmp_path, broker):
+    """The session's real broker, with fresh topics for this test."""
+    base = broker.settings
     kafka = dataclasses.replace(base.kafka, topic_prefix=f"test-admin-{uuid.uuid4().hex[:8]}.")
     return Settings(home=tmp_path, kafka=kafka)
 
