@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
     start = kafka_sub.add_parser("start", help="start local broker(s) and wait until they answer")
     start.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="1 or 3 nodes")
     kafka_sub.add_parser("stop", help="stop the local broker(s)")
+    kafka_sub.add_parser(
+        "fetch", help="download the Apache Kafka jars with Maven into the user cache (once)"
+    )
     kafka_sub.add_parser("status", help="show the local brokers and the Kafka version")
 
     sub.add_parser("up", help="start Kafka, the worker, ingest and the dashboard in the background")
@@ -56,9 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="dashboard/API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
-    token_create = token_sub.add_parser(
-        "create", help="create a token; prints it as the last line"
-    )
+    token_create = token_sub.add_parser("create", help="create a token; prints it as the last line")
     token_create.add_argument("--role", choices=("viewer", "admin"), required=True)
     token_create.add_argument("--name", default="")
 
@@ -86,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Client libraries log every connection and request at INFO; keep the CLI readable.
+    for noisy in ("kafka", "aiokafka", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = Settings.from_env()
     from livetally import commands
     from livetally.exceptions import LivetallyError

@@ -20,6 +20,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             kafka_server.start(settings, brokers=args.brokers)
         elif args.kafka_command == "stop":
             kafka_server.stop(settings)
+        elif args.kafka_command == "fetch":
+            print(f"Apache Kafka {kafka_server.kafka_version()} in {kafka_server.ensure_libs()}")
         else:
             print(kafka_server.status(settings))
         return 0

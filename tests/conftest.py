@@ -127,7 +127,9 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: fl
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"{url} not healthy in {timeout}s: {log.read_text(errors='replace')[-3000:]}")
+    raise RuntimeError(
+        f"{url} not healthy in {timeout}s: {log.read_text(errors='replace')[-3000:]}"
+    )
 
 
 @pytest.fixture(scope="session")

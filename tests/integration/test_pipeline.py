@@ -22,9 +22,9 @@ def registered(stack: Stack) -> dict[str, str]:
     stack.cli("stream", "add", STREAM, "--title", "端到端 <b>test</b>", "--tz", "Asia/Shanghai")
     keys = {
         "web": stack.cli("partner", "add", "web", "--name", "网站").stdout.strip().splitlines()[-1],
-        "tv": stack.cli(
-            "partner", "add", "tv", "--name", "电视", "--mode", "reports"
-        ).stdout.strip().splitlines()[-1],
+        "tv": stack.cli("partner", "add", "tv", "--name", "电视", "--mode", "reports")
+        .stdout.strip()
+        .splitlines()[-1],
     }
     token = stack.cli("token", "create", "--role", "viewer").stdout.strip().splitlines()[-1]
     keys["token"] = token
@@ -51,8 +51,12 @@ def make_log(seed: int, base_ms: int, sessions: int = 40) -> list[Accepted]:
     for k in range(10):
         log.append(
             Accepted(
-                "tv", "count", base_ms + k * 15_000, concurrent=100 + 7 * k,
-                cumulative=500 + 40 * k, uniques=300 + 20 * k,
+                "tv",
+                "count",
+                base_ms + k * 15_000,
+                concurrent=100 + 7 * k,
+                cumulative=500 + 40 * k,
+                uniques=300 + 20 * k,
             )
         )
     return log
