@@ -22,7 +22,9 @@ STATS = "stats"
 DEADLETTER = "deadletter"
 """Records and events the stream app could not accept, with the reason."""
 ALERTS = "alerts"
-"""Alerts raised by the stream app."""
+"""Alerts raised by the stream app, keyed by alert id."""
+METRICS = "metrics"
+"""Pipeline and ingest monitor figures (compacted): ``pipeline/<worker>``, ``ingest/<...>``."""
 
 _MONTH_MS = 30 * 24 * 3600 * 1000
 
@@ -49,6 +51,7 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(kafka.topic(STATS), 1, compacted),
         TopicSpec(kafka.topic(DEADLETTER), 1, kept),
         TopicSpec(kafka.topic(ALERTS), 1, kept),
+        TopicSpec(kafka.topic(METRICS), 1, compacted),
     ]
 
 

@@ -74,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--key", required=True, help="the partner API key")
     send.add_argument("--url", default=None, help="ingest base URL (default from settings)")
 
+    export = sub.add_parser("export", help="export a stream's numbers to a file")
+    export.add_argument("stream")
+    export.add_argument("--format", choices=("csv", "xlsx", "parquet", "json"), default="csv")
+    export.add_argument("--resolution", choices=("1s", "10s", "1m", "5m", "1h"), default="1m")
+    export.add_argument("--lang", choices=("zh", "en"), default="zh")
+    export.add_argument("--from", dest="from_", default=None, metavar="TIME")
+    export.add_argument("--to", default=None, metavar="TIME")
+    export.add_argument("-o", "--output", required=True, help="file to write")
+
+    bench = sub.add_parser("bench", help="run the benchmark suite on its own stack")
+    bench.add_argument("--quick", action="store_true", help="a smoke run of a few minutes")
+    bench.add_argument("--json", default=None, metavar="FILE", help="also write results as JSON")
+
     serve = sub.add_parser("serve", help="run one service in the foreground")
     serve.add_argument("service", choices=("ingest", "worker", "dashboard", "replay"))
     serve.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)

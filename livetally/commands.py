@@ -48,6 +48,14 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from livetally.client import send_file
 
         return send_file(args.file, key=args.key, url=args.url)
+    if command == "export":
+        from dashboard.exports import export_command
+
+        return export_command(args, settings)
+    if command == "bench":
+        from livetally.bench import run_bench
+
+        return run_bench(settings, quick=args.quick, json_path=args.json)
     if command == "serve":
         return _serve(args, settings)
     raise ValueError(f"unknown command {command!r}")  # argparse prevents this
