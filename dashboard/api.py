@@ -1,4 +1,4 @@
-"""The JSON API on the dashboard's Flask server: health, streams, summaries and series."""
+"""The HTTP API on the dashboard's Flask server: health, streams, summaries, series, exports."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import orjson
 from dashboard.auth import problem
 from dashboard.data import DataSource
 from dashboard.exceptions import BadParameter, DashboardError
+from dashboard.exports import parse_export_request, render_export
+from dashboard.i18n import lang_of
 from dashboard.model import (
     RESOLUTIONS,
     Bucket,
@@ -141,6 +143,28 @@ def register_api(
         )
         return _json(series_json(result, resolution))
 
+    def export(stream: str) -> flask.Response:
+        snapshot = data.snapshot()
+        found = snapshot.stream(stream)
+        request = parse_export_request(found.id, flask.request.args, found.tz)
+        result = render_export(snapshot, request, int(clock()))
+        response = flask.Response(result.content, mimetype=result.media_type)
+        response.headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def report(stream: str) -> flask.Response:
+        from dashboard.report import report_html
+
+        lang = flask.request.args.get("lang", "zh")
+        if lang not in ("zh", "en"):
+            raise BadParameter("lang", "must be zh or en")
+        snapshot = data.snapshot()
+        body = report_html(snapshot, snapshot.stream(stream).id, lang_of(lang), int(clock()))
+        response = flask.Response(body, mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
     def unknown_api(rest: str) -> flask.Response:
         return problem(404, "Not found", f"no API route /api/{rest}")
 
@@ -148,4 +172,6 @@ def register_api(
     server.add_url_rule("/api/v1/streams", "livetally_streams", streams)
     server.add_url_rule("/api/v1/streams/<stream>/summary", "livetally_summary", summary)
     server.add_url_rule("/api/v1/streams/<stream>/series", "livetally_series", series)
+    server.add_url_rule("/api/v1/streams/<stream>/export", "livetally_export", export)
+    server.add_url_rule("/api/v1/streams/<stream>/report", "livetally_report", report)
     server.add_url_rule("/api/<path:rest>", "livetally_api_404", unknown_api)

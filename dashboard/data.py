@@ -1,4 +1,4 @@
-"""Follow the partials, stats and registry topics and hand out immutable snapshots.
+"""Follow the partials, stats, metrics, alerts and registry topics; hand out immutable snapshots.
 
 This is the only dashboard module that reads Kafka.
 """
@@ -17,8 +17,9 @@ import orjson
 from contract.registry import Registry
 from contract.registry_store import RegistryFollower
 from contract.settings import KafkaSettings
-from contract.topics import PARTIALS, STATS
+from contract.topics import ALERTS, METRICS, PARTIALS, STATS
 from dashboard.model import PlatformStats, Snapshot, StatsRecord, aggregate_stats, parse_stats
+from dashboard.monitor import MonitorSnapshot, MonitorState
 from stream.merge import Chunk, PlatformDiffs, Steps, decode_chunk
 
 __all__ = [
@@ -49,20 +50,33 @@ class DataSource(Protocol):
         """The latest snapshot."""
         ...
 
+    def monitor(self) -> MonitorSnapshot:
+        """The latest monitor figures (pipeline, ingest, alerts, rates, status history)."""
+        ...
+
 
 class StaticData:
     """A fixed snapshot (tests, exports of a finished stream)."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, monitor: MonitorSnapshot | None = None) -> None:
         self._snapshot = snapshot
+        self._monitor = monitor or MonitorSnapshot()
 
     def snapshot(self) -> Snapshot:
         """The snapshot given at construction."""
         return self._snapshot
 
+    def monitor(self) -> MonitorSnapshot:
+        """The monitor snapshot given at construction (or set later)."""
+        return self._monitor
+
     def set(self, snapshot: Snapshot) -> None:
         """Replace the snapshot."""
         self._snapshot = snapshot
+
+    def set_monitor(self, monitor: MonitorSnapshot) -> None:
+        """Replace the monitor snapshot."""
+        self._monitor = monitor
 
 
 def current_data() -> DataSource:
@@ -137,7 +151,11 @@ def chunk_from_record(key: bytes | None, value: bytes | None) -> Chunk | None:
 
 
 class LiveData:
-    """Follows the partials, stats and registry topics from the beginning in a thread."""
+    """Follows the data topics from the beginning in one thread, metrics and alerts in another.
+
+    The metrics and alerts topics are optional: while they do not exist the monitor shows
+    nothing from them, and they are picked up once they appear.
+    """
 
     def __init__(
         self,
@@ -157,15 +175,25 @@ class LiveData:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dashboard-data", daemon=True)
+        self._monitor_state = MonitorState()
+        self._monitor = MonitorSnapshot()
+        self._monitor_thread = threading.Thread(
+            target=self._run_monitor, name="dashboard-monitor", daemon=True
+        )
 
     def snapshot(self) -> Snapshot:
         """The latest snapshot (an immutable object swapped whole; safe from any thread)."""
         return self._snapshot
 
+    def monitor(self) -> MonitorSnapshot:
+        """The latest monitor snapshot (swapped whole; safe from any thread)."""
+        return self._monitor
+
     def start(self) -> None:
-        """Start the registry follower and the topic follower."""
+        """Start the registry follower and the topic followers."""
         self._registry.start()
         self._thread.start()
+        self._monitor_thread.start()
 
     def wait_ready(self, timeout_s: float = 30.0) -> bool:
         """Wait until both the registry and the data topics were read to their ends once."""
@@ -174,11 +202,24 @@ class LiveData:
             return False
         return self._ready.wait(max(0.0, deadline - time.monotonic()))
 
+    def wait_current(self, timeout_s: float = 30.0) -> bool:
+        """Wait until a snapshot holds everything read so far, the registry included."""
+        deadline = time.monotonic() + timeout_s
+        if not self.wait_ready(timeout_s):
+            return False
+        while time.monotonic() < deadline:
+            snap = self._snapshot
+            if snap.registry is self._registry.snapshot and snap.version > 0:
+                return True
+            time.sleep(0.05)
+        return False
+
     def stop(self) -> None:
         """Stop following."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._monitor_thread):
+            if thread.is_alive():
+                thread.join(timeout=5)
         self._registry.stop()
 
     def _run(self) -> None:
@@ -258,4 +299,71 @@ class LiveData:
                     )
                     self._state.put_stats(key, stats)
             except (ValueError, KeyError, TypeError, IndexError) as exc:
+                logger.warning("ignoring bad record at %s:%s: %s", record.topic, record.offset, exc)
+
+    # --- the monitor: metrics and alerts topics, and sampling the stats every second ------
+
+    def _run_monitor(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._follow_monitor()
+            except Exception:
+                logger.exception("dashboard monitor follower failed; retrying in 1 s")
+                self._stop.wait(1.0)
+
+    def _monitor_partitions(self, consumer: Any) -> list[Any]:
+        from kafka import TopicPartition
+
+        partitions: list[Any] = []
+        for name in (METRICS, ALERTS):
+            topic = self._kafka.topic(name)
+            ids = consumer.partitions_for_topic(topic)
+            partitions += [TopicPartition(topic, p) for p in sorted(ids or ())]
+        return partitions
+
+    def _follow_monitor(self) -> None:
+        from kafka import KafkaConsumer
+
+        consumer = KafkaConsumer(
+            bootstrap_servers=self._kafka.servers,
+            enable_auto_commit=False,
+            client_id="livetally-dashboard-monitor",
+        )
+        alerts = self._kafka.topic(ALERTS)
+        try:
+            partitions = self._monitor_partitions(consumer)
+            if partitions:
+                consumer.assign(partitions)
+                consumer.seek_to_beginning(*partitions)
+            checked = observed = time.monotonic()
+            while not self._stop.is_set():
+                if partitions:
+                    for tp, records in consumer.poll(timeout_ms=self._poll_ms).items():
+                        self._apply_monitor(records, alerts=tp.topic == alerts)
+                else:
+                    self._stop.wait(self._poll_ms / 1000)
+                now = time.monotonic()
+                if now - observed >= 1.0:
+                    observed = now
+                    self._monitor_state.observe(int(time.time() * 1000), self._snapshot.stats)
+                if self._monitor_state.version != self._monitor.version:
+                    self._monitor = self._monitor_state.build()
+                if now - checked >= 10.0:
+                    checked = now
+                    if len(self._monitor_partitions(consumer)) != len(partitions):
+                        return  # a topic appeared: start over, reading it from the beginning
+        finally:
+            consumer.close()
+
+    def _apply_monitor(self, records: Iterable[Any], *, alerts: bool) -> None:
+        for record in records:
+            try:
+                doc = None if record.value is None else orjson.loads(record.value)
+                if alerts:
+                    if doc is not None:
+                        self._monitor_state.put_alert(doc)
+                else:
+                    key = (record.key or b"").decode(errors="replace")
+                    self._monitor_state.put_metric(key, doc)
+            except (ValueError, KeyError, TypeError) as exc:
                 logger.warning("ignoring bad record at %s:%s: %s", record.topic, record.offset, exc)

@@ -40,8 +40,8 @@ __all__ = [
 ]
 
 Status = Literal["live", "stale", "offline"]
-Resolution = Literal["1s", "10s", "1m", "5m"]
-RESOLUTIONS: dict[str, int] = {"1s": 1, "10s": 10, "1m": 60, "5m": 300}
+Resolution = Literal["1s", "10s", "1m", "5m", "1h"]
+RESOLUTIONS: dict[str, int] = {"1s": 1, "10s": 10, "1m": 60, "5m": 300, "1h": 3600}
 """Bucket widths in seconds by resolution name."""
 LIVE_S = 30
 """A partner is live while its newest event arrived less than this many seconds ago."""

@@ -1,0 +1,326 @@
+"""Exports of a stream's buckets as CSV, Excel, Parquet or JSON, and ``livetally export``.
+
+Building the table is pure pandas on the series model (``model.stream_series``); the same
+``render_export`` serves the HTTP route and the CLI, so both write the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from contract.settings import Settings
+from dashboard.exceptions import BadParameter, DashboardError
+from dashboard.i18n import Lang, text
+from dashboard.methodology import methodology_lines
+from dashboard.model import (
+    RESOLUTIONS,
+    SeriesResult,
+    Snapshot,
+    StreamSummary,
+    parse_instant,
+    rfc3339,
+    stream_series,
+    summarize,
+)
+
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "MAX_EXPORT_BUCKETS",
+    "ExportFile",
+    "ExportFormat",
+    "ExportRequest",
+    "export_command",
+    "export_frame",
+    "parse_export_request",
+    "render_export",
+    "summary_rows",
+]
+
+logger = logging.getLogger(__name__)
+
+ExportFormat = Literal["csv", "xlsx", "parquet", "json"]
+FORMATS: dict[str, tuple[str, str]] = {
+    "csv": ("text/csv; charset=utf-8", "csv"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "parquet": ("application/vnd.apache.parquet", "parquet"),
+    "json": ("application/json", "json"),
+}
+"""Media type and file extension by format."""
+COLUMNS = (
+    "time",
+    "platform",
+    "platform_name",
+    "concurrent",
+    "peak_concurrent",
+    "views",
+    "uniques",
+    "new_views",
+)
+"""The export's columns (English headers)."""
+_HEADERS_ZH = {
+    "time": "时间",
+    "platform": "平台代码",
+    "platform_name": "平台名称",
+    "concurrent": "在线人数",
+    "peak_concurrent": "峰值在线人数",
+    "views": "观看人次",
+    "uniques": "观众人数",
+    "new_views": "新增观看人次",
+}
+TOTAL_ID = "total"
+MAX_EXPORT_BUCKETS = 20_000
+"""The most buckets one export may hold (rows = buckets x (partners + 1))."""
+_COUNTS = COLUMNS[3:]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    """What to export: validated parameters, times as epoch seconds (None: the data's edge)."""
+
+    stream: str
+    fmt: ExportFormat
+    resolution: str
+    lang: Lang
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    """A finished export."""
+
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def parse_export_request(stream: str, args: Mapping[str, str | None], tz: str) -> ExportRequest:
+    """Check the export parameters (``format``, ``resolution``, ``lang``, ``from``, ``to``)."""
+    fmt = args.get("format") or "csv"
+    if fmt not in FORMATS:
+        raise BadParameter("format", f"must be one of {', '.join(FORMATS)}")
+    resolution = args.get("resolution") or "1m"
+    if resolution not in RESOLUTIONS:
+        raise BadParameter("resolution", f"must be one of {', '.join(RESOLUTIONS)}")
+    lang = args.get("lang") or "zh"
+    if lang not in ("zh", "en"):
+        raise BadParameter("lang", "must be zh or en")
+    start_raw, end_raw = args.get("from"), args.get("to")
+    return ExportRequest(
+        stream=stream,
+        fmt=fmt,  # type: ignore[arg-type]  # checked above
+        resolution=resolution,
+        lang="en" if lang == "en" else "zh",
+        start=None if start_raw is None else parse_instant(start_raw, tz, "from"),
+        end=None if end_raw is None else parse_instant(end_raw, tz, "to"),
+    )
+
+
+def headers(lang: Lang) -> list[str]:
+    """Column headers in a language."""
+    return [_HEADERS_ZH[c] for c in COLUMNS] if lang == "zh" else list(COLUMNS)
+
+
+def export_frame(series: SeriesResult, names: Mapping[str, str], lang: Lang) -> pd.DataFrame:
+    """One row per bucket and partner, the total first within each bucket; headers per language.
+
+    ``names`` maps partner ids to display names in ``lang``; ``time`` is the bucket start as
+    RFC 3339 in the stream's time zone (a string, identical in every format).
+    """
+    tz = series.stream.tz
+    total_name = text("total", lang)
+    parts = [(TOTAL_ID, total_name, series.total)]
+    parts += [(p, names.get(p, p), buckets) for p, buckets in sorted(series.platforms.items())]
+    rows: list[tuple[object, ...]] = []
+    for i, bucket in enumerate(series.total):
+        when = rfc3339(bucket.start, tz)
+        for pid, name, buckets in parts:
+            b = buckets[i]
+            rows.append(
+                (when, pid, name, b.concurrent, b.peak_concurrent, b.views, b.uniques, b.new_views)
+            )
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    for column in _COUNTS:
+        frame[column] = frame[column].astype("int64")
+    frame.columns = pd.Index(headers(lang))
+    return frame
+
+
+def summary_rows(
+    summary: StreamSummary, series: SeriesResult, resolution: str, lang: Lang
+) -> list[tuple[str, str | int]]:
+    """The summary sheet: what was exported and the headline numbers at its end."""
+    tz = summary.stream.tz
+    total = summary.total
+    rows: list[tuple[str, str | int]] = [
+        (text("export.stream", lang), summary.stream.title),
+        (text("export.stream_id", lang), summary.stream.id),
+        (text("export.tz", lang), tz),
+        (text("export.from", lang), rfc3339(series.start, tz)),
+        (text("export.to", lang), rfc3339(series.end, tz)),
+        (text("export.resolution", lang), resolution),
+        (text("concurrent", lang), total.concurrent),
+        (text("peak", lang), total.peak_concurrent),
+        (text("peak_at", lang), "" if total.peak_at is None else rfc3339(total.peak_at, tz)),
+        (text("views", lang), total.views),
+        (text("uniques", lang), total.uniques),
+    ]
+    for p in sorted(summary.partners, key=lambda p: (-p.figures.views, p.id)):
+        rows.append(
+            (
+                f"{p.display_name(lang)} ({p.id})",
+                f"{text('peak', lang)} {p.figures.peak_concurrent}, "
+                f"{text('views', lang)} {p.figures.views}, "
+                f"{text('uniques', lang)} {p.figures.uniques}",
+            )
+        )
+    return rows
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    # A byte-order mark so that Excel opens the Chinese text as UTF-8.
+    csv: str = frame.to_csv(index=False, lineterminator="\n")
+    return csv.encode("utf-8-sig")
+
+
+def _json(frame: pd.DataFrame) -> bytes:
+    body: str = frame.to_json(orient="records", force_ascii=False)
+    return body.encode("utf-8")
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, engine="pyarrow", index=False)
+    return buffer.getvalue()
+
+
+def _xlsx(frame: pd.DataFrame, summary: list[tuple[str, str | int]], lang: Lang) -> bytes:
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    data_sheet = text("export.sheet_data", lang)
+    summary_sheet = text("export.sheet_summary", lang)
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name=data_sheet, index=False)
+        sheet = writer.sheets[data_sheet]
+        bold = Font(bold=True, color="FFFFFF")
+        fill = PatternFill("solid", fgColor="1B1F29")
+        for cell in sheet[1]:
+            cell.font = bold
+            cell.fill = fill
+            cell.alignment = Alignment(horizontal="center")
+        sheet.freeze_panes = "A2"
+        widths = (27, 12, 22, 12, 14, 12, 12, 14)
+        for i, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = width
+        info = writer.book.create_sheet(summary_sheet)
+        for label, value in summary:
+            info.append([label, value])
+        for cell in info["A"]:
+            cell.font = Font(bold=True)
+        info.append([])
+        info.append([text("export.methodology", lang)])
+        info.cell(row=info.max_row, column=1).font = Font(bold=True, size=13)
+        for line in methodology_lines(lang):
+            info.append([line])
+        info.column_dimensions["A"].width = 36
+        info.column_dimensions["B"].width = 60
+    return buffer.getvalue()
+
+
+def _default_end(snapshot: Snapshot, stream: str, now: int) -> int:
+    # A finished stream ends at its last change, not at "now" hours later.
+    steps = snapshot.totals.get(stream)
+    last = steps.seconds[-1] if steps and steps.seconds else now
+    return min(now, last)
+
+
+def _filename(request: ExportRequest, series: SeriesResult, ext: str) -> str:
+    safe = "".join(
+        ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "_" for ch in request.stream
+    )
+    start = time.strftime("%Y%m%d-%H%M", time.gmtime(series.start))
+    return f"livetally_{safe}_{request.resolution}_{start}Z.{ext}"
+
+
+def render_export(snapshot: Snapshot, request: ExportRequest, now: int) -> ExportFile:
+    """The export file of a request, built from a snapshot (``now`` in epoch seconds)."""
+    stream = snapshot.stream(request.stream)
+    end = request.end if request.end is not None else _default_end(snapshot, stream.id, now)
+    if request.start is not None and request.start > end:
+        raise BadParameter("from", "must not be after 'to'")
+    series = stream_series(
+        snapshot,
+        stream.id,
+        width=RESOLUTIONS[request.resolution],
+        start=request.start,
+        end=end,
+        max_buckets=MAX_EXPORT_BUCKETS,
+    )
+    summary = summarize(snapshot, stream.id, series.end, now * 1000)
+    names = {p.id: p.display_name(request.lang) for p in summary.partners}
+    frame = export_frame(series, names, request.lang)
+    media_type, ext = FORMATS[request.fmt]
+    if request.fmt == "csv":
+        content = _csv(frame)
+    elif request.fmt == "json":
+        content = _json(frame)
+    elif request.fmt == "parquet":
+        content = _parquet(frame)
+    else:
+        rows = summary_rows(summary, series, request.resolution, request.lang)
+        content = _xlsx(frame, rows, request.lang)
+    return ExportFile(content, media_type, _filename(request, series, ext))
+
+
+def export_command(args: argparse.Namespace, settings: Settings, timeout_s: float = 60.0) -> int:
+    """``livetally export``: follow Kafka until caught up, then write the same file as the API."""
+    from dashboard.data import LiveData
+
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    live = LiveData(settings.kafka)
+    live.start()
+    try:
+        if not live.wait_current(timeout_s):
+            print(
+                f"livetally: could not read the topics at {settings.kafka.bootstrap} within "
+                f"{timeout_s:.0f} s (is Kafka running and the worker started?)",
+                file=sys.stderr,
+            )
+            return 2
+        snapshot = live.snapshot()
+        try:
+            stream = snapshot.stream(args.stream)
+            request = parse_export_request(
+                stream.id,
+                {
+                    "format": args.format,
+                    "resolution": args.resolution,
+                    "lang": args.lang,
+                    "from": args.from_,
+                    "to": args.to,
+                },
+                stream.tz,
+            )
+            export = render_export(snapshot, request, int(time.time()))
+        except DashboardError as exc:
+            print(f"livetally: {exc.detail}", file=sys.stderr)
+            return 2
+        output = Path(args.output)
+        output.write_bytes(export.content)
+        print(f"wrote {output} ({len(export.content):,} bytes, {args.format}, {args.resolution})")
+        return 0
+    finally:
+        live.stop()

@@ -1,0 +1,238 @@
+"""The one-page printable post-event report (HTML with print CSS and inline SVG charts).
+
+Pure: a snapshot in, an HTML string out. Every piece of user text is escaped.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from dashboard.figures import chart_width
+from dashboard.i18n import Lang, format_number, format_percent, text
+from dashboard.methodology import methodology_text
+from dashboard.model import Snapshot, figures_at, stream_series, summarize
+from dashboard.svgcharts import line_chart_svg
+
+__all__ = ["markdown_html", "report_html", "report_range"]
+
+_CSS = """
+@page { size: A4; margin: 12mm; }
+body { font-family: "PingFang SC", "Noto Sans CJK SC", "Microsoft YaHei", system-ui, sans-serif;
+       color: #1b1f29; margin: 0 auto; max-width: 190mm; font-size: 10pt; }
+h1 { font-size: 17pt; margin: 0 0 2mm; } h2 { font-size: 11.5pt; margin: 4mm 0 1.5mm; }
+.meta { color: #5b6478; font-size: 8.5pt; }
+.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 3mm; margin: 3mm 0; }
+.card { border: 1px solid #d8dce5; border-radius: 2mm; padding: 2mm 3mm; }
+.card .label { color: #5b6478; font-size: 8.5pt; }
+.card .value { font-size: 17pt; font-weight: 700; font-variant-numeric: tabular-nums; }
+.card .exact, .card .note { font-size: 8pt; color: #5b6478; }
+table { width: 100%; border-collapse: collapse; font-size: 8.5pt; }
+th, td { padding: 0.8mm 1.5mm; border-bottom: 1px solid #e6e8ee; text-align: left; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.total td { font-weight: 700; border-top: 1.5px solid #1b1f29; }
+.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 3mm; }
+.lt-svg-chart { width: 100%; height: auto; }
+.lt-svg-title { font-size: 14px; font-weight: 700; fill: #1b1f29; }
+.lt-svg-tick { font-size: 11px; fill: #5b6478; }
+.lt-svg-grid { stroke: #e6e8ee; stroke-width: 1; }
+.method { columns: 2; column-gap: 6mm; font-size: 7pt; line-height: 1.3; color: #333; }
+.method h3 { font-size: 8pt; margin: 1.5mm 0 0.5mm; } .method p, .method ul { margin: 0 0 1mm; }
+.method ul { padding-left: 4mm; }
+.print { float: right; }
+@media print { .print { display: none; } }
+"""
+
+_INLINE = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`|\*(.+?)\*")
+
+
+def _inline(raw: str) -> str:
+    """Escape a line of Markdown, keeping bold, code and emphasis."""
+    out: list[str] = []
+    pos = 0
+    for match in _INLINE.finditer(raw):
+        out.append(escape(raw[pos : match.start()]))
+        bold, code, em = match.groups()
+        if bold is not None:
+            out.append(f"<strong>{escape(bold)}</strong>")
+        elif code is not None:
+            out.append(f"<code>{escape(code)}</code>")
+        else:
+            out.append(f"<em>{escape(em)}</em>")
+        pos = match.end()
+    out.append(escape(raw[pos:]))
+    return "".join(out)
+
+
+def markdown_html(markdown: str) -> str:
+    """The small Markdown subset of docs/metrics.md as HTML: headings, bullets, paragraphs."""
+    html: list[str] = []
+    paragraph: list[str] = []
+    in_list = False
+    code_block = False
+
+    def flush() -> None:
+        if paragraph:
+            html.append(f"<p>{_inline(' '.join(paragraph))}</p>")
+            paragraph.clear()
+
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            flush()
+            code_block = not code_block
+            continue
+        if code_block:
+            continue  # diagrams do not fit a printed page
+        if stripped.startswith("- ") or (in_list and line.startswith("  ") and stripped):
+            flush()
+            if stripped.startswith("- "):
+                if not in_list:
+                    html.append("<ul>")
+                    in_list = True
+                html.append(f"<li>{_inline(stripped[2:])}")
+            else:
+                html.append(" " + _inline(stripped))
+            continue
+        if in_list:
+            html.append("</ul>")
+            in_list = False
+        if stripped.startswith("#"):
+            flush()
+            html.append(f"<h3>{_inline(stripped.lstrip('#').strip())}</h3>")
+        elif not stripped:
+            flush()
+        else:
+            paragraph.append(stripped)
+    flush()
+    if in_list:
+        html.append("</ul>")
+    return "".join(html)
+
+
+def report_range(snapshot: Snapshot, stream_id: str, now: int) -> tuple[int, int]:
+    """The report's range: the stream's first data second through its last change (or now)."""
+    steps = snapshot.totals.get(stream_id)
+    if not steps or not steps.seconds:
+        return now, now
+    return steps.seconds[0], min(now, steps.seconds[-1])
+
+
+def _when(second: int | None, tz: str) -> str:
+    if second is None:
+        return "–"
+    return datetime.fromtimestamp(second, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _card(label: str, value: int, lang: Lang, note: str = "") -> str:
+    exact = f'<div class="exact">{value:,}</div>' if lang == "zh" and value >= 10_000 else ""
+    extra = f'<div class="note">{escape(note)}</div>' if note else ""
+    return (
+        f'<div class="card"><div class="label">{escape(label)}</div>'
+        f'<div class="value">{escape(format_number(value, lang))}</div>{exact}{extra}</div>'
+    )
+
+
+def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str:
+    """The whole report page for a stream, judged at ``now`` (epoch seconds)."""
+    stream = snapshot.stream(stream_id)
+    tz = stream.tz
+    start, end = report_range(snapshot, stream.id, now)
+    summary = summarize(snapshot, stream.id, end, now * 1000)
+    total = summary.total
+    platforms = snapshot.platforms.get(stream.id, {})
+    rows = []
+    for p in sorted(summary.partners, key=lambda p: (-p.figures.views, p.id)):
+        f = p.figures
+        at_peak = (
+            figures_at(platforms.get(p.id), total.peak_at).concurrent
+            if total.peak_at is not None
+            else 0
+        )
+        rows.append(
+            "<tr>"
+            f"<td>{escape(p.display_name(lang))}</td>"
+            f'<td class="num">{f.peak_concurrent:,}</td>'
+            f'<td class="num">{escape(_when(f.peak_at, tz)[11:] if f.peak_at else "–")}</td>'
+            f'<td class="num">{f.views:,}</td>'
+            f'<td class="num">{escape(format_percent(f.views, total.views))}</td>'
+            f'<td class="num">{f.uniques:,}</td>'
+            f'<td class="num">{at_peak:,}</td>'
+            f'<td class="num">{escape(format_percent(at_peak, total.peak_concurrent))}</td>'
+            "</tr>"
+        )
+    rows.append(
+        '<tr class="total">'
+        f"<td>{escape(text('total', lang))}</td>"
+        f'<td class="num">{total.peak_concurrent:,}</td>'
+        f'<td class="num">{escape(_when(total.peak_at, tz)[11:] if total.peak_at else "–")}</td>'
+        f'<td class="num">{total.views:,}</td><td class="num">100.0%</td>'
+        f'<td class="num">{total.uniques:,}</td>'
+        f'<td class="num">{total.peak_concurrent:,}</td><td class="num">100.0%</td></tr>'
+    )
+    heads = [
+        ("partner", ""),
+        ("peak", "num"),
+        ("peak_at", "num"),
+        ("views", "num"),
+        ("report.share", "num"),
+        ("uniques", "num"),
+        ("report.at_peak", "num"),
+        ("report.peak_share", "num"),
+    ]
+    header = "".join(f'<th class="{c}">{escape(text(h, lang))}</th>' for h, c in heads)
+    width = chart_width(max(0, end - start))
+    series = stream_series(
+        snapshot, stream.id, width=width, start=start, end=end, max_buckets=10**9
+    )
+    seconds = [b.start for b in series.total]
+    concurrency = line_chart_svg(
+        seconds,
+        [b.peak_concurrent for b in series.total],
+        title=text("chart.title", lang),
+        tz=tz,
+    )
+    cumulative = line_chart_svg(
+        seconds,
+        [b.views for b in series.total],
+        title=text("cumulative.title", lang),
+        tz=tz,
+        color="#c2410c",
+    )
+    cards = "".join(
+        [
+            _card(
+                text("peak", lang),
+                total.peak_concurrent,
+                lang,
+                f"{text('peak_at', lang)} {_when(total.peak_at, tz)}",
+            ),
+            _card(text("views", lang), total.views, lang),
+            _card(text("uniques", lang), total.uniques, lang),
+            _card(text("report.partners_count", lang), len(summary.partners), lang),
+        ]
+    )
+    title = f"{stream.title} · {text('report.title', lang)}"
+    meta = (
+        f"{escape(text('export.from', lang))} {escape(_when(start, tz))} – "
+        f"{escape(_when(end, tz))} ({escape(tz)}) · "
+        f"{escape(text('report.generated', lang))} {escape(_when(now, tz))}"
+    )
+    method = markdown_html(methodology_text(lang, brief=True))
+    html_lang = "en" if lang == "en" else "zh-CN"
+    return (
+        f'<!DOCTYPE html><html lang="{html_lang}"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+        f'<button class="print" onclick="window.print()">{escape(text("report.print", lang))}'
+        f'</button><h1>{escape(title)}</h1><div class="meta">{meta}</div>'
+        f"<h2>{escape(text('report.headline', lang))}</h2>"
+        f'<div class="cards" id="report-cards">{cards}</div>'
+        f'<div class="charts">{concurrency}{cumulative}</div>'
+        f"<h2>{escape(text('partners', lang))}</h2>"
+        f'<table id="report-partners"><thead><tr>{header}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<h2>{escape(text('export.methodology', lang))}</h2>"
+        f'<div class="method">{method}</div></body></html>'
+    )

@@ -1,0 +1,217 @@
+"""Exports read back cell by cell and compared with the series API, in every format."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from dashboard.exceptions import BadParameter
+from dashboard.exports import COLUMNS, parse_export_request, render_export
+from dashboard.methodology import METRICS_DOC, methodology_text
+from tests.dashboard.builders import T0, VIEWER_TOKEN
+
+BEARER = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+RANGE = f"from={T0 * 1000}&to={(T0 + 25) * 1000}"
+ZH_HEADERS = [
+    "时间",
+    "平台代码",
+    "平台名称",
+    "在线人数",
+    "峰值在线人数",
+    "观看人次",
+    "观众人数",
+    "新增观看人次",
+]
+NAMES = {
+    "en": {"total": "Total", "douyin": "Douyin", "bili": "Bilibili", "quiet": "Quiet TV"},
+    "zh": {"total": "合计", "douyin": "抖音", "bili": "哔哩哔哩", "quiet": "安静台"},
+}
+
+
+@pytest.fixture
+def client(app_and_data):
+    app, _ = app_and_data
+    return app.server.test_client()
+
+
+def expected_rows(client, resolution="10s", lang="en"):
+    """The rows an export must hold, built from the series API's JSON."""
+    url = f"/api/v1/streams/carnival/series?resolution={resolution}&{RANGE}"
+    body = client.get(url, headers=BEARER).json
+    rows = []
+    for bucket in body["buckets"]:
+        parts = [("total", bucket["total"])] + sorted(bucket["platforms"].items())
+        for pid, b in parts:
+            rows.append(
+                [
+                    bucket["start"],
+                    pid,
+                    NAMES[lang][pid],
+                    b["concurrent"],
+                    b["peak_concurrent"],
+                    b["views"],
+                    b["uniques"],
+                    b["new_views"],
+                ]
+            )
+    return rows
+
+
+def export(client, fmt, lang="en", resolution="10s"):
+    url = (
+        f"/api/v1/streams/carnival/export?format={fmt}&resolution={resolution}&lang={lang}&{RANGE}"
+    )
+    response = client.get(url, headers=BEARER)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response
+
+
+def test_csv_matches_the_series_cell_by_cell(client):
+    response = export(client, "csv")
+    assert response.mimetype == "text/csv"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition == 'attachment; filename="livetally_carnival_10s_20241221-1100Z.csv"'
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM so Excel reads UTF-8
+    frame = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype={"platform": str})
+    assert list(frame.columns) == list(COLUMNS)
+    expected = expected_rows(client)
+    assert len(expected) == 3 * 3  # three buckets: the total and the two partners with data
+    assert frame.values.tolist() == expected
+    assert expected[0][:4] == ["2024-12-21T19:00:00+08:00", "total", "Total", 11]
+
+
+def test_csv_in_chinese_has_chinese_headers_and_names(client):
+    frame = pd.read_csv(
+        io.BytesIO(export(client, "csv", lang="zh").get_data()), encoding="utf-8-sig"
+    )
+    assert list(frame.columns) == ZH_HEADERS
+    assert frame.values.tolist() == expected_rows(client, lang="zh")
+
+
+def test_json_matches_the_series(client):
+    response = export(client, "json")
+    assert response.mimetype == "application/json"
+    records = json.loads(response.get_data())
+    assert [[r[c] for c in COLUMNS] for r in records] == expected_rows(client)
+
+
+def test_parquet_matches_the_series_with_integer_counts(client):
+    response = export(client, "parquet", lang="zh")
+    frame = pd.read_parquet(io.BytesIO(response.get_data()))
+    assert list(frame.columns) == ZH_HEADERS
+    assert str(frame["在线人数"].dtype) == "int64"
+    assert frame.values.tolist() == expected_rows(client, lang="zh")
+
+
+def test_xlsx_data_sheet_header_format_and_summary_sheet(client):
+    response = export(client, "xlsx", lang="en")
+    assert response.headers["Content-Disposition"].endswith('.xlsx"')
+    book = openpyxl.load_workbook(io.BytesIO(response.get_data()))
+    assert book.sheetnames == ["Data", "Summary"]
+    data = book["Data"]
+    rows = [list(r) for r in data.iter_rows(values_only=True)]
+    assert rows[0] == list(COLUMNS)
+    assert rows[1:] == expected_rows(client)
+    assert data["A1"].font.bold and data["A1"].fill.fgColor.rgb.endswith("1B1F29")
+    assert data.freeze_panes == "A2"
+    assert data.column_dimensions["A"].width >= 25
+    summary = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r and r[0]}
+    api = client.get(f"/api/v1/streams/carnival/summary?at={(T0 + 25) * 1000}", headers=BEARER).json
+    assert summary["Peak"] == api["total"]["peak_concurrent"] == 12
+    assert summary["Peak at"] == api["total"]["peak_at"]
+    assert summary["Views"] == api["total"]["views"]
+    assert summary["Uniques"] == api["total"]["uniques"]
+    assert summary["From"] == "2024-12-21T19:00:00+08:00"
+    texts = [r[0] for r in book["Summary"].iter_rows(values_only=True) if r and r[0]]
+    assert "Methodology" in texts
+    assert "# How livetally counts (methodology)" in texts
+
+
+def test_xlsx_in_chinese_names_its_sheets_and_headers_in_chinese(client):
+    book = openpyxl.load_workbook(io.BytesIO(export(client, "xlsx", lang="zh").get_data()))
+    assert book.sheetnames == ["数据", "概要与口径"]
+    rows = [list(r) for r in book["数据"].iter_rows(values_only=True)]
+    assert rows[0] == ZH_HEADERS
+    assert rows[1:] == expected_rows(client, lang="zh")
+    texts = [r[0] for r in book["概要与口径"].iter_rows(values_only=True) if r and r[0]]
+    assert "统计口径" in texts and "# 统计口径（摘要）" in texts
+
+
+def test_hour_resolution_and_default_range(client):
+    response = export(client, "json", resolution="1h")
+    records = json.loads(response.get_data())
+    assert [r["time"] for r in records if r["platform"] == "total"] == ["2024-12-21T19:00:00+08:00"]
+    whole = client.get(
+        "/api/v1/streams/carnival/export?format=json&resolution=10s&lang=en", headers=BEARER
+    )
+    starts = [r["time"] for r in json.loads(whole.get_data()) if r["platform"] == "total"]
+    # The data's first change (T0) through its last (T0+20), not through "now".
+    assert starts == [
+        "2024-12-21T19:00:00+08:00",
+        "2024-12-21T19:00:10+08:00",
+        "2024-12-21T19:00:20+08:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("format=pdf", "format"),
+        ("resolution=2h", "resolution"),
+        ("lang=fr", "lang"),
+        ("from=yesterday", "from"),
+        (f"from={(T0 + 30) * 1000}&to={T0 * 1000}", "from"),
+        (f"resolution=1s&from={T0 * 1000}&to={(T0 + 86_400) * 1000}", "resolution"),
+    ],
+)
+def test_bad_export_parameters_are_400_problems(client, query, name):
+    response = client.get(f"/api/v1/streams/carnival/export?{query}", headers=BEARER)
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert f"'{name}'" in response.json["detail"]
+
+
+def test_export_needs_a_token_and_a_known_stream(client):
+    assert client.get("/api/v1/streams/carnival/export").status_code == 401
+    assert client.get("/api/v1/streams/nope/export", headers=BEARER).status_code == 404
+
+
+def test_render_export_is_the_same_bytes_as_the_route(client, sample_snapshot):
+    request = parse_export_request(
+        "carnival",
+        {
+            "format": "csv",
+            "resolution": "10s",
+            "lang": "en",
+            "from": str(T0 * 1000),
+            "to": str((T0 + 25) * 1000),
+        },
+        "Asia/Shanghai",
+    )
+    direct = render_export(sample_snapshot, request, T0 + 100)
+    assert direct.content == export(client, "csv").get_data()
+
+
+def test_parse_export_request_defaults():
+    request = parse_export_request("carnival", {}, "Asia/Shanghai")
+    assert (request.fmt, request.resolution, request.lang, request.start, request.end) == (
+        "csv",
+        "1m",
+        "zh",
+        None,
+        None,
+    )
+    with pytest.raises(BadParameter):
+        parse_export_request("carnival", {"to": ""}, "Asia/Shanghai")
+
+
+def test_methodology_comes_from_docs_metrics_md():
+    assert METRICS_DOC.is_file()
+    assert methodology_text("en") == METRICS_DOC.read_text(encoding="utf-8")
+    assert methodology_text("zh").startswith("# 统计口径")
+    assert "docs/metrics.md" in methodology_text("zh", brief=True)
