@@ -67,7 +67,8 @@ def kafka(broker) -> KafkaSettings:
     store.put(Stream("carnival", "Carnival"))
     store.put(Partner("douyu", "Douyu", rate=50_000, key_hash=hash_secret(KEY)))
     store.put(Partner("huya", "Huya", rate=100_000, key_hash=hash_secret(OTHER_KEY)))
-    store.put(Partner("slowpoke", "Slow", rate=5, key_hash=hash_secret(SLOW_KEY)))
+    # rate 1 with a burst of 2: after 10 events the bucket owes 8 s, however slow the box.
+    store.put(Partner("slowpoke", "Slow", rate=1, key_hash=hash_secret(SLOW_KEY)))
     return settings
 
 
