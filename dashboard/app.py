@@ -9,6 +9,7 @@ import dash
 from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboard.admin import AdminActions, RegistryWriter, register_admin_api
 from dashboard.api import register_api
 from dashboard.auth import RedactTokens, install_auth
 from dashboard.components import stream_options
@@ -28,6 +29,9 @@ def shell(config: DashboardConfig) -> html.Div:
             html.Span(id="app-brand", className="lt-brand"),
             dcc.Link(id="app-nav-live", href="/", className="lt-nav-link"),
             dcc.Link(id="app-nav-screen", href="/screen", className="lt-nav-link"),
+            dcc.Link(id="app-nav-monitor", href="/monitor", className="lt-nav-link"),
+            dcc.Link(id="app-nav-exports", href="/exports", className="lt-nav-link"),
+            dcc.Link(id="app-nav-admin", href="/admin", className="lt-nav-link"),
             dcc.Dropdown(
                 id="app-stream-select",
                 options=[],
@@ -70,15 +74,13 @@ def sync_lang(toggled: str | None, stored: str | None) -> tuple[Any, Any]:
     return choose_lang(ctx.triggered_id, toggled, stored)
 
 
-def shell_texts(lang_value: object) -> tuple[str, str, str, str]:
+_NAV = ("nav.live", "nav.screen", "nav.monitor", "nav.exports", "nav.admin")
+
+
+def shell_texts(lang_value: object) -> tuple[str, ...]:
     """Brand, navigation labels and the stream selector's placeholder in a language."""
     lang = lang_of(lang_value)
-    return (
-        text("app.title", lang),
-        text("nav.live", lang),
-        text("nav.screen", lang),
-        text("nav.stream", lang),
-    )
+    return (text("app.title", lang), *(text(n, lang) for n in _NAV), text("nav.stream", lang))
 
 
 def shell_mode(pathname: str | None) -> str:
@@ -114,8 +116,7 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
     )(sync_lang)
     app.callback(
         Output("app-brand", "children"),
-        Output("app-nav-live", "children"),
-        Output("app-nav-screen", "children"),
+        *[Output(f"app-{n.replace('.', '-')}", "children") for n in _NAV],
         Output("app-stream-select", "placeholder"),
         Input("app-lang", "data"),
     )(shell_texts)
@@ -131,8 +132,17 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
     app.callback(Output("app-stream", "data"), Input("app-stream-select", "value"))(choose_stream)
 
 
-def create_app(config: DashboardConfig, *, data: DataSource | None = None) -> dash.Dash:
-    """Build the dashboard; without ``data`` it starts a ``LiveData`` following Kafka."""
+def create_app(
+    config: DashboardConfig,
+    *,
+    data: DataSource | None = None,
+    registry_writer: RegistryWriter | None = None,
+) -> dash.Dash:
+    """Build the dashboard; without ``data`` it starts a ``LiveData`` following Kafka.
+
+    ``registry_writer`` is where the admin page writes partners and tokens (by default the
+    registry topic through ``RegistryStore``).
+    """
     if data is None:
         live = LiveData(config.shared.kafka)
         live.start()
@@ -149,6 +159,11 @@ def create_app(config: DashboardConfig, *, data: DataSource | None = None) -> da
     server.extensions[EXTENSION] = source
     install_auth(server, lambda: source.snapshot().registry)
     register_api(server, source)
+    if registry_writer is None:
+        from contract.registry_store import RegistryStore
+
+        registry_writer = RegistryStore(config.shared.kafka)
+    register_admin_api(server, AdminActions(registry_writer, lambda: source.snapshot().registry))
     app.layout = shell(config)
     _register_shell_callbacks(app)
     return app

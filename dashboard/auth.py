@@ -1,18 +1,33 @@
-"""Token checks for every dashboard route: bearer header, one-time ``?token=`` link, cookie."""
+"""Token checks for every dashboard route: bearer header, one-time ``?token=`` link, cookie.
+
+Admin paths (``/admin``, ``/api/v1/admin/...``) need an admin token. A state-changing
+request that authenticates by cookie (a browser) must come from the dashboard's own origin
+(``Origin`` or ``Referer`` header), so another site cannot make a signed-in browser post.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import flask
 
 from contract.registry import Registry, Role
-from dashboard.exceptions import NotAuthorized
+from dashboard.exceptions import Forbidden, NotAuthorized
 
-__all__ = ["COOKIE", "OPEN_PATHS", "RedactTokens", "bearer_token", "install_auth", "problem"]
+__all__ = [
+    "COOKIE",
+    "OPEN_PATHS",
+    "RedactTokens",
+    "bearer_token",
+    "current_role",
+    "install_auth",
+    "is_admin_path",
+    "problem",
+    "same_origin",
+]
 
 COOKIE = "livetally_token"
 """Name of the HttpOnly cookie that carries a page visitor's token."""
@@ -20,6 +35,26 @@ OPEN_PATHS = frozenset({"/healthz"})
 """Paths served without a token."""
 _COOKIE_MAX_AGE_S = 30 * 24 * 3600
 _SECRET_IN_URL = re.compile(r"((?:token|key)=)[^&\s\"']+", re.IGNORECASE)
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_admin_path(path: str) -> bool:
+    """Whether a path is for admin tokens only."""
+    return path in ("/admin", "/api/v1/admin") or path.startswith(("/admin/", "/api/v1/admin/"))
+
+
+def same_origin(origin: str | None, referer: str | None, host: str) -> bool:
+    """Whether a browser request came from a page of this host (``Origin``, else ``Referer``)."""
+    source = origin if origin and origin != "null" else referer
+    if not source:
+        return False
+    return urlsplit(source).netloc.lower() == host.lower()
+
+
+def current_role() -> Role | None:
+    """The role of the token of the current request (None outside an authenticated request)."""
+    role: Role | None = flask.g.get("livetally_role")
+    return role
 
 
 def problem(status: int, title: str, detail: str) -> flask.Response:
@@ -69,7 +104,8 @@ def install_auth(server: flask.Flask, registry: Callable[[], Registry]) -> None:
                 secure=request.is_secure,
             )
             return response
-        token = bearer_token(request.headers.get("Authorization")) or request.cookies.get(COOKIE)
+        bearer = bearer_token(request.headers.get("Authorization"))
+        token = bearer or request.cookies.get(COOKIE)
         role: Role | None = registry().token_role(token) if token else None
         if role is None:
             if token:
@@ -77,6 +113,16 @@ def install_auth(server: flask.Flask, registry: Callable[[], Registry]) -> None:
             return _refuse(
                 "send 'Authorization: Bearer <token>', or open the page once with ?token=<token>"
             )
+        if is_admin_path(request.path) and role != "admin":
+            return _forbid("this needs an admin token")
+        if (
+            bearer is None
+            and request.method not in _SAFE_METHODS
+            and not same_origin(
+                request.headers.get("Origin"), request.headers.get("Referer"), request.host
+            )
+        ):
+            return _forbid("cross-site request refused (Origin does not match this dashboard)")
         flask.g.livetally_role = role
         return None
 
@@ -88,6 +134,11 @@ def _refuse(detail: str) -> flask.Response:
     response = problem(error.status, error.title, error.detail)
     response.headers["WWW-Authenticate"] = 'Bearer realm="livetally"'
     return response
+
+
+def _forbid(detail: str) -> flask.Response:
+    error = Forbidden(detail)
+    return problem(error.status, error.title, error.detail)
 
 
 class RedactTokens(logging.Filter):

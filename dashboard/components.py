@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
@@ -12,11 +13,16 @@ from dash import html
 from dashboard.figures import chart_width, concurrency_figure, concurrency_frame, empty_frame
 from dashboard.i18n import Lang, format_age, format_number, format_percent, lang_of, text
 from dashboard.model import Snapshot, Status, StreamSummary, stream_series, summarize
+from dashboard.monitor import Alert, MonitorSnapshot, StatusChange
 
 __all__ = [
+    "alerts_feed",
     "chart_for",
     "clock_time",
+    "history_list",
+    "monitor_partner_table",
     "partner_names",
+    "pipeline_table",
     "partner_table",
     "resolve_stream",
     "stat_card",
@@ -109,3 +115,125 @@ def chart_for(
     label = text("total", lang)
     frame = concurrency_frame(series, names, label)
     return concurrency_figure(frame, lang, dark=dark, total_label=label)
+
+
+def alerts_feed(alerts: list[Alert], lang: Lang, tz: str) -> html.Ul | html.Div:
+    """The newest alerts: time, level badge and message (always rendered as text)."""
+    if not alerts:
+        return html.Div(text("alerts.none", lang), className="lt-muted")
+    items = [
+        html.Li(
+            [
+                html.Span(clock_time(a.at // 1000, tz), className="lt-alert-time"),
+                html.Span(text(f"level.{a.level}", lang), className=f"lt-badge lt-level-{a.level}"),
+                html.Span(a.message(lang), className="lt-alert-message"),
+            ],
+            className="lt-alert",
+        )
+        for a in alerts
+    ]
+    return html.Ul(items, className="lt-alerts")
+
+
+def _table(heads: list[str], rows: list[html.Tr], table_id: str) -> html.Table:
+    return html.Table(
+        [html.Thead(html.Tr([html.Th(h) for h in heads])), html.Tbody(rows)],
+        id=table_id,
+        className="lt-table",
+    )
+
+
+def _num(value: str) -> html.Td:
+    return html.Td(value, className="lt-num")
+
+
+def monitor_partner_table(
+    summary: StreamSummary, monitor: MonitorSnapshot, lang: Lang, now_ms: int
+) -> html.Table:
+    """Per partner: status, events/s, events, newest event age, accepted, rejected by reason."""
+    rejected = monitor.rejected_by_partner()
+    accepted = monitor.accepted_by_partner()
+    heads = [
+        "partner",
+        "status",
+        "monitor.events_per_s",
+        "monitor.events",
+        "age",
+        "monitor.accepted",
+        "monitor.rejected",
+    ]
+    rows = []
+    for p in sorted(summary.partners, key=lambda p: p.id):
+        rate = monitor.rates.get((summary.stream.id, p.id))
+        reasons = rejected.get(p.id, {})
+        reason_text = ", ".join(f"{code} {n:,}" for code, n in sorted(reasons.items()) if n)
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(p.display_name(lang)),
+                    html.Td(status_badge(p.status, lang)),
+                    _num("–" if rate is None else f"{rate:,.1f}"),
+                    _num(f"{p.events:,}"),
+                    _num(format_age(p.last_arrival, now_ms)),
+                    _num(f"{accepted[p.id]:,}" if p.id in accepted else "–"),
+                    html.Td(reason_text or "–"),
+                ],
+                id=f"monitor-row-{p.id}",
+            )
+        )
+    return _table([text(h, lang) for h in heads], rows, "monitor-partners")
+
+
+def pipeline_table(monitor: MonitorSnapshot, lang: Lang, now_ms: int, tz: str) -> html.Div:
+    """Each worker: partitions, consumer lag, latency percentiles, events/s, report time."""
+    if not monitor.pipelines:
+        return html.Div(text("monitor.no_pipeline", lang), className="lt-muted")
+    heads = [
+        "monitor.worker",
+        "monitor.partitions",
+        "monitor.lag",
+        "monitor.latency",
+        "monitor.events_per_s",
+        "monitor.reported",
+    ]
+    rows = []
+    for m in monitor.pipelines:
+        latency = "/".join(
+            f"{m.latency_ms[q]:,.0f}" if q in m.latency_ms else "–" for q in ("p50", "p95", "p99")
+        )
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(m.worker),
+                    html.Td(", ".join(str(p) for p in m.partitions) or "–"),
+                    _num(f"{m.total_lag:,}"),
+                    _num(latency),
+                    _num(f"{m.events_per_s:,.1f}"),
+                    _num(f"{clock_time(m.at // 1000, tz)} ({format_age(m.at, now_ms)})"),
+                ]
+            )
+        )
+    return html.Div(_table([text(h, lang) for h in heads], rows, "monitor-pipeline"))
+
+
+def history_list(
+    changes: list[StatusChange], names: Mapping[str, str], lang: Lang, tz: str
+) -> html.Ul | html.Div:
+    """Status changes, newest first: time, partner, old → new status."""
+    if not changes:
+        return html.Div(text("monitor.no_history", lang), className="lt-muted")
+    items = []
+    for c in changes:
+        before: list[Any] = [status_badge(c.previous, lang), " → "] if c.previous else []
+        items.append(
+            html.Li(
+                [
+                    html.Span(clock_time(c.at // 1000, tz), className="lt-alert-time"),
+                    html.Span(names.get(c.platform, c.platform), className="lt-history-name"),
+                    *before,
+                    status_badge(c.status, lang),
+                ],
+                className="lt-alert",
+            )
+        )
+    return html.Ul(items, className="lt-alerts", id="monitor-history-list")

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-__all__ = ["BadParameter", "DashboardError", "NotAuthorized", "UnknownStream"]
+__all__ = [
+    "BadParameter",
+    "Conflict",
+    "DashboardError",
+    "Forbidden",
+    "NotAuthorized",
+    "UnknownItem",
+    "UnknownStream",
+]
 
 
 class DashboardError(Exception):
@@ -44,3 +52,27 @@ class NotAuthorized(DashboardError):
 
     status = 401
     title = "Not authorized"
+
+
+class Forbidden(DashboardError):
+    """A valid token whose role may not do this."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class UnknownItem(DashboardError):
+    """No partner or token with this id is registered."""
+
+    status = 404
+    title = "Not found"
+
+    def __init__(self, kind: str, item_id: str) -> None:
+        super().__init__(f"no {kind} with id {item_id!r} is registered")
+
+
+class Conflict(DashboardError):
+    """The request clashes with what is registered."""
+
+    status = 409
+    title = "Conflict"

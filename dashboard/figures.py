@@ -18,11 +18,19 @@ __all__ = [
     "concurrency_figure",
     "concurrency_frame",
     "empty_frame",
+    "views_figure",
+    "views_frame",
+    "wall_clock",
 ]
 
 CHART_MAX_POINTS = 1500
 """A chart line never has more points than this; longer streams use wider buckets."""
 _WIDTHS = (1, 10, 60, 300, 900, 3600)
+
+
+def wall_clock(moment: datetime) -> str:
+    """A chart x value: the wall-clock time in the moment's own zone (plotly shows it as is)."""
+    return moment.replace(tzinfo=None).isoformat(sep=" ")
 
 
 def chart_width(span_s: int) -> int:
@@ -49,35 +57,56 @@ def concurrency_frame(
     return pd.DataFrame(rows, columns=["time", "series", "concurrent"])
 
 
-def empty_frame() -> pd.DataFrame:
+def views_frame(series: SeriesResult, names: Mapping[str, str], total_label: str) -> pd.DataFrame:
+    """Long frame (time, series, views): cumulative views at each bucket's end."""
+    tz = ZoneInfo(series.stream.tz)
+    rows: list[tuple[datetime, str, int]] = []
+    parts = [(total_label, series.total)]
+    parts += [(names.get(p, p), buckets) for p, buckets in series.platforms.items()]
+    for label, buckets in parts:
+        rows += [(datetime.fromtimestamp(b.start, tz), label, b.views) for b in buckets]
+    return pd.DataFrame(rows, columns=["time", "series", "views"])
+
+
+def empty_frame(column: str = "concurrent") -> pd.DataFrame:
     """A frame with the chart's columns and no rows."""
-    return pd.DataFrame({"time": [], "series": [], "concurrent": []})
+    return pd.DataFrame({"time": [], "series": [], column: []})
 
 
-def concurrency_figure(
-    frame: pd.DataFrame, lang: Lang, *, dark: bool = False, total_label: str | None = None
+def _series_figure(
+    frame: pd.DataFrame,
+    lang: Lang,
+    *,
+    column: str,
+    title: str,
+    dark: bool,
+    total: str,
+    stacked: bool,
 ) -> go.Figure:
-    """Concurrent viewers over time: one line per series, the total drawn thicker."""
-    total = total_label if total_label is not None else text("total", lang)
+    """One trace per series; stacked: partners as stacked areas under the total's line."""
     fig = go.Figure()
     for name, group in frame.groupby("series", sort=False):
         is_total = name == total
+        area = stacked and not is_total
+        # Plain lists, not arrays: plotly would base64-encode arrays, and the live page
+        # patches single points of these lists.
         fig.add_trace(
             go.Scatter(
-                x=group["time"],
-                y=group["concurrent"],
+                x=[wall_clock(t) for t in group["time"]],
+                y=[int(v) for v in group[column]],
                 mode="lines",
                 name=str(name),
                 line={"width": 4 if is_total else 1.5, "shape": "hv"},
+                stackgroup="partners" if area else None,
             )
         )
     fig.update_layout(
         template="plotly_dark" if dark else "plotly_white",
-        title={"text": text("chart.title", lang)},
+        title={"text": title},
         margin={"l": 50, "r": 20, "t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.15},
         xaxis={"title": {"text": text("time", lang)}},
-        yaxis={"title": {"text": text("concurrent", lang)}, "rangemode": "tozero"},
+        yaxis={"title": {"text": text(column, lang)}, "rangemode": "tozero"},
         uirevision="keep",
     )
     if dark:
@@ -85,3 +114,40 @@ def concurrency_figure(
     if frame.empty:
         fig.add_annotation(text=text("no_data", lang), showarrow=False, font={"size": 18})
     return fig
+
+
+def concurrency_figure(
+    frame: pd.DataFrame,
+    lang: Lang,
+    *,
+    dark: bool = False,
+    total_label: str | None = None,
+    stacked: bool = False,
+) -> go.Figure:
+    """Concurrent viewers over time: one line per series, the total drawn thicker."""
+    total = total_label if total_label is not None else text("total", lang)
+    return _series_figure(
+        frame,
+        lang,
+        column="concurrent",
+        title=text("chart.title", lang),
+        dark=dark,
+        total=total,
+        stacked=stacked,
+    )
+
+
+def views_figure(
+    frame: pd.DataFrame, lang: Lang, *, total_label: str | None = None, stacked: bool = False
+) -> go.Figure:
+    """Cumulative views over time, the total and each partner."""
+    total = total_label if total_label is not None else text("total", lang)
+    return _series_figure(
+        frame,
+        lang,
+        column="views",
+        title=text("cumulative.title", lang),
+        dark=False,
+        total=total,
+        stacked=stacked,
+    )

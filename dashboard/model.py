@@ -232,6 +232,8 @@ class PartnerSummary:
     status: Status
     last_event_ts: int | None
     last_arrival: int | None
+    events: int = 0
+    """Events the stream app counted for this partner and stream (the stats topic)."""
 
     def display_name(self, lang: str) -> str:
         """The name in a language (``zh`` or ``en``)."""
@@ -266,6 +268,7 @@ def summarize(snapshot: Snapshot, stream_id: str, second: int, now_ms: int) -> S
                 status=partner_status(st.last_arrival, now_ms),
                 last_event_ts=st.last_event_ts,
                 last_arrival=st.last_arrival,
+                events=st.events,
             )
         )
     return StreamSummary(

@@ -1,21 +1,55 @@
-"""The live page (``/``): headline numbers, the per-partner table and the concurrency chart."""
+"""The live page (``/``): headline numbers, partner table, concurrency and views charts, alerts.
+
+The charts are drawn whole when the stream, language, mode, bucket width or set of
+partners changes, and at least once a minute (late events can revise any second); in
+between each tick only patches them: the last bucket is replaced and new ones appended.
+"""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
-import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, Patch, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboard.components import chart_for, clock_time, partner_table, resolve_stream, stat_card
+from dashboard.components import (
+    alerts_feed,
+    clock_time,
+    partner_table,
+    resolve_stream,
+    stat_card,
+)
 from dashboard.data import current_data
+from dashboard.figures import (
+    chart_width,
+    concurrency_figure,
+    concurrency_frame,
+    empty_frame,
+    views_figure,
+    views_frame,
+    wall_clock,
+)
 from dashboard.i18n import format_number, lang_of, text
-from dashboard.model import Snapshot, summarize
+from dashboard.model import Snapshot, stream_series, summarize
+from dashboard.monitor import MonitorSnapshot
 
-__all__ = ["layout", "live_outputs", "refresh_chart", "refresh_numbers"]
+__all__ = [
+    "FULL_REDRAW_S",
+    "chart_update",
+    "layout",
+    "live_alerts",
+    "live_outputs",
+    "refresh_alerts",
+    "refresh_chart",
+    "refresh_numbers",
+]
+
+FULL_REDRAW_S = 60
+"""The charts are redrawn whole at least this often; patched in between."""
 
 dash.register_page(__name__, path="/", name="Live", title="livetally")  # type: ignore[no-untyped-call]
 
@@ -32,9 +66,22 @@ def layout(**_query: str) -> html.Div:
                 className="lt-cards",
             ),
             html.Div(id="live-partners", className="lt-partners"),
+            dcc.RadioItems(
+                id="live-chart-mode",
+                options=[{"label": "", "value": "lines"}, {"label": "", "value": "stacked"}],
+                value="lines",
+                inline=True,
+                persistence=True,
+                persistence_type="local",
+                className="lt-chart-mode",
+            ),
             dcc.Graph(id="live-chart", config={"displaylogo": False}),
+            dcc.Graph(id="live-views-chart", config={"displaylogo": False}),
+            html.H3(id="live-alerts-title"),
+            html.Div(id="live-alerts", className="lt-alerts-box"),
             dcc.Store(id="live-signature"),
             dcc.Store(id="live-chart-version"),
+            dcc.Store(id="live-alerts-version"),
         ],
         className="lt-live",
     )
@@ -76,15 +123,145 @@ def refresh_numbers(
     return (*outputs, new_signature)
 
 
+def _full_charts(
+    snapshot: Snapshot, stream_id: str | None, lang_value: object, stacked: bool, now: int
+) -> tuple[Any, Any, dict[str, Any]]:
+    lang = lang_of(lang_value)
+    label = text("total", lang)
+    if stream_id is None:
+        return (
+            concurrency_figure(empty_frame(), lang, stacked=stacked),
+            views_figure(empty_frame("views"), lang, stacked=stacked),
+            {},
+        )
+    series, key = _series_and_key(snapshot, stream_id, lang_value, stacked, now, None)
+    names = _names(snapshot, lang_value)
+    conc = concurrency_figure(
+        concurrency_frame(series, names, label), lang, total_label=label, stacked=stacked
+    )
+    views = views_figure(
+        views_frame(series, names, label), lang, total_label=label, stacked=stacked
+    )
+    state = {
+        "key": key,
+        "version": snapshot.version,
+        "last": series.total[-1].start if series.total else None,
+        "n": len(series.total),
+        "drawn_at": now,
+    }
+    return conc, views, state
+
+
+def _names(snapshot: Snapshot, lang_value: object) -> dict[str, str]:
+    lang = lang_of(lang_value)
+    return {p.id: p.display_name(lang) for p in snapshot.registry.partners.values()}
+
+
+def _series_and_key(
+    snapshot: Snapshot,
+    stream_id: str,
+    lang_value: object,
+    stacked: bool,
+    now: int,
+    start_at: int | None,
+) -> tuple[Any, list[Any]]:
+    total = snapshot.totals.get(stream_id)
+    first = total.seconds[0] if total and total.seconds else now
+    first = min(first, now)
+    width = chart_width(now - first)
+    series = stream_series(
+        snapshot,
+        stream_id,
+        width=width,
+        start=first if start_at is None else start_at,
+        end=now,
+        max_buckets=10**9,
+    )
+    names = _names(snapshot, lang_value)
+    labels = [names.get(p, p) for p in series.platforms]
+    key = [stream_id, lang_of(lang_value), stacked, width, first, list(series.platforms), labels]
+    return series, key
+
+
+def chart_update(
+    snapshot: Snapshot,
+    selected: str | None,
+    lang_value: object,
+    mode: str | None,
+    state: dict[str, Any] | None,
+    now: int,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Both charts as whole figures, or as ``Patch`` es of the figures drawn before."""
+    stacked = mode == "stacked"
+    stream_id = resolve_stream(snapshot, selected)
+    if stream_id is None or not state or now - int(state.get("drawn_at", 0)) >= FULL_REDRAW_S:
+        return _full_charts(snapshot, stream_id, lang_value, stacked, now)
+    last, n = state.get("last"), int(state.get("n", 0))
+    if last is None or n < 1:
+        return _full_charts(snapshot, stream_id, lang_value, stacked, now)
+    tail, key = _series_and_key(snapshot, stream_id, lang_value, stacked, now, int(last))
+    labels = key[-1]
+    if key != state.get("key") or len(set(labels)) != len(labels):
+        return _full_charts(snapshot, stream_id, lang_value, stacked, now)
+    if state.get("version") == snapshot.version and tail.total[-1].start == last:
+        raise PreventUpdate
+    tz = ZoneInfo(tail.stream.tz)
+    times = [wall_clock(datetime.fromtimestamp(b.start, tz)) for b in tail.total[1:]]
+    conc, views = Patch(), Patch()
+    for i, buckets in enumerate([tail.total, *tail.platforms.values()]):
+        conc["data"][i]["y"][n - 1] = buckets[0].peak_concurrent
+        views["data"][i]["y"][n - 1] = buckets[0].views
+        if times:
+            conc["data"][i]["x"].extend(times)
+            conc["data"][i]["y"].extend([b.peak_concurrent for b in buckets[1:]])
+            views["data"][i]["x"].extend(times)
+            views["data"][i]["y"].extend([b.views for b in buckets[1:]])
+    new_state = {
+        **state,
+        "version": snapshot.version,
+        "last": tail.total[-1].start,
+        "n": n + len(times),
+    }
+    return conc, views, new_state
+
+
 def refresh_chart(
+    _tick: int | None,
+    selected: str | None,
+    lang_value: object,
+    mode: str | None,
+    state: dict[str, Any] | None,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Interval callback: patch the charts with new buckets, or redraw them when needed."""
+    return chart_update(
+        current_data().snapshot(), selected, lang_value, mode, state, int(time.time())
+    )
+
+
+def live_alerts(
+    snapshot: Snapshot, monitor: MonitorSnapshot, selected: str | None, lang_value: object
+) -> tuple[str, Any, list[str]]:
+    """Title of the alerts box and the newest alerts of the selected stream."""
+    lang = lang_of(lang_value)
+    stream_id = resolve_stream(snapshot, selected)
+    tz = snapshot.stream(stream_id).tz if stream_id else "Asia/Shanghai"
+    alerts = monitor.alerts_for(stream_id, limit=10) if stream_id else []
+    options = [text("chart.lines", lang), text("chart.stacked", lang)]
+    return text("alerts", lang), alerts_feed(alerts, lang, tz), options
+
+
+def refresh_alerts(
     _tick: int | None, selected: str | None, lang_value: object, version: str | None
-) -> tuple[go.Figure, str]:
-    """Interval callback: redraw the chart only when the data, stream or language changed."""
-    snapshot = current_data().snapshot()
-    key = repr((snapshot.version, resolve_stream(snapshot, selected), lang_of(lang_value)))
+) -> tuple[Any, ...]:
+    """Interval callback: the alerts feed, only when alerts, stream or language changed."""
+    data = current_data()
+    monitor = data.monitor()
+    key = repr((len(monitor.alerts), monitor.alerts[:1], selected, lang_of(lang_value)))
     if key == version:
         raise PreventUpdate
-    return chart_for(snapshot, selected, lang_value, int(time.time())), key
+    title, feed, (lines, stacked) = live_alerts(data.snapshot(), monitor, selected, lang_value)
+    modes = [{"label": lines, "value": "lines"}, {"label": stacked, "value": "stacked"}]
+    return title, feed, modes, key
 
 
 callback(
@@ -102,9 +279,22 @@ callback(
 
 callback(
     Output("live-chart", "figure"),
+    Output("live-views-chart", "figure"),
     Output("live-chart-version", "data"),
     Input("app-interval", "n_intervals"),
     Input("app-stream", "data"),
     Input("app-lang", "data"),
+    Input("live-chart-mode", "value"),
     State("live-chart-version", "data"),
 )(refresh_chart)
+
+callback(
+    Output("live-alerts-title", "children"),
+    Output("live-alerts", "children"),
+    Output("live-chart-mode", "options"),
+    Output("live-alerts-version", "data"),
+    Input("app-interval", "n_intervals"),
+    Input("app-stream", "data"),
+    Input("app-lang", "data"),
+    State("live-alerts-version", "data"),
+)(refresh_alerts)

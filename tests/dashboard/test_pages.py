@@ -79,16 +79,93 @@ def test_refresh_numbers_skips_when_nothing_changed(pages):
     assert switched[1] == "Concurrent now"
 
 
-def test_refresh_chart_redraws_only_on_new_data(pages):
+def apply_patch(figure: dict, patch) -> dict:
+    """Apply a dash ``Patch`` (Assign and Extend operations) to a figure dict."""
+    for op in patch.to_plotly_json()["operations"]:
+        *path, last = op["location"]
+        target = figure
+        for step in path:
+            target = target[step]
+        if op["operation"] == "Assign":
+            target[last] = op["params"]["value"]
+        else:
+            assert op["operation"] == "Extend"
+            target[last] = list(target[last]) + list(op["params"]["value"])
+    return figure
+
+
+def plain(figure) -> list:
+    """The (name, x, y) of each trace, as plain lists of strings and numbers."""
+    return [
+        (t["name"], [str(x) for x in t["x"]], list(t["y"]))
+        for t in (figure if isinstance(figure, dict) else figure.to_dict())["data"]
+    ]
+
+
+def test_charts_are_drawn_then_patched_and_equal_a_full_redraw(pages):
     live, _, data = pages
-    figure, key = live.refresh_chart(1, None, "en", None)
-    assert figure.data[0].name == "Total"
-    with pytest.raises(PreventUpdate):
-        live.refresh_chart(2, None, "en", key)
+    first = build([chunk("douyin", 0, {T0: (3, 3, 3)}), chunk("bili", 0, {T0 + 1: (2, 2, 2)})])
+    conc, views, state = live.chart_update(first, None, "en", "lines", None, T0 + 5)
+    assert [t.name for t in conc.data] == ["Total", "Bilibili", "Douyin"]
+    assert list(conc.data[0].y) == [3, 5, 5, 5, 5, 5] and list(views.data[0].y)[-1] == 5
+    with pytest.raises(PreventUpdate):  # nothing new: no update at all
+        live.chart_update(first, None, "en", "lines", state, T0 + 5)
+    later = build(
+        [
+            chunk("douyin", 0, {T0: (3, 3, 3), T0 + 7: (4, 4, 4)}),
+            chunk("bili", 0, {T0 + 1: (2, 2, 2)}),
+        ],
+        version=2,
+    )
+    conc_patch, views_patch, new_state = live.chart_update(
+        later, None, "en", "lines", state, T0 + 9
+    )
+    assert new_state["n"] == 10
+    full_conc, full_views, _ = live.chart_update(later, None, "en", "lines", None, T0 + 9)
+    assert plain(apply_patch(conc.to_dict(), conc_patch)) == plain(full_conc)
+    assert plain(apply_patch(views.to_dict(), views_patch)) == plain(full_views)
+    # A minute after the last full drawing, everything is drawn again.
+    redrawn, _, again = live.chart_update(later, None, "en", "lines", new_state, T0 + 5 + 60)
+    assert hasattr(redrawn, "to_dict") and again["drawn_at"] == T0 + 65
+    # Switching to stacked areas redraws, with partners in one stack group.
+    stacked, _, _ = live.chart_update(later, None, "en", "stacked", new_state, T0 + 10)
+    assert [t.stackgroup for t in stacked.data] == [None, "partners", "partners"]
+
+
+def test_refresh_chart_uses_the_apps_data(pages):
+    live, _, data = pages
     data.set(build([chunk("douyin", 0, {T0: (2, 2, 2)})], version=99))
-    newer, newer_key = live.refresh_chart(3, None, "en", key)
-    assert newer_key != key
-    assert max(newer.data[0].y) == 2
+    figure, views, state = live.refresh_chart(1, None, "en", "lines", None)
+    assert figure.data[0].name == "Total" and max(figure.data[0].y) == 2
+    assert views.layout.title.text == "Cumulative views"
+
+
+def test_alerts_feed_on_the_live_page(pages):
+    live, _, data = pages
+    from dashboard.monitor import MonitorState
+
+    state = MonitorState()
+    state.put_alert(
+        {
+            "id": "x1",
+            "at": (T0 + 60) * 1000,
+            "raised_at": (T0 + 60) * 1000,
+            "stream": "carnival",
+            "platform": "douyin",
+            "kind": "stale",
+            "level": "warning",
+            "message_zh": "<b>抖音</b> 延迟",
+            "message_en": "Douyin is stale",
+            "value": None,
+        }
+    )
+    data.set_monitor(state.build())
+    title, feed, modes, key = live.refresh_alerts(1, "carnival", "zh", None)
+    assert title == "告警"
+    assert texts(feed) == ["19:01:00", "警告", "<b>抖音</b> 延迟"]  # text, not markup
+    assert [m["label"] for m in modes] == ["折线", "堆叠面积"]
+    with pytest.raises(PreventUpdate):
+        live.refresh_alerts(2, "carnival", "zh", key)
 
 
 def test_screen_shows_big_numbers_and_partner_names(pages, sample_snapshot):

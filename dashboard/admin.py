@@ -1,0 +1,255 @@
+"""Managing partners and tokens from the dashboard: the actions and their admin-only JSON routes.
+
+A new partner key or token is returned once, by the call that made it; only its hash is
+written to the registry topic, and no listing ever shows it again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+import flask
+import orjson
+
+from contract.registry import (
+    Partner,
+    Registry,
+    RegistryError,
+    Stream,
+    Token,
+    hash_secret,
+    new_secret,
+    record_key,
+)
+from dashboard.exceptions import BadParameter, Conflict, UnknownItem
+
+__all__ = [
+    "EXTENSION",
+    "AdminActions",
+    "RegistryWriter",
+    "current_admin",
+    "partner_json",
+    "register_admin_api",
+    "token_json",
+]
+
+EXTENSION = "livetally_admin"
+"""Key under which the app's ``AdminActions`` are kept in ``flask.Flask.extensions``."""
+MAX_NAME = 100
+
+
+class RegistryWriter(Protocol):
+    """Writes one registry record (``contract.registry_store.RegistryStore`` in production)."""
+
+    def put(self, item: Stream | Partner | Token) -> None:
+        """Write the record and wait until Kafka has it."""
+        ...
+
+
+def _name(fields: Mapping[str, Any], key: str, *, required: bool) -> str:
+    value = fields.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise BadParameter(key, "must be a string")
+    value = value.strip()
+    if required and not value:
+        raise BadParameter(key, "must not be empty")
+    if len(value) > MAX_NAME or not value.isprintable():
+        raise BadParameter(key, f"must be at most {MAX_NAME} printable characters")
+    return value
+
+
+def _int(fields: Mapping[str, Any], key: str, default: int) -> int:
+    value = fields.get(key, default)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise BadParameter(key, "must be an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadParameter(key, "must be an integer") from None
+
+
+def partner_json(partner: Partner) -> dict[str, Any]:
+    """A partner for display: never its key or key hash."""
+    return {
+        "id": partner.id,
+        "name": partner.name,
+        "name_en": partner.name_en,
+        "mode": partner.mode,
+        "session_timeout_s": partner.session_timeout_s,
+        "rate": partner.rate,
+        "revoked": partner.revoked,
+    }
+
+
+def token_json(token: Token) -> dict[str, Any]:
+    """A token for display: never the token or its hash."""
+    return {"id": token.id, "role": token.role, "name": token.name, "revoked": token.revoked}
+
+
+class AdminActions:
+    """Add and revoke partners and tokens, writing through a ``RegistryWriter``.
+
+    The registry snapshot lags a write by a moment; items written here are remembered until
+    the snapshot shows them, so an add followed at once by a revoke finds the item.
+    """
+
+    def __init__(self, writer: RegistryWriter, registry: Callable[[], Registry]) -> None:
+        self._writer = writer
+        self._registry = registry
+        self._written: dict[str, Partner | Token] = {}
+
+    def _write(self, item: Partner | Token) -> None:
+        self._writer.put(item)
+        self._written[record_key(item)] = item
+
+    def _current(self) -> tuple[dict[str, Partner], dict[str, Token]]:
+        registry = self._registry()
+        partners = dict(registry.partners)
+        tokens = dict(registry.tokens)
+        for key, item in list(self._written.items()):
+            seen: Partner | Token | None = (
+                registry.partners.get(item.id)
+                if isinstance(item, Partner)
+                else registry.tokens.get(item.id)
+            )
+            if seen == item:
+                del self._written[key]  # the snapshot has caught up
+            elif isinstance(item, Partner):
+                partners[item.id] = item
+            else:
+                tokens[item.id] = item
+        return partners, tokens
+
+    def partners(self) -> list[Partner]:
+        """Every partner, by id."""
+        return sorted(self._current()[0].values(), key=lambda p: p.id)
+
+    def tokens(self) -> list[Token]:
+        """Every token, by id."""
+        return sorted(self._current()[1].values(), key=lambda t: t.id)
+
+    def add_partner(self, fields: Mapping[str, Any]) -> tuple[Partner, str]:
+        """Register a partner; return it and its new API key (the only time it is shown)."""
+        raw_id = fields.get("id")
+        if not isinstance(raw_id, str):
+            raise BadParameter("id", "must be a string")
+        existing = self._current()[0].get(raw_id.strip())
+        if existing is not None and not existing.revoked:
+            raise Conflict(f"partner {existing.id!r} is already registered; revoke it first")
+        key = new_secret("ltk")
+        mode = fields.get("mode") or "sessions"
+        try:
+            partner = Partner(
+                id=raw_id.strip(),
+                name=_name(fields, "name", required=True),
+                name_en=_name(fields, "name_en", required=False),
+                mode=mode,  # type: ignore[arg-type]  # checked by Partner
+                session_timeout_s=_int(fields, "session_timeout_s", 30),
+                rate=_int(fields, "rate", 5000),
+                key_hash=hash_secret(key),
+            )
+        except RegistryError as exc:
+            raise BadParameter("partner", f"is not valid: {exc}") from None
+        self._write(partner)
+        return partner, key
+
+    def revoke_partner(self, partner_id: str) -> Partner:
+        """Revoke a partner's key; its events are refused from then on."""
+        partner = self._current()[0].get(partner_id)
+        if partner is None:
+            raise UnknownItem("partner", partner_id)
+        revoked = replace(partner, revoked=True)
+        self._write(revoked)
+        return revoked
+
+    def create_token(self, fields: Mapping[str, Any]) -> tuple[Token, str]:
+        """Create a dashboard token; return it and its secret (the only time it is shown)."""
+        role = fields.get("role")
+        if role not in ("viewer", "admin"):
+            raise BadParameter("role", "must be viewer or admin")
+        secret = new_secret("ltt")
+        token = Token(
+            id=secrets.token_hex(4),
+            role="admin" if role == "admin" else "viewer",
+            name=_name(fields, "name", required=False),
+            token_hash=hash_secret(secret),
+        )
+        self._write(token)
+        return token, secret
+
+    def revoke_token(self, token_id: str) -> Token:
+        """Revoke a token; requests bearing it are refused from then on."""
+        token = self._current()[1].get(token_id)
+        if token is None:
+            raise UnknownItem("token", token_id)
+        revoked = replace(token, revoked=True)
+        self._write(revoked)
+        return revoked
+
+
+def current_admin() -> AdminActions:
+    """The admin actions of the Dash app handling the current request."""
+    actions: AdminActions = flask.current_app.extensions[EXTENSION]
+    return actions
+
+
+def _json(body: Any, status: int = 200) -> flask.Response:
+    response = flask.Response(orjson.dumps(body), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _body() -> Mapping[str, Any]:
+    doc = flask.request.get_json(silent=True)
+    if doc is None:
+        raw = flask.request.get_data()
+        if not raw.strip():
+            return {}
+        raise BadParameter("body", "must be a JSON object")
+    if not isinstance(doc, dict):
+        raise BadParameter("body", "must be a JSON object")
+    return doc
+
+
+def register_admin_api(server: flask.Flask, actions: AdminActions) -> None:
+    """Add the ``/api/v1/admin`` routes (``auth.install_auth`` lets only admin tokens in)."""
+    server.extensions[EXTENSION] = actions
+
+    def list_partners() -> flask.Response:
+        return _json({"partners": [partner_json(p) for p in actions.partners()]})
+
+    def add_partner() -> flask.Response:
+        partner, key = actions.add_partner(_body())
+        return _json({"partner": partner_json(partner), "key": key}, 201)
+
+    def revoke_partner(partner_id: str) -> flask.Response:
+        return _json({"partner": partner_json(actions.revoke_partner(partner_id))})
+
+    def list_tokens() -> flask.Response:
+        return _json({"tokens": [token_json(t) for t in actions.tokens()]})
+
+    def create_token() -> flask.Response:
+        token, secret = actions.create_token(_body())
+        return _json({"token": token_json(token), "secret": secret}, 201)
+
+    def revoke_token(token_id: str) -> flask.Response:
+        return _json({"token": token_json(actions.revoke_token(token_id))})
+
+    base = "/api/v1/admin"
+    rules: list[tuple[str, str, Callable[..., flask.Response], list[str]]] = [
+        (f"{base}/partners", "partners", list_partners, ["GET"]),
+        (f"{base}/partners", "partner_add", add_partner, ["POST"]),
+        (f"{base}/partners/<partner_id>/revoke", "partner_revoke", revoke_partner, ["POST"]),
+        (f"{base}/tokens", "tokens", list_tokens, ["GET"]),
+        (f"{base}/tokens", "token_add", create_token, ["POST"]),
+        (f"{base}/tokens/<token_id>/revoke", "token_revoke", revoke_token, ["POST"]),
+    ]
+    for rule, name, view, methods in rules:
+        server.add_url_rule(rule, f"livetally_admin_{name}", view, methods=methods)

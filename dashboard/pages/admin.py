@@ -1,0 +1,299 @@
+"""The admin page (``/admin``, admin tokens only): add and revoke partners and tokens.
+
+A new key or token is shown once, in the response of the click that made it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard.admin import AdminActions, current_admin
+from dashboard.auth import current_role
+from dashboard.exceptions import DashboardError
+from dashboard.i18n import Lang, lang_of, text
+
+__all__ = [
+    "add_partner",
+    "admin_lists",
+    "create_token",
+    "layout",
+    "revoke_partner",
+    "revoke_token",
+]
+
+dash.register_page(__name__, path="/admin", name="Admin", title="livetally · admin")  # type: ignore[no-untyped-call]
+
+
+def _input(component_id: str, label_key: str, lang: Lang, **kwargs: Any) -> html.Label:
+    return html.Label(
+        [
+            html.Span(text(label_key, lang), className="lt-field-label"),
+            dcc.Input(id=component_id, type="text", **kwargs),
+        ],
+        className="lt-field",
+    )
+
+
+def layout(lang: str | None = None, **_query: str) -> html.Div:
+    """The page for admins; anyone else gets a refusal (the server also answers 403)."""
+    page_lang = lang_of(lang)
+    if current_role() != "admin":
+        return html.Div(
+            html.H2(text("admin.forbidden", page_lang), id="admin-forbidden"), className="lt-live"
+        )
+    return html.Div(
+        [
+            html.H2(text("admin.title", page_lang), className="lt-title"),
+            html.H3(text("admin.add_partner", page_lang)),
+            html.Div(
+                [
+                    _input("admin-partner-id", "admin.partner_id", page_lang),
+                    _input("admin-partner-name", "admin.name", page_lang),
+                    _input("admin-partner-name-en", "admin.name_en", page_lang),
+                    html.Label(
+                        [
+                            html.Span(text("admin.mode", page_lang), className="lt-field-label"),
+                            dcc.RadioItems(
+                                id="admin-partner-mode",
+                                options=["sessions", "reports"],
+                                value="sessions",
+                                inline=True,
+                            ),
+                        ],
+                        className="lt-field",
+                    ),
+                    _input("admin-partner-timeout", "admin.timeout", page_lang, value="30"),
+                    html.Button(text("admin.submit", page_lang), id="admin-partner-add"),
+                ],
+                className="lt-form",
+            ),
+            html.Div(id="admin-partner-result", className="lt-result"),
+            html.Div(
+                [
+                    dcc.Dropdown(id="admin-partner-choice", className="lt-choice"),
+                    html.Button(text("admin.revoke", page_lang), id="admin-partner-revoke"),
+                ],
+                className="lt-form",
+            ),
+            html.Div(id="admin-partners"),
+            html.H3(text("admin.tokens", page_lang)),
+            html.Div(
+                [
+                    html.Label(
+                        [
+                            html.Span(text("admin.role", page_lang), className="lt-field-label"),
+                            dcc.RadioItems(
+                                id="admin-token-role",
+                                options=["viewer", "admin"],
+                                value="viewer",
+                                inline=True,
+                            ),
+                        ],
+                        className="lt-field",
+                    ),
+                    _input("admin-token-name", "admin.token_name", page_lang),
+                    html.Button(text("admin.create_token", page_lang), id="admin-token-create"),
+                ],
+                className="lt-form",
+            ),
+            html.Div(id="admin-token-result", className="lt-result"),
+            html.Div(
+                [
+                    dcc.Dropdown(id="admin-token-choice", className="lt-choice"),
+                    html.Button(text("admin.revoke", page_lang), id="admin-token-revoke"),
+                ],
+                className="lt-form",
+            ),
+            html.Div(id="admin-tokens"),
+            dcc.Store(id="admin-signature"),
+        ],
+        className="lt-live lt-admin",
+    )
+
+
+def _guard() -> AdminActions:
+    if current_role() != "admin":
+        raise PreventUpdate  # the server refuses /admin to others; callbacks do nothing
+    return current_admin()
+
+
+def _error(exc: DashboardError) -> html.Div:
+    return html.Div(exc.detail, className="lt-error")
+
+
+def _done(item_id: str, lang_value: object) -> str:
+    lang = lang_of(lang_value)
+    return f"{text('admin.done', lang)}: {item_id} {text('admin.revoked', lang)}"
+
+
+def _secret(label_key: str, secret: str, lang: Lang, element_id: str) -> html.Div:
+    return html.Div([html.Div(text(label_key, lang)), html.Code(secret, id=element_id)])
+
+
+def add_partner(
+    clicks: int | None,
+    partner_id: str | None,
+    name: str | None,
+    name_en: str | None,
+    mode: str | None,
+    timeout: str | None,
+    lang_value: object,
+) -> Any:
+    """Register a partner and show its new key once."""
+    if not clicks:
+        raise PreventUpdate
+    actions = _guard()
+    lang = lang_of(lang_value)
+    fields = {
+        "id": partner_id or "",
+        "name": name or "",
+        "name_en": name_en or "",
+        "mode": mode or "sessions",
+        "session_timeout_s": timeout or "30",
+    }
+    try:
+        _, key = actions.add_partner(fields)
+    except DashboardError as exc:
+        return _error(exc)
+    return _secret("admin.key_once", key, lang, "admin-new-key")
+
+
+def revoke_partner(clicks: int | None, partner_id: str | None, lang_value: object) -> Any:
+    """Revoke the chosen partner's key."""
+    if not clicks or not partner_id:
+        raise PreventUpdate
+    actions = _guard()
+    try:
+        actions.revoke_partner(partner_id)
+    except DashboardError as exc:
+        return _error(exc)
+    return _done(partner_id, lang_value)
+
+
+def create_token(clicks: int | None, role: str | None, name: str | None, lang_value: object) -> Any:
+    """Create a token and show it once."""
+    if not clicks:
+        raise PreventUpdate
+    actions = _guard()
+    try:
+        _, secret = actions.create_token({"role": role or "viewer", "name": name or ""})
+    except DashboardError as exc:
+        return _error(exc)
+    return _secret("admin.token_once", secret, lang_of(lang_value), "admin-new-token")
+
+
+def revoke_token(clicks: int | None, token_id: str | None, lang_value: object) -> Any:
+    """Revoke the chosen token."""
+    if not clicks or not token_id:
+        raise PreventUpdate
+    actions = _guard()
+    try:
+        actions.revoke_token(token_id)
+    except DashboardError as exc:
+        return _error(exc)
+    return _done(token_id, lang_value)
+
+
+def _state(revoked: bool, lang: Lang) -> str:
+    return text("admin.revoked" if revoked else "admin.active", lang)
+
+
+def admin_lists(_tick: int | None, lang_value: object, signature: str | None) -> tuple[Any, ...]:
+    """Partner and token tables and the revoke choices (never a key, token or hash)."""
+    actions = _guard()
+    lang = lang_of(lang_value)
+    partners = actions.partners()
+    tokens = actions.tokens()
+    new_signature = repr((partners, tokens, lang))
+    if new_signature == signature:
+        raise PreventUpdate
+    partner_rows = [
+        html.Tr(
+            [
+                html.Td(p.id),
+                html.Td(p.name),
+                html.Td(p.name_en),
+                html.Td(p.mode),
+                html.Td(str(p.session_timeout_s)),
+                html.Td(_state(p.revoked, lang)),
+            ]
+        )
+        for p in partners
+    ]
+    token_rows = [
+        html.Tr([html.Td(t.id), html.Td(t.role), html.Td(t.name), html.Td(_state(t.revoked, lang))])
+        for t in tokens
+    ]
+    partner_heads = ["admin.partner_id", "admin.name", "admin.name_en", "admin.mode"]
+    partner_heads += ["admin.timeout", "status"]
+    token_heads = ["admin.partner_id", "admin.role", "admin.token_name", "status"]
+    partner_table = html.Table(
+        [
+            html.Thead(html.Tr([html.Th(text(h, lang)) for h in partner_heads])),
+            html.Tbody(partner_rows),
+        ],
+        className="lt-table",
+        id="admin-partners-table",
+    )
+    token_table = html.Table(
+        [
+            html.Thead(html.Tr([html.Th(text(h, lang)) for h in token_heads])),
+            html.Tbody(token_rows),
+        ],
+        className="lt-table",
+        id="admin-tokens-table",
+    )
+    partner_options = [
+        {"label": f"{p.id} · {p.name}", "value": p.id} for p in partners if not p.revoked
+    ]
+    token_options = [
+        {"label": f"{t.id} · {t.role} {t.name}", "value": t.id} for t in tokens if not t.revoked
+    ]
+    return partner_table, token_table, partner_options, token_options, new_signature
+
+
+callback(
+    Output("admin-partner-result", "children"),
+    Input("admin-partner-add", "n_clicks"),
+    State("admin-partner-id", "value"),
+    State("admin-partner-name", "value"),
+    State("admin-partner-name-en", "value"),
+    State("admin-partner-mode", "value"),
+    State("admin-partner-timeout", "value"),
+    State("app-lang", "data"),
+)(add_partner)
+callback(
+    Output("admin-partner-result", "children", allow_duplicate=True),
+    Input("admin-partner-revoke", "n_clicks"),
+    State("admin-partner-choice", "value"),
+    State("app-lang", "data"),
+    prevent_initial_call=True,
+)(revoke_partner)
+callback(
+    Output("admin-token-result", "children"),
+    Input("admin-token-create", "n_clicks"),
+    State("admin-token-role", "value"),
+    State("admin-token-name", "value"),
+    State("app-lang", "data"),
+)(create_token)
+callback(
+    Output("admin-token-result", "children", allow_duplicate=True),
+    Input("admin-token-revoke", "n_clicks"),
+    State("admin-token-choice", "value"),
+    State("app-lang", "data"),
+    prevent_initial_call=True,
+)(revoke_token)
+callback(
+    Output("admin-partners", "children"),
+    Output("admin-tokens", "children"),
+    Output("admin-partner-choice", "options"),
+    Output("admin-token-choice", "options"),
+    Output("admin-signature", "data"),
+    Input("app-interval", "n_intervals"),
+    Input("app-lang", "data"),
+    State("admin-signature", "data"),
+)(admin_lists)
