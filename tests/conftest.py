@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,29 +15,9 @@ import httpx
 import pytest
 
 from contract.settings import KafkaSettings, Settings
+from tests.ports import free_port, free_port_pair
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port_pair() -> int:
-    """A port P such that P and P + 1 are both free on loopback (below the ephemeral range)."""
-    rnd = random.Random()
-    for _ in range(200):
-        port = rnd.randrange(20000, 30000, 2)
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free pair of ports")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -23,7 +23,7 @@ from ingest.app import create_app
 from ingest.config import IngestConfig
 from ingest.openapi import ROUTE_STATUSES
 from ingest.packing import partition_for
-from tests.conftest import free_port, free_port_pair
+from tests.ports import free_port, free_port_pair
 
 from .broker import Broker
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from contract.settings import KafkaSettings, Settings
 from livetally import kafka_server
 from livetally.exceptions import KafkaUnavailable, LivetallyError
+from tests.ports import free_port, free_port_block, processes_mentioning
 
 SINGLE_PORT = 29092
 TRIPLE_PORT = 29192
@@ -32,47 +32,6 @@ def _settings(home: Path, port: int, *, bootstrap: str | None = None) -> Setting
 def _parse(properties: str) -> dict[str, str]:
     pairs = [line.split("=", 1) for line in properties.splitlines() if "=" in line]
     return {key: value for key, value in pairs if not key.startswith("#")}
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
-def _port_block(preferred: int, size: int) -> int:
-    """``preferred`` if ports preferred..preferred+size-1 are free, else another free block."""
-    import random
-
-    candidates = [preferred] + [random.randrange(20000, 30000, 2) for _ in range(100)]
-    for base in candidates:
-        socks = []
-        try:
-            for port in range(base, base + size):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-        return base
-    raise RuntimeError("no free block of ports")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- pure helpers ---------------------------------------------------------------------
@@ -171,7 +130,7 @@ def test_one_broker_starts_serves_messages_and_stops_without_leftovers(tmp_path,
     from kafka import KafkaConsumer, KafkaProducer
 
     home = tmp_path / "home"
-    settings = _settings(home, _port_block(SINGLE_PORT, 2))
+    settings = _settings(home, free_port_block(2, preferred=SINGLE_PORT))
     try:
         kafka_server.start(settings)
         version = kafka_server.kafka_version()
@@ -206,12 +165,12 @@ def test_one_broker_starts_serves_messages_and_stops_without_leftovers(tmp_path,
         external = _settings(home, settings.kafka.port, bootstrap=settings.kafka.bootstrap)
         kafka_server.ensure_running(external)
         assert "answers" in kafka_server.status(external)
-        gone = _settings(home, settings.kafka.port, bootstrap=f"127.0.0.1:{_free_port()}")
+        gone = _settings(home, settings.kafka.port, bootstrap=f"127.0.0.1:{free_port()}")
         with pytest.raises(KafkaUnavailable, match="does not answer"):
             kafka_server.ensure_running(gone)
     finally:
         kafka_server.stop(settings)
-    assert _processes_mentioning(str(home)) == []
+    assert processes_mentioning(str(home)) == []
     assert not list((home / "run").glob("*.pid"))
     assert "stopped" in kafka_server.status(settings)
 
@@ -222,7 +181,7 @@ def test_one_broker_starts_serves_messages_and_stops_without_leftovers(tmp_path,
         assert (home / "kafka" / "cluster.id").read_text() == cluster_id
     finally:
         kafka_server.stop(settings)
-    assert _processes_mentioning(str(home)) == []
+    assert processes_mentioning(str(home)) == []
 
 
 @pytest.mark.integration
@@ -230,7 +189,7 @@ def test_three_brokers_replicate_a_topic_three_ways(tmp_path):
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
     home = tmp_path / "home3"
-    settings = _settings(home, _port_block(TRIPLE_PORT, 6))
+    settings = _settings(home, free_port_block(6, preferred=TRIPLE_PORT))
     try:
         kafka_server.start(settings, brokers=3)
         report = kafka_server.status(settings)
@@ -260,4 +219,4 @@ def test_three_brokers_replicate_a_topic_three_ways(tmp_path):
             admin.close()
     finally:
         kafka_server.stop(settings)
-    assert _processes_mentioning(str(home)) == []
+    assert processes_mentioning(str(home)) == []

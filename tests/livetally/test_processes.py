@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from contract.settings import KafkaSettings, Settings
 from livetally import kafka_server, processes
 from livetally.exceptions import LivetallyError, ProcessFailed
 from livetally.processes import Service
+from tests.ports import free_port, free_port_block, processes_mentioning
 
 KAFKA_PORT = 29092
 NAMES = ("worker", "ingest", "dashboard")
@@ -63,55 +63,15 @@ sys.exit(3)
 """
 
 
-def _port_block(preferred: int, size: int) -> int:
-    """``preferred`` if ports preferred..preferred+size-1 are free, else another free block."""
-    import random
-
-    candidates = [preferred] + [random.randrange(20000, 30000, 2) for _ in range(100)]
-    for base in candidates:
-        socks = []
-        try:
-            for port in range(base, base + size):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-        return base
-    raise RuntimeError("no free block of ports")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if text in cmdline and state not in ("Z", "X"):
-            found.append(int(entry.name))
-    return found
-
-
 def _local(home: Path, port: int) -> Settings:
     return Settings(home=home, kafka=KafkaSettings(bootstrap=f"127.0.0.1:{port}", port=port))
 
 
 @pytest.fixture(scope="module")
 def kafka_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    settings = _local(tmp_path_factory.mktemp("processes-home"), _port_block(KAFKA_PORT, 2))
+    settings = _local(
+        tmp_path_factory.mktemp("processes-home"), free_port_block(2, preferred=KAFKA_PORT)
+    )
     yield settings
     kafka_server.stop(settings)
 
@@ -131,13 +91,13 @@ def standins(tmp_path: Path, settings: Settings) -> Iterator[dict[str, Service]]
     script.write_text(STANDIN)
     services = {}
     for name in NAMES:
-        port = _free_port()
+        port = free_port()
         argv = (sys.executable, str(script), str(port), "1.0", f"standin-child-{tmp_path}")
         url = f"http://127.0.0.1:{port}"
         services[name] = Service(name, argv, processes._http_ok(f"{url}/healthz"), url)
     yield services
     processes._down(settings, processes.SERVICES, kafka=False)
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []
 
 
 def _pids(settings: Settings) -> dict[str, int | None]:
@@ -173,7 +133,7 @@ def test_up_again_starts_no_duplicates(settings, standins, tmp_path, capsys):
 
     assert _pids(settings) == first
     assert capsys.readouterr().out.count("already running") == len(NAMES)
-    servers = _processes_mentioning(str(tmp_path / "livetally_standin.py"))
+    servers = processes_mentioning(str(tmp_path / "livetally_standin.py"))
     assert sorted(servers) == sorted(pid for pid in first.values() if pid is not None)
 
 
@@ -220,7 +180,7 @@ def test_a_service_that_never_gets_healthy_is_stopped_and_reported(settings, sta
         processes._up(settings, {"dashboard": never}, timeout_s=2)
 
     assert not processes.is_running(settings, "dashboard")
-    assert _processes_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(tmp_path)) == []
 
 
 @pytest.mark.integration
@@ -265,7 +225,7 @@ def test_replay_runs_in_the_background_and_status_shows_its_progress(settings, t
     finally:
         processes._down(settings, ("replay",), kafka=False)
     assert not processes.is_running(settings, "replay")
-    assert _processes_mentioning(str(script)) == []
+    assert processes_mentioning(str(script)) == []
 
 
 @pytest.mark.parametrize(("speed", "scale"), [(0.0, 1.0), (-2.0, 1.0), (1.0, 0.0), (1.0, -1.0)])
@@ -278,12 +238,12 @@ def test_start_replay_rejects_speed_or_scale_that_is_not_positive(tmp_path, spee
 @pytest.mark.integration
 def test_down_stops_every_service_and_the_kafka_livetally_started(settings, standins, tmp_path):
     processes._up(settings, standins)
-    assert _processes_mentioning(str(tmp_path))
-    assert _processes_mentioning(str(settings.home / "kafka"))
+    assert processes_mentioning(str(tmp_path))
+    assert processes_mentioning(str(settings.home / "kafka"))
 
     processes.down(settings)
 
-    assert _processes_mentioning(str(tmp_path)) == []
-    assert _processes_mentioning(str(settings.home / "kafka")) == []
+    assert processes_mentioning(str(tmp_path)) == []
+    assert processes_mentioning(str(settings.home / "kafka")) == []
     assert not list((settings.home / "run").glob("*.pid"))
     assert "stopped" in kafka_server.status(settings)

@@ -1,0 +1,57 @@
+"""Free loopback ports and process lookups shared by the tests that start real services."""
+
+from __future__ import annotations
+
+import random
+import socket
+from pathlib import Path
+
+__all__ = ["free_port", "free_port_block", "free_port_pair", "processes_mentioning"]
+
+
+def free_port() -> int:
+    """A port the kernel says is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_port_block(size: int, preferred: int | None = None) -> int:
+    """A base port B with B..B+size-1 free, below the ephemeral range; ``preferred`` first."""
+    rnd = random.Random()
+    candidates = [preferred] if preferred else []
+    candidates += [rnd.randrange(20000, 30000, 2) for _ in range(200)]
+    for base in candidates:
+        socks: list[socket.socket] = []
+        try:
+            for port in range(base, base + size):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+        return base
+    raise RuntimeError(f"no free block of {size} ports")
+
+
+def free_port_pair() -> int:
+    """A port P such that P and P + 1 are both free (a Kafka node's client and controller)."""
+    return free_port_block(2)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids of the processes whose command line contains ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(entry.name))
+    return found
