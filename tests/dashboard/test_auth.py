@@ -29,6 +29,11 @@ def test_healthz_needs_no_token(client):
     [
         "/",
         "/screen",
+        "/monitor",
+        "/exports",
+        "/admin",
+        "/api/v1/streams/carnival/export",
+        "/api/v1/streams/carnival/report",
         "/_dash-layout",
         "/_dash-dependencies",
         "/_reload-hash",

@@ -1,0 +1,200 @@
+"""Admin routes and page callbacks: admin tokens only, keys shown once, same-origin posts."""
+
+from __future__ import annotations
+
+import importlib
+
+import flask
+import pytest
+from dash.exceptions import PreventUpdate
+
+from contract.registry import Registry, Token, hash_secret
+from dashboard.app import create_app
+from dashboard.auth import COOKIE, same_origin
+from dashboard.data import StaticData
+from tests.dashboard.builders import VIEWER_TOKEN, build, registry
+
+ADMIN_TOKEN = "tok_admin_secret"
+VIEWER = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+class MemoryRegistry:
+    """Stands in for the registry topic: records written, and the registry they make."""
+
+    def __init__(self, base: Registry) -> None:
+        self.items = [*base.streams.values(), *base.partners.values(), *base.tokens.values()]
+
+    def put(self, item) -> None:
+        self.items.append(item)
+
+    def registry(self) -> Registry:
+        return Registry.of(self.items)
+
+
+@pytest.fixture
+def setup(config):
+    base = Registry.of(
+        [
+            *registry().streams.values(),
+            *registry().partners.values(),
+            *registry().tokens.values(),
+            Token("adm", "admin", "ops", hash_secret(ADMIN_TOKEN)),
+        ]
+    )
+    store = MemoryRegistry(base)
+
+    class Data(StaticData):
+        def snapshot(self):
+            return build([], reg=store.registry())
+
+    app = create_app(config, data=Data(build([], reg=base)), registry_writer=store)
+    return app, store
+
+
+@pytest.fixture
+def client(setup):
+    return setup[0].server.test_client()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/admin"),
+        ("get", "/api/v1/admin/partners"),
+        ("post", "/api/v1/admin/partners"),
+        ("post", "/api/v1/admin/partners/douyin/revoke"),
+        ("get", "/api/v1/admin/tokens"),
+        ("post", "/api/v1/admin/tokens"),
+        ("post", "/api/v1/admin/tokens/t1/revoke"),
+    ],
+)
+def test_a_viewer_token_cannot_reach_admin_routes(client, setup, method, path):
+    _, store = setup
+    before = len(store.items)
+    response = getattr(client, method)(path, headers=VIEWER, json={"id": "x", "name": "X"})
+    assert response.status_code == 403
+    assert response.json["title"] == "Forbidden"
+    assert len(store.items) == before  # nothing was written
+    assert getattr(client, method)(path).status_code == 401  # and no token at all: 401
+
+
+def test_admin_adds_a_partner_and_sees_its_key_exactly_once(client, setup):
+    _, store = setup
+    response = client.post(
+        "/api/v1/admin/partners",
+        headers=ADMIN,
+        json={"id": "scnews", "name": "四川新闻网", "name_en": "Sichuan News", "rate": 100},
+    )
+    assert response.status_code == 201, response.json
+    body = response.json
+    key = body["key"]
+    assert key.startswith("ltk_") and response.headers["Cache-Control"] == "no-store"
+    assert body["partner"] == {
+        "id": "scnews",
+        "name": "四川新闻网",
+        "name_en": "Sichuan News",
+        "mode": "sessions",
+        "session_timeout_s": 30,
+        "rate": 100,
+        "revoked": False,
+    }
+    written = store.items[-1]
+    assert written.key_hash == hash_secret(key)
+    assert store.registry().partner_for_key(key).id == "scnews"
+    listing = client.get("/api/v1/admin/partners", headers=ADMIN)
+    assert "scnews" in [p["id"] for p in listing.json["partners"]]
+    assert key not in listing.get_data(as_text=True)
+    assert written.key_hash not in listing.get_data(as_text=True)
+    assert key not in client.get("/admin", headers=ADMIN).get_data(as_text=True)
+    # Adding it again while active is refused; nothing new is written.
+    again = client.post("/api/v1/admin/partners", headers=ADMIN, json={"id": "scnews", "name": "x"})
+    assert again.status_code == 409
+
+
+def test_admin_revokes_a_partner_and_tokens(client, setup):
+    _, store = setup
+    assert client.post("/api/v1/admin/partners/douyin/revoke", headers=ADMIN).status_code == 200
+    assert store.registry().partners["douyin"].revoked
+    assert client.post("/api/v1/admin/partners/nope/revoke", headers=ADMIN).status_code == 404
+    created = client.post("/api/v1/admin/tokens", headers=ADMIN, json={"role": "viewer"})
+    assert created.status_code == 201
+    secret, token_id = created.json["secret"], created.json["token"]["id"]
+    assert (
+        client.get("/api/v1/streams", headers={"Authorization": f"Bearer {secret}"}).status_code
+        == 200
+    )
+    tokens = client.get("/api/v1/admin/tokens", headers=ADMIN).get_data(as_text=True)
+    assert token_id in tokens and secret not in tokens and hash_secret(secret) not in tokens
+    revoke = client.post(f"/api/v1/admin/tokens/{token_id}/revoke", headers=ADMIN)
+    assert revoke.json["token"]["revoked"] is True
+    assert (
+        client.get("/api/v1/streams", headers={"Authorization": f"Bearer {secret}"}).status_code
+        == 401
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "name"),
+    [
+        ({"id": "Bad Id", "name": "x"}, "partner"),
+        ({"id": "ok", "name": ""}, "name"),
+        ({"id": "ok", "name": "x", "session_timeout_s": "soon"}, "session_timeout_s"),
+        ({"id": "ok", "name": "x", "mode": "other"}, "partner"),
+        ({"id": 5, "name": "x"}, "id"),
+        ([1, 2], "body"),
+    ],
+)
+def test_bad_partner_input_is_a_400_problem(client, setup, body, name):
+    response = client.post("/api/v1/admin/partners", headers=ADMIN, json=body)
+    assert response.status_code == 400
+    assert f"'{name}'" in response.json["detail"]
+    bad_role = client.post("/api/v1/admin/tokens", headers=ADMIN, json={"role": "root"})
+    assert bad_role.status_code == 400
+
+
+def test_cookie_posts_must_come_from_the_dashboards_origin(client):
+    client.set_cookie(COOKIE, ADMIN_TOKEN)
+    body = {"id": "site", "name": "Site"}
+    foreign = client.post(
+        "/api/v1/admin/partners", json=body, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign.status_code == 403 and "cross-site" in foreign.json["detail"]
+    assert client.post("/api/v1/admin/partners", json=body).status_code == 403  # no Origin
+    own = client.post("/api/v1/admin/partners", json=body, headers={"Origin": "http://localhost"})
+    assert own.status_code == 201
+    assert client.get("/admin").status_code == 200  # reading needs no Origin
+
+
+def test_same_origin_rules():
+    assert same_origin("http://h:8050", None, "h:8050")
+    assert same_origin(None, "http://h:8050/admin", "h:8050")
+    assert not same_origin("null", None, "h:8050")
+    assert not same_origin("http://h:9999", None, "h:8050")
+    assert not same_origin(None, None, "h:8050")
+
+
+def test_admin_page_callbacks_show_the_key_once_and_refuse_viewers(setup):
+    app, store = setup
+    admin_page = importlib.import_module("dashboard.pages.admin")
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "viewer"
+        assert admin_page.layout().children.id == "admin-forbidden"
+        with pytest.raises(PreventUpdate):
+            admin_page.add_partner(1, "p9", "P9", "", "sessions", "30", "en")
+        with pytest.raises(PreventUpdate):
+            admin_page.admin_lists(1, "en", None)
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "admin"
+        shown = admin_page.add_partner(1, "p9", "平台九", "P9", "sessions", "30", "en")
+        key = shown.children[1].children
+        assert store.registry().partner_for_key(key).id == "p9"
+        tables = admin_page.admin_lists(1, "en", None)
+        assert "p9" in repr(tables) and key not in repr(tables)
+        error = admin_page.add_partner(2, "p9", "again", "", "sessions", "30", "en")
+        assert "already registered" in error.children
+        token = admin_page.create_token(1, "admin", "desk", "zh")
+        secret = token.children[1].children
+        assert store.registry().token_role(secret) == "admin"
+        assert "p9" in admin_page.revoke_partner(1, "p9", "en")
+        assert store.registry().partners["p9"].revoked
