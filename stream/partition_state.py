@@ -12,10 +12,19 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from contract.events import Event, PartnerMode, Rejection, parse_event
+from contract.events import (
+    MAX_FUTURE_MS,
+    MAX_ID_LENGTH,
+    MAX_PAST_MS,
+    SESSION_TYPES,
+    Event,
+    PartnerMode,
+    Rejection,
+    parse_event,
+)
 from contract.records import EventBatch, RecordError, decode_batch
 from stream.merge import Chunk
-from stream.presence import Session, ceil_second
+from stream.presence import Session
 from stream.reports import Report, merge_report, report_diffs
 
 __all__ = ["DeadLetter", "PartitionState", "PlatformState", "PlatformStats"]
@@ -31,6 +40,8 @@ class _AnyStream:
 
 
 _ANY_STREAM = _AnyStream()
+_QUICK_FIELDS = frozenset({"type", "stream", "ts", "session_id", "viewer_id"})
+_MIN_TS, _MAX_TS = -(2**53) + 1, 2**53 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,10 @@ class PlatformState:
     events: int = 0
     rejected: int = 0
     stats_dirty: bool = False
+    pending: tuple[dict[int, int], dict[int, int], dict[int, int]] = field(
+        default_factory=lambda: ({}, {}, {})
+    )
+    """Per-second changes (concurrent, views, uniques) of the record being applied."""
 
     def _bump(self, second: int, index: int, delta: int) -> None:
         minute = second // 60
@@ -89,12 +104,6 @@ class PlatformState:
         cell[index] += delta
         self.dirty.add(minute)
 
-    def _move(self, index: int, old_ms: int, new_ms: int) -> None:
-        old_s, new_s = ceil_second(old_ms), ceil_second(new_ms)
-        if old_s != new_s:
-            self._bump(old_s, index, -1)
-            self._bump(new_s, index, 1)
-
     def apply(self, event: Event, timeout_ms: int) -> None:
         """Add one accepted event; a no-op if the same event was added before."""
         if event.type == "count":
@@ -106,25 +115,54 @@ class PlatformState:
             return
         session_id = event.session_id
         assert session_id is not None  # noqa: S101 - parse_event guarantees it
+        self.apply_session(event.type, event.ts, session_id, event.viewer_id, timeout_ms)
+        self.fold()
+
+    def apply_session(
+        self, kind: str, ts: int, session_id: str, viewer_id: str | None, timeout_ms: int
+    ) -> None:
+        """Add one checked join/heartbeat/leave; changes wait in ``pending`` until ``fold``."""
+        pending = self.pending
         session = self.sessions.get(session_id)
         if session is None:
-            session = self.sessions[session_id] = Session(event.ts)
-            self._bump(ceil_second(event.ts), 1, 1)
-            old_first = event.ts
+            session = self.sessions[session_id] = Session(ts)
+            second = -(-ts // 1000)
+            views = pending[1]
+            views[second] = views.get(second, 0) + 1
         else:
             old_first = session.first
-        for second, delta in session.add(event.type, event.ts, timeout_ms, self.default_timeout_ms):
-            self._bump(second, 0, delta)
-        if session.first != old_first:
-            self._move(1, old_first, session.first)
-        viewer = event.viewer_id or session_id
-        first_seen = self.viewers.get(viewer)
+            if ts < old_first:
+                views = pending[1]
+                old_s, new_s = -(-old_first // 1000), -(-ts // 1000)
+                if old_s != new_s:
+                    views[old_s] = views.get(old_s, 0) - 1
+                    views[new_s] = views.get(new_s, 0) + 1
+        session.add_into(kind, ts, timeout_ms, self.default_timeout_ms, pending[0])
+        viewer = viewer_id or session_id
+        viewers = self.viewers
+        first_seen = viewers.get(viewer)
         if first_seen is None:
-            self.viewers[viewer] = event.ts
-            self._bump(ceil_second(event.ts), 2, 1)
-        elif event.ts < first_seen:
-            self.viewers[viewer] = event.ts
-            self._move(2, first_seen, event.ts)
+            viewers[viewer] = ts
+            second = -(-ts // 1000)
+            uniques = pending[2]
+            uniques[second] = uniques.get(second, 0) + 1
+        elif ts < first_seen:
+            viewers[viewer] = ts
+            old_s, new_s = -(-first_seen // 1000), -(-ts // 1000)
+            if old_s != new_s:
+                uniques = pending[2]
+                uniques[old_s] = uniques.get(old_s, 0) - 1
+                uniques[new_s] = uniques.get(new_s, 0) + 1
+
+    def fold(self) -> None:
+        """Move the pending per-second changes into ``changes`` (once per record)."""
+        for index, bumps in enumerate(self.pending):
+            if not bumps:
+                continue
+            for second, delta in bumps.items():
+                if delta:
+                    self._bump(second, index, delta)
+            bumps.clear()
 
     def _refresh_reports(self) -> None:
         if not self.reports_dirty:
@@ -161,6 +199,10 @@ class PartitionState:
         self.partition = partition
         self.platforms: dict[tuple[str, str], PlatformState] = {}
         self.dead_letters: list[DeadLetter] = []
+        self.arrivals: list[tuple[int, int]] = []
+        """(received_at, events counted) of the records applied since the last drain."""
+        self._good_streams: set[str] = set()
+        """Stream ids that passed the full check once (the fast path only compares them)."""
         self.next_offset = 0
         """The offset after the last record applied."""
 
@@ -188,10 +230,53 @@ class PartitionState:
     def _apply_batch(self, offset: int, batch: EventBatch) -> int:
         counted = 0
         state: PlatformState | None = None
+        touched: list[PlatformState] = []
+        received_at = batch.received_at
+        # The event-time window parse_event checks, and its range check of integer ts.
+        oldest = max(received_at - MAX_PAST_MS, _MIN_TS)
+        newest = min(received_at + MAX_FUTURE_MS, _MAX_TS)
+        timeout_ms = batch.timeout_ms
+        good_streams = self._good_streams
         for index, raw in enumerate(batch.events):
+            # Fast exact path: an event already in the shape ingest stores (checked field by
+            # field like ``parse_event``); anything else takes the full check below.
+            if raw.__class__ is dict and raw.keys() <= _QUICK_FIELDS:
+                kind = raw.get("type")
+                stream = raw.get("stream")
+                ts = raw.get("ts")
+                session_id = raw.get("session_id")
+                viewer_id = raw.get("viewer_id")
+                if (
+                    kind.__class__ is str
+                    and kind in SESSION_TYPES
+                    and stream.__class__ is str
+                    and stream in good_streams
+                    and ts.__class__ is int
+                    and oldest <= ts <= newest
+                    and session_id.__class__ is str
+                    and 0 < len(session_id) <= MAX_ID_LENGTH
+                    and session_id.isprintable()
+                    and (
+                        viewer_id is None
+                        and "viewer_id" not in raw
+                        or viewer_id.__class__ is str
+                        and 0 < len(viewer_id) <= MAX_ID_LENGTH
+                        and viewer_id.isprintable()
+                    )
+                ):
+                    if state is None or state.stream != stream:
+                        state = self._platform(stream, batch.platform, timeout_ms)
+                        if state not in touched:
+                            touched.append(state)
+                    state.apply_session(kind, ts, session_id, viewer_id, timeout_ms)
+                    state.events += 1
+                    if state.last_event_ts is None or ts > state.last_event_ts:
+                        state.last_event_ts = ts
+                    counted += 1
+                    continue
             kind = raw.get("type") if raw.__class__ is dict else None
             mode: PartnerMode = "reports" if kind == "count" else "sessions"
-            parsed = parse_event(raw, now_ms=batch.received_at, streams=_ANY_STREAM, mode=mode)
+            parsed = parse_event(raw, now_ms=received_at, streams=_ANY_STREAM, mode=mode)
             if isinstance(parsed, Rejection):
                 self._dead(offset, index, parsed.code, parsed.detail, raw)
                 if isinstance(raw, dict) and isinstance(raw.get("stream"), str):
@@ -200,15 +285,22 @@ class PartitionState:
                         rejected.rejected += 1
                         rejected.stats_dirty = True
                 continue
+            good_streams.add(parsed.stream)
             if state is None or state.stream != parsed.stream:
-                state = self._platform(parsed.stream, batch.platform, batch.timeout_ms)
-                state.last_arrival = max(state.last_arrival or 0, batch.received_at)
-                state.stats_dirty = True
-            state.apply(parsed, batch.timeout_ms)
+                state = self._platform(parsed.stream, batch.platform, timeout_ms)
+                if state not in touched:
+                    touched.append(state)
+            state.apply(parsed, timeout_ms)
             state.events += 1
             if state.last_event_ts is None or parsed.ts > state.last_event_ts:
                 state.last_event_ts = parsed.ts
             counted += 1
+        for touched_state in touched:
+            touched_state.fold()
+            touched_state.last_arrival = max(touched_state.last_arrival or 0, received_at)
+            touched_state.stats_dirty = True
+        if counted:
+            self.arrivals.append((received_at, counted))
         return counted
 
     def _dead(self, offset: int, index: int | None, code: str, detail: str, raw: object) -> None:

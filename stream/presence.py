@@ -64,89 +64,173 @@ def online_ranges(
 class Session:
     """The state of one session: its distinct start and leave times and what they imply.
 
-    Kept compact (one object, two arrays) because a large evening holds millions of them.
+    Kept compact because a large evening holds millions of them: start and leave times are
+    stored in ``array('i')`` as milliseconds relative to ``base`` (the time of the first event
+    seen), 4 bytes each; a session whose times stray more than ~24 days from its base is
+    widened to ``array('q')`` of absolute times (``base`` 0), so the times stay exact.
     """
 
-    __slots__ = ("first", "leaves", "ranges", "starts", "timeout_of")
+    __slots__ = ("base", "first", "leaves", "ranges", "starts", "timeout_of")
 
     def __init__(self, first: int) -> None:
         self.first = first
         """Time of the session's earliest event of any type."""
-        self.starts: array[int] = array("q")
+        self.base = first
+        """The instant ``starts`` and ``leaves`` are relative to."""
+        self.starts: array[int] = array("i")
         self.leaves: array[int] | None = None
         self.timeout_of: dict[int, int] | None = None
+        """Timeouts of starts (absolute ms) accepted under a non-default timeout."""
         self.ranges: list[Range] = []
         """The whole seconds the session is online (kept in sync by ``add``)."""
+
+    def start_times(self) -> list[int]:
+        """The distinct join/heartbeat instants, sorted (absolute ms)."""
+        base = self.base
+        return [h + base for h in self.starts]
+
+    def leave_times(self) -> list[int]:
+        """The distinct leave instants, sorted (absolute ms)."""
+        base = self.base
+        return [t + base for t in self.leaves or ()]
 
     def add(
         self, kind: str, ts: int, timeout_ms: int, default_timeout_ms: int
     ) -> list[tuple[int, int]]:
-        """Add one event; return how concurrency changes: ``(second, +1/-1)`` points.
+        """Add one event; return how concurrency changes: ``(second, delta)`` points.
 
         ``timeout_ms`` is the timeout the event was accepted under, ``default_timeout_ms``
         the one most of the partner's events carry (only exceptions are stored).
         """
+        changes: dict[int, int] = {}
+        self.add_into(kind, ts, timeout_ms, default_timeout_ms, changes)
+        return sorted((s, d) for s, d in changes.items() if d)
+
+    def add_into(
+        self,
+        kind: str,
+        ts: int,
+        timeout_ms: int,
+        default_timeout_ms: int,
+        changes: dict[int, int],
+    ) -> None:
+        """Add one event, adding how concurrency changes per second into ``changes``."""
         if ts < self.first:
             self.first = ts
-        if kind == "leave":
-            return self._add_leave(ts, default_timeout_ms)
-        return self._add_start(ts, timeout_ms, default_timeout_ms)
-
-    def _add_start(self, h: int, timeout_ms: int, default_timeout_ms: int) -> list[tuple[int, int]]:
         starts = self.starts
-        i = bisect_left(starts, h)
-        if i < len(starts) and starts[i] == h:
-            if timeout_ms <= self._timeout(h, default_timeout_ms):
-                return []
-            # The same start under a longer timeout: the longer one is the larger set.
-            self._set_timeout(h, timeout_ms, default_timeout_ms)
-            return self._recompute(default_timeout_ms)
-        starts.insert(i, h)
-        if timeout_ms != default_timeout_ms:
-            self._set_timeout(h, timeout_ms, default_timeout_ms)
+        rel = ts - self.base
+        if (
+            kind != "leave"
+            and timeout_ms == default_timeout_ms
+            and (not starts or rel > starts[-1])
+            and (self.leaves is None or not self.leaves or rel > self.leaves[-1])
+            and -(2**31) <= rel < 2**31
+        ):
+            # In-order fast path (the common heartbeat): the newest start, after every
+            # leave, only adds its own interval [ts, ts + timeout).
+            starts.append(rel)
+            start, end = -(-ts // 1000), -(-(ts + timeout_ms) // 1000)
+            if start >= end:
+                return
+            ranges = self.ranges
+            if ranges:
+                last_start, last_end = ranges[-1]
+                if start <= last_end:
+                    if end > last_end:
+                        ranges[-1] = (last_start, end)
+                        changes[last_end] = changes.get(last_end, 0) + 1
+                        changes[end] = changes.get(end, 0) - 1
+                    return
+            ranges.append((start, end))
+            changes[start] = changes.get(start, 0) + 1
+            changes[end] = changes.get(end, 0) - 1
+            return
+        try:
+            if kind == "leave":
+                self._add_leave(ts, default_timeout_ms, changes)
+            else:
+                self._add_start(ts, timeout_ms, default_timeout_ms, changes)
+        except OverflowError:
+            # Too far from ``base`` for 4-byte offsets: switch to absolute 8-byte times.
+            self._widen()
+            self.add_into(kind, ts, timeout_ms, default_timeout_ms, changes)
+
+    def _widen(self) -> None:
+        base = self.base
+        self.starts = array("q", [h + base for h in self.starts])
+        if self.leaves is not None:
+            self.leaves = array("q", [t + base for t in self.leaves])
+        self.base = 0
+
+    def _add_start(
+        self, h: int, timeout_ms: int, default_timeout_ms: int, changes: dict[int, int]
+    ) -> None:
+        starts = self.starts
+        rel = h - self.base
+        n = len(starts)
         leaves = self.leaves
-        if i == len(starts) - 1 and (not leaves or h > leaves[-1]):
+        if (not n or rel > starts[-1]) and (not leaves or rel > leaves[-1]):
             # In-order fast path: the newest start, after every leave, only adds its own
             # interval [h, h + timeout).
-            start, end = ceil_second(h), ceil_second(h + timeout_ms)
-            ranges = self.ranges
+            starts.append(rel)
+            if timeout_ms != default_timeout_ms:
+                self._set_timeout(h, timeout_ms, default_timeout_ms)
+            start, end = -(-h // 1000), -(-(h + timeout_ms) // 1000)
             if start >= end:
-                return []
-            if ranges and start <= ranges[-1][1]:
+                return
+            ranges = self.ranges
+            if ranges:
                 last_start, last_end = ranges[-1]
-                if end <= last_end:
-                    return []
-                ranges[-1] = (last_start, end)
-                return [(last_end, 1), (end, -1)]
+                if start <= last_end:
+                    if end > last_end:
+                        ranges[-1] = (last_start, end)
+                        changes[last_end] = changes.get(last_end, 0) + 1
+                        changes[end] = changes.get(end, 0) - 1
+                    return
             ranges.append((start, end))
-            return [(start, 1), (end, -1)]
-        return self._recompute(default_timeout_ms)
+            changes[start] = changes.get(start, 0) + 1
+            changes[end] = changes.get(end, 0) - 1
+            return
+        i = bisect_left(starts, rel)
+        if i < n and starts[i] == rel:
+            if timeout_ms <= self._timeout(h, default_timeout_ms):
+                return
+            # The same start under a longer timeout: the longer one is the larger set.
+            self._set_timeout(h, timeout_ms, default_timeout_ms)
+            self._recompute(default_timeout_ms, changes)
+            return
+        starts.insert(i, rel)
+        if timeout_ms != default_timeout_ms:
+            self._set_timeout(h, timeout_ms, default_timeout_ms)
+        self._recompute(default_timeout_ms, changes)
 
-    def _add_leave(self, leave: int, default_timeout_ms: int) -> list[tuple[int, int]]:
+    def _add_leave(self, leave: int, default_timeout_ms: int, changes: dict[int, int]) -> None:
         if self.leaves is None:
-            self.leaves = array("q")
+            self.leaves = array(self.starts.typecode)
         leaves = self.leaves
-        i = bisect_left(leaves, leave)
-        if i < len(leaves) and leaves[i] == leave:
-            return []
-        leaves.insert(i, leave)
+        rel = leave - self.base
+        i = bisect_left(leaves, rel)
+        if i < len(leaves) and leaves[i] == rel:
+            return
+        leaves.insert(i, rel)
         starts = self.starts
-        if i == len(leaves) - 1 and (not starts or leave >= starts[-1]):
+        if i == len(leaves) - 1 and (not starts or rel >= starts[-1]):
             # In-order fast path: a leave after every start cuts the online set at it.
-            cut = ceil_second(leave)
+            cut = -(-leave // 1000)
             kept: list[Range] = []
-            changes: list[tuple[int, int]] = []
             for start, end in self.ranges:
                 if start >= cut:
-                    changes += [(start, -1), (end, 1)]
+                    changes[start] = changes.get(start, 0) - 1
+                    changes[end] = changes.get(end, 0) + 1
                 elif end > cut:
                     kept.append((start, cut))
-                    changes += [(cut, -1), (end, 1)]
+                    changes[cut] = changes.get(cut, 0) - 1
+                    changes[end] = changes.get(end, 0) + 1
                 else:
                     kept.append((start, end))
             self.ranges = kept
-            return changes
-        return self._recompute(default_timeout_ms)
+            return
+        self._recompute(default_timeout_ms, changes)
 
     def _timeout(self, h: int, default_timeout_ms: int) -> int:
         if self.timeout_of is None:
@@ -162,13 +246,15 @@ class Session:
             self.timeout_of = {}
         self.timeout_of[h] = timeout_ms
 
-    def _recompute(self, default_timeout_ms: int) -> list[tuple[int, int]]:
+    def _recompute(self, default_timeout_ms: int, changes: dict[int, int]) -> None:
         old = self.ranges
-        new = online_ranges(self.starts, self.leaves or (), self.timeout_of, default_timeout_ms)
+        new = online_ranges(
+            self.start_times(), self.leave_times(), self.timeout_of, default_timeout_ms
+        )
         self.ranges = new
-        changes: list[tuple[int, int]] = []
         for start, end in old:
-            changes += [(start, -1), (end, 1)]
+            changes[start] = changes.get(start, 0) - 1
+            changes[end] = changes.get(end, 0) + 1
         for start, end in new:
-            changes += [(start, 1), (end, -1)]
-        return changes
+            changes[start] = changes.get(start, 0) + 1
+            changes[end] = changes.get(end, 0) - 1

@@ -103,7 +103,9 @@ def test_session_fast_paths_match_full_recompute():
     for ts in range(0, 100_000, 10_000):
         session.add("heartbeat", ts, 30_000, 30_000)
     session.add("leave", 95_500, 30_000, 30_000)
-    assert session.ranges == online_ranges(session.starts, session.leaves, None, 30_000)
+    assert session.ranges == online_ranges(
+        session.start_times(), session.leave_times(), None, 30_000
+    )
     assert session.ranges == [(0, 96)]
 
 

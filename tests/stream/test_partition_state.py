@@ -1,0 +1,85 @@
+"""The worker's fast event check accepts exactly what ``parse_event`` accepts."""
+
+from __future__ import annotations
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contract.events import MAX_FUTURE_MS, MAX_PAST_MS, Rejection, parse_event
+from stream.partition_state import PartitionState
+from stream.presence import Session, online_ranges
+
+NOW = 1_734_778_800_000
+
+
+class _Any:
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+texts = st.one_of(
+    st.sampled_from(["s", "a" * 128, "a" * 129, "", "tab\there", "观众"]),
+    st.integers(0, 3),
+    st.none(),
+    st.booleans(),
+)
+times = st.one_of(
+    st.sampled_from(
+        [
+            NOW,
+            NOW - MAX_PAST_MS,
+            NOW - MAX_PAST_MS - 1,
+            NOW + MAX_FUTURE_MS,
+            NOW + MAX_FUTURE_MS + 1,
+            2**53,
+        ]
+    ),
+    st.integers(NOW - 2 * MAX_PAST_MS, NOW + 2 * MAX_FUTURE_MS),
+    st.sampled_from(["2024-12-21T19:00:00+08:00", "yesterday", 1.5, True]),
+)
+raw_events = st.dictionaries(
+    st.sampled_from(["type", "stream", "ts", "session_id", "viewer_id", "event_id", "x"]),
+    st.one_of(st.sampled_from(["join", "heartbeat", "leave", "count"]), texts, times),
+    max_size=6,
+) | st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["join", "heartbeat", "leave"]),
+        "stream": texts,
+        "ts": times,
+        "session_id": texts,
+    },
+    optional={"viewer_id": texts},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(raw_events, min_size=1, max_size=8))
+def test_fast_check_agrees_with_parse_event(events):
+    state = PartitionState(0)
+    # A first valid event teaches the state the stream id, so later ones take the fast path.
+    warmup = {"type": "join", "stream": "s", "ts": NOW, "session_id": "w"}
+    value = orjson.dumps(
+        {"v": 1, "platform": "web", "received_at": NOW, "events": [warmup, *events]}
+    )
+    counted = state.apply_record(0, value)
+    _, _, dead = state.drain()
+    expected_dead = []
+    for index, raw in enumerate(events, start=1):
+        mode = "reports" if isinstance(raw, dict) and raw.get("type") == "count" else "sessions"
+        parsed = parse_event(raw, now_ms=NOW, streams=_Any(), mode=mode)
+        if isinstance(parsed, Rejection):
+            expected_dead.append((index, parsed.code))
+    assert [(d.index, d.code) for d in dead] == expected_dead
+    assert counted == len(events) + 1 - len(expected_dead)
+
+
+def test_session_far_from_its_first_event_widens_and_stays_exact():
+    session = Session(0)
+    times = [0, 10_000, 40 * 24 * 3600 * 1000, 20_000, -40 * 24 * 3600 * 1000]
+    for ts in times:
+        session.add("heartbeat", ts, 30_000, 30_000)
+    session.add("leave", 15_000, 30_000, 30_000)
+    assert session.starts.typecode == "q"
+    assert session.start_times() == sorted(times)
+    assert session.ranges == online_ranges(sorted(times), [15_000], None, 30_000)
