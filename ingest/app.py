@@ -8,15 +8,15 @@ import logging
 from collections.abc import AsyncIterator
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from contract.registry_store import RegistryFollower
-from contract.topics import EVENTS
+from contract.topics import EVENTS, METRICS
 from ingest.config import IngestConfig
+from ingest.metrics import MetricsPublisher, instance_name
 from ingest.openapi import docs_html, openapi_spec
 from ingest.problems import problem_response
 from ingest.producer import EventSink, KafkaEventProducer
@@ -71,6 +71,17 @@ def create_app(
     )
     if follower is not None:
         state.registry_ready = lambda: follower.wait_ready(0)
+    publisher = (
+        MetricsPublisher(
+            sink,
+            state.stats,
+            kafka.topic(METRICS),
+            instance=instance_name(config.port),
+            interval_s=config.metrics_interval_s,
+        )
+        if config.metrics_interval_s > 0
+        else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -78,10 +89,15 @@ def create_app(
             follower.start()
         # Connect to Kafka in the background so the first request does not wait for it.
         warmup = asyncio.create_task(sink.ready(state.topic))
+        if publisher is not None:
+            publisher.start()
         try:
             yield
         finally:
             warmup.cancel()
+            if publisher is not None:
+                await publisher.stop()
+            # Requests have finished (uvicorn waits for them); flush what Kafka still holds.
             await sink.close()
             if follower is not None:
                 await asyncio.to_thread(follower.stop)
@@ -96,11 +112,7 @@ def create_app(
 
 
 def serve(config: IngestConfig) -> None:
-    """Run the ingest API until SIGTERM/SIGINT; in-flight requests finish, then Kafka flushes."""
-    uvicorn.run(
-        create_app(config),
-        host=config.host,
-        port=config.port,
-        log_level="info",
-        access_log=False,  # access lines are noise at this rate; keys are never logged anyway
-    )
+    """Run the ingest API until SIGTERM/SIGINT (see ``ingest.server``)."""
+    from ingest.server import serve as serve_forever
+
+    serve_forever(config)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-
-from kafka.partitioner.default import murmur2
 
 from contract.events import Event
 from contract.records import encode_batch, partition_key
+from ingest.partitioner import partition_for, partitions_for
 
 __all__ = ["MAX_RECORD_BYTES", "OutRecord", "pack_events", "partition_for"]
 
@@ -27,15 +25,6 @@ class OutRecord:
     count: int
 
 
-@lru_cache(maxsize=1 << 16)
-def partition_for(key: bytes, partitions: int) -> int:
-    """The partition kafka-python's default partitioner picks for ``key`` (murmur2)."""
-    if partitions < 1:
-        raise ValueError("a topic has at least one partition")
-    hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
-
-
 def pack_events(
     events: Sequence[Event],
     *,
@@ -50,10 +39,9 @@ def pack_events(
     sits in the partition its own key maps to. A group too big for one record is split.
     ``timeout_ms`` is the partner's session timeout, which travels with the events.
     """
+    keys = [partition_key(e.stream, platform, e.viewer_id or e.session_id or "") for e in events]
     groups: dict[int, tuple[bytes, list[Event]]] = {}
-    for event in events:
-        key = partition_key(event.stream, platform, event.viewer_key)
-        partition = partition_for(key, partitions)
+    for key, partition, event in zip(keys, partitions_for(keys, partitions), events, strict=True):
         group = groups.get(partition)
         if group is None:
             groups[partition] = (key, [event])

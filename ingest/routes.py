@@ -141,7 +141,8 @@ async def _ingest(request: Request, *, write: bool) -> Response:
         events = parse(data, max_events=config.max_events)
         check_platform(events, partner.id)
         bucket = partner.id if write else f"{partner.id}/validate"
-        decision = state.limiter.take(bucket, partner.rate, len(events))
+        # Each worker process has its own buckets: share the partner's rate between them.
+        decision = state.limiter.take(bucket, partner.rate / config.workers, len(events))
         if not decision.allowed:
             raise RateLimited(
                 f"over the rate of {partner.rate} events/s; retry in "

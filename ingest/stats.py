@@ -26,6 +26,14 @@ class IngestStats:
             if codes:
                 self._rejected.setdefault(partner, Counter()).update(codes)
 
+    def totals(self) -> dict[str, tuple[int, dict[str, int]]]:
+        """Every partner seen: ``(accepted, rejected by code)``."""
+        with self._lock:
+            partners = set(self._accepted) | set(self._rejected)
+            return {
+                p: (self._accepted[p], dict(self._rejected.get(p, Counter()))) for p in partners
+            }
+
     def for_partner(self, partner: str) -> dict[str, Any]:
         """One partner's counts as a JSON-ready mapping."""
         with self._lock:
