@@ -17,6 +17,7 @@ __all__ = [
     "RecordError",
     "decode_batch",
     "encode_batch",
+    "encode_raw_batch",
     "partition_key",
 ]
 
@@ -58,13 +59,27 @@ def encode_batch(
     ``timeout_ms`` is the partner's session timeout when the events were accepted; it
     travels with them so that replaying the log later gives the same numbers.
     """
+    return encode_raw_batch(
+        platform, received_at, [event.to_record() for event in events], timeout_ms=timeout_ms
+    )
+
+
+def encode_raw_batch(
+    platform: str,
+    received_at: int,
+    events: Iterable[Mapping[str, Any]],
+    *,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+) -> bytes:
+    """Pack events as given, unchecked (a partner producing straight to Kafka); the stream
+    app checks each one when it reads the record. Raises ``TypeError`` if one is not JSON."""
     return orjson.dumps(
         {
             "v": RECORD_VERSION,
             "platform": platform,
             "received_at": received_at,
             "timeout_ms": timeout_ms,
-            "events": [event.to_record() for event in events],
+            "events": events if isinstance(events, list) else list(events),
         }
     )
 

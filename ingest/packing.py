@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from contract.events import Event
-from contract.records import encode_batch, partition_key
+from contract.records import encode_raw_batch, partition_key
 from ingest.partitioner import partition_for, partitions_for
 
-__all__ = ["MAX_RECORD_BYTES", "OutRecord", "pack_events", "partition_for"]
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "OutRecord",
+    "pack_events",
+    "pack_raw_events",
+    "partition_for",
+    "raw_partition_key",
+]
 
 MAX_RECORD_BYTES = 900 * 1024
 """Records are split below the broker's default 1 MiB message limit."""
@@ -40,32 +48,74 @@ def pack_events(
     ``timeout_ms`` is the partner's session timeout, which travels with the events.
     """
     keys = [partition_key(e.stream, platform, e.viewer_id or e.session_id or "") for e in events]
-    groups: dict[int, tuple[bytes, list[Event]]] = {}
-    for key, partition, event in zip(keys, partitions_for(keys, partitions), events, strict=True):
+    docs = [event.to_record() for event in events]
+    return _pack(keys, docs, platform, received_at_ms, partitions, timeout_ms)
+
+
+def _text_or_empty(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def raw_partition_key(event: Mapping[str, Any], platform: str) -> bytes:
+    """The key of an unchecked event: as ``partition_key`` for a valid one; fields that are
+    missing or not strings count as empty (the stream app rejects such an event anyway)."""
+    viewer = _text_or_empty(event.get("viewer_id")) or _text_or_empty(event.get("session_id"))
+    return partition_key(_text_or_empty(event.get("stream")), platform, viewer)
+
+
+def pack_raw_events(
+    events: Sequence[Mapping[str, Any]],
+    *,
+    platform: str,
+    received_at_ms: int,
+    partitions: int,
+    timeout_ms: int,
+) -> list[OutRecord]:
+    """``pack_events`` for events not checked here (a partner producing straight to Kafka):
+    the same keys, partitions and record layout; the stream app checks each event when it
+    reads the record and sends the invalid ones to the dead-letter topic. A ``platform``
+    field is dropped, as ingest drops it (the record names the platform)."""
+    keys = [raw_partition_key(event, platform) for event in events]
+    docs = [{k: v for k, v in event.items() if k != "platform"} for event in events]
+    return _pack(keys, docs, platform, received_at_ms, partitions, timeout_ms)
+
+
+def _pack(
+    keys: list[bytes],
+    docs: list[dict[str, Any]],
+    platform: str,
+    received_at_ms: int,
+    partitions: int,
+    timeout_ms: int,
+) -> list[OutRecord]:
+    groups: dict[int, tuple[list[bytes], list[dict[str, Any]]]] = {}
+    for key, partition, doc in zip(keys, partitions_for(keys, partitions), docs, strict=True):
         group = groups.get(partition)
         if group is None:
-            groups[partition] = (key, [event])
+            groups[partition] = ([key], [doc])
         else:
-            group[1].append(event)
+            group[0].append(key)
+            group[1].append(doc)
     records: list[OutRecord] = []
-    for partition, (key, group_events) in sorted(groups.items()):
-        records.extend(_encode(partition, key, group_events, platform, received_at_ms, timeout_ms))
+    for partition, (group_keys, group_docs) in sorted(groups.items()):
+        records.extend(
+            _encode(partition, group_keys, group_docs, platform, received_at_ms, timeout_ms)
+        )
     return records
 
 
 def _encode(
     partition: int,
-    key: bytes,
-    events: list[Event],
+    keys: list[bytes],
+    docs: list[dict[str, Any]],
     platform: str,
     received_at_ms: int,
     timeout_ms: int,
 ) -> list[OutRecord]:
-    value = encode_batch(platform, received_at_ms, events, timeout_ms=timeout_ms)
-    if len(value) <= MAX_RECORD_BYTES or len(events) == 1:
-        return [OutRecord(partition, key, value, len(events))]
-    half = len(events) // 2
-    second_key = partition_key(events[half].stream, platform, events[half].viewer_key)
-    head = _encode(partition, key, events[:half], platform, received_at_ms, timeout_ms)
-    tail = _encode(partition, second_key, events[half:], platform, received_at_ms, timeout_ms)
+    value = encode_raw_batch(platform, received_at_ms, docs, timeout_ms=timeout_ms)
+    if len(value) <= MAX_RECORD_BYTES or len(docs) == 1:
+        return [OutRecord(partition, keys[0], value, len(docs))]
+    half = len(docs) // 2
+    head = _encode(partition, keys[:half], docs[:half], platform, received_at_ms, timeout_ms)
+    tail = _encode(partition, keys[half:], docs[half:], platform, received_at_ms, timeout_ms)
     return head + tail

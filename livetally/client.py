@@ -25,6 +25,7 @@ __all__ = [
     "BatchResult",
     "Client",
     "ClientError",
+    "KafkaClient",
     "LineError",
     "RejectedEvent",
     "backoff_delay",
@@ -272,6 +273,156 @@ class Client:
         self._http.close()
 
     def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            self.close()
+
+
+# --- straight to Kafka ---------------------------------------------------------------------
+
+
+class KafkaClient:
+    """Produces a partner's events straight to the events topic, for partners with access
+    to the Kafka cluster: the same records ingest writes (``ingest.packing``), one per
+    partition per flush, produced with ``acks=all`` and an idempotent producer.
+
+    Events are not checked here: the stream app checks every event when it reads the record
+    (the same rules as ``POST /v1/events``, against the time the record was produced) and
+    puts each invalid one on the dead-letter topic with its reason. Check a sample first
+    with ``POST /v1/events/validate`` if in doubt. ``timeout_ms`` must be the session
+    timeout registered for the partner (``livetally partner add --session-timeout``).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str | list[str],
+        partner_id: str,
+        timeout_ms: int = 30_000,
+        *,
+        topic_prefix: str = "livetally.",
+        batch_size: int = 500,
+        ack_timeout_s: float = 10.0,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        if not partner_id:
+            raise ValueError("partner_id must not be empty")
+        if timeout_ms <= 0:
+            raise ValueError("timeout_ms must be positive")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        from contract.topics import EVENTS
+
+        servers = bootstrap.split(",") if isinstance(bootstrap, str) else list(bootstrap)
+        self._servers = [s.strip() for s in servers if s.strip()]
+        self._partner = partner_id
+        self._timeout_ms = timeout_ms
+        self._topic = f"{topic_prefix}{EVENTS}"
+        self._batch_size = batch_size
+        self._ack_timeout_s = ack_timeout_s
+        self._clock_ms = clock_ms
+        self._producer: Any = None
+        self._buffer: list[Mapping[str, Any]] = []
+        self.produced = 0
+        """Events Kafka has acknowledged so far."""
+
+    @property
+    def pending(self) -> int:
+        """Events buffered and not yet produced."""
+        return len(self._buffer)
+
+    def _client(self) -> Any:
+        if self._producer is None:
+            from kafka import KafkaProducer
+            from kafka.errors import KafkaError
+
+            from ingest.producer import producer_options
+
+            options = {
+                **producer_options(self._ack_timeout_s),
+                "client_id": f"livetally-client-{self._partner}",
+            }
+            try:
+                self._producer = KafkaProducer(bootstrap_servers=self._servers, **options)
+            except KafkaError as exc:
+                raise ClientError(
+                    f"cannot reach Kafka at {','.join(self._servers)}: {exc}"
+                ) from None
+        return self._producer
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        """Buffer one event; produces a batch once ``batch_size`` events are waiting.
+
+        An event naming another ``platform`` is refused here, as ingest refuses it (403).
+        """
+        if not isinstance(event, Mapping):
+            raise ClientError("an event must be a JSON object (a mapping)")
+        platform = event.get("platform")
+        if isinstance(platform, str) and platform != self._partner:
+            raise ClientError(
+                f"event has platform {platform!r} but this client produces for {self._partner!r}"
+            )
+        try:
+            orjson.dumps(event)
+        except TypeError as exc:
+            raise ClientError(f"event is not JSON: {exc}") from None
+        self._buffer.append(event)
+        if len(self._buffer) >= self._batch_size:
+            self.flush()
+
+    def flush(self) -> int:
+        """Produce every buffered event and wait for Kafka; return how many were produced."""
+        if not self._buffer:
+            return 0
+        from kafka.errors import KafkaError
+
+        from ingest.packing import pack_raw_events
+
+        events, self._buffer = self._buffer, []
+        try:
+            producer = self._client()
+            partitions = producer.partitions_for(self._topic)
+            if not partitions:
+                raise ClientError(f"topic {self._topic} does not exist")
+            records = pack_raw_events(
+                events,
+                platform=self._partner,
+                received_at_ms=self._clock_ms(),
+                partitions=len(partitions),
+                timeout_ms=self._timeout_ms,
+            )
+            futures = [
+                producer.send(self._topic, key=r.key, value=r.value, partition=r.partition)
+                for r in records
+            ]
+            producer.flush(timeout=self._ack_timeout_s)
+            for future in futures:
+                future.get(timeout=self._ack_timeout_s)
+        except KafkaError as exc:
+            self._buffer = events + self._buffer  # keep them for a retry: duplicates are safe
+            raise ClientError(f"Kafka did not take the events: {type(exc).__name__}") from None
+        except ClientError:
+            self._buffer = events + self._buffer
+            raise
+        self.produced += len(events)
+        return len(events)
+
+    def close(self) -> None:
+        """Close the producer (does not flush)."""
+        if self._producer is not None:
+            self._producer.close(timeout=self._ack_timeout_s)
+            self._producer = None
+
+    def __enter__(self) -> KafkaClient:
         return self
 
     def __exit__(

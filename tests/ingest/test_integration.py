@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
+import jsonschema
 import orjson
 import pytest
 import uvicorn
@@ -119,10 +120,18 @@ def post(url, body, *, key=KEY, content_type="application/json", path="/v1/event
 
 
 def check_declared(spec: dict, response: httpx.Response, path: str = "/v1/events") -> None:
+    """The status is declared for the route, and the body matches the schema declared for
+    that status and media type (validated with jsonschema, OpenAPI 3.1 = JSON Schema 2020-12)."""
     method = response.request.method.lower()
     declared = spec["paths"][path][method]["responses"]
     assert str(response.status_code) in declared
     assert response.status_code in ROUTE_STATUSES[(method, path)]
+    content = declared[str(response.status_code)]["content"]
+    media_type = response.headers["content-type"].split(";")[0].strip()
+    assert media_type in content, (media_type, list(content))
+    schema = {**content[media_type]["schema"], "components": spec["components"]}
+    body = response.text if media_type == "text/html" else response.json()
+    jsonschema.Draft202012Validator(schema).validate(body)
     if response.status_code >= 400:
         assert response.headers["content-type"] == "application/problem+json"
         doc = response.json()

@@ -8,7 +8,13 @@ from kafka.partitioner.default import murmur2
 
 from contract.events import Event
 from contract.records import decode_batch, partition_key
-from ingest.packing import MAX_RECORD_BYTES, pack_events, partition_for
+from ingest.packing import (
+    MAX_RECORD_BYTES,
+    pack_events,
+    pack_raw_events,
+    partition_for,
+    raw_partition_key,
+)
 
 
 def event(session: str, stream: str = "carnival") -> Event:
@@ -49,3 +55,34 @@ def test_a_group_too_big_for_one_record_is_split():
 
 def test_no_events_make_no_records():
     assert pack_events([], platform="p", received_at_ms=1, partitions=3, timeout_ms=1000) == []
+
+
+def test_raw_events_are_packed_exactly_like_checked_ones():
+    raw = [
+        {"type": "join", "stream": "carnival", "ts": 1_734_780_600_000, "session_id": f"s{i}"}
+        for i in range(50)
+    ]
+    checked = [event(f"s{i}") for i in range(50)]
+    options = {"platform": "douyu", "received_at_ms": 7, "partitions": 4, "timeout_ms": 9000}
+    assert pack_raw_events(raw, **options) == pack_events(checked, **options)
+
+
+def test_raw_packing_drops_platform_and_keeps_invalid_events_for_the_stream_app():
+    raw = [
+        {"type": "join", "stream": "carnival", "ts": 1, "session_id": "a", "platform": "douyu"},
+        {"type": "join", "stream": 5, "session_id": None, "color": "red"},
+        "not an event",
+    ]
+    raw_dicts = [e for e in raw if isinstance(e, dict)]
+    records = pack_raw_events(
+        raw_dicts, platform="douyu", received_at_ms=1, partitions=2, timeout_ms=1000
+    )
+    stored = [e for r in records for e in decode_batch(r.value).events]
+    assert sorted(stored, key=str) == sorted(
+        [
+            {"type": "join", "stream": "carnival", "ts": 1, "session_id": "a"},
+            {"type": "join", "stream": 5, "session_id": None, "color": "red"},
+        ],
+        key=str,
+    )
+    assert raw_partition_key(raw_dicts[1], "douyu") == partition_key("", "douyu", "")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import gzip
 import io
 import random
+import time
+import uuid
 
 import httpx
 import orjson
 import pytest
 
+from contract.topics import DEADLETTER
 from livetally.client import (
     BatchResult,
     Client,
     ClientError,
+    KafkaClient,
     LineError,
     RejectedEvent,
     backoff_delay,
@@ -275,3 +279,74 @@ def test_send_file_posts_in_batches_of_500_and_exits_0_when_all_accepted(tmp_pat
 def test_send_file_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(LivetallyError, match="cannot read"):
         send_file(str(tmp_path / "nope.ndjson"), key="k", url="http://ingest.test")
+
+
+# --- straight to Kafka ------------------------------------------------------------------------
+
+
+def test_kafka_client_refuses_what_ingest_would_refuse_before_producing():
+    client = KafkaClient("127.0.0.1:1", "douyu")
+    with pytest.raises(ClientError, match="platform 'huya'"):
+        client.send({"type": "join", "platform": "huya"})
+    with pytest.raises(ClientError, match="not JSON"):
+        client.send({"type": "join", "ts": object()})
+    with pytest.raises(ClientError, match="JSON object"):
+        client.send(["join"])  # type: ignore[arg-type]
+    assert client.pending == 0
+    with pytest.raises(ValueError):
+        KafkaClient("127.0.0.1:1", "")
+
+
+def _read_topic(kafka, name: str, *, until, timeout_s: float = 60) -> list[dict]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    topic = kafka.topic(name)
+    consumer = KafkaConsumer(bootstrap_servers=kafka.servers, enable_auto_commit=False)
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or {0}]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not until(seen) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                seen.extend(orjson.loads(r.value) for r in records)
+    finally:
+        consumer.close()
+    return seen
+
+
+@pytest.mark.integration
+def test_events_produced_straight_to_kafka_are_counted_and_invalid_ones_dead_lettered(stack):
+    stream, partner = f"kc-{uuid.uuid4().hex[:6]}", f"kp{uuid.uuid4().hex[:6]}"
+    stack.cli("stream", "add", stream, "--title", "Kafka client")
+    stack.cli("partner", "add", partner, "--name", "Direct", "--session-timeout", "3600")
+    token = stack.cli("token", "create", "--role", "viewer").stdout.strip().splitlines()[-1]
+    now = time.time_ns() // 1_000_000
+    bad_session = f"bad-{uuid.uuid4().hex[:8]}"
+    with KafkaClient(stack.settings.kafka.bootstrap, partner, 3_600_000, batch_size=10) as kc:
+        for i in range(25):
+            kc.send({"type": "join", "stream": stream, "ts": now - i, "session_id": f"k{i}"})
+        kc.send({"type": "join", "stream": stream, "ts": now, "session_id": bad_session, "x": 1})
+    assert kc.produced == 26 and kc.pending == 0
+
+    deadline = time.monotonic() + 90
+    figures: dict = {}
+    while time.monotonic() < deadline:
+        r = httpx.get(
+            f"{stack.dashboard_url}/api/v1/streams/{stream}/summary",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        figures = r.json().get("platforms", {}).get(partner, {}) if r.status_code == 200 else {}
+        if figures.get("views") == 25:
+            break
+        time.sleep(1)
+    assert (figures.get("views"), figures.get("concurrent")) == (25, 25), figures
+
+    def found(letters: list[dict]) -> bool:
+        return any(bad_session in letter.get("value", "") for letter in letters)
+
+    letters = _read_topic(stack.settings.kafka, DEADLETTER, until=found)
+    [letter] = [x for x in letters if bad_session in x.get("value", "")]
+    assert letter["code"] == "unknown_field"
+    assert letter["detail"] == "unknown field(s): x"
