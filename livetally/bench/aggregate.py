@@ -1,0 +1,233 @@
+"""Parts 2 and 4: aggregation through the worker, next to the limit and the textbook app."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from contract.topics import EVENTS, STATS, ensure_topics
+from livetally.bench.context import Context
+from livetally.bench.eventlog import (
+    Batch,
+    batch_records,
+    body_batch,
+    read_log,
+    take_events,
+    textbook_records,
+)
+from livetally.bench.kafkaio import OffsetWatch, Prefill, create_topic, group_members, produce
+from livetally.bench.kafkaio import stats_events as read_stats_events
+from livetally.bench.limit import count_topic
+from livetally.bench.stack import Service
+from livetally.exceptions import ProcessFailed
+
+__all__ = ["Throughput", "log_batches", "measure_group", "run_aggregation", "run_scale"]
+
+CATCH_UP_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Events a consumer group went through, from its first commit to its last."""
+
+    events: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float | None:
+        """Events per second."""
+        return self.events / self.seconds if self.seconds > 0 else None
+
+
+def log_batches(path: Path, limit: int) -> Iterator[Batch]:
+    """The first ``limit`` events of the event log, as batches with absolute ``ts``."""
+    return take_events((body_batch(p, b) for p, b in read_log(path)), limit)
+
+
+def prefill_events(ctx: Context, topic: str, partitions: int, limit: int) -> Prefill:
+    """Write the log's first ``limit`` events to ``topic`` packed as ingest packs them."""
+    records = (
+        ((r.partition, r.key, r.value), r.count)
+        for batch in log_batches(ctx.log_path, limit)
+        for r in batch_records(batch, 0, partitions=partitions)
+    )
+    return produce(ctx.stack.servers, topic, records)
+
+
+def measure_group(
+    ctx: Context, group: str, topic: str, prefill: Prefill, consumers: Sequence[Service]
+) -> Throughput:
+    """Wait until ``group`` has committed the whole fill; events/s between first and last commit."""
+    watch = OffsetWatch(ctx.stack.servers, group, topic)
+    try:
+        progress = watch.wait_done(
+            prefill.ends,
+            timeout_s=CATCH_UP_TIMEOUT_S,
+            alive=lambda: all(c.proc.poll() is None for c in consumers),
+        )
+    finally:
+        watch.close()
+    if progress.done_at is None or progress.first_at is None or progress.first_offsets is None:
+        dead = [c for c in consumers if c.proc.poll() is not None]
+        why = f"{dead[0].name} exited:\n{dead[0].tail()}" if dead else "it stalled or timed out"
+        raise ProcessFailed(
+            f"{group} did not get through {topic} (committed {progress.last_offsets}, "
+            f"end {prefill.ends}): {why}"
+        )
+    events = prefill.events_between(progress.first_offsets, prefill.ends)
+    return Throughput(events, progress.done_at - progress.first_at)
+
+
+def _worker(ctx: Context, name: str, prefix: str, partitions: int, group: str) -> Service:
+    env = ctx.stack.env(prefix, partitions, LIVETALLY_STREAM_APP_ID=group)
+    return ctx.stack.serve("worker", name, env)
+
+
+def _stats_events(ctx: Context, topic: str, expected: int, timeout_s: float = 15.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    counted = read_stats_events(ctx.stack.servers, topic)
+    while counted != expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        counted = read_stats_events(ctx.stack.servers, topic)
+    return counted
+
+
+def run_aggregation(ctx: Context) -> None:
+    """One worker on a pre-filled 4-partition topic; the limit and textbook next to it."""
+    sizes = ctx.config.sizes
+    results = ctx.results
+    stack = ctx.stack
+    prefix, partitions, group = "bench.agg.", 4, "bench-agg"
+    kafka = stack.kafka(prefix, partitions)
+    ensure_topics(kafka)
+    topic = kafka.topic(EVENTS)
+    prefill = prefill_events(ctx, topic, partitions, sizes.aggregate_events)
+    ctx.say(
+        f"aggregation: {prefill.events:,} events in {prefill.records:,} records pre-filled "
+        f"in {prefill.seconds:.1f} s; starting one worker"
+    )
+    worker = _worker(ctx, "worker-agg", prefix, partitions, group)
+    livetally = measure_group(ctx, group, topic, prefill, [worker])
+    counted = _stats_events(ctx, kafka.topic(STATS), prefill.events)
+    rss = worker.rss_bytes()
+    stack.stop(worker)
+    results.set("aggregate_events_per_s", livetally.per_s, "no time measured")
+    ctx.say(f"aggregation: worker {livetally.per_s or 0:,.0f} events/s; counted {counted:,}")
+
+    limit = ctx.executor.submit(
+        count_topic, stack.servers, topic, partitions, prefill.records
+    ).result()
+    limit_rate = limit.events / limit.seconds if limit.seconds > 0 else None
+    results.set("limit_events_per_s", limit_rate, "the limit loop read nothing")
+    ctx.say(f"aggregation: limit {limit_rate or 0:,.0f} events/s ({limit.events:,} events)")
+
+    textbook = run_textbook(ctx, partitions)
+    results.set("textbook_events_per_s", textbook.per_s, "no time measured")
+    ctx.say(f"aggregation: textbook {textbook.per_s or 0:,.0f} events/s")
+
+    if livetally.per_s is not None and limit_rate:
+        results.set("ratio_vs_limit", livetally.per_s / limit_rate)
+    else:
+        results.set("ratio_vs_limit", None, "a rate is missing")
+    if livetally.per_s is not None and textbook.per_s:
+        results.set("ratio_vs_textbook", livetally.per_s / textbook.per_s)
+    else:
+        results.set("ratio_vs_textbook", None, "a rate is missing")
+    results.details["aggregation"] = {
+        "partitions": partitions,
+        "records_produced": prefill.records,
+        "events_produced": prefill.events,
+        "events_timed": livetally.events,
+        "seconds": round(livetally.seconds, 3),
+        "events_counted": counted,
+        "worker_rss_mib": round(rss / 2**20, 1),
+        "limit": {"records": limit.records, "events": limit.events, "seconds": limit.seconds},
+        "textbook": {"events": textbook.events, "seconds": round(textbook.seconds, 3)},
+    }
+
+
+def run_textbook(ctx: Context, partitions: int) -> Throughput:
+    """The tutorial-style Faust app on its own one-record-per-event topic."""
+    stack = ctx.stack
+    topic = "bench.textbook.events"
+    group = "bench-textbook"
+    create_topic(stack.servers, topic, partitions)
+    records = (
+        ((None, key, value), 1)
+        for batch in log_batches(ctx.log_path, ctx.config.sizes.textbook_events)
+        for key, value in textbook_records(batch, 0)
+    )
+    prefill = produce(stack.servers, topic, records)
+    ctx.say(f"aggregation: {prefill.events:,} one-event records for the textbook app")
+    port = stack.ports.take()
+    datadir = stack.root / "textbook"
+    argv = [
+        sys.executable,
+        "-m",
+        "livetally.bench.textbook",
+        stack.settings.kafka.bootstrap,
+        topic,
+        group,
+        str(port),
+        str(datadir),
+        str(partitions),
+    ]
+    app = stack.spawn("textbook", argv, stack.base_env, f"http://127.0.0.1:{port}/healthz")
+    stack.wait_healthy(app)
+    try:
+        return measure_group(ctx, group, topic, prefill, [app])
+    finally:
+        stack.stop(app)
+
+
+def run_scale(ctx: Context) -> None:
+    """Events/s with 1, 2 and 4 partitions, one worker per partition."""
+    sizes = ctx.config.sizes
+    cores = os.cpu_count() or 1
+    rows: dict[str, object] = {}
+    for n in sizes.scale_workers:
+        if n > cores:
+            rows[str(n)] = {
+                "events_per_s": None,
+                "why": f"needs {n} cores, the machine has {cores}",
+            }
+            ctx.extra_rows.append((f"Scale: {n} partitions / {n} workers", f"n/a ({cores} cores)"))
+            continue
+        prefix, group = f"bench.scale{n}.", f"bench-scale{n}"
+        kafka = ctx.stack.kafka(prefix, n)
+        ensure_topics(kafka)
+        topic = kafka.topic(EVENTS)
+        workers: list[Service] = []
+        try:
+            if n == 1:
+                prefill = prefill_events(ctx, topic, n, sizes.aggregate_events)
+                workers.append(_worker(ctx, "worker-scale1", prefix, n, group))
+            else:
+                # Join every worker before the fill, so no rebalance happens mid-run.
+                for i in range(n):
+                    workers.append(_worker(ctx, f"worker-scale{n}-{i}", prefix, n, group))
+                _wait_members(ctx, group, n)
+                prefill = prefill_events(ctx, topic, n, sizes.aggregate_events)
+            through = measure_group(ctx, group, topic, prefill, workers)
+        finally:
+            for worker in workers:
+                ctx.stack.stop(worker)
+        rows[str(n)] = {"events_per_s": through.per_s, "events": through.events}
+        ctx.say(f"scale: {n} partition(s)/worker(s): {through.per_s or 0:,.0f} events/s")
+        ctx.extra_rows.append(
+            (f"Scale: {n} partitions / {n} workers", f"{through.per_s or 0:,.0f} events/s")
+        )
+    ctx.results.details["scale"] = rows
+
+
+def _wait_members(ctx: Context, group: str, n: int, timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if group_members(ctx.stack.servers, group) == n:
+            return
+        time.sleep(0.5)
+    raise ProcessFailed(f"the {n} workers of {group} did not form a stable group")

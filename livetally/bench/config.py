@@ -1,0 +1,121 @@
+"""Settings of the benchmark suite: run sizes, ports, and the environment of its processes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from contract.settings import read_int
+
+__all__ = ["FULL", "QUICK", "BenchConfig", "Sizes"]
+
+# Variables the bench sets itself for every process of its own stack.
+_OWNED = (
+    "LIVETALLY_HOME",
+    "LIVETALLY_BOOTSTRAP",
+    "LIVETALLY_KAFKA_PORT",
+    "LIVETALLY_INGEST_PORT",
+    "LIVETALLY_DASHBOARD_PORT",
+    "LIVETALLY_WORKER_PORT",
+    "LIVETALLY_TOPIC_PREFIX",
+    "LIVETALLY_PARTITIONS",
+    "LIVETALLY_STREAM_APP_ID",
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each part of the suite does."""
+
+    log_scale: float
+    """Audience scale of the event log (1 = the real evening, ~112 M events)."""
+    ingest_seconds: float
+    """Length of the closed-loop ingest throughput run."""
+    ingest_clients: int
+    """Concurrent HTTP connections of the throughput run."""
+    latency_rate: int
+    """Offered load (events/s) of the ingest latency run and of the end-to-end run."""
+    latency_seconds: float
+    """Length of the ingest latency run."""
+    aggregate_events: int
+    """Events pre-filled for the aggregation runs (taken from the start of the log)."""
+    textbook_events: int
+    """Events pre-filled for the textbook Faust app (one record each)."""
+    e2e_seconds: float
+    """Length of the end-to-end run."""
+    probe_interval_s: float
+    """Time between two end-to-end probe events."""
+    scale_workers: tuple[int, ...]
+    """Partition/worker counts of the scale runs."""
+    memory_sessions: tuple[int, ...]
+    """Session counts at which the worker's RSS is read."""
+    dashboard_requests: int
+    """Requests timed per dashboard route."""
+
+
+FULL = Sizes(
+    log_scale=0.011,
+    ingest_seconds=20.0,
+    ingest_clients=8,
+    latency_rate=20_000,
+    latency_seconds=20.0,
+    aggregate_events=1_000_000,
+    textbook_events=150_000,
+    e2e_seconds=60.0,
+    probe_interval_s=0.1,
+    scale_workers=(1, 2, 4),
+    memory_sessions=(100_000, 1_000_000),
+    dashboard_requests=20,
+)
+"""``livetally bench``: the figures the targets are stated for."""
+
+QUICK = Sizes(
+    log_scale=0.001,
+    ingest_seconds=3.0,
+    ingest_clients=4,
+    latency_rate=2_000,
+    latency_seconds=3.0,
+    aggregate_events=60_000,
+    textbook_events=5_000,
+    e2e_seconds=8.0,
+    probe_interval_s=0.2,
+    scale_workers=(1, 2),
+    memory_sessions=(100_000,),
+    dashboard_requests=5,
+)
+"""``livetally bench --quick``: a smoke run of the whole pipeline in under three minutes."""
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Everything the suite needs, read once from the environment."""
+
+    sizes: Sizes = FULL
+    """Run sizes."""
+    quick: bool = False
+    """True for the ``--quick`` smoke run."""
+    seed: int = 20241221
+    """Seed of the event log (``LIVETALLY_BENCH_SEED``): the same seed, the same events."""
+    base_port: int | None = None
+    """First of 40 consecutive ports to use (``LIVETALLY_BENCH_PORT``); else free ones."""
+    keep: bool = False
+    """Keep the temporary directory with the logs (``LIVETALLY_BENCH_KEEP=1``)."""
+    child_env: Mapping[str, str] = field(default_factory=dict)
+    """Environment of the processes the suite starts, without livetally's own variables."""
+
+    @classmethod
+    def from_env(cls, *, quick: bool, environ: Mapping[str, str] | None = None) -> BenchConfig:
+        """Read the configuration from ``LIVETALLY_BENCH_*`` variables."""
+        env = os.environ if environ is None else environ
+        raw_port = read_int(env, "LIVETALLY_BENCH_PORT", 0)
+        if raw_port and not 1024 <= raw_port <= 65535 - 40:
+            raise ValueError(f"LIVETALLY_BENCH_PORT must be 1024-65495, got {raw_port}")
+        return cls(
+            sizes=QUICK if quick else FULL,
+            quick=quick,
+            seed=read_int(env, "LIVETALLY_BENCH_SEED", 20241221),
+            base_port=raw_port or None,
+            keep=env.get("LIVETALLY_BENCH_KEEP", "") not in ("", "0"),
+            child_env={k: v for k, v in env.items() if k not in _OWNED},
+        )

@@ -1,0 +1,231 @@
+"""Parts 3 and 5: event accepted → visible on the dashboard, and dashboard response times."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from livetally.bench.context import PROBE_PARTNER, Context, register
+from livetally.bench.loadgen import LoadSpec, open_loop, warm_up
+from livetally.bench.stats import percentile, summarize_ms
+from livetally.demo.carnival import DURATION_S, STREAM
+from livetally.demo.replay import wait_ready
+from livetally.exceptions import ProcessFailed
+
+__all__ = ["ProbeResult", "pipeline_latency", "run_end_to_end"]
+
+PREFIX = "bench.e2e."
+POLL_S = 0.05
+SETTLE_S = 20.0
+
+
+@dataclass
+class ProbeResult:
+    """Per probe event: when ingest accepted it, its ts, when the summary API showed it."""
+
+    accepted_at: list[float] = field(default_factory=list)
+    ts_ms: list[int] = field(default_factory=list)
+    visible_at: list[float | None] = field(default_factory=list)
+    refused: int = 0
+
+    def latencies(self) -> list[float]:
+        """Seconds from 202 to visible, for the probes that became visible."""
+        return [
+            seen - accepted
+            for accepted, seen in zip(self.accepted_at, self.visible_at, strict=True)
+            if seen is not None
+        ]
+
+
+def pipeline_latency(accepted_at: float, ts_ms: int, visible_at: float) -> float:
+    """Latency that excludes waiting for the event's own second to begin.
+
+    The dashboard shows the figures of the current whole second, and an event at
+    ``ts`` first counts in the second ``ceil(ts)``; before that instant no pipeline could
+    show it.
+    """
+    earliest = max(accepted_at, math.ceil(ts_ms / 1000))
+    return max(0.0, visible_at - earliest)
+
+
+def _probe(
+    ingest_url: str, key: str, summary_url: str, token: str, interval_s: float, seconds: float
+) -> ProbeResult:
+    result = ProbeResult()
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def poll() -> None:
+        seen = 0
+        with httpx.Client(timeout=5, headers={"Authorization": f"Bearer {token}"}) as client:
+            while not stop.is_set():
+                try:
+                    doc = client.get(summary_url).json()
+                    views = int(doc.get("platforms", {}).get(PROBE_PARTNER, {}).get("views", 0))
+                except (httpx.HTTPError, ValueError):
+                    views = seen
+                now = time.time()
+                with lock:
+                    while seen < min(views, len(result.visible_at)):
+                        if result.visible_at[seen] is None:
+                            result.visible_at[seen] = now
+                        seen += 1
+                stop.wait(POLL_S)
+
+    poller = threading.Thread(target=poll, name="probe-poll", daemon=True)
+    poller.start()
+    headers = {"Authorization": f"Bearer {key}"}
+    started = time.monotonic()
+    with httpx.Client(timeout=10, headers=headers) as client:
+        n = 0
+        while time.monotonic() - started < seconds:
+            ts = time.time_ns() // 1_000_000
+            body = {
+                "events": [
+                    {"type": "join", "stream": STREAM.id, "ts": ts, "session_id": f"probe-{n}"}
+                ]
+            }
+            try:
+                status = client.post(f"{ingest_url}/v1/events", json=body).status_code
+            except httpx.HTTPError:
+                status = 0
+            if status == 202:
+                with lock:
+                    result.accepted_at.append(time.time())
+                    result.ts_ms.append(ts)
+                    result.visible_at.append(None)
+            else:
+                result.refused += 1
+            n += 1
+            time.sleep(max(0.0, started + n * interval_s - time.monotonic()))
+    deadline = time.monotonic() + SETTLE_S
+    while time.monotonic() < deadline:
+        with lock:
+            if all(v is not None for v in result.visible_at):
+                break
+        time.sleep(0.2)
+    stop.set()
+    poller.join(timeout=10)
+    return result
+
+
+def run_end_to_end(ctx: Context) -> None:
+    """The whole pipeline under a sustained offered load, followed by probe events."""
+    sizes = ctx.config.sizes
+    results = ctx.results
+    stack = ctx.stack
+    reg = register(stack, PREFIX)
+    env = stack.env(PREFIX, 4, LIVETALLY_STREAM_APP_ID="bench-e2e")
+    stack.serve("worker", "worker-e2e", env)
+    ingest = stack.serve("ingest", "ingest-e2e", env)
+    dashboard = stack.serve("dashboard", "dashboard-e2e", env)
+    ingest_url = ingest.health_url.removesuffix("/healthz")
+    dashboard_url = dashboard.health_url.removesuffix("/healthz")
+    wait_ready(ingest_url)
+    spec = LoadSpec(url=ingest_url, keys=reg.keys, log_path=str(ctx.log_path))
+    if ctx.executor.submit(warm_up, spec).result() == 0:
+        raise ProcessFailed(f"ingest refused the warm-up batches:\n{ingest.tail()}")
+    rate = sizes.latency_rate
+    ctx.say(f"end to end: {rate:,} events/s for {sizes.e2e_seconds:g} s, probing the summary API")
+    load = ctx.executor.submit(open_loop, spec, rate, sizes.e2e_seconds)
+    summary_url = f"{dashboard_url}/api/v1/streams/{STREAM.id}/summary"
+    probes = _probe(
+        ingest_url, reg.probe_key, summary_url, reg.token, sizes.probe_interval_s, sizes.e2e_seconds
+    )
+    paced = load.result()
+    latencies = probes.latencies()
+    ms = summarize_ms(latencies)
+    pipeline = summarize_ms(
+        [
+            pipeline_latency(a, t, v)
+            for a, t, v in zip(probes.accepted_at, probes.ts_ms, probes.visible_at, strict=True)
+            if v is not None
+        ]
+    )
+    achieved = paced.accepted / paced.seconds if paced.seconds else 0.0
+    if rate == 20_000:
+        for q in ("50", "95", "99"):
+            results.set(f"e2e_p{q}_ms_at_20k", ms[f"p{q}"], "no probe became visible")
+    else:
+        why = f"--quick offers {rate:,} events/s, not 20,000 (see details.e2e)"
+        for q in ("50", "95", "99"):
+            results.set(f"e2e_p{q}_ms_at_20k", None, why)
+    results.details["e2e"] = {
+        "offered_events_per_s": rate,
+        "accepted_events_per_s": round(achieved, 1),
+        "seconds": round(paced.seconds, 2),
+        "load_requests": paced.requests,
+        "load_failed": paced.failed,
+        "load_p99_ms": percentile([s * 1000 for s in paced.latencies_s], 99),
+        "probes": len(probes.accepted_at),
+        "probes_visible": len(latencies),
+        "probes_refused": probes.refused,
+        "latency_ms": ms,
+        "pipeline_latency_ms": pipeline,
+    }
+    ctx.say(
+        f"end to end: {len(latencies)}/{len(probes.accepted_at)} probes seen, "
+        f"p50 {ms['p50']} p95 {ms['p95']} ms; load accepted {achieved:,.0f} events/s"
+    )
+    ctx.extra_rows.append(
+        (f"End to end: load accepted (offered {rate:,}/s)", f"{achieved:,.0f} events/s")
+    )
+    ctx.extra_rows.append(
+        ("End to end: p95 less the wait for the event's second", _ms(pipeline["p95"]))
+    )
+    time_dashboard(ctx, dashboard_url, reg.token)
+
+
+def _timed_get(client: httpx.Client, url: str, n: int) -> tuple[list[float], httpx.Response]:
+    times: list[float] = []
+    response = client.get(url)
+    for _ in range(n):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append(time.perf_counter() - started)
+    return times, response
+
+
+def time_dashboard(ctx: Context, dashboard_url: str, token: str) -> None:
+    """Response times of the summary API and of a 3-hour 1-minute CSV export."""
+    n = ctx.config.sizes.dashboard_requests
+    api = f"{dashboard_url}/api/v1/streams/{STREAM.id}"
+    start, end = ctx.base_ms, ctx.base_ms + DURATION_S * 1000
+    window = f"resolution=1m&from={start}&to={end}"
+    with httpx.Client(timeout=60, headers={"Authorization": f"Bearer {token}"}) as client:
+        summary_times, _ = _timed_get(client, f"{api}/summary", n)
+        route = "export"
+        probe = client.get(f"{api}/export?format=csv&{window}")
+        if probe.status_code == 404:
+            route = "series"
+            export_times, response = _timed_get(client, f"{api}/series?{window}", n)
+        else:
+            export_times, response = _timed_get(client, f"{api}/export?format=csv&{window}", n)
+    if response.status_code != 200:
+        raise ProcessFailed(f"dashboard {route} answered {response.status_code}: {response.text}")
+    summary = summarize_ms(summary_times)
+    export = summarize_ms(export_times)
+    ctx.results.details["dashboard"] = {
+        "summary_ms": summary,
+        "export_route": route,
+        "export_ms": export,
+        "export_bytes": len(response.content),
+        "requests": n,
+    }
+    ctx.extra_rows.append(
+        ("Dashboard: summary API p50 / p95", f"{_ms(summary['p50'])} / {_ms(summary['p95'])}")
+    )
+    label = (
+        "Dashboard: 3-hour 1-minute CSV export p50"
+        if route == "export"
+        else "Dashboard: 3-hour 1-minute series (no export route yet) p50"
+    )
+    ctx.extra_rows.append((label, f"{_ms(export['p50'])} ({len(response.content):,} bytes)"))
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f} ms"
