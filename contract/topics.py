@@ -25,6 +25,11 @@ ALERTS = "alerts"
 """Alerts raised by the stream app, keyed by alert id."""
 METRICS = "metrics"
 """Pipeline and ingest monitor figures (compacted): ``pipeline/<worker>``, ``ingest/<...>``."""
+CHECKPOINTS = "checkpoints"
+"""Stream worker checkpoints of partition state (compacted): ``p<partition>/manifest`` and
+chunks ``p<partition>/<epoch>/<i>`` (see ``stream/checkpoints.py``)."""
+CHECKPOINT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Largest record the checkpoints topic takes (a checkpoint chunk is at most 15 MiB)."""
 
 _MONTH_MS = 30 * 24 * 3600 * 1000
 
@@ -52,6 +57,18 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(kafka.topic(DEADLETTER), 1, kept),
         TopicSpec(kafka.topic(ALERTS), 1, kept),
         TopicSpec(kafka.topic(METRICS), 1, compacted),
+        TopicSpec(
+            kafka.topic(CHECKPOINTS),
+            kafka.partitions,
+            {
+                **compacted,
+                "max.message.bytes": str(CHECKPOINT_MAX_MESSAGE_BYTES),
+                # Replaced checkpoints are tombstoned; let the cleaner reclaim them soon.
+                "segment.ms": str(10 * 60 * 1000),
+                "min.cleanable.dirty.ratio": "0.1",
+                "delete.retention.ms": str(10 * 60 * 1000),
+            },
+        ),
     ]
 
 

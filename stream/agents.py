@@ -1,19 +1,27 @@
-"""The Faust agent and timer: thin wrappers that hand records to the pure counting code."""
+"""The Faust agent and timers: thin wrappers that hand records to the pure counting code."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
 
+from stream.alerting import AlertMonitor, schedule_webhook
+from stream.alerts import AlertRules
+from stream.checkpoints import CheckpointStore
 from stream.merge import chunk_key, encode_chunk
+from stream.metrics import LatencyWindow, RateWindow, pipeline_record, worker_id
 from stream.partition_state import PlatformStats
+from stream.snapshot import dump_state
 from stream.states import PartitionStates
 from stream.topics import StreamTopics
 
-__all__ = ["register_agents", "stats_key"]
+__all__ = ["Runtime", "register_agents", "stats_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,21 +31,56 @@ def stats_key(stats: PlatformStats) -> bytes:
     return f"{stats.stream}\x1f{stats.platform}\x1f{stats.partition}".encode()
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Runtime:
+    """What the timers share: states, checkpoints, monitor figures and the alert monitor."""
+
+    states: PartitionStates
+    checkpoints: CheckpointStore | None
+    checkpoint_interval_s: float
+    checkpoint_min_records: int
+    metrics_interval_s: float
+    worker: str = field(default_factory=lambda: worker_id("livetally", socket.gethostname(), 0))
+    rules: AlertRules = field(default_factory=AlertRules)
+    webhook: str | None = None
+    bootstrap: list[str] = field(default_factory=list)
+    latency: LatencyWindow = field(default_factory=LatencyWindow)
+    rate: RateWindow = field(default_factory=RateWindow)
+    monitor: AlertMonitor | None = None
+    dump_s: dict[int, float] = field(default_factory=dict)
+    """Seconds the last checkpoint dump of each partition took."""
+    http: Any = None
+
+    @classmethod
+    def for_app(cls, app_id: str, **kwargs: Any) -> Runtime:
+        """A runtime whose worker id names this process."""
+        return cls(worker=worker_id(app_id, socket.gethostname(), os.getpid()), **kwargs)
+
+
 def register_agents(
-    app: Any, topics: StreamTopics, states: PartitionStates, flush_interval_s: float
+    app: Any, topics: StreamTopics, runtime: Runtime, flush_interval_s: float
 ) -> None:
-    """Attach the aggregating agent, the publishing timer and the health page to ``app``."""
+    """Attach the aggregating agent, the timers and the health page to ``app``."""
+    states = runtime.states
+    events_topic = topics.events.get_topic_name()
 
     @app.agent(topics.events, name="aggregate")
     async def aggregate(stream: Any) -> None:
         async for event in stream.events():
             message = event.message
             state = await states.state_for(message.partition, message.offset)
-            state.apply_record(message.offset, message.value)
+            if message.offset >= state.next_offset:
+                state.apply_record(message.offset, message.value)
 
     @app.timer(flush_interval_s)
     async def publish() -> None:
         for state in list(states.states.values()):
+            arrivals = state.arrivals
+            state.arrivals = []
             chunks, stats, dead = state.drain()
             for chunk in chunks:
                 key = chunk_key(chunk.stream, chunk.platform, chunk.partition, chunk.minute)
@@ -56,19 +99,127 @@ def register_agents(
                     key=f"{letter.partition}/{letter.offset}".encode(),
                     value=orjson.dumps(asdict(letter)),
                 )
+            published = _now_ms()
+            for received_at, count in arrivals:
+                runtime.latency.add(published, published - received_at, count)
+                runtime.rate.add(published, count)
+
+    @app.timer(min(5.0, runtime.checkpoint_interval_s))
+    async def checkpoint() -> None:
+        store = runtime.checkpoints
+        if store is None:
+            return
+        for partition, state in list(states.states.items()):
+            offset = state.next_offset
+            done_offset, done_at = states.checkpointed.get(partition, (0, 0.0))
+            # Writing blocks counting for the time of the dump: keep that under ~10 %.
+            spacing = max(runtime.checkpoint_interval_s, 10 * runtime.dump_s.get(partition, 0.0))
+            due = time.monotonic() - done_at >= spacing
+            if not due or offset - done_offset < runtime.checkpoint_min_records:
+                continue
+            started = time.monotonic()
+            data = dump_state(state)  # synchronous: a consistent cut of the state
+            dumped = time.monotonic() - started
+            runtime.dump_s[partition] = dumped
+            try:
+                manifest = await store.write(partition, offset, data)
+            except Exception:  # the next try comes at the next tick; counting goes on
+                logger.exception("checkpoint of partition %d failed", partition)
+                continue
+            states.checkpointed[partition] = (offset, time.monotonic())
+            logger.info(
+                "checkpoint of partition %d at %d: %d bytes in %d chunks, %.2f s + %.2f s",
+                partition,
+                offset,
+                manifest.size,
+                len(manifest.chunks),
+                dumped,
+                time.monotonic() - started - dumped,
+            )
+
+    def owned() -> list[int]:
+        consumer = getattr(app, "consumer", None)
+        if consumer is None:
+            return []
+        return sorted(tp.partition for tp in consumer.assignment() if tp.topic == events_topic)
+
+    @app.timer(runtime.metrics_interval_s)
+    async def monitor() -> None:
+        partitions = owned()
+        now = _now_ms()
+        lag: dict[int, int] = {}
+        if partitions:
+            try:
+                tps = [tp for tp in app.consumer.assignment() if tp.topic == events_topic]
+                highs = await app.consumer.highwaters(*tps)
+                for tp, high in highs.items():
+                    state = states.states.get(tp.partition)
+                    position = state.next_offset if state is not None else 0
+                    lag[tp.partition] = max(0, int(high) - position)
+            except Exception as exc:  # metrics must never stop the worker
+                logger.warning("could not read high watermarks: %s", exc)
+        record = pipeline_record(
+            runtime.worker,
+            now,
+            partitions,
+            lag,
+            runtime.latency.percentiles(now),
+            runtime.rate.rate(now),
+        )
+        await topics.metrics.send(
+            key=f"pipeline/{runtime.worker}".encode(), value=orjson.dumps(record)
+        )
+        await _alerts(0 in partitions, now)
+
+    async def _alerts(responsible: bool, now: int) -> None:
+        if not responsible:
+            if runtime.monitor is not None:
+                await runtime.monitor.stop()
+                runtime.monitor = None
+            return
+        try:
+            if runtime.monitor is None:
+                monitor = AlertMonitor(
+                    runtime.bootstrap,
+                    topics.partials.get_topic_name(),
+                    topics.stats.get_topic_name(),
+                    topics.alerts.get_topic_name(),
+                    runtime.rules,
+                )
+                await monitor.start()
+                runtime.monitor = monitor
+            await runtime.monitor.poll()
+            alerts = runtime.monitor.evaluate(now)
+        except Exception:
+            logger.exception("alert evaluation failed")
+            return
+        for alert in alerts:
+            logger.info("alert %s: %s", alert.id, alert.message_en)
+            await topics.alerts.send(key=alert.id.encode(), value=orjson.dumps(alert.to_json()))
+        if alerts and runtime.webhook:
+            if runtime.http is None:
+                import httpx
+
+                runtime.http = httpx.AsyncClient()
+            schedule_webhook(runtime.http, runtime.webhook, alerts)
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         # Another worker may advance these partitions: rebuild if they come back.
-        states.drop(tp.partition for tp in revoked if tp.topic == topics.events.get_topic_name())
+        states.drop(tp.partition for tp in revoked if tp.topic == events_topic)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
         return web.json(
             {
                 "status": "ok",
+                "worker": runtime.worker,
                 "partitions": sorted(states.states),
                 "sessions": sum(s.sessions() for s in states.states.values()),
                 "rebuilds": states.rebuilds,
+                "restored_from_checkpoint": states.restored_from_checkpoint,
+                "last_rebuild_s": states.last_rebuild_s,
+                "checkpoints": {str(p): o for p, (o, _) in sorted(states.checkpointed.items())},
+                "alerts": runtime.monitor is not None,
             }
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from contract.topics import EVENTS, ensure_topics
-from stream.agents import register_agents
-from stream.config import StreamConfig
+from contract.topics import CHECKPOINTS, EVENTS, ensure_topics
+from stream.agents import Runtime, register_agents
+from stream.alerts import AlertRules
+from stream.checkpoints import CheckpointStore
+from stream.config import StreamConfig, parse_milestones
 from stream.states import PartitionStates
 from stream.topics import declare_topics
 
@@ -39,8 +41,28 @@ def create_app(config: StreamConfig) -> Any:
         broker_commit_every=1000,
         broker_commit_interval=1.0,
     )
-    states = PartitionStates(kafka.servers, kafka.topic(EVENTS))
-    register_agents(app, declare_topics(app, config), states, config.flush_interval_s)
+    store = CheckpointStore(kafka.servers, kafka.topic(CHECKPOINTS), config.checkpoint_chunk_bytes)
+    states = PartitionStates(kafka.servers, kafka.topic(EVENTS), store)
+    every, extra = parse_milestones(config.milestones)
+    rules = AlertRules(
+        drop_ratio=config.drop_ratio,
+        drop_window_s=config.drop_window_s,
+        drop_min_viewers=config.drop_min_viewers,
+        milestone_every=every,
+        milestones=extra,
+    )
+    runtime = Runtime.for_app(
+        config.app_id,
+        states=states,
+        checkpoints=store,
+        checkpoint_interval_s=config.checkpoint_interval_s,
+        checkpoint_min_records=config.checkpoint_min_records,
+        metrics_interval_s=config.metrics_interval_s,
+        rules=rules,
+        webhook=config.alert_webhook,
+        bootstrap=kafka.servers,
+    )
+    register_agents(app, declare_topics(app, config), runtime, config.flush_interval_s)
     return app
 
 

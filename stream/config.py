@@ -8,7 +8,48 @@ from dataclasses import dataclass, field
 
 from contract.settings import Settings, read_int
 
-__all__ = ["StreamConfig"]
+__all__ = ["DEFAULT_MILESTONES", "StreamConfig", "parse_milestones"]
+
+DEFAULT_MILESTONES = "every:100000,1000000"
+
+
+def _read_float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def parse_milestones(text: str) -> tuple[int, tuple[int, ...]]:
+    """Parse ``LIVETALLY_MILESTONES``: ``every:N`` and/or single view counts, comma-separated.
+
+    Returns (every, extra milestones); ``every`` is 0 when not given.
+    """
+    every = 0
+    extra: list[int] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        number = item.removeprefix("every:")
+        try:
+            value = int(number.replace("_", ""))
+        except ValueError:
+            raise ValueError(
+                f"LIVETALLY_MILESTONES item {item!r} must be a view count or every:N"
+            ) from None
+        if value <= 0:
+            raise ValueError(f"LIVETALLY_MILESTONES item {item!r} must be positive")
+        if item.startswith("every:"):
+            every = value
+        else:
+            extra.append(value)
+    return every, tuple(sorted(set(extra)))
 
 
 @dataclass(frozen=True)
@@ -23,6 +64,25 @@ class StreamConfig:
     """Port of the worker's health page (``LIVETALLY_WORKER_PORT``)."""
     flush_interval_s: float = 0.25
     """How often changed per-second chunks are published."""
+    checkpoint_interval_s: float = 30.0
+    """Least time between two checkpoints of a partition (``LIVETALLY_CHECKPOINT_INTERVAL_S``)."""
+    checkpoint_min_records: int = 1000
+    """Records a partition must have taken since its last checkpoint before the next one
+    (``LIVETALLY_CHECKPOINT_MIN_RECORDS``)."""
+    checkpoint_chunk_bytes: int = 4 * 1024 * 1024
+    """Largest checkpoint record (``LIVETALLY_CHECKPOINT_CHUNK_BYTES``)."""
+    metrics_interval_s: float = 2.0
+    """How often pipeline metrics are published and alerts evaluated."""
+    alert_webhook: str | None = None
+    """URL alerts are POSTed to as JSON, best effort (``LIVETALLY_ALERT_WEBHOOK``)."""
+    milestones: str = DEFAULT_MILESTONES
+    """View milestones raising an alert (``LIVETALLY_MILESTONES``: ``every:100000,1000000``)."""
+    drop_ratio: float = 0.30
+    """A fall of concurrency by at least this share within ``drop_window_s`` is an alert."""
+    drop_window_s: int = 60
+    """The window the drop is measured over (current second vs the maximum before it)."""
+    drop_min_viewers: int = 50
+    """Drops from a maximum below this many viewers are ignored as noise."""
 
     @property
     def health_url(self) -> str:
@@ -33,8 +93,18 @@ class StreamConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StreamConfig:
         """Read the configuration from ``LIVETALLY_*`` variables."""
         env = os.environ if environ is None else environ
+        milestones = env.get("LIVETALLY_MILESTONES", "").strip() or DEFAULT_MILESTONES
+        parse_milestones(milestones)  # refuse a bad value at start, naming the variable
+        chunk_bytes = read_int(env, "LIVETALLY_CHECKPOINT_CHUNK_BYTES", 4 * 1024 * 1024)
+        if not 1024 <= chunk_bytes <= 15 * 1024 * 1024:
+            raise ValueError("LIVETALLY_CHECKPOINT_CHUNK_BYTES must be between 1 KiB and 15 MiB")
         return cls(
             shared=Settings.from_env(env),
             app_id=env.get("LIVETALLY_STREAM_APP_ID", "livetally-stream"),
             web_port=read_int(env, "LIVETALLY_WORKER_PORT", 6066),
+            checkpoint_interval_s=_read_float(env, "LIVETALLY_CHECKPOINT_INTERVAL_S", 30.0),
+            checkpoint_min_records=read_int(env, "LIVETALLY_CHECKPOINT_MIN_RECORDS", 1000),
+            checkpoint_chunk_bytes=chunk_bytes,
+            alert_webhook=env.get("LIVETALLY_ALERT_WEBHOOK", "").strip() or None,
+            milestones=milestones,
         )

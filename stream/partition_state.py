@@ -201,7 +201,7 @@ class PartitionState:
         self.dead_letters: list[DeadLetter] = []
         self.arrivals: list[tuple[int, int]] = []
         """(received_at, events counted) of the records applied since the last drain."""
-        self._good_streams: set[str] = set()
+        self.known_streams: set[str] = set()
         """Stream ids that passed the full check once (the fast path only compares them)."""
         self.next_offset = 0
         """The offset after the last record applied."""
@@ -236,7 +236,7 @@ class PartitionState:
         oldest = max(received_at - MAX_PAST_MS, _MIN_TS)
         newest = min(received_at + MAX_FUTURE_MS, _MAX_TS)
         timeout_ms = batch.timeout_ms
-        good_streams = self._good_streams
+        good_streams = self.known_streams
         for index, raw in enumerate(batch.events):
             # Fast exact path: an event already in the shape ingest stores (checked field by
             # field like ``parse_event``); anything else takes the full check below.

@@ -1,19 +1,24 @@
-"""The partition states this worker holds, rebuilt from the events topic when needed.
+"""The partition states this worker holds, restored from a checkpoint plus the events topic.
 
 The events topic is the system of record. When a record arrives for a partition whose state
 is missing or does not end right before that record (first start, a crash, a rebalance that
-moved the partition), the state is rebuilt by replaying the partition from its beginning up
-to that record. Counting is idempotent, so replaying what was already counted is harmless,
-and the rebuilt state republishes every chunk it has.
+moved the partition), the state is rebuilt: from the newest checkpoint of the partition
+(``stream.checkpoints``) if there is a usable one, else empty, and then by replaying the
+events partition from where that state ends up to the record. Counting is idempotent, and a
+rebuilt state republishes every chunk it has.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 
+from stream.checkpoints import CheckpointStore
 from stream.partition_state import PartitionState
+from stream.snapshot import SnapshotError, load_state
 
 __all__ = ["PartitionStates"]
 
@@ -21,16 +26,30 @@ logger = logging.getLogger(__name__)
 
 
 class PartitionStates:
-    """Per-partition states plus the replay that restores them."""
+    """Per-partition states plus the restore that rebuilds them."""
 
-    def __init__(self, bootstrap: list[str], events_topic: str) -> None:
+    def __init__(
+        self,
+        bootstrap: list[str],
+        events_topic: str,
+        checkpoints: CheckpointStore | None = None,
+    ) -> None:
         self._bootstrap = bootstrap
         self._topic = events_topic
+        self._checkpoints = checkpoints
         self.states: dict[int, PartitionState] = {}
         self.rebuilds = 0
+        self.restored_from_checkpoint = 0
+        self.last_rebuild_s: float | None = None
+        self.checkpointed: dict[int, tuple[int, float]] = {}
+        """Per partition, the offset and monotonic time of the newest checkpoint known."""
 
     async def state_for(self, partition: int, offset: int) -> PartitionState:
-        """The state to apply the record at ``offset`` to, rebuilt first if it has a gap."""
+        """The state to apply the record at ``offset`` to, rebuilt first if it has a gap.
+
+        A state always covers a contiguous prefix of its partition: records before its
+        ``next_offset`` are already counted (the caller skips them).
+        """
         state = self.states.get(partition)
         if state is not None and state.next_offset >= offset:
             return state
@@ -43,44 +62,90 @@ class PartitionStates:
         for partition in partitions:
             self.states.pop(partition, None)
 
-    async def _rebuild(self, partition: int, upto: int) -> PartitionState:
-        state = PartitionState(partition)
-        if upto > 0:
-            started = time.monotonic()
-            applied = await self._replay(state, upto)
-            logger.info(
-                "rebuilt partition %d from %d records in %.1f s",
+    async def _load_checkpoint(self, partition: int, high: int) -> PartitionState | None:
+        if self._checkpoints is None:
+            return None
+        try:
+            found = await self._checkpoints.load(partition)
+        except Exception:  # a missing or unreadable checkpoint only costs a longer replay
+            logger.exception("could not read the checkpoint of partition %d", partition)
+            return None
+        if found is None:
+            return None
+        manifest, data = found
+        if manifest.offset > high:
+            # Written for a log that is not this one (the events topic was recreated).
+            logger.warning(
+                "ignoring checkpoint of partition %d at offset %d beyond the log end %d",
                 partition,
-                applied,
-                time.monotonic() - started,
+                manifest.offset,
+                high,
             )
-        state.next_offset = upto
-        state.mark_all_dirty()
-        self.rebuilds += 1
+            return None
+        try:
+            state = load_state(data)
+        except SnapshotError as exc:
+            logger.warning("ignoring checkpoint of partition %d: %s", partition, exc)
+            return None
+        if state.partition != partition or state.next_offset != manifest.offset:
+            logger.warning("ignoring checkpoint of partition %d: wrong partition", partition)
+            return None
+        self.checkpointed[partition] = (manifest.offset, time.monotonic())
         return state
 
-    async def _replay(self, state: PartitionState, upto: int) -> int:
+    async def _rebuild(self, partition: int, upto: int) -> PartitionState:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
-        tp = TopicPartition(self._topic, state.partition)
+        started = time.monotonic()
+        tp = TopicPartition(self._topic, partition)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
             group_id=None,
+            auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
         await consumer.start()
-        applied = 0
+        # Let aiokafka's own start-up tasks run once: stopping a consumer before they did
+        # raises CancelledError out of stop().
+        await asyncio.sleep(0)
         try:
             consumer.assign([tp])
-            await consumer.seek_to_beginning(tp)
-            while await consumer.position(tp) < upto:
-                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=2000)
-                for record in batch.get(tp, []):
-                    if record.offset >= upto:
-                        return applied
-                    state.apply_record(record.offset, record.value)
-                    applied += 1
+            high = (await consumer.end_offsets([tp]))[tp]
+            state = await self._load_checkpoint(partition, max(high, upto))
+            source = "checkpoint" if state is not None else "empty"
+            if state is None:
+                state = PartitionState(partition)
+            else:
+                self.restored_from_checkpoint += 1
+            first = state.next_offset
+            applied = await self._replay(consumer, tp, state, upto)
         finally:
             await consumer.stop()
+        state.next_offset = max(state.next_offset, upto)
+        state.mark_all_dirty()
+        self.rebuilds += 1
+        self.last_rebuild_s = time.monotonic() - started
+        logger.info(
+            "rebuilt partition %d from %s at %d plus %d records in %.1f s",
+            partition,
+            source,
+            first,
+            applied,
+            self.last_rebuild_s,
+        )
+        return state
+
+    async def _replay(self, consumer: Any, tp: Any, state: PartitionState, upto: int) -> int:
+        if state.next_offset >= upto:
+            return 0
+        consumer.seek(tp, state.next_offset)
+        applied = 0
+        while await consumer.position(tp) < upto:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=2000)
+            for record in batch.get(tp, []):
+                if record.offset >= upto:
+                    return applied
+                state.apply_record(record.offset, record.value)
+                applied += 1
         return applied

@@ -19,6 +19,8 @@ class StreamTopics:
     partials: Any
     stats: Any
     deadletter: Any
+    metrics: Any
+    alerts: Any
 
 
 def declare_topics(app: Any, config: StreamConfig) -> StreamTopics:
@@ -33,4 +35,6 @@ def declare_topics(app: Any, config: StreamConfig) -> StreamTopics:
         partials=raw(names.PARTIALS),
         stats=raw(names.STATS),
         deadletter=raw(names.DEADLETTER),
+        metrics=raw(names.METRICS),
+        alerts=raw(names.ALERTS),
     )

@@ -1,0 +1,292 @@
+"""Alert rules over the merged per-second numbers and the partners' arrival times. Pure code.
+
+Rules (thresholds in ``AlertRules``):
+
+- **stale / offline / live**: a partner whose newest event *arrived* 30 s ago goes stale,
+  5 min ago offline; a partner that was stale or offline and receives an event is live again.
+- **drop**: concurrency of a partner, or of a stream's total, at second s is at most
+  (1 − 30 %) of its maximum over the 60 s before s, and that maximum was at least 50
+  viewers (smaller audiences swing by 30 % all the time). One alert per run of such seconds,
+  dated at the run's first second.
+- **milestone**: a partner's or the total views reach a milestone (every 100,000 and
+  1,000,000 by default), dated at the first second they did.
+
+Alert ids are built from kind, stream, partner and the defining second (the milestone for
+milestones), so evaluating again — after a restart, on another worker — gives the same ids
+and ``AlertEvaluator`` raises each id once. Conditions older than ``max_age_ms`` when first
+seen are not raised (a restarted system does not page about yesterday).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from stream.merge import Steps
+
+__all__ = [
+    "Alert",
+    "AlertEvaluator",
+    "AlertKind",
+    "AlertLevel",
+    "AlertRules",
+    "drop_onset",
+    "milestones_between",
+    "status_of",
+]
+
+AlertKind = Literal["stale", "offline", "live", "drop", "milestone"]
+AlertLevel = Literal["info", "warning", "critical"]
+Status = Literal["live", "stale", "offline"]
+TOTAL = "_total"
+"""Stands for the stream's total in alert ids."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert as published to the alerts topic and the webhook."""
+
+    id: str
+    at: int
+    """When the condition began (epoch ms)."""
+    raised_at: int
+    """When livetally noticed it (epoch ms)."""
+    stream: str
+    platform: str | None
+    """The partner, or None for the stream's total."""
+    kind: AlertKind
+    level: AlertLevel
+    message_zh: str
+    message_en: str
+    value: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The alert as a JSON object."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """Thresholds of the alert rules."""
+
+    stale_after_ms: int = 30_000
+    offline_after_ms: int = 300_000
+    drop_ratio: float = 0.30
+    drop_window_s: int = 60
+    drop_min_viewers: int = 50
+    milestone_every: int = 100_000
+    milestones: tuple[int, ...] = (1_000_000,)
+    max_age_ms: int = 3_600_000
+    settle_s: int = 2
+    """Seconds before now that are evaluated as "now" (the newest events are still coming)."""
+
+
+def status_of(last_arrival: int, now_ms: int, rules: AlertRules) -> Status:
+    """live under 30 s since the newest arrival, stale under 5 min, else offline."""
+    age = now_ms - last_arrival
+    if age < rules.stale_after_ms:
+        return "live"
+    if age < rules.offline_after_ms:
+        return "stale"
+    return "offline"
+
+
+def drop_onset(values: Sequence[int], rules: AlertRules) -> int | None:
+    """Index in ``values`` (concurrent per second, oldest first, the last is "now") where the
+    current drop began, or None when there is no drop now or it began before the values
+    leave room to tell (then it was raised before, or is too old)."""
+    window = rules.drop_window_s
+
+    def dropped(i: int) -> bool:
+        if i < window:
+            return False
+        before = max(values[i - window : i])
+        return before >= rules.drop_min_viewers and values[i] <= (1 - rules.drop_ratio) * before
+
+    last = len(values) - 1
+    if last < 0 or not dropped(last):
+        return None
+    i = last
+    while i - 1 >= window and dropped(i - 1):
+        i -= 1
+    if i - 1 < window:
+        return None
+    return i
+
+
+def milestones_between(low: int, high: int, rules: AlertRules, limit: int = 20) -> list[int]:
+    """The milestones m with low < m <= high (at most the ``limit`` highest)."""
+    found = {m for m in rules.milestones if low < m <= high}
+    every = rules.milestone_every
+    if every > 0 and high > low:
+        first = (low // every + 1) * every
+        count = max(0, (high - first) // every + 1)
+        start = first + max(0, count - limit) * every
+        found.update(range(start, high + 1, every))
+    return sorted(found)[-limit:]
+
+
+def _name(platform: str | None) -> tuple[str, str]:
+    return (platform, platform) if platform is not None else ("全部平台", "all platforms")
+
+
+def _first_second_at_least(steps: Steps, views: int) -> int | None:
+    for second, numbers in zip(steps.seconds, steps.values, strict=True):
+        if numbers.views >= views:
+            return second
+    return None
+
+
+@dataclass
+class AlertEvaluator:
+    """Evaluates the rules and remembers what was raised, so each alert id is raised once."""
+
+    rules: AlertRules = field(default_factory=AlertRules)
+    raised: set[str] = field(default_factory=set)
+    statuses: dict[tuple[str, str], Status] = field(default_factory=dict)
+
+    def remember(self, alert: Mapping[str, Any]) -> None:
+        """Take an alert published before (read back from the alerts topic)."""
+        alert_id = alert.get("id")
+        if isinstance(alert_id, str):
+            self.raised.add(alert_id)
+        kind, stream, platform = alert.get("kind"), alert.get("stream"), alert.get("platform")
+        if kind in ("stale", "offline", "live") and isinstance(stream, str) and platform:
+            self.statuses[(stream, str(platform))] = kind  # type: ignore[assignment]
+
+    def _new(self, alert: Alert, now_ms: int) -> list[Alert]:
+        if alert.id in self.raised:
+            return []
+        self.raised.add(alert.id)
+        if alert.at < now_ms - self.rules.max_age_ms:
+            return []
+        return [alert]
+
+    def status_alerts(
+        self, last_arrivals: Mapping[tuple[str, str], int], now_ms: int
+    ) -> list[Alert]:
+        """Stale / offline / live-again alerts from each partner's newest arrival."""
+        rules = self.rules
+        out: list[Alert] = []
+        for (stream, platform), arrival in sorted(last_arrivals.items()):
+            current = status_of(arrival, now_ms, rules)
+            previous = self.statuses.get((stream, platform))
+            self.statuses[(stream, platform)] = current
+            if current == previous or (current == "live" and previous is None):
+                continue
+            if current == "live":
+                at, level = arrival, "info"
+                zh, en = f"{platform} 恢复接收数据", f"{platform} is live again"
+                value: float | None = None
+            elif current == "stale":
+                at, level = arrival + rules.stale_after_ms, "warning"
+                seconds = rules.stale_after_ms // 1000
+                zh = f"{platform} 已 {seconds} 秒没有收到数据"
+                en = f"{platform}: no events for {seconds} s"
+                value = seconds
+            else:
+                at, level = arrival + rules.offline_after_ms, "critical"
+                minutes = rules.offline_after_ms // 60_000
+                zh = f"{platform} 已离线（{minutes} 分钟没有数据）"
+                en = f"{platform} is offline (no events for {minutes} min)"
+                value = minutes * 60
+            alert = Alert(
+                id=f"{current}/{stream}/{platform}/{at // 1000}",
+                at=at,
+                raised_at=now_ms,
+                stream=stream,
+                platform=platform,
+                kind=current,
+                level=level,  # type: ignore[arg-type]
+                message_zh=zh,
+                message_en=en,
+                value=value,
+            )
+            out += self._new(alert, now_ms)
+        return out
+
+    def series_alerts(
+        self, stream: str, platform: str | None, steps: Steps, now_ms: int
+    ) -> list[Alert]:
+        """Drop and milestone alerts of one partner (or, with ``platform`` None, the total)."""
+        rules = self.rules
+        now_s = now_ms // 1000 - rules.settle_s
+        who = platform or TOTAL
+        zh_name, en_name = _name(platform)
+        out: list[Alert] = []
+        first = now_s - 3 * rules.drop_window_s
+        values = [steps.at(s).concurrent for s in range(first, now_s + 1)]
+        onset = drop_onset(values, rules)
+        if onset is not None:
+            second = first + onset
+            before = max(values[onset - rules.drop_window_s : onset])
+            after = values[onset]
+            percent = round(100 * (before - after) / before)
+            out += self._new(
+                Alert(
+                    id=f"drop/{stream}/{who}/{second}",
+                    at=second * 1000,
+                    raised_at=now_ms,
+                    stream=stream,
+                    platform=platform,
+                    kind="drop",
+                    level="critical",
+                    message_zh=(
+                        f"{zh_name} 在线人数 {rules.drop_window_s} 秒内下降 {percent}%"
+                        f"（{before:,} → {after:,}）"
+                    ),
+                    message_en=(
+                        f"{en_name}: concurrent viewers fell {percent}% within "
+                        f"{rules.drop_window_s} s ({before:,} → {after:,})"
+                    ),
+                    value=after,
+                ),
+                now_ms,
+            )
+        views_now = steps.at(now_s).views
+        views_then = steps.at((now_ms - rules.max_age_ms) // 1000).views
+        for milestone in milestones_between(views_then, views_now, rules):
+            reached = _first_second_at_least(steps, milestone)
+            if reached is None:
+                continue
+            out += self._new(
+                Alert(
+                    id=f"milestone/{stream}/{who}/{milestone}",
+                    at=reached * 1000,
+                    raised_at=now_ms,
+                    stream=stream,
+                    platform=platform,
+                    kind="milestone",
+                    level="info",
+                    message_zh=f"{zh_name} 观看人次突破 {milestone:,}",
+                    message_en=f"{en_name} passed {milestone:,} views",
+                    value=milestone,
+                ),
+                now_ms,
+            )
+        return out
+
+    def evaluate(
+        self,
+        steps: Mapping[tuple[str, str], Steps],
+        totals: Mapping[str, Steps],
+        last_arrivals: Mapping[tuple[str, str], int],
+        now_ms: int,
+    ) -> list[Alert]:
+        """Every new alert at ``now_ms``: statuses, then per partner, then per stream total."""
+        out = self.status_alerts(last_arrivals, now_ms)
+        for (stream, platform), partner_steps in sorted(steps.items()):
+            out += self.series_alerts(stream, platform, partner_steps, now_ms)
+        for stream, total_steps in sorted(totals.items()):
+            out += self.series_alerts(stream, None, total_steps, now_ms)
+        return out
+
+
+def active_streams(
+    last_arrivals: Mapping[tuple[str, str], int], now_ms: int, rules: AlertRules
+) -> Iterable[str]:
+    """Streams with an arrival within ``max_age_ms`` (the only ones worth evaluating)."""
+    return sorted(
+        {stream for (stream, _), at in last_arrivals.items() if at >= now_ms - rules.max_age_ms}
+    )

@@ -1,0 +1,286 @@
+"""Checkpoints of partition state in a compacted Kafka topic: writing and finding them.
+
+A checkpoint of events partition ``p`` is written to partition ``p`` (modulo the topic's
+partition count) of the checkpoints topic as
+
+- chunks ``p<p>/<epoch>/<i>``: the snapshot bytes (``stream.snapshot``) cut into pieces of
+  at most ``chunk_bytes``, then
+- the manifest ``p<p>/manifest``: JSON naming the epoch, the events offset the state ends
+  before, the Kafka offsets, total size and CRC-32 of the chunks, then
+- tombstones for the chunks of the epoch this one replaces.
+
+A manifest is only written after all of its chunks were acknowledged, so a manifest always
+names complete chunks; compaction keeps the newest manifest per partition, and the chunks
+of an epoch are never overwritten (each epoch has its own keys), only deleted once a newer
+manifest exists. Readers find the newest manifest by scanning back from the end of the
+partition (it sits behind at most the previous epoch's tombstones) and then read its chunks
+by offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "CheckpointStore",
+    "Manifest",
+    "chunk_key",
+    "decode_manifest",
+    "encode_manifest",
+    "manifest_key",
+]
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+
+
+def manifest_key(partition: int) -> bytes:
+    """Key of the newest checkpoint manifest of an events partition."""
+    return f"p{partition}/manifest".encode()
+
+
+def chunk_key(partition: int, epoch: str, index: int) -> bytes:
+    """Key of one piece of a checkpoint."""
+    return f"p{partition}/{epoch}/{index}".encode()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a checkpoint holds and where its pieces are."""
+
+    partition: int
+    epoch: str
+    offset: int
+    """The events offset the checkpointed state ends before (its ``next_offset``)."""
+    chunks: tuple[int, ...]
+    """Offsets of the chunk records in the checkpoints topic, in order."""
+    size: int
+    crc32: int
+    written_at: int
+
+
+def encode_manifest(manifest: Manifest) -> bytes:
+    """The manifest record's value."""
+    return orjson.dumps(
+        {
+            "v": MANIFEST_VERSION,
+            "partition": manifest.partition,
+            "epoch": manifest.epoch,
+            "offset": manifest.offset,
+            "chunks": list(manifest.chunks),
+            "size": manifest.size,
+            "crc32": manifest.crc32,
+            "written_at": manifest.written_at,
+        }
+    )
+
+
+def decode_manifest(value: bytes) -> Manifest:
+    """Parse a manifest; ``ValueError`` says what is wrong with it."""
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"manifest is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("v") != MANIFEST_VERSION:
+        raise ValueError(f"manifest version must be {MANIFEST_VERSION}")
+    try:
+        return Manifest(
+            partition=int(doc["partition"]),
+            epoch=str(doc["epoch"]),
+            offset=int(doc["offset"]),
+            chunks=tuple(int(o) for o in doc["chunks"]),
+            size=int(doc["size"]),
+            crc32=int(doc["crc32"]),
+            written_at=int(doc["written_at"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"manifest field missing or malformed: {exc!r}") from None
+
+
+class CheckpointStore:
+    """Writes and reads partition checkpoints on one Kafka topic (aiokafka, created lazily)."""
+
+    def __init__(self, bootstrap: list[str], topic: str, chunk_bytes: int) -> None:
+        if chunk_bytes <= 0:
+            raise ValueError("chunk_bytes must be positive")
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._chunk_bytes = chunk_bytes
+        self._producer: Any = None
+        self._replaced: dict[int, list[bytes]] = {}
+        """Per events partition, chunk keys to delete once the next manifest is written."""
+
+    async def _ensure_producer(self) -> Any:
+        if self._producer is None:
+            from aiokafka import AIOKafkaProducer
+
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                acks="all",
+                max_request_size=self._chunk_bytes + 64 * 1024,
+                linger_ms=5,
+            )
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def _topic_partition(self, partition: int) -> int:
+        producer = await self._ensure_producer()
+        partitions = await producer.partitions_for(self._topic)
+        return partition % max(1, len(partitions))
+
+    async def write(self, partition: int, offset: int, data: bytes) -> Manifest:
+        """Store one checkpoint; return its manifest once every record is acknowledged."""
+        from stream.snapshot import split_chunks
+
+        producer = await self._ensure_producer()
+        target = await self._topic_partition(partition)
+        epoch = f"{offset}-{secrets.token_hex(4)}"
+        offsets: list[int] = []
+        for index, piece in enumerate(split_chunks(data, self._chunk_bytes)):
+            meta = await producer.send_and_wait(
+                self._topic, piece, key=chunk_key(partition, epoch, index), partition=target
+            )
+            offsets.append(meta.offset)
+        manifest = Manifest(
+            partition=partition,
+            epoch=epoch,
+            offset=offset,
+            chunks=tuple(offsets),
+            size=len(data),
+            crc32=zlib.crc32(data),
+            written_at=int(time.time() * 1000),
+        )
+        await producer.send_and_wait(
+            self._topic, encode_manifest(manifest), key=manifest_key(partition), partition=target
+        )
+        for key in self._replaced.pop(partition, []):
+            await producer.send(self._topic, None, key=key, partition=target)
+        await producer.flush()
+        self._replaced[partition] = [chunk_key(partition, epoch, i) for i in range(len(offsets))]
+        return manifest
+
+    async def load(self, partition: int) -> tuple[Manifest, bytes] | None:
+        """The newest complete checkpoint of an events partition, or None if there is none."""
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            max_partition_fetch_bytes=self._chunk_bytes + 64 * 1024,
+            fetch_max_bytes=4 * (self._chunk_bytes + 64 * 1024),
+        )
+        await consumer.start()
+        # Let aiokafka's own start-up tasks run once: stopping a consumer before they did
+        # raises CancelledError out of stop().
+        await asyncio.sleep(0)
+        try:
+            partitions = consumer.partitions_for_topic(self._topic)
+            if not partitions:
+                return None
+            tp = TopicPartition(self._topic, partition % len(partitions))
+            consumer.assign([tp])
+            begin = (await consumer.beginning_offsets([tp]))[tp]
+            end = (await consumer.end_offsets([tp]))[tp]
+            found = await self._find_manifest(consumer, tp, partition, begin, end)
+            if found is None:
+                return None
+            manifest, stale = found
+            data = await self._read_chunks(consumer, tp, manifest)
+            if data is None:
+                return None
+            own = {chunk_key(partition, manifest.epoch, i) for i in range(len(manifest.chunks))}
+            self._replaced[partition] = sorted(own | stale)
+            return manifest, data
+        finally:
+            await consumer.stop()
+
+    async def _records(self, consumer: Any, tp: Any, start: int, stop: int) -> Any:
+        consumer.seek(tp, start)
+        empty = 0
+        while await consumer.position(tp) < stop:
+            batch = await consumer.getmany(tp, timeout_ms=1000)
+            records = batch.get(tp, [])
+            if not records:
+                # Compaction may have removed the last offsets before ``stop``.
+                empty += 1
+                if empty >= 3:
+                    return
+                continue
+            empty = 0
+            for record in records:
+                if record.offset >= stop:
+                    return
+                yield record
+
+    async def _find_manifest(
+        self, consumer: Any, tp: Any, partition: int, begin: int, end: int
+    ) -> tuple[Manifest, set[bytes]] | None:
+        wanted = manifest_key(partition)
+        prefix = f"p{partition}/".encode()
+        stale: set[bytes] = set()
+        window = 16
+        stop = end
+        while stop > begin:
+            start = max(begin, stop - window)
+            newest: Manifest | None = None
+            async for record in self._records(consumer, tp, start, stop):
+                if record.key == wanted and record.value is not None:
+                    try:
+                        newest = decode_manifest(record.value)
+                    except ValueError as exc:
+                        logger.warning("skipping checkpoint manifest at %d: %s", record.offset, exc)
+                elif record.key is not None and record.key.startswith(prefix):
+                    if record.value is not None:
+                        stale.add(record.key)
+            if newest is not None:
+                own = f"p{partition}/{newest.epoch}/".encode()
+                return newest, {key for key in stale if not key.startswith(own)}
+            stop = start
+            window *= 2
+        return None
+
+    async def _read_chunks(self, consumer: Any, tp: Any, manifest: Manifest) -> bytes | None:
+        if not manifest.chunks:
+            return None
+        pieces: dict[int, bytes] = {}
+        wanted = {
+            offset: chunk_key(manifest.partition, manifest.epoch, i)
+            for i, offset in enumerate(manifest.chunks)
+        }
+        async for record in self._records(
+            consumer, tp, min(manifest.chunks), max(manifest.chunks) + 1
+        ):
+            key = wanted.get(record.offset)
+            if key is not None and record.key == key and record.value is not None:
+                pieces[record.offset] = record.value
+        if len(pieces) != len(wanted):
+            logger.warning(
+                "checkpoint %s of partition %d is incomplete (%d of %d chunks)",
+                manifest.epoch,
+                manifest.partition,
+                len(pieces),
+                len(wanted),
+            )
+            return None
+        data = b"".join(pieces[offset] for offset in manifest.chunks)
+        if len(data) != manifest.size or zlib.crc32(data) != manifest.crc32:
+            logger.warning("checkpoint %s does not match its checksum", manifest.epoch)
+            return None
+        return data
+
+    async def stop(self) -> None:
+        """Close the producer."""
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None

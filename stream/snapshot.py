@@ -1,0 +1,290 @@
+"""A partition's state as compact bytes and back: the payload of a checkpoint. Pure code.
+
+The layout is a small JSON header followed by flat binary sections (``array.tobytes``), so
+that a million sessions serialise in a few seconds of CPU and a few bytes per stored time:
+
+    MAGIC, u32 header length, header JSON, then per (stream, partner) the sections the
+    header lists, each as u64 length + bytes.
+
+Sessions are stored column-wise: ids joined by ``\\n`` (ids are printable, so they never
+contain one), their first/base times, start/leave/range counts, and the start and leave
+offsets of all sessions concatenated. Restoring gives a state whose numbers and future
+behaviour are identical to the original's; all of its minutes are marked to be republished.
+"""
+
+from __future__ import annotations
+
+import gc
+import struct
+import sys
+from array import array
+from collections.abc import Iterator
+from itertools import chain
+from typing import Any
+
+import orjson
+
+from stream.partition_state import PartitionState, PlatformState
+from stream.presence import Session
+
+__all__ = ["SNAPSHOT_VERSION", "SnapshotError", "dump_state", "load_state", "split_chunks"]
+
+SNAPSHOT_VERSION = 1
+_MAGIC = b"LTSNAP1\n"
+_SECTIONS = (
+    "session_ids",
+    "firsts",
+    "bases",
+    "wide",
+    "n_starts",
+    "n_leaves",
+    "n_ranges",
+    "starts32",
+    "leaves32",
+    "starts64",
+    "leaves64",
+    "ranges",
+    "viewer_ids",
+    "viewer_firsts",
+    "cells",
+)
+
+
+class SnapshotError(ValueError):
+    """Bytes that are not a snapshot this code can read."""
+
+
+def _array(typecode: str, data: bytes, swap: bool) -> array[int]:
+    out = array(typecode)
+    out.frombytes(data)
+    if swap:
+        out.byteswap()
+    return out
+
+
+def _dump_platform(state: PlatformState) -> tuple[dict[str, Any], list[bytes]]:
+    # Column by column with comprehensions and bytes joins: several times faster than one
+    # loop appending to many arrays, which matters for a million sessions.
+    ids = list(state.sessions)
+    sessions = list(state.sessions.values())
+    firsts = array("q", [s.first for s in sessions])
+    bases = array("q", [s.base for s in sessions])
+    wide_flags = [s.starts.typecode == "q" for s in sessions]
+    wide = array("b", wide_flags)
+    n_starts = array("I", [len(s.starts) for s in sessions])
+    n_leaves = array("I", [len(s.leaves) if s.leaves else 0 for s in sessions])
+    n_ranges = array("I", [len(s.ranges) for s in sessions])
+    narrow_sessions = [s for s in sessions if s.starts.typecode != "q"] if any(wide) else sessions
+    wide_sessions = [s for s in sessions if s.starts.typecode == "q"] if any(wide) else []
+    starts32 = b"".join([s.starts.tobytes() for s in narrow_sessions])
+    leaves32 = b"".join([s.leaves.tobytes() for s in narrow_sessions if s.leaves])
+    starts64 = b"".join([s.starts.tobytes() for s in wide_sessions])
+    leaves64 = b"".join([s.leaves.tobytes() for s in wide_sessions if s.leaves])
+    ranges = array("q", chain.from_iterable(chain.from_iterable(s.ranges for s in sessions)))
+    timeouts = [
+        [index, h, t]
+        for index, s in enumerate(sessions)
+        if s.timeout_of
+        for h, t in s.timeout_of.items()
+    ]
+    viewer_firsts = array("q", state.viewers.values())
+    cells = array("q")
+    for cell_seconds in state.changes.values():
+        for second, cell in cell_seconds.items():
+            cells.extend((second, cell[0], cell[1], cell[2]))
+    header = {
+        "stream": state.stream,
+        "platform": state.platform,
+        "default_timeout_ms": state.default_timeout_ms,
+        "sessions": len(ids),
+        "viewers": len(viewer_firsts),
+        "timeouts": timeouts,
+        "reports": [[ts, *report] for ts, report in state.reports.items()],
+        "last_event_ts": state.last_event_ts,
+        "last_arrival": state.last_arrival,
+        "events": state.events,
+        "rejected": state.rejected,
+    }
+    sections = [
+        "\n".join(ids).encode(),
+        firsts.tobytes(),
+        bases.tobytes(),
+        wide.tobytes(),
+        n_starts.tobytes(),
+        n_leaves.tobytes(),
+        n_ranges.tobytes(),
+        starts32,
+        leaves32,
+        starts64,
+        leaves64,
+        ranges.tobytes(),
+        "\n".join(state.viewers).encode(),
+        viewer_firsts.tobytes(),
+        cells.tobytes(),
+    ]
+    return header, sections
+
+
+def dump_state(state: PartitionState) -> bytes:
+    """Serialise a partition's counting state (not its unpublished dead letters)."""
+    for platform in state.platforms.values():
+        platform.fold()
+    headers: list[dict[str, Any]] = []
+    body: list[bytes] = []
+    for platform in state.platforms.values():
+        header, sections = _dump_platform(platform)
+        headers.append(header)
+        for section in sections:
+            body.append(struct.pack("<Q", len(section)))
+            body.append(section)
+    top = orjson.dumps(
+        {
+            "version": SNAPSHOT_VERSION,
+            "byteorder": sys.byteorder,
+            "partition": state.partition,
+            "next_offset": state.next_offset,
+            "streams": sorted(state.known_streams),
+            "platforms": headers,
+        }
+    )
+    return b"".join([_MAGIC, struct.pack("<I", len(top)), top, *body])
+
+
+def _sections(data: memoryview, pos: int) -> Iterator[bytes]:
+    while True:
+        if pos + 8 > len(data):
+            raise SnapshotError("snapshot is truncated")
+        (size,) = struct.unpack_from("<Q", data, pos)
+        pos += 8
+        if pos + size > len(data):
+            raise SnapshotError("snapshot is truncated")
+        yield bytes(data[pos : pos + size])
+        pos += size
+
+
+def _ids(blob: bytes, count: int) -> list[str]:
+    if count == 0:
+        return []
+    ids = blob.decode().split("\n")
+    if len(ids) != count:
+        raise SnapshotError("snapshot id list does not match its count")
+    return ids
+
+
+def _load_platform(header: dict[str, Any], raw: dict[str, bytes], swap: bool) -> PlatformState:
+    state = PlatformState(
+        str(header["stream"]), str(header["platform"]), int(header["default_timeout_ms"])
+    )
+    count = int(header["sessions"])
+    ids = _ids(raw["session_ids"], count)
+    firsts = _array("q", raw["firsts"], swap)
+    bases = _array("q", raw["bases"], swap)
+    wide = array("b", raw["wide"])
+    n_starts = _array("I", raw["n_starts"], swap)
+    n_leaves = _array("I", raw["n_leaves"], swap)
+    n_ranges = _array("I", raw["n_ranges"], swap)
+    starts32 = _array("i", raw["starts32"], swap)
+    leaves32 = _array("i", raw["leaves32"], swap)
+    starts64 = _array("q", raw["starts64"], swap)
+    leaves64 = _array("q", raw["leaves64"], swap)
+    flat = _array("q", raw["ranges"], swap).tolist()
+    pairs = list(zip(flat[0::2], flat[1::2], strict=True))
+    if not len(firsts) == len(bases) == len(wide) == len(n_starts) == count:
+        raise SnapshotError("snapshot session columns differ in length")
+    sessions: dict[str, Session] = {}
+    new = Session.__new__
+    s32 = l32 = s64 = l64 = r = 0
+    for i, session_id in enumerate(ids):
+        session = new(Session)
+        session.first = firsts[i]
+        session.base = bases[i]
+        ns, nl, nr = n_starts[i], n_leaves[i], n_ranges[i]
+        if wide[i]:
+            session.starts = starts64[s64 : s64 + ns]
+            s64 += ns
+            session.leaves = leaves64[l64 : l64 + nl] if nl else None
+            l64 += nl
+        else:
+            session.starts = starts32[s32 : s32 + ns]
+            s32 += ns
+            session.leaves = leaves32[l32 : l32 + nl] if nl else None
+            l32 += nl
+        session.timeout_of = None
+        session.ranges = pairs[r : r + nr]
+        r += nr
+        sessions[session_id] = session
+    if s32 != len(starts32) or l32 != len(leaves32) or s64 != len(starts64) or r != len(pairs):
+        raise SnapshotError("snapshot session arrays do not add up")
+    for index, h, timeout in header["timeouts"]:
+        session = sessions[ids[index]]
+        if session.timeout_of is None:
+            session.timeout_of = {}
+        session.timeout_of[int(h)] = int(timeout)
+    state.sessions = sessions
+    viewer_firsts = _array("q", raw["viewer_firsts"], swap)
+    state.viewers = dict(
+        zip(_ids(raw["viewer_ids"], int(header["viewers"])), viewer_firsts, strict=True)
+    )
+    cells = _array("q", raw["cells"], swap).tolist()
+    for k in range(0, len(cells), 4):
+        second = cells[k]
+        state.changes.setdefault(second // 60, {})[second] = [
+            cells[k + 1],
+            cells[k + 2],
+            cells[k + 3],
+        ]
+    for ts, concurrent, cumulative, uniques in header["reports"]:
+        state.reports[int(ts)] = (concurrent, cumulative, uniques)
+    state.last_event_ts = header["last_event_ts"]
+    state.last_arrival = header["last_arrival"]
+    state.events = int(header["events"])
+    state.rejected = int(header["rejected"])
+    return state
+
+
+def load_state(data: bytes) -> PartitionState:
+    """Rebuild a partition state from ``dump_state``'s bytes, every minute marked dirty."""
+    # Millions of new objects would trigger the cyclic GC over and over (none of them can
+    # form a cycle), which makes loading several times slower.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_state(data)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_state(data: bytes) -> PartitionState:
+    if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 4:
+        raise SnapshotError("not a livetally snapshot")
+    view = memoryview(data)
+    (size,) = struct.unpack_from("<I", view, len(_MAGIC))
+    start = len(_MAGIC) + 4
+    try:
+        top = orjson.loads(view[start : start + size])
+    except orjson.JSONDecodeError as exc:
+        raise SnapshotError(f"snapshot header is not JSON: {exc}") from None
+    if not isinstance(top, dict) or top.get("version") != SNAPSHOT_VERSION:
+        raise SnapshotError(f"snapshot version must be {SNAPSHOT_VERSION}")
+    swap = top["byteorder"] != sys.byteorder
+    state = PartitionState(int(top["partition"]))
+    state.next_offset = int(top["next_offset"])
+    state.known_streams.update(top["streams"])
+    sections = _sections(view, start + size)
+    try:
+        for header in top["platforms"]:
+            raw = {name: next(sections) for name in _SECTIONS}
+            platform = _load_platform(header, raw, swap)
+            state.platforms[(platform.stream, platform.platform)] = platform
+    except (KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"snapshot is damaged: {exc!r}") from None
+    state.mark_all_dirty()
+    return state
+
+
+def split_chunks(data: bytes, chunk_bytes: int) -> list[bytes]:
+    """Cut a snapshot into pieces of at most ``chunk_bytes`` (at least one piece)."""
+    if chunk_bytes <= 0:
+        raise ValueError("chunk_bytes must be positive")
+    return [data[i : i + chunk_bytes] for i in range(0, max(len(data), 1), chunk_bytes)] or [b""]

@@ -1,0 +1,131 @@
+"""Checkpoint payloads: state → bytes → state keeps every number and all future behaviour."""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contract.records import encode_batch
+from stream.merge import Chunk, PlatformDiffs
+from stream.partition_state import PartitionState
+from stream.snapshot import SnapshotError, dump_state, load_state, split_chunks
+from tests.oracle import Accepted, numbers
+from tests.stream.conftest import to_event
+from tests.stream.test_presence import T0, _consistent, at, event_strategy
+
+PARTITIONS = 2
+
+
+def record(a: Accepted) -> tuple[int, bytes]:
+    viewer = a.viewer_id or a.session_id or ""
+    p = zlib.crc32(f"{a.platform}/{viewer}".encode()) % PARTITIONS
+    return p, encode_batch(a.platform, max(a.ts, 10**12), [to_event(a)], timeout_ms=a.timeout_ms)
+
+
+def session_view(state: PartitionState):
+    """Everything a state counts with, in plain values."""
+    out = {}
+    for key, platform in state.platforms.items():
+        out[key] = (
+            {
+                sid: (
+                    s.first,
+                    s.start_times(),
+                    s.leave_times(),
+                    s.ranges,
+                    s.timeout_of or {},
+                )
+                for sid, s in platform.sessions.items()
+            },
+            platform.viewers,
+            platform.reports,
+            {
+                m: {s: c for s, c in cells.items() if c != [0, 0, 0]}
+                for m, cells in platform.changes.items()
+            },
+            (platform.last_event_ts, platform.last_arrival, platform.events, platform.rejected),
+        )
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(event_strategy, max_size=30), st.integers(0, 30), st.randoms(use_true_random=False))
+def test_restored_state_counts_exactly_like_the_original(events, cut, rnd: random.Random):
+    events = _consistent(events)
+    rnd.shuffle(events)
+    cut = min(cut, len(events))
+    original = [PartitionState(p) for p in range(PARTITIONS)]
+    merged_a: dict[str, PlatformDiffs] = {}
+    merged_b: dict[str, PlatformDiffs] = {}
+
+    def publish(states, merged):
+        for state in states:
+            for chunk in state.drain()[0]:
+                merged.setdefault(chunk.platform, PlatformDiffs()).put(chunk)
+
+    for n, a in enumerate(events[:cut]):
+        p, value = record(a)
+        original[p].apply_record(n, value)
+    publish(original, merged_a)
+    for platform, diffs in merged_a.items():
+        merged_b[platform] = PlatformDiffs()
+        for slot, seconds in diffs._chunks.items():
+            merged_b[platform].put(Chunk("s", platform, slot[0], slot[1], seconds))
+    restored = [load_state(dump_state(state)) for state in original]
+    for a, b in zip(original, restored, strict=True):
+        assert session_view(a) == session_view(b)
+        assert a.next_offset == b.next_offset
+    for n, a in enumerate(events[cut:], start=cut):
+        p, value = record(a)
+        original[p].apply_record(n, value)
+        restored[p].apply_record(n, value)
+    publish(original, merged_a)
+    publish(restored, merged_b)
+    for a, b in zip(original, restored, strict=True):
+        assert session_view(a) == session_view(b)
+    unique = set(events)
+    for platform in ("p1", "p2", "rep"):
+        for s in range(T0 // 1000, T0 // 1000 + 215):
+            expected = numbers(unique, platform, s * 1000)
+            assert at(merged_a, platform, s * 1000 - T0) == expected
+            assert at(merged_b, platform, s * 1000 - T0) == expected
+
+
+def test_snapshot_keeps_wide_sessions_and_odd_timeouts():
+    state = PartitionState(3)
+    far = 30 * 24 * 3600 * 1000
+    events = [
+        Accepted("web", "join", T0, "a", "v"),
+        Accepted("web", "heartbeat", T0 + far, "a", "v"),
+        Accepted("web", "heartbeat", T0 + 5_000, "b", None, timeout_ms=60_000),
+        Accepted("web", "leave", T0 + 7_000, "a", "v"),
+    ]
+    for n, a in enumerate(events):
+        received = a.ts + 1000
+        state.apply_record(n, encode_batch("web", received, [to_event(a)], timeout_ms=a.timeout_ms))
+    restored = load_state(dump_state(state))
+    assert session_view(restored) == session_view(state)
+    assert restored.partition == 3 and restored.next_offset == 4
+    assert restored.platforms[("s", "web")].sessions["a"].starts.typecode == "q"
+
+
+def test_damaged_snapshots_are_refused_with_a_reason():
+    state = PartitionState(0)
+    state.apply_record(0, encode_batch("web", T0, [to_event(Accepted("web", "join", T0, "a"))]))
+    data = dump_state(state)
+    with pytest.raises(SnapshotError, match="not a livetally snapshot"):
+        load_state(b"hello")
+    with pytest.raises(SnapshotError, match="truncated"):
+        load_state(data[:-3])
+
+
+def test_split_chunks_round_trips():
+    data = bytes(range(256)) * 10
+    pieces = split_chunks(data, 1000)
+    assert [len(p) for p in pieces] == [1000, 1000, 560]
+    assert b"".join(pieces) == data
+    assert split_chunks(b"", 10) == [b""]
