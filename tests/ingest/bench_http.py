@@ -35,23 +35,23 @@ from contract.settings import KafkaSettings
 from contract.topics import ensure_topics
 
 BATCH = 500
+_UVLOOP = {"LIVETALLY_INGEST_LOOP": "auto", "LIVETALLY_INGEST_HTTP": "auto"}
+_PLAIN = {"LIVETALLY_INGEST_LOOP": "asyncio", "LIVETALLY_INGEST_HTTP": "h11"}
 VARIANTS: dict[str, dict[str, str]] = {
-    "1 process, asyncio + h11": {
-        "LIVETALLY_INGEST_WORKERS": "1",
-        "LIVETALLY_INGEST_LOOP": "asyncio",
-        "LIVETALLY_INGEST_HTTP": "h11",
-    },
-    "1 process, uvloop + httptools": {
-        "LIVETALLY_INGEST_WORKERS": "1",
-        "LIVETALLY_INGEST_LOOP": "auto",
-        "LIVETALLY_INGEST_HTTP": "auto",
-    },
-    "2 processes, uvloop + httptools": {
-        "LIVETALLY_INGEST_WORKERS": "2",
-        "LIVETALLY_INGEST_LOOP": "auto",
-        "LIVETALLY_INGEST_HTTP": "auto",
-    },
+    # kafka-python without the crc32c package: its pure-Python CRC-32C, as before issue 3.
+    "py CRC, asyncio+h11, 1 proc": {"LIVETALLY_INGEST_WORKERS": "1", "PURE_CRC": "1", **_PLAIN},
+    "C CRC, asyncio+h11, 1 proc": {"LIVETALLY_INGEST_WORKERS": "1", **_PLAIN},
+    "C CRC, uvloop+httptools, 1 proc": {"LIVETALLY_INGEST_WORKERS": "1", **_UVLOOP},
+    "C CRC, uvloop+httptools, 2 procs": {"LIVETALLY_INGEST_WORKERS": "2", **_UVLOOP},
 }
+
+
+def _without_c_crc() -> str:
+    """A directory whose ``crc32c`` module fails to import, so kafka-python uses its own."""
+    directory = tempfile.mkdtemp(prefix="bench-pure-crc-")
+    with open(os.path.join(directory, "crc32c.py"), "w") as module:
+        module.write('raise ImportError("disabled by the benchmark")\n')
+    return directory
 
 
 def body(seq: int, now: int) -> bytes:
@@ -172,6 +172,8 @@ def run_variant(name: str, extra_env: dict[str, str], args: argparse.Namespace, 
         "LIVETALLY_HOME": tempfile.mkdtemp(prefix="bench-ingest-"),
         **extra_env,
     }
+    if env.pop("PURE_CRC", None):
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_without_c_crc(), env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
         [sys.executable, "-m", "livetally", "serve", "ingest"],
         env=env,
