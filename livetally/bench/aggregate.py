@@ -189,6 +189,8 @@ def run_scale(ctx: Context) -> None:
     sizes = ctx.config.sizes
     cores = os.cpu_count() or 1
     rows: dict[str, object] = {}
+    if not sizes.scale_workers:
+        ctx.extra_rows.append(("Scale: 1 / 2 / 4 partitions and workers", "skipped in --quick"))
     for n in sizes.scale_workers:
         if n > cores:
             rows[str(n)] = {

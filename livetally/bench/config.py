@@ -80,7 +80,7 @@ QUICK = Sizes(
     textbook_events=5_000,
     e2e_seconds=8.0,
     probe_interval_s=0.2,
-    scale_workers=(1, 2),
+    scale_workers=(),
     memory_sessions=(100_000,),
     dashboard_requests=5,
 )

@@ -184,22 +184,21 @@ class OffsetWatch:
 def group_members(servers: list[str], group: str) -> int:
     """How many members a consumer group has right now while it is stable, else 0."""
     from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
 
     admin = KafkaAdminClient(bootstrap_servers=servers, client_id="livetally-bench")
     try:
-        described = admin.describe_groups([group])
+        described: Any = admin.describe_groups([group])
+    except KafkaError:
+        return 0  # the coordinator is still being set up
     finally:
         admin.close()
-    for info in described:
-        state = getattr(info, "state", None)
-        if state is None and isinstance(info, dict):
-            state = info.get("group_state") or info.get("state")
-        members = getattr(info, "members", None)
-        if members is None and isinstance(info, dict):
-            members = info.get("members")
-        if str(state).lower() == "stable" and members is not None:
-            return len(members)
-    return 0
+    info = described.get(group) if isinstance(described, dict) else None
+    if not isinstance(info, dict):
+        return 0
+    if str(info.get("group_state", "")).lower() != "stable":
+        return 0
+    return len(info.get("members") or [])
 
 
 def stats_events(servers: list[str], topic: str, timeout_s: float = 5.0) -> int:
