@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
@@ -58,8 +59,18 @@ def _uvicorn_config(config: IngestConfig) -> uvicorn.Config:
     )
 
 
-def _run_worker(config: IngestConfig, sock: socket.socket) -> None:
+def _watch_parent(parent: int) -> None:
+    """Stop this worker gracefully if the supervisor dies (e.g. SIGKILL), instead of
+    serving on as an orphan nobody will stop."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    logger.warning("the ingest supervisor is gone; stopping this worker")
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _run_worker(config: IngestConfig, sock: socket.socket, parent: int) -> None:
     """One worker process of a multi-process server (spawned; builds its own app)."""
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     _GracefulServer(_uvicorn_config(config)).run(sockets=[sock])
 
 
@@ -80,7 +91,7 @@ def _supervise(config: IngestConfig) -> int:
 
     def start(index: int) -> BaseProcess:
         process = context.Process(
-            target=_run_worker, args=(config, sock), name=f"ingest-worker-{index}"
+            target=_run_worker, args=(config, sock, os.getpid()), name=f"ingest-worker-{index}"
         )
         process.start()
         return process
