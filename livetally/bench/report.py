@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -116,6 +116,8 @@ class Results:
     date: str = ""
     quick: bool = False
     command: str = ""
+    notes: list[str] = field(default_factory=list)
+    """Caveats printed under the table and kept in the JSON."""
 
     def set(self, key: str, value: float | None, why: str = "") -> None:
         """Record a figure, or None with the reason it could not be measured."""
@@ -149,6 +151,7 @@ class Results:
             "quick": self.quick,
             "command": self.command,
             "why_null": dict(self.why_null),
+            "notes": list(self.notes),
             "targets": {
                 t.key: {"target": t.text, "verdict": v}
                 for t, v in zip(TARGETS, self.verdicts().values(), strict=True)
@@ -197,12 +200,9 @@ def format_table(results: Results, extra_rows: Sequence[tuple[str, str]] = ()) -
     if extra_rows:
         lines.append("")
         lines.extend(_table(["more", "value"], [list(row) for row in extra_rows]))
-    notes = [f"  {key}: {why}" for key, why in results.why_null.items()]
-    if notes:
-        lines.extend(["", "not measured:", *notes])
+    if results.notes:
+        lines.extend(["", "notes:", *(f"  {note}" for note in results.notes)])
+    missing = [f"  {key}: {why}" for key, why in results.why_null.items()]
+    if missing:
+        lines.extend(["", "not measured:", *missing])
     return "\n".join(lines)
-
-
-def as_mapping(results: Results) -> Mapping[str, Any]:
-    """Alias of ``Results.as_json`` for callers that want a read-only view."""
-    return results.as_json()

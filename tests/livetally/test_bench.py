@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from livetally.bench.config import FULL, QUICK, BenchConfig
-from livetally.bench.endtoend import pipeline_latency
+from livetally.bench.endtoend import ProbeResult, pipeline_latency
 from livetally.bench.eventlog import (
     LogParams,
     batch_records,
@@ -280,6 +280,15 @@ def test_end_to_end_pipeline_latency_starts_when_the_second_begins():
     assert pipeline_latency(100.2, 100_400, 101.3) == pytest.approx(0.3)
     # An event of an already begun second counts from its acceptance.
     assert pipeline_latency(100.2, 99_000, 100.5) == pytest.approx(0.3)
+
+
+def test_probes_never_seen_count_as_waiting_until_the_end():
+    probes = ProbeResult(
+        accepted_at=[10.0, 11.0, 12.0], ts_ms=[0, 0, 0], visible_at=[10.5, None, 12.25]
+    )
+    probes.ended_at = 20.0
+    assert probes.latencies() == pytest.approx([0.5, 9.0, 0.25])
+    assert probes.unseen == 1
 
 
 def test_config_reads_its_port_and_keeps_livetally_variables_out_of_children():
