@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -51,6 +52,8 @@ class Runtime:
     latency: LatencyWindow = field(default_factory=LatencyWindow)
     rate: RateWindow = field(default_factory=RateWindow)
     monitor: AlertMonitor | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Held while a state changes or is read whole (apply, drain, checkpoint dump)."""
     dump_s: dict[int, float] = field(default_factory=dict)
     """Seconds the last checkpoint dump of each partition took."""
     http: Any = None
@@ -70,18 +73,22 @@ def register_agents(
 
     @app.agent(topics.events, name="aggregate")
     async def aggregate(stream: Any) -> None:
+        lock = runtime.lock
         async for event in stream.events():
             message = event.message
-            state = await states.state_for(message.partition, message.offset)
-            if message.offset >= state.next_offset:
-                state.apply_record(message.offset, message.value)
+            async with lock:
+                state = await states.state_for(message.partition, message.offset)
+                if message.offset >= state.next_offset:
+                    state.apply_record(message.offset, message.value)
 
     @app.timer(flush_interval_s)
     async def publish() -> None:
-        for state in list(states.states.values()):
-            arrivals = state.arrivals
-            state.arrivals = []
-            chunks, stats, dead = state.drain()
+        drained = []
+        async with runtime.lock:
+            for state in list(states.states.values()):
+                arrivals, state.arrivals = state.arrivals, []
+                drained.append((arrivals, *state.drain()))
+        for arrivals, chunks, stats, dead in drained:
             for chunk in chunks:
                 key = chunk_key(chunk.stream, chunk.platform, chunk.partition, chunk.minute)
                 await topics.partials.send(key=key, value=encode_chunk(chunk))
@@ -118,7 +125,10 @@ def register_agents(
             if not due or offset - done_offset < runtime.checkpoint_min_records:
                 continue
             started = time.monotonic()
-            data = dump_state(state)  # synchronous: a consistent cut of the state
+            # A consistent cut: counting waits on the lock while a thread serialises, so
+            # the event loop (and the consumer's heartbeats) keep running.
+            async with runtime.lock:
+                data = await asyncio.to_thread(dump_state, state)
             dumped = time.monotonic() - started
             runtime.dump_s[partition] = dumped
             try:
@@ -219,6 +229,7 @@ def register_agents(
                 "rebuilds": states.rebuilds,
                 "restored_from_checkpoint": states.restored_from_checkpoint,
                 "last_rebuild_s": states.last_rebuild_s,
+                "offsets": {str(p): s.next_offset for p, s in sorted(states.states.items())},
                 "checkpoints": {str(p): o for p, (o, _) in sorted(states.checkpointed.items())},
                 "alerts": runtime.monitor is not None,
             }

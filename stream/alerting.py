@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from stream.alerts import Alert, AlertEvaluator, AlertRules, active_streams
+from stream.clients import partitions_of, started_consumer
 from stream.merge import PlatformDiffs, Steps, decode_chunk, sum_steps
 
 __all__ = ["AlertMonitor", "post_webhook"]
@@ -47,22 +48,13 @@ class AlertMonitor:
 
     async def start(self) -> None:
         """Assign every partition of the three topics from the beginning."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import TopicPartition
 
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
-        # Let aiokafka's own start-up tasks run once: stopping a consumer before they did
-        # raises CancelledError out of stop().
-        await asyncio.sleep(0)
+        consumer = await started_consumer(self._bootstrap, auto_offset_reset="earliest")
         tps = [
             TopicPartition(topic, p)
             for topic in (self._partials, self._stats, self._alerts)
-            for p in sorted(consumer.partitions_for_topic(topic) or {0})
+            for p in await partitions_of(consumer, topic)
         ]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)

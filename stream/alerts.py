@@ -6,8 +6,9 @@ Rules (thresholds in ``AlertRules``):
   5 min ago offline; a partner that was stale or offline and receives an event is live again.
 - **drop**: concurrency of a partner, or of a stream's total, at second s is at most
   (1 − 30 %) of its maximum over the 60 s before s, and that maximum was at least 50
-  viewers (smaller audiences swing by 30 % all the time). One alert per run of such seconds,
-  dated at the run's first second.
+  viewers (smaller audiences swing by 30 % all the time), for at least 5 consecutive seconds.
+  One alert per run of such seconds, dated at the run's first second. "Now" is 5 s before
+  the clock, as the newest seconds are still filling in.
 - **milestone**: a partner's or the total views reach a milestone (every 100,000 and
   1,000,000 by default), dated at the first second they did.
 
@@ -77,8 +78,11 @@ class AlertRules:
     drop_min_viewers: int = 50
     milestone_every: int = 100_000
     milestones: tuple[int, ...] = (1_000_000,)
+    drop_sustain_s: int = 5
+    """A drop must hold this many consecutive seconds (the newest seconds are still being
+    revised as partitions publish, so a one-second dip is not an outage)."""
     max_age_ms: int = 3_600_000
-    settle_s: int = 2
+    settle_s: int = 5
     """Seconds before now that are evaluated as "now" (the newest events are still coming)."""
 
 
@@ -110,7 +114,7 @@ def drop_onset(values: Sequence[int], rules: AlertRules) -> int | None:
     i = last
     while i - 1 >= window and dropped(i - 1):
         i -= 1
-    if i - 1 < window:
+    if i - 1 < window or last - i + 1 < rules.drop_sustain_s:
         return None
     return i
 

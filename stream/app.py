@@ -40,6 +40,10 @@ def create_app(config: StreamConfig) -> Any:
         stream_wait_empty=False,
         broker_commit_every=1000,
         broker_commit_interval=1.0,
+        # A worker killed with -9 holds its partitions until its session expires: keep that
+        # short so a restarted or surviving worker takes over within seconds, not a minute.
+        broker_session_timeout=config.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, config.session_timeout_s / 4),
     )
     store = CheckpointStore(kafka.servers, kafka.topic(CHECKPOINTS), config.checkpoint_chunk_bytes)
     states = PartitionStates(kafka.servers, kafka.topic(EVENTS), store)

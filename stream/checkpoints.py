@@ -19,7 +19,6 @@ by offset.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -28,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from stream.clients import partitions_of, started_consumer
 
 __all__ = [
     "CheckpointStore",
@@ -171,21 +172,15 @@ class CheckpointStore:
 
     async def load(self, partition: int) -> tuple[Manifest, bytes] | None:
         """The newest complete checkpoint of an events partition, or None if there is none."""
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import TopicPartition
 
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
+        consumer = await started_consumer(
+            self._bootstrap,
             max_partition_fetch_bytes=self._chunk_bytes + 64 * 1024,
             fetch_max_bytes=4 * (self._chunk_bytes + 64 * 1024),
         )
-        await consumer.start()
-        # Let aiokafka's own start-up tasks run once: stopping a consumer before they did
-        # raises CancelledError out of stop().
-        await asyncio.sleep(0)
         try:
-            partitions = consumer.partitions_for_topic(self._topic)
+            partitions = await partitions_of(consumer, self._topic)
             if not partitions:
                 return None
             tp = TopicPartition(self._topic, partition % len(partitions))

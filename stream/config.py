@@ -64,6 +64,9 @@ class StreamConfig:
     """Port of the worker's health page (``LIVETALLY_WORKER_PORT``)."""
     flush_interval_s: float = 0.25
     """How often changed per-second chunks are published."""
+    session_timeout_s: float = 20.0
+    """Kafka consumer-group session timeout: how soon a dead worker's partitions move
+    (``LIVETALLY_SESSION_TIMEOUT_S``)."""
     checkpoint_interval_s: float = 30.0
     """Least time between two checkpoints of a partition (``LIVETALLY_CHECKPOINT_INTERVAL_S``)."""
     checkpoint_min_records: int = 1000
@@ -102,6 +105,7 @@ class StreamConfig:
             shared=Settings.from_env(env),
             app_id=env.get("LIVETALLY_STREAM_APP_ID", "livetally-stream"),
             web_port=read_int(env, "LIVETALLY_WORKER_PORT", 6066),
+            session_timeout_s=_read_float(env, "LIVETALLY_SESSION_TIMEOUT_S", 20.0),
             checkpoint_interval_s=_read_float(env, "LIVETALLY_CHECKPOINT_INTERVAL_S", 30.0),
             checkpoint_min_records=read_int(env, "LIVETALLY_CHECKPOINT_MIN_RECORDS", 1000),
             checkpoint_chunk_bytes=chunk_bytes,

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from stream.checkpoints import CheckpointStore
+from stream.clients import started_consumer
 from stream.partition_state import PartitionState
 from stream.snapshot import SnapshotError, load_state
 
@@ -83,7 +84,8 @@ class PartitionStates:
             )
             return None
         try:
-            state = load_state(data)
+            # In a thread: the event loop keeps heartbeating while a big state loads.
+            state = await asyncio.to_thread(load_state, data)
         except SnapshotError as exc:
             logger.warning("ignoring checkpoint of partition %d: %s", partition, exc)
             return None
@@ -94,21 +96,15 @@ class PartitionStates:
         return state
 
     async def _rebuild(self, partition: int, upto: int) -> PartitionState:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import TopicPartition
 
         started = time.monotonic()
         tp = TopicPartition(self._topic, partition)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
+        consumer = await started_consumer(
+            self._bootstrap,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
-        await consumer.start()
-        # Let aiokafka's own start-up tasks run once: stopping a consumer before they did
-        # raises CancelledError out of stop().
-        await asyncio.sleep(0)
         try:
             consumer.assign([tp])
             high = (await consumer.end_offsets([tp]))[tp]
@@ -142,7 +138,8 @@ class PartitionStates:
         consumer.seek(tp, state.next_offset)
         applied = 0
         while await consumer.position(tp) < upto:
-            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=2000)
+            # Small batches: applying is synchronous, and the loop must keep heartbeating.
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=50)
             for record in batch.get(tp, []):
                 if record.offset >= upto:
                     return applied

@@ -35,6 +35,8 @@ W = RULES.drop_window_s
         ([100] * (W + 30), None),
         # 100 → 70 is exactly 30 %: a drop, starting where it fell.
         ([100] * (W + 10) + [70] * 5, W + 10),
+        # Not yet held for 5 seconds: none yet.
+        ([100] * (W + 10) + [70] * 4, None),
         # 100 → 71 is 29 %: none.
         ([100] * (W + 10) + [71] * 5, None),
         # Below the 50-viewer floor: 40 → 0 is noise.
