@@ -13,9 +13,11 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+import orjson
 import pytest
 
 from contract.settings import KafkaSettings, Settings
@@ -55,6 +57,8 @@ class RStack:
     stack: Stack
     keys: Keys
     home: Path
+    repairs: list[str] = field(default_factory=list)
+    """What ``ensure_running`` had to fix between tests."""
 
     @property
     def settings(self) -> Settings:
@@ -82,7 +86,8 @@ class RStack:
         )
 
     def ensure_running(self) -> None:
-        """Restart any broker or service a failed test left down."""
+        """Restart any broker or service a failed test left down, and an ingest that no
+        longer gets acknowledgements from Kafka (see docs/reliability.md)."""
         for node in range(self.cluster.brokers):
             if not self.cluster.alive(node):
                 self.cluster.restart(node)
@@ -91,6 +96,31 @@ class RStack:
             if proc is None or proc.poll() is not None:
                 self.stack.procs.pop(name, None)
                 self.stack.start(name)
+        if not self.ingest_acknowledges():
+            self.repairs.append("ingest restarted: it answered 503 with every broker up")
+            self.stack.kill("ingest", 9)
+            self.stack.start("ingest")
+
+    def ingest_acknowledges(self, timeout_s: float = 20) -> bool:
+        """Whether ingest answers 202 to one small post within ``timeout_s``."""
+        body = orjson.dumps({"events": [{
+            "type": "join", "stream": "rel-fuzz", "ts": int(time.time() * 1000) - 1000,
+            "session_id": "probe",
+        }]})  # fmt: skip
+        headers = {
+            "Authorization": f"Bearer {self.keys.partners['p11']}",
+            "Content-Type": "application/json",
+        }
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                url = self.stack.ingest_url + "/v1/events"
+                if httpx.post(url, content=body, headers=headers, timeout=10).status_code == 202:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        return False
 
 
 def _register(settings: Settings) -> Keys:
@@ -170,7 +200,12 @@ def rstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RStack]:
             stack.start(name)
         time.sleep(5.5)  # services pick registry changes up within 5 s
         print(f"reliability: stack up in {time.monotonic() - t0:.1f} s")
-        yield RStack(cluster=Cluster(settings), stack=stack, keys=keys, home=home)
+        rstack = RStack(cluster=Cluster(settings), stack=stack, keys=keys, home=home)
+        yield rstack
+        print(
+            f"reliability: {rstack.cluster.faults} broker faults injected; "
+            f"repairs between tests: {rstack.repairs or 'none'}"
+        )
     finally:
         for proc in stack.procs.values():
             proc.terminate()

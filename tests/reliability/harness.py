@@ -307,7 +307,7 @@ class Loader:
         self.url = ingest_url
         self.keys = keys
         self.stream = stream
-        self.ledger = ledger or Ledger()
+        self.ledger = ledger if ledger is not None else Ledger()
         self.batch_size = batch_size
         self.rate = rate
         self.give_up_s = give_up_s
@@ -394,7 +394,10 @@ class Loader:
         for t in self._threads:
             t.join(max(0.1, deadline - time.monotonic()))
         alive = [t.name for t in self._threads if t.is_alive()]
-        assert not alive, f"load threads still running after {timeout_s} s: {alive}"
+        assert not alive, (
+            f"load threads still running after {timeout_s} s at {self.progress:.0%}: "
+            f"statuses {self.ledger.statuses}, errors {self.errors[:3]}"
+        )
 
 
 # --- checking the numbers -----------------------------------------------------------------

@@ -94,14 +94,19 @@ def _settle(rel: RStack, stream: str, load: RawLoad) -> None:
     """Restart ingest, let the partner resend what was not acknowledged, check exactly."""
     rel.stack.start("ingest")
     Loader(
-        rel.stack.ingest_url, rel.keys.partners, stream, load.unacknowledged, ledger=load.ledger
-    ).start().join(120)
+        rel.stack.ingest_url,
+        rel.keys.partners,
+        stream,
+        load.unacknowledged,
+        ledger=load.ledger,
+        batch_size=500,
+    ).start().join(180)
     check_exact(rel.stack.dashboard_url, rel.keys.viewer, stream, load.ledger.events)
 
 
 def test_ingest_sigterm_drains_and_flushes(rel: RStack) -> None:
     stream = "rel-ingest-term"
-    log = make_events(5, PLATFORMS, _base(10_000), sessions=400)
+    log = make_events(5, PLATFORMS, _base(10_000), sessions=4000)
     keys = {p: rel.keys.partners[p] for p in PLATFORMS}
     load = RawLoad(rel.stack.ingest_url, keys, stream, list(batches(log, 200))).start()
     time.sleep(3)
@@ -129,7 +134,7 @@ def test_ingest_sigterm_drains_and_flushes(rel: RStack) -> None:
 
 def test_ingest_sigkill_never_acknowledged_what_kafka_lacks(rel: RStack) -> None:
     stream = "rel-ingest-kill"
-    log = make_events(6, PLATFORMS, _base(10_000), sessions=400)
+    log = make_events(6, PLATFORMS, _base(10_000), sessions=4000)
     keys = {p: rel.keys.partners[p] for p in PLATFORMS}
     load = RawLoad(rel.stack.ingest_url, keys, stream, list(batches(log, 200))).start()
     time.sleep(3)

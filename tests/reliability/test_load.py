@@ -34,7 +34,7 @@ def _lag(rel: RStack) -> int:
     try:
         committed = {
             tp: meta.offset
-            for tp, meta in admin.list_consumer_group_offsets("livetally-stream").items()
+            for tp, meta in admin.list_group_offsets("livetally-stream")["livetally-stream"].items()
             if tp.topic == topic
         }
         ends = consumer.end_offsets(list(committed))

@@ -70,7 +70,9 @@ def test_poison_records_go_to_the_dead_letter_topic(rel: RStack) -> None:
     keys = {p: rel.keys.partners[p] for p in PLATFORMS}
     ledger = Ledger()
     first = make_events(10, PLATFORMS, base, sessions=30)
-    Loader(rel.stack.ingest_url, keys, STREAM, first, ledger=ledger).start().join(120)
+    loader = Loader(rel.stack.ingest_url, keys, STREAM, first, ledger=ledger)
+    loader.start().join(120)
+    assert not loader.errors, loader.errors[:3]
 
     topic = rel.settings.kafka.topic(EVENTS)
     producer = KafkaProducer(
@@ -81,13 +83,17 @@ def test_poison_records_go_to_the_dead_letter_topic(rel: RStack) -> None:
         partitions = sorted(producer.partitions_for(topic))
         for name, value in _poison(int(time.time() * 1000)).items():
             for p in partitions:
-                meta = producer.send(topic, value=value or None, partition=p).get(timeout=30)
+                meta = producer.send(topic, key=b"poison", value=value or None, partition=p).get(
+                    timeout=30
+                )
                 where[(meta.partition, meta.offset)] = name
     finally:
         producer.close()
 
     second = make_events(11, PLATFORMS, base, sessions=30)
-    Loader(rel.stack.ingest_url, keys, STREAM, second, ledger=ledger).start().join(120)
+    loader = Loader(rel.stack.ingest_url, keys, STREAM, second, ledger=ledger)
+    loader.start().join(120)
+    assert not loader.errors, loader.errors[:3]
     check_exact(rel.stack.dashboard_url, rel.keys.viewer, STREAM, ledger.events)
 
     deadline = time.monotonic() + 60

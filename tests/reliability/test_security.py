@@ -51,7 +51,7 @@ def test_revoked_unknown_and_missing_keys_get_401(rel: RStack, which: str) -> No
     key = {
         "revoked": rel.keys.revoked,
         "unknown": "ltk_" + "x" * 32,
-        "malformed": "not a key at all \u00e9",
+        "malformed": "not a key {at} all",
         "missing": None,
     }[which]
     r = _post(rel, key, _events(1, "k"))
