@@ -103,6 +103,8 @@ class BenchConfig:
     """Keep the temporary directory with the logs (``LIVETALLY_BENCH_KEEP=1``)."""
     child_env: Mapping[str, str] = field(default_factory=dict)
     """Environment of the processes the suite starts, without livetally's own variables."""
+    parts: tuple[str, ...] = ()
+    """Run only these parts (``LIVETALLY_BENCH_PARTS=scale,memory``); all when empty."""
 
     @classmethod
     def from_env(cls, *, quick: bool, environ: Mapping[str, str] | None = None) -> BenchConfig:
@@ -118,4 +120,7 @@ class BenchConfig:
             base_port=raw_port or None,
             keep=env.get("LIVETALLY_BENCH_KEEP", "") not in ("", "0"),
             child_env={k: v for k, v in env.items() if k not in _OWNED},
+            parts=tuple(
+                p.strip() for p in env.get("LIVETALLY_BENCH_PARTS", "").split(",") if p.strip()
+            ),
         )

@@ -31,8 +31,9 @@ from livetally.bench.memory import run_memory
 from livetally.bench.report import Results, format_table, parse_cpu_model
 from livetally.bench.stack import BenchStack, PortPlan
 from livetally.demo.carnival import DURATION_S
+from livetally.exceptions import LivetallyError
 
-__all__ = ["PARTS", "machine_info", "run_bench", "run_suite"]
+__all__ = ["PARTS", "machine_info", "run_bench", "run_suite", "select_parts"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ PARTS: tuple[Part, ...] = (
         ),
     ),
     ("scale", run_scale, ()),
-    ("end to end", run_end_to_end, ("e2e_p50_ms_at_20k", "e2e_p95_ms_at_20k", "e2e_p99_ms_at_20k")),
+    ("e2e", run_end_to_end, ("e2e_p50_ms_at_20k", "e2e_p95_ms_at_20k", "e2e_p99_ms_at_20k")),
     ("memory", run_memory, ("rss_mib_100k_sessions", "rss_mib_1m_sessions")),
 )
 """The parts of the suite in the order they run, with the figures each one fills."""
@@ -128,8 +129,26 @@ def run_suite(
         stack.close()
     results.machine["load_average_after"] = machine_info()["load_average"]
     results.details["failed_parts"] = failures
+    ran = {name for name, _, _ in parts}
+    for name, _, keys in PARTS:
+        if name not in ran:
+            results.fail(keys, f"the {name} part was not selected (LIVETALLY_BENCH_PARTS)")
     results.details["wall_seconds"] = round(time.monotonic() - ctx.started, 1)
     return results, ctx.extra_rows, failures
+
+
+def select_parts(names: Sequence[str]) -> tuple[Part, ...]:
+    """The parts named (all of them for none); ``LivetallyError`` for an unknown name."""
+    if not names:
+        return PARTS
+    known = {name for name, _, _ in PARTS}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise LivetallyError(
+            f"unknown bench part(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))}"
+        )
+    chosen = tuple(part for part in PARTS if part[0] in names)
+    return chosen
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -152,7 +171,7 @@ def run_bench(settings: Settings, *, quick: bool, json_path: str | None) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     root = Path(tempfile.mkdtemp(prefix="livetally-bench-"))
     try:
-        results, extra_rows, failures = run_suite(config, root)
+        results, extra_rows, failures = run_suite(config, root, select_parts(config.parts))
     finally:
         if config.keep:
             print(f"logs kept in {root}")

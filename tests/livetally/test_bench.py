@@ -346,3 +346,13 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
     assert doc["rss_mib_100k_sessions"] == details["memory_mib"]["100000"]
     assert details["dashboard"]["export_bytes"] > 0
     assert "livetally bench --quick" in stdout
+
+
+def test_parts_can_be_selected_by_name_and_unknown_names_are_refused():
+    from livetally.bench.runner import PARTS, select_parts
+    from livetally.exceptions import LivetallyError
+
+    assert select_parts(()) == PARTS
+    assert [name for name, _, _ in select_parts(("memory", "scale"))] == ["scale", "memory"]
+    with pytest.raises(LivetallyError, match="unknown bench part"):
+        select_parts(("warp",))
