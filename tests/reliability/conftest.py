@@ -35,7 +35,7 @@ PLATFORMS = [f"p{i:02d}" for i in range(1, 12)]
 """Eleven partner platforms, like the carnival's."""
 STREAMS = [f"rel-{name}" for name in (
     "leader", "quorum", "worker", "rebalance", "ingest-term", "ingest-kill", "storm",
-    "poison", "wipe", "checkpoint", "pause", "security", "load", "fuzz",
+    "poison", "wipe", "checkpoint", "compact", "pause", "security", "load", "fuzz",
 )]  # fmt: skip
 SCRIPT_NAME = "<script>alert('x')</script>网"
 
@@ -181,6 +181,9 @@ def rstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RStack]:
         "LIVETALLY_INGEST_PORT": str(ports["ingest"]),
         "LIVETALLY_DASHBOARD_PORT": str(ports["dashboard"]),
         "LIVETALLY_WORKER_PORT": str(ports["worker"]),
+        # Checkpoint often, so that restarts in these short tests restore from checkpoints.
+        "LIVETALLY_CHECKPOINT_INTERVAL_S": "2",
+        "LIVETALLY_CHECKPOINT_MIN_RECORDS": "10",
     }
     env.pop("LIVETALLY_TOPIC_PREFIX", None)
     logs = tmp_path_factory.mktemp("reliability-logs")

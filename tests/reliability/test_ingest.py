@@ -170,6 +170,6 @@ def test_retry_storm_changes_nothing(rel: RStack) -> None:
     assert set(ledger.events) == set(log)
     check_exact(rel.stack.dashboard_url, rel.keys.viewer, stream, log)
     print(
-        f"retry storm: {len(log)} events sent {ledger.requests} times in "
-        f"{sum(n for _, n in copies)} requests, numbers equal sending once"
+        f"retry storm: {len(log)} events in {len(copies)} batches, each sent 1-5 times "
+        f"concurrently ({ledger.requests} requests), numbers equal sending once"
     )

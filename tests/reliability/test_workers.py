@@ -108,25 +108,101 @@ def test_wiped_local_state_is_rebuilt_from_kafka(rel: RStack) -> None:
     print(f"wiped worker state rebuilt, exact {time.monotonic() - started:.1f} s after restart")
 
 
-@pytest.mark.skipif(
-    not hasattr(topics, "CHECKPOINTS"), reason="no checkpoint topic yet (contract.topics)"
-)
+def _checkpoint_records(rel: RStack) -> tuple[int, int]:
+    """(records present, offsets spanned) of the checkpoint topic: fewer records than offsets
+    means the log cleaner has compacted it."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    name = rel.settings.kafka.topic(topics.CHECKPOINTS)
+    consumer = KafkaConsumer(bootstrap_servers=rel.settings.kafka.servers, group_id=None)
+    try:
+        parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        start = {tp: consumer.position(tp) for tp in parts}
+        end = consumer.end_offsets(parts)
+        present = 0
+        while any(consumer.position(tp) < end[tp] for tp in parts):
+            present += sum(len(r) for r in consumer.poll(timeout_ms=1000).values())
+        return present, sum(end[tp] - start[tp] for tp in parts)
+    finally:
+        consumer.close()
+
+
+def _post_and_check(rel: RStack, stream: str, log: list, ledger: Ledger) -> None:
+    loader = Loader(rel.stack.ingest_url, _keys(rel), stream, log, ledger=ledger)
+    loader.start().join(120)
+    assert not loader.errors, loader.errors[:5]
+    check_exact(rel.stack.dashboard_url, rel.keys.viewer, stream, ledger.events)
+
+
+def _wait_checkpointed(rel: RStack, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _checkpoint_records(rel)[0] == 0:
+        assert time.monotonic() < deadline, "the worker wrote no checkpoint"
+        time.sleep(1)
+
+
 def test_rebuilt_with_an_empty_checkpoint_topic(rel: RStack) -> None:
     from kafka.admin import KafkaAdminClient
-    from kafka.structs import TopicPartition
+
+    from contract.topics import ensure_topics
 
     stream = "rel-checkpoint"
-    name = rel.settings.kafka.topic(topics.CHECKPOINTS)  # type: ignore[attr-defined]
-    log = make_events(81, PLATFORMS, _base(8000), sessions=30)
+    name = rel.settings.kafka.topic(topics.CHECKPOINTS)
     ledger = Ledger()
-    Loader(rel.stack.ingest_url, _keys(rel), stream, log, ledger=ledger).start().join(120)
+    _post_and_check(rel, stream, make_events(81, PLATFORMS, _base(8000), sessions=40), ledger)
+    _wait_checkpointed(rel)
     rel.stack.kill("worker", signal.SIGKILL)
     shutil.rmtree(rel.home / "worker", ignore_errors=True)
     admin = KafkaAdminClient(bootstrap_servers=rel.settings.kafka.servers)
     try:
-        parts = rel.cluster.describe(name)
-        admin.delete_records({TopicPartition(name, p["partition_index"]): -1 for p in parts})
+        admin.delete_topics([name])
+        deadline = time.monotonic() + 60
+        while name in admin.list_topics():
+            assert time.monotonic() < deadline, "the checkpoint topic was not deleted"
+            time.sleep(0.5)
     finally:
         admin.close()
+    ensure_topics(rel.settings.kafka)
+    assert _checkpoint_records(rel) == (0, 0)
+    started = time.monotonic()
     rel.stack.start("worker")
-    check_exact(rel.stack.dashboard_url, rel.keys.viewer, stream, ledger.events)
+    _post_and_check(rel, stream, make_events(82, PLATFORMS, _base(8000), sessions=10), ledger)
+    print(f"empty checkpoint topic: exact {time.monotonic() - started:.1f} s after restart")
+
+
+def test_rebuilt_from_a_compacted_checkpoint_topic(rel: RStack) -> None:
+    from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
+
+    stream = "rel-compact"
+    name = rel.settings.kafka.topic(topics.CHECKPOINTS)
+    admin = KafkaAdminClient(bootstrap_servers=rel.settings.kafka.servers)
+    try:  # make the log cleaner run now rather than in hours
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs={
+            "segment.ms": "1000", "min.cleanable.dirty.ratio": "0.01",
+            "min.compaction.lag.ms": "0", "delete.retention.ms": "0",
+        })])  # fmt: skip
+    finally:
+        admin.close()
+    ledger = Ledger()
+    deadline = time.monotonic() + 120
+    round_ = 0
+    while True:  # checkpoints rewritten round after round until the cleaner drops old ones
+        round_ += 1
+        log = make_events(90 + round_, PLATFORMS, _base(8500), sessions=15)
+        _post_and_check(rel, stream, log, ledger)
+        present, spanned = _checkpoint_records(rel)
+        if 0 < present < spanned:
+            break
+        assert time.monotonic() < deadline, f"not compacted: {present} of {spanned} records"
+        time.sleep(3)
+    rel.stack.kill("worker", signal.SIGKILL)
+    shutil.rmtree(rel.home / "worker", ignore_errors=True)
+    started = time.monotonic()
+    rel.stack.start("worker")
+    _post_and_check(rel, stream, make_events(99, PLATFORMS, _base(8500), sessions=10), ledger)
+    print(
+        f"compacted checkpoint topic ({present} of {spanned} records left): "
+        f"exact {time.monotonic() - started:.1f} s after restart"
+    )
