@@ -343,7 +343,7 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
     e2e = details["e2e"]
     assert e2e["probes"] > 0 and e2e["probes_visible"] == e2e["probes"]
     assert details["memory_mib"]["100000"] > details["memory_mib"]["idle"]
-    assert doc["rss_mib_100k_sessions"] == details["memory_mib"]["100000"]
+    assert doc["rss_mib_100k_sessions"] == pytest.approx(details["memory_mib"]["100000"], abs=0.1)
     assert details["dashboard"]["export_bytes"] > 0
     assert "livetally bench --quick" in stdout
 
