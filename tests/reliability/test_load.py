@@ -76,12 +76,18 @@ def test_sustained_load_across_eleven_partners(rel: RStack) -> None:
     took = time.monotonic() - started
     done.set()
     watcher.join(10)
+    figures = (
+        f"load: {len(loader.ledger)} events acknowledged in {took:.1f} s "
+        f"({len(loader.ledger) / took:.0f}/s, target {RATE:.0f}/s) across {len(PLATFORMS)} "
+        f"partners, statuses {loader.ledger.statuses}, max lag {max(lags, default=0)}"
+    )
+    print(figures)
     assert not loader.errors, loader.errors[:5]
     fives = {s: n for s, n in loader.ledger.statuses.items() if s >= 500}
     assert not fives, f"5xx answers under load: {fives}"
     drained_at = time.monotonic()
     while (lag := _lag(rel)) > 0:
-        assert time.monotonic() - drained_at < 120, f"consumer lag stuck at {lag}"
+        assert time.monotonic() - drained_at < max(120, seconds), f"consumer lag stuck at {lag}"
         time.sleep(1)
     drain = time.monotonic() - drained_at
     exact = check_exact(
@@ -92,9 +98,4 @@ def test_sustained_load_across_eleven_partners(rel: RStack) -> None:
         timeout_s=180,
         with_peak=len(log) <= 300_000,
     )
-    print(
-        f"load: {len(loader.ledger)} events acknowledged in {took:.1f} s "
-        f"({len(loader.ledger) / took:.0f}/s, target {RATE:.0f}/s) across {len(PLATFORMS)} "
-        f"partners, statuses {loader.ledger.statuses}, max lag {max(lags, default=0)}, "
-        f"lag drained {drain:.1f} s after the load, exact {exact:.1f} s later"
-    )
+    print(f"{figures}, lag drained {drain:.1f} s after the load, exact {exact:.1f} s later")
