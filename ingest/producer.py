@@ -108,6 +108,9 @@ class KafkaEventProducer:
         self._partitions: dict[str, tuple[int, float]] = {}
         self._last_ok = float("-inf")
         self._last_failure = float("-inf")
+        self._failing_since: float | None = None
+        self._reset_after_s = max(2 * ack_timeout_s, 5.0)
+        """Replace the client after failing this long without one acknowledgement."""
 
     def _get_client(self) -> Any:
         with self._lock:
@@ -123,8 +126,29 @@ class KafkaEventProducer:
         return await loop.run_in_executor(self._executor, fn, *args)
 
     def _failed(self, detail: str) -> KafkaNotAcknowledged:
-        self._last_failure = self._clock()
+        now = self._clock()
+        self._last_failure = now
+        if self._failing_since is None:
+            self._failing_since = now
+        elif now - self._failing_since >= self._reset_after_s:
+            self._replace_client()
         return KafkaNotAcknowledged(detail)
+
+    def _replace_client(self) -> None:
+        """Drop a client that has failed for a while; the next request builds a fresh one.
+
+        After a quorum loss kafka-python's idempotent producer can stay wedged even once the
+        brokers are back (the reliability suite shows it); a new client recovers. Records the
+        old client still holds may or may not land: their requests were answered 503, and a
+        retry is harmless because counting ignores duplicates.
+        """
+        with self._lock:
+            old, self._client = self._client, None
+        self._failing_since = None
+        self._partitions.clear()
+        if old is not None:
+            logger.warning("Kafka producer failed for %.0f s; replacing it", self._reset_after_s)
+            threading.Thread(target=old.close, kwargs={"timeout": 0}, daemon=True).start()
 
     async def partitions(self, topic: str) -> int:
         """How many partitions ``topic`` has (cached for a minute)."""
@@ -173,6 +197,7 @@ class KafkaEventProducer:
         except KafkaError as exc:
             raise self._failed(f"Kafka refused the events ({type(exc).__name__})") from None
         self._last_ok = self._clock()
+        self._failing_since = None
 
     async def ready(self, topic: str) -> bool:
         """True if a write succeeded lately, else if a fresh metadata request succeeds."""

@@ -64,11 +64,6 @@ def test_leader_kill_9_five_times_under_load(rel: RStack) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ingest bug: after 2 of 3 brokers return, its kafka-python producer stays stuck "
-    "(503 for every request, no produce request sent) until ingest is restarted",
-)
 def test_two_of_three_brokers_down_answers_503_never_202(rel: RStack) -> None:
     stream = "rel-quorum"
     cluster = rel.cluster
