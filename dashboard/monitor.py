@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
 
+from contract.alerts import Alert, AlertKind, AlertLevel, parse_alert
 from dashboard.model import PlatformStats, Status, partner_status
 
 __all__ = [
@@ -31,8 +31,6 @@ __all__ = [
     "parse_metric",
 ]
 
-AlertKind = Literal["stale", "offline", "live", "drop", "milestone"]
-AlertLevel = Literal["info", "warning", "critical"]
 MAX_ALERTS = 1000
 """Alerts kept in memory (the newest by time)."""
 MAX_HISTORY = 2000
@@ -70,26 +68,6 @@ class IngestMetrics:
     at: int
     accepted: int
     rejected: Mapping[str, int]
-
-
-@dataclass(frozen=True, slots=True)
-class Alert:
-    """An alert raised by the stream app."""
-
-    id: str
-    at: int
-    raised_at: int
-    stream: str
-    platform: str | None
-    kind: AlertKind
-    level: AlertLevel
-    message_zh: str
-    message_en: str
-    value: float | None
-
-    def message(self, lang: str) -> str:
-        """The message in a language."""
-        return self.message_en if lang == "en" and self.message_en else self.message_zh
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,37 +148,6 @@ def parse_metric(key: str, doc: object) -> PipelineMetrics | IngestMetrics:
             rejected=_counts(doc.get("rejected", {}), "rejected"),
         )
     raise ValueError(f"metrics record kind {kind!r} does not match key {key!r}")
-
-
-def parse_alert(doc: object) -> Alert:
-    """A decoded ``alerts`` record; ``ValueError`` says what is wrong with it."""
-    if not isinstance(doc, dict):
-        raise ValueError("alert is not an object")
-    kind = doc.get("kind")
-    if kind not in get_args(AlertKind):
-        raise ValueError(f"alert kind {kind!r} is not one of {', '.join(get_args(AlertKind))}")
-    level = doc.get("level")
-    if level not in get_args(AlertLevel):
-        raise ValueError(f"alert level {level!r} is not one of info, warning, critical")
-    platform = doc.get("platform")
-    if platform is not None and not isinstance(platform, str):
-        raise ValueError("platform must be a string or null")
-    value = doc.get("value")
-    message_zh, message_en = doc.get("message_zh"), doc.get("message_en")
-    if not isinstance(message_zh, str) or not isinstance(message_en, str):
-        raise ValueError("message_zh and message_en must be strings")
-    return Alert(
-        id=_str(doc, "id"),
-        at=_int(doc, "at"),
-        raised_at=_int(doc, "raised_at"),
-        stream=_str(doc, "stream"),
-        platform=platform,
-        kind=kind,  # type: ignore[arg-type]  # checked above
-        level=level,  # type: ignore[arg-type]  # checked above
-        message_zh=message_zh,
-        message_en=message_en,
-        value=None if value is None else _num(value, "value"),
-    )
 
 
 class RateTracker:

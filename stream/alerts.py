@@ -21,9 +21,10 @@ seen are not raised (a restarted system does not page about yesterday).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from contract.alerts import Alert, AlertKind, AlertLevel
 from stream.merge import Steps
 
 __all__ = [
@@ -37,34 +38,9 @@ __all__ = [
     "status_of",
 ]
 
-AlertKind = Literal["stale", "offline", "live", "drop", "milestone"]
-AlertLevel = Literal["info", "warning", "critical"]
 Status = Literal["live", "stale", "offline"]
 TOTAL = "_total"
 """Stands for the stream's total in alert ids."""
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One alert as published to the alerts topic and the webhook."""
-
-    id: str
-    at: int
-    """When the condition began (epoch ms)."""
-    raised_at: int
-    """When livetally noticed it (epoch ms)."""
-    stream: str
-    platform: str | None
-    """The partner, or None for the stream's total."""
-    kind: AlertKind
-    level: AlertLevel
-    message_zh: str
-    message_en: str
-    value: float | None
-
-    def to_json(self) -> dict[str, Any]:
-        """The alert as a JSON object."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)

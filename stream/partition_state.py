@@ -25,7 +25,7 @@ from contract.events import (
 from contract.records import EventBatch, RecordError, decode_batch
 from stream.merge import Chunk
 from stream.presence import Session
-from stream.reports import Report, merge_report, report_diffs
+from stream.reports import REPORT_TTL_MS, Report, merge_report, report_diffs
 
 __all__ = ["DeadLetter", "PartitionState", "PlatformState", "PlatformStats"]
 
@@ -176,6 +176,21 @@ class PlatformState:
                 self.dirty.add(minute)
         self.report_changes = by_minute
 
+    def forget_published_reports(self) -> None:
+        """Republish every minute a report could ever have changed (after a restore).
+
+        What was published for reports is not kept in a checkpoint or a rebuild, and a later
+        report can move a change out of a minute (a report taking over ends the previous
+        one's 120 s earlier). The reports only ever grow, so every minute they could have
+        touched lies between the first report and 120 s after the last one.
+        """
+        self.reports_dirty = True
+        self.report_changes = {}
+        if self.reports:
+            first = -(-min(self.reports) // 1000) // 60
+            last = -(-(max(self.reports) + REPORT_TTL_MS) // 1000) // 60
+            self.dirty.update(range(first, last + 1))
+
     def chunk_seconds(self, minute: int) -> dict[int, tuple[int, int, int]]:
         """The non-zero per-second changes of one minute (sessions and reports together)."""
         out: dict[int, tuple[int, int, int]] = {}
@@ -313,8 +328,7 @@ class PartitionState:
         """Make the next ``drain`` republish everything (after rebuilding from the log)."""
         for state in self.platforms.values():
             state.dirty.update(state.changes)
-            state.reports_dirty = True
-            state.report_changes = {}
+            state.forget_published_reports()
             state.stats_dirty = True
 
     def drain(self) -> tuple[list[Chunk], list[PlatformStats], list[DeadLetter]]:

@@ -235,6 +235,7 @@ def _load_platform(header: dict[str, Any], raw: dict[str, bytes], swap: bool) ->
         ]
     for ts, concurrent, cumulative, uniques in header["reports"]:
         state.reports[int(ts)] = (concurrent, cumulative, uniques)
+    state.forget_published_reports()
     state.last_event_ts = header["last_event_ts"]
     state.last_arrival = header["last_arrival"]
     state.events = int(header["events"])
