@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from contract.settings import KafkaSettings
@@ -72,8 +73,28 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
     ]
 
 
-def ensure_topics(kafka: KafkaSettings) -> list[str]:
-    """Create whichever of livetally's topics do not exist yet; return the names created."""
+def ensure_topics(kafka: KafkaSettings, *, timeout_s: float = 60.0) -> list[str]:
+    """Create whichever of livetally's topics do not exist yet; return the names created.
+
+    A cluster that has just started may refuse connections to a node for a moment after it
+    registered, so connection errors are retried until ``timeout_s`` has passed.
+    """
+    from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
+
+    deadline = time.monotonic() + timeout_s
+    created: list[str] = []
+    while True:
+        try:
+            created += _create_missing(kafka)
+            return created
+        except (KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable) as exc:
+            if time.monotonic() > deadline:
+                raise
+            logger.info("Kafka not ready to create topics (%s); retrying", type(exc).__name__)
+            time.sleep(1.0)
+
+
+def _create_missing(kafka: KafkaSettings) -> list[str]:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
