@@ -79,7 +79,7 @@ def ensure_topics(kafka: KafkaSettings, *, timeout_s: float = 60.0) -> list[str]
     A cluster that has just started may refuse connections to a node for a moment after it
     registered, so connection errors are retried until ``timeout_s`` has passed.
     """
-    from kafka.errors import KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable
+    from kafka.errors import BrokerNotAvailableError, KafkaConnectionError, KafkaTimeoutError
 
     deadline = time.monotonic() + timeout_s
     created: list[str] = []
@@ -87,7 +87,7 @@ def ensure_topics(kafka: KafkaSettings, *, timeout_s: float = 60.0) -> list[str]
         try:
             created += _create_missing(kafka)
             return created
-        except (KafkaConnectionError, KafkaTimeoutError, NoBrokersAvailable) as exc:
+        except (KafkaConnectionError, KafkaTimeoutError, BrokerNotAvailableError) as exc:
             if time.monotonic() > deadline:
                 raise
             logger.info("Kafka not ready to create topics (%s); retrying", type(exc).__name__)
