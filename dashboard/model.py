@@ -392,10 +392,21 @@ def parse_instant(text: str, tz: str, name: str = "at") -> int:
     raw = text.strip()
     if not raw:
         raise BadParameter(name, "is empty")
-    if raw.lstrip("-").isdigit():
-        if len(raw) > 16:
-            raise BadParameter(name, "is out of range")
-        return int(raw) // 1000  # floor, also before 1970
+    if raw.lstrip("-").isascii() and raw.lstrip("-").isdigit():
+        second = int(raw) // 1000  # floor, also before 1970
+    else:
+        second = _parse_rfc3339(raw, tz, name)
+    # Years 1 to 9999 in every time zone, so the answer can be written back as RFC 3339.
+    if not _FIRST_SECOND <= second <= _LAST_SECOND:
+        raise BadParameter(name, "is out of range (years 1970 to 9998)")
+    return second
+
+
+_FIRST_SECOND = 0
+_LAST_SECOND = 253_370_678_400  # 9998-12-31T00:00:00Z
+
+
+def _parse_rfc3339(raw: str, tz: str, name: str) -> int:
     try:
         moment = datetime.fromisoformat(raw.replace(" ", "T", 1) if "T" not in raw else raw)
     except ValueError:
@@ -404,7 +415,10 @@ def parse_instant(text: str, tz: str, name: str = "at") -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
-    return math.floor(moment.timestamp())
+    try:
+        return math.floor(moment.timestamp())
+    except (OverflowError, ValueError):
+        raise BadParameter(name, "is out of range (years 1970 to 9998)") from None
 
 
 def rfc3339(second: int, tz: str) -> str:

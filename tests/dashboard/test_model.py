@@ -161,7 +161,19 @@ def test_at_is_floored_to_the_whole_second(text, second):
     assert parse_instant(text, "Asia/Shanghai") == second
 
 
-@pytest.mark.parametrize("text", ["", "yesterday", "2024-13-01T00:00:00Z", "1" * 20])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "yesterday",
+        "2024-13-01T00:00:00Z",
+        "1" * 20,
+        "9999999999999999",  # year ~318,000: cannot be written back as RFC 3339
+        "9999-12-31T23:59:59-14:00",  # past year 9999 once in UTC
+        "-5000",
+        "１２３",  # full-width digits are digits to str.isdigit, not to us
+    ],
+)
 def test_bad_at_is_a_bad_parameter(text):
     with pytest.raises(BadParameter, match="'at'"):
         parse_instant(text, "Asia/Shanghai")
