@@ -129,21 +129,7 @@ class Session:
             # In-order fast path (the common heartbeat): the newest start, after every
             # leave, only adds its own interval [ts, ts + timeout).
             starts.append(rel)
-            start, end = -(-ts // 1000), -(-(ts + timeout_ms) // 1000)
-            if start >= end:
-                return
-            ranges = self.ranges
-            if ranges:
-                last_start, last_end = ranges[-1]
-                if start <= last_end:
-                    if end > last_end:
-                        ranges[-1] = (last_start, end)
-                        changes[last_end] = changes.get(last_end, 0) + 1
-                        changes[end] = changes.get(end, 0) - 1
-                    return
-            ranges.append((start, end))
-            changes[start] = changes.get(start, 0) + 1
-            changes[end] = changes.get(end, 0) - 1
+            self._append_interval(ts, timeout_ms, changes)
             return
         try:
             if kind == "leave":
@@ -154,6 +140,24 @@ class Session:
             # Too far from ``base`` for 4-byte offsets: switch to absolute 8-byte times.
             self._widen()
             self.add_into(kind, ts, timeout_ms, default_timeout_ms, changes)
+
+    def _append_interval(self, h: int, timeout_ms: int, changes: dict[int, int]) -> None:
+        """Add the online seconds of a start that is newer than every start and leave."""
+        start, end = -(-h // 1000), -(-(h + timeout_ms) // 1000)
+        if start >= end:
+            return
+        ranges = self.ranges
+        if ranges:
+            last_start, last_end = ranges[-1]
+            if start <= last_end:
+                if end > last_end:
+                    ranges[-1] = (last_start, end)
+                    changes[last_end] = changes.get(last_end, 0) + 1
+                    changes[end] = changes.get(end, 0) - 1
+                return
+        ranges.append((start, end))
+        changes[start] = changes.get(start, 0) + 1
+        changes[end] = changes.get(end, 0) - 1
 
     def _widen(self) -> None:
         base = self.base
@@ -175,21 +179,7 @@ class Session:
             starts.append(rel)
             if timeout_ms != default_timeout_ms:
                 self._set_timeout(h, timeout_ms, default_timeout_ms)
-            start, end = -(-h // 1000), -(-(h + timeout_ms) // 1000)
-            if start >= end:
-                return
-            ranges = self.ranges
-            if ranges:
-                last_start, last_end = ranges[-1]
-                if start <= last_end:
-                    if end > last_end:
-                        ranges[-1] = (last_start, end)
-                        changes[last_end] = changes.get(last_end, 0) + 1
-                        changes[end] = changes.get(end, 0) - 1
-                    return
-            ranges.append((start, end))
-            changes[start] = changes.get(start, 0) + 1
-            changes[end] = changes.get(end, 0) - 1
+            self._append_interval(h, timeout_ms, changes)
             return
         i = bisect_left(starts, rel)
         if i < n and starts[i] == rel:
