@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 import httpx
 import orjson
@@ -162,7 +162,32 @@ def _json_or_none(response: httpx.Response) -> Any:
 # --- the client ---------------------------------------------------------------------------
 
 
-class Client:
+class _FlushOnExit:
+    """``with client:`` flushes what is buffered when the block ends cleanly, then closes."""
+
+    def flush(self) -> object:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            self.close()
+
+
+class Client(_FlushOnExit):
     """Posts a partner's events to ``POST {base_url}/v1/events`` in batches.
 
     ``send`` buffers, ``flush`` posts what is buffered; ``result`` accumulates the
@@ -272,26 +297,11 @@ class Client:
         """Close the HTTP connection pool (does not flush)."""
         self._http.close()
 
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if exc_type is None:
-                self.flush()
-        finally:
-            self.close()
-
 
 # --- straight to Kafka ---------------------------------------------------------------------
 
 
-class KafkaClient:
+class KafkaClient(_FlushOnExit):
     """Produces a partner's events straight to the events topic, for partners with access
     to the Kafka cluster: the same records ingest writes (``ingest.packing``), one per
     partition per flush, produced with ``acks=all`` and an idempotent producer.
@@ -421,21 +431,6 @@ class KafkaClient:
         if self._producer is not None:
             self._producer.close(timeout=self._ack_timeout_s)
             self._producer = None
-
-    def __enter__(self) -> KafkaClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if exc_type is None:
-                self.flush()
-        finally:
-            self.close()
 
 
 # --- livetally send -----------------------------------------------------------------------
