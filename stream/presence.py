@@ -187,12 +187,46 @@ class Session:
                 return
             # The same start under a longer timeout: the longer one is the larger set.
             self._set_timeout(h, timeout_ms, default_timeout_ms)
-            self._recompute(default_timeout_ms, changes)
+        else:
+            starts.insert(i, rel)
+            if timeout_ms != default_timeout_ms:
+                self._set_timeout(h, timeout_ms, default_timeout_ms)
+        # A start only ever adds its own interval [h, min(h + timeout, first leave >= h))
+        # to the online set; the other starts' intervals do not depend on it.
+        end = h + timeout_ms
+        if leaves:
+            j = bisect_left(leaves, rel)
+            if j < len(leaves) and leaves[j] + self.base < end:
+                end = leaves[j] + self.base
+        if end > h:
+            self._union(-(-h // 1000), -(-end // 1000), changes)
+
+    def _union(self, start: int, end: int, changes: dict[int, int]) -> None:
+        """Add the seconds ``[start, end)`` to the online ranges; count the newly online ones."""
+        if start >= end:
             return
-        starts.insert(i, rel)
-        if timeout_ms != default_timeout_ms:
-            self._set_timeout(h, timeout_ms, default_timeout_ms)
-        self._recompute(default_timeout_ms, changes)
+        ranges = self.ranges
+        # Ranges before ``lo`` end before ``start``; from ``hi`` on they start after ``end``
+        # (touching ranges merge, as in ``merge_ranges``). A session has few ranges.
+        lo = len(ranges)
+        while lo and ranges[lo - 1][1] >= start:
+            lo -= 1
+        hi = lo
+        covered = start
+        new_start, new_end = start, end
+        while hi < len(ranges) and ranges[hi][0] <= end:
+            r_start, r_end = ranges[hi]
+            if r_start > covered:
+                changes[covered] = changes.get(covered, 0) + 1
+                changes[r_start] = changes.get(r_start, 0) - 1
+            covered = max(covered, r_end)
+            new_start = min(new_start, r_start)
+            new_end = max(new_end, r_end)
+            hi += 1
+        if covered < end:
+            changes[covered] = changes.get(covered, 0) + 1
+            changes[end] = changes.get(end, 0) - 1
+        ranges[lo:hi] = [(new_start, new_end)]
 
     def _add_leave(self, leave: int, default_timeout_ms: int, changes: dict[int, int]) -> None:
         if self.leaves is None:

@@ -115,6 +115,36 @@ def test_duplicate_event_reports_no_change():
     assert not session.add("join", 0, 30_000, 30_000)
 
 
+session_event = st.tuples(
+    st.sampled_from(["join", "heartbeat", "heartbeat", "leave"]),
+    st.integers(-60_000, 120_000),
+    st.sampled_from([30_000, 30_000, 10_000, 45_000]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(session_event, max_size=30))
+def test_session_kept_ranges_and_changes_match_a_full_recompute(events):
+    # Every incremental path (in-order appends, out-of-order unions, leaves) must leave the
+    # same ranges as recomputing from all times, and the reported changes must add up to them.
+    session = Session(T0 + events[0][1]) if events else Session(T0)
+    totals: dict[int, int] = {}
+    for kind, offset, timeout in events:
+        for second, delta in session.add(kind, T0 + offset, timeout, 30_000):
+            totals[second] = totals.get(second, 0) + delta
+        assert session.ranges == online_ranges(
+            session.start_times(), session.leave_times(), session.timeout_of, 30_000
+        )
+        level, previous, covered = 0, 0, []
+        for second in sorted(totals):
+            if level > 0:
+                covered.append((previous, second))
+            level += totals[second]
+            assert level in (0, 1)
+            previous = second
+        assert merge_ranges(covered) == session.ranges
+
+
 # Small generated evening: a few platforms, sessions, viewers, reports.
 event_strategy = st.one_of(
     st.builds(
