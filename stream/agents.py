@@ -118,7 +118,10 @@ def register_agents(
             return
         for partition, state in list(states.states.items()):
             offset = state.next_offset
-            done_offset, done_at = states.checkpointed.get(partition, (0, 0.0))
+            # The first checkpoint of a partition comes one interval after its state was
+            # built, like every later one (not at once while a start-up backlog is counted).
+            built_at = states.built_at.get(partition, 0.0)
+            done_offset, done_at = states.checkpointed.get(partition, (0, built_at))
             # Writing blocks counting for the time of the dump: keep that under ~10 %.
             spacing = max(runtime.checkpoint_interval_s, 10 * runtime.dump_s.get(partition, 0.0))
             due = time.monotonic() - done_at >= spacing

@@ -44,6 +44,8 @@ class PartitionStates:
         self.last_rebuild_s: float | None = None
         self.checkpointed: dict[int, tuple[int, float]] = {}
         """Per partition, the offset and monotonic time of the newest checkpoint known."""
+        self.built_at: dict[int, float] = {}
+        """Per partition, the monotonic time its state was built or restored."""
 
     async def state_for(self, partition: int, offset: int) -> PartitionState:
         """The state to apply the record at ``offset`` to, rebuilt first if it has a gap.
@@ -56,6 +58,7 @@ class PartitionStates:
             return state
         state = await self._rebuild(partition, offset)
         self.states[partition] = state
+        self.built_at[partition] = time.monotonic()
         return state
 
     def drop(self, partitions: Iterable[int]) -> None:

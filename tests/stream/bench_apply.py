@@ -1,7 +1,9 @@
 """Throughput and memory of ``PartitionState.apply_record`` on a synthetic evening.
 
 Not collected by pytest (a measurement, not a test). Run:
-``python -m tests.stream.bench_apply [--sessions N] [--profile]``.
+``python -m tests.stream.bench_apply [--sessions N | --carnival EVENTS] [--profile]``.
+``--carnival`` applies the benchmark suite's event log (the carnival's partner mix, 5 % of
+batches late, 2 % twice) packed into 4 partitions exactly as ingest packs it.
 """
 
 from __future__ import annotations
@@ -55,24 +57,45 @@ def synthetic_log(sessions: int, seed: int = 7) -> list[bytes]:
     return records
 
 
-def run(records: list[bytes]) -> tuple[int, float, PartitionState]:
-    state = PartitionState(0)
+def carnival_log(events: int) -> list[tuple[int, bytes]]:
+    """``(partition, value)`` records of the bench suite's log, its first ``events`` events."""
+    from livetally.bench.eventlog import LogParams, batch_records, iter_batches, take_events
+
+    base_ms = int(time.time() * 1000) - 4 * 3_600_000
+    return [
+        (r.partition, r.value)
+        for batch in take_events(iter_batches(LogParams(scale=0.011)), events)
+        for r in batch_records(batch, base_ms, partitions=4)
+    ]
+
+
+def run(records: list[tuple[int, bytes]]) -> tuple[int, float, dict[int, PartitionState]]:
+    states: dict[int, PartitionState] = {}
     counted = 0
     started = time.process_time()
-    for offset, value in enumerate(records):
+    for offset, (partition, value) in enumerate(records):
+        state = states.get(partition)
+        if state is None:
+            state = states[partition] = PartitionState(partition)
         counted += state.apply_record(offset, value)
         if offset % 200 == 0:
-            state.drain()
-    state.drain()
-    return counted, time.process_time() - started, state
+            for s in states.values():
+                s.drain()
+    for s in states.values():
+        s.drain()
+    return counted, time.process_time() - started, states
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=20_000)
+    parser.add_argument("--carnival", type=int, metavar="EVENTS")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    records = synthetic_log(args.sessions)
+    if args.carnival:
+        records = carnival_log(args.carnival)
+    else:
+        records = [(0, value) for value in synthetic_log(args.sessions)]
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
