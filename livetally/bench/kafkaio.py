@@ -181,6 +181,19 @@ class OffsetWatch:
         self._consumer.close()
 
 
+def end_offsets(servers: list[str], topic: str) -> dict[int, int]:
+    """Partition → end offset of ``topic`` now."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=servers)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
+    finally:
+        consumer.close()
+
+
 def group_members(servers: list[str], group: str) -> int:
     """How many members a consumer group has right now while it is stable, else 0."""
     from kafka.admin import KafkaAdminClient
