@@ -105,12 +105,18 @@ class BenchConfig:
     """Environment of the processes the suite starts, without livetally's own variables."""
     parts: tuple[str, ...] = ()
     """Run only these parts (``LIVETALLY_BENCH_PARTS=scale,memory``); all when empty."""
+    ingest_workers: int = 2
+    """Ingest server processes in the ingest part (``LIVETALLY_BENCH_INGEST_WORKERS``): 2,
+    the setting docs/deploy.md recommends for a peak evening on a 2-core machine."""
 
     @classmethod
     def from_env(cls, *, quick: bool, environ: Mapping[str, str] | None = None) -> BenchConfig:
         """Read the configuration from ``LIVETALLY_BENCH_*`` variables."""
         env = os.environ if environ is None else environ
         raw_port = read_int(env, "LIVETALLY_BENCH_PORT", 0)
+        ingest_workers = read_int(env, "LIVETALLY_BENCH_INGEST_WORKERS", 2)
+        if not 1 <= ingest_workers <= 16:
+            raise ValueError(f"LIVETALLY_BENCH_INGEST_WORKERS must be 1-16, got {ingest_workers}")
         if raw_port and not 1024 <= raw_port <= 65535 - 40:
             raise ValueError(f"LIVETALLY_BENCH_PORT must be 1024-65495, got {raw_port}")
         return cls(
@@ -123,4 +129,5 @@ class BenchConfig:
             parts=tuple(
                 p.strip() for p in env.get("LIVETALLY_BENCH_PARTS", "").split(",") if p.strip()
             ),
+            ingest_workers=ingest_workers,
         )

@@ -121,10 +121,11 @@ def run_ingest(ctx: Context) -> None:
     results = ctx.results
     stack = ctx.stack
     reg = register(stack, PREFIX)
+    workers = ctx.config.ingest_workers
     env = stack.env(PREFIX, LIVETALLY_STREAM_APP_ID=GROUP)
     worker = stack.serve("worker", "worker-ingest", env)
     dashboard = stack.serve("dashboard", "dashboard-ingest", env)
-    ingest = stack.serve("ingest", "ingest", env)
+    ingest = stack.serve("ingest", "ingest", {**env, "LIVETALLY_INGEST_WORKERS": str(workers)})
     base_url = ingest.health_url.removesuffix("/healthz")
     wait_ready(base_url)
     spec = LoadSpec(url=base_url, keys=reg.keys, log_path=str(ctx.log_path), full_only=True)
@@ -141,13 +142,15 @@ def run_ingest(ctx: Context) -> None:
             "ingest_p99_ms_at_20k", None, f"--quick offers {whole.rate:,} events/s, not 20,000"
         )
     results.details["ingest"] = {
+        "ingest_processes": workers,
         **whole.details(sizes.ingest_clients),
         "alone": alone.details(sizes.ingest_clients),
     }
     for label, measured in (("whole stack", whole), ("ingest alone", alone)):
         ctx.extra_rows.append(
             (
-                f"Ingest ({label}): events/s; p50 / p99 at {measured.rate:,} events/s",
+                f"Ingest ({label}, {workers} processes): events/s; "
+                f"p50 / p99 at {measured.rate:,} events/s",
                 f"{_rate(measured.per_s)}; {_ms(measured.ms(50))} / {_ms(measured.ms(99))}",
             )
         )

@@ -304,6 +304,14 @@ def test_config_reads_its_port_and_keeps_livetally_variables_out_of_children():
         BenchConfig.from_env(quick=True, environ={"LIVETALLY_BENCH_PORT": "80"})
 
 
+def test_config_reads_the_ingest_processes_of_the_ingest_part():
+    assert BenchConfig.from_env(quick=True, environ={}).ingest_workers == 2
+    one = BenchConfig.from_env(quick=True, environ={"LIVETALLY_BENCH_INGEST_WORKERS": "1"})
+    assert one.ingest_workers == 1
+    with pytest.raises(ValueError, match="LIVETALLY_BENCH_INGEST_WORKERS"):
+        BenchConfig.from_env(quick=True, environ={"LIVETALLY_BENCH_INGEST_WORKERS": "0"})
+
+
 # --- the whole suite ------------------------------------------------------------------
 
 
@@ -333,6 +341,8 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
     assert details["failed_parts"] == []
     # Ingest accepted what it was sent.
     assert details["ingest"]["accepted"] > 0 and details["ingest"]["failed"] == 0
+    assert details["ingest"]["alone"]["accepted"] > 0
+    assert details["ingest"]["alone"]["failed"] == 0
     # The worker counted exactly the events produced; the limit loop read them all too.
     agg = details["aggregation"]
     assert agg["events_counted"] == agg["events_produced"] > 0
