@@ -116,39 +116,52 @@ def register_agents(
         store = runtime.checkpoints
         if store is None:
             return
-        for partition, state in list(states.states.items()):
-            offset = state.next_offset
+        # Counting waits while a partition is dumped: keep all dumps together under ~10 % of
+        # the time (each partition at most every 10x the sum of the last dumps), and dump one
+        # partition per tick, the one waiting longest, so counting never stops for several.
+        spacing = max(
+            runtime.checkpoint_interval_s,
+            10 * sum(runtime.dump_s.get(p, 0.0) for p in states.states),
+        )
+        now = time.monotonic()
+        due: list[tuple[float, int]] = []
+        for partition, state in states.states.items():
             # The first checkpoint of a partition comes one interval after its state was
             # built, like every later one (not at once while a start-up backlog is counted).
             built_at = states.built_at.get(partition, 0.0)
             done_offset, done_at = states.checkpointed.get(partition, (0, built_at))
-            # Writing blocks counting for the time of the dump: keep that under ~10 %.
-            spacing = max(runtime.checkpoint_interval_s, 10 * runtime.dump_s.get(partition, 0.0))
-            due = time.monotonic() - done_at >= spacing
-            if not due or offset - done_offset < runtime.checkpoint_min_records:
-                continue
-            started = time.monotonic()
-            # A consistent cut: counting waits on the lock while a thread serialises, so
-            # the event loop (and the consumer's heartbeats) keep running.
-            async with runtime.lock:
-                data = await asyncio.to_thread(dump_state, state)
-            dumped = time.monotonic() - started
-            runtime.dump_s[partition] = dumped
-            try:
-                manifest = await store.write(partition, offset, data)
-            except Exception:  # the next try comes at the next tick; counting goes on
-                logger.exception("checkpoint of partition %d failed", partition)
-                continue
-            states.checkpointed[partition] = (offset, time.monotonic())
-            logger.info(
-                "checkpoint of partition %d at %d: %d bytes in %d chunks, %.2f s + %.2f s",
-                partition,
-                offset,
-                manifest.size,
-                len(manifest.chunks),
-                dumped,
-                time.monotonic() - started - dumped,
-            )
+            if (
+                now - done_at >= spacing
+                and state.next_offset - done_offset >= runtime.checkpoint_min_records
+            ):
+                due.append((done_at, partition))
+        if not due:
+            return
+        partition = min(due)[1]
+        state = states.states[partition]
+        offset = state.next_offset
+        started = time.monotonic()
+        # A consistent cut: counting waits on the lock while a thread serialises, so the
+        # event loop (and the consumer's heartbeats) keep running.
+        async with runtime.lock:
+            data = await asyncio.to_thread(dump_state, state)
+        dumped = time.monotonic() - started
+        runtime.dump_s[partition] = dumped
+        try:
+            manifest = await store.write(partition, offset, data)
+        except Exception:  # the next try comes at the next tick; counting goes on
+            logger.exception("checkpoint of partition %d failed", partition)
+            return
+        states.checkpointed[partition] = (offset, time.monotonic())
+        logger.info(
+            "checkpoint of partition %d at %d: %d bytes in %d chunks, %.2f s + %.2f s",
+            partition,
+            offset,
+            manifest.size,
+            len(manifest.chunks),
+            dumped,
+            time.monotonic() - started - dumped,
+        )
 
     def owned() -> list[int]:
         consumer = getattr(app, "consumer", None)
