@@ -50,6 +50,11 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
         "Body has the wrong shape",
         'A JSON body must be an object with exactly one member, "events", holding a list.',
     ),
+    "incomplete_body": ProblemType(
+        400,
+        "Incomplete body",
+        "The connection closed before the whole body arrived; nothing was accepted.",
+    ),
     "bad_gzip": ProblemType(
         400, "Broken gzip data", "The body is declared gzip but does not decompress."
     ),

@@ -192,6 +192,20 @@ def test_unexpected_failures_become_a_503_problem_not_a_500(config):
     assert (response.status_code, response.json()["code"]) == (503, "internal_error")
 
 
+async def test_a_client_gone_mid_body_is_named_incomplete_body():
+    from starlette.requests import ClientDisconnect, Request
+
+    from ingest.routes import guarded
+
+    async def endpoint(request: Request):
+        raise ClientDisconnect()
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/events", "headers": []}
+    response = await guarded(endpoint)(Request(scope))
+    assert response.status_code == 400
+    assert orjson.loads(response.body)["code"] == "incomplete_body"
+
+
 def test_stats_count_accepted_and_rejected_per_code_for_the_callers_partner(client):
     post(client, [join("a"), {"type": "join"}, {"type": "join"}])
     stats = client.get("/v1/stats", headers=auth()).json()
