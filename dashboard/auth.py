@@ -34,7 +34,17 @@ COOKIE = "livetally_token"
 OPEN_PATHS = frozenset({"/healthz"})
 """Paths served without a token."""
 _COOKIE_MAX_AGE_S = 30 * 24 * 3600
-_SECRET_IN_URL = re.compile(r"((?:token|key)=)[^&\s\"']+", re.IGNORECASE)
+
+
+def _any_encoding(word: str) -> str:
+    """A pattern for ``word`` with any of its letters percent-encoded (``%74oken``)."""
+    return "".join(f"(?:{c}|%{ord(c.lower()):02x}|%{ord(c.upper()):02x})" for c in word)
+
+
+_SECRET_IN_URL = re.compile(
+    rf"((?:{_any_encoding('token')}|{_any_encoding('key')})(?:=|%3d))[^&\s\"']+",
+    re.IGNORECASE,
+)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

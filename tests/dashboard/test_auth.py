@@ -108,3 +108,12 @@ def test_tokens_in_logged_request_lines_are_redacted():
     assert RedactTokens().filter(record)
     assert VIEWER_TOKEN not in record.getMessage()
     assert "token=[redacted]&x=1" in record.getMessage()
+
+
+@pytest.mark.parametrize("name", ["%74oken=", "TOK%45N=", "token%3D", "%6b%65%79="])
+def test_percent_encoded_token_names_are_redacted_too(name):
+    line = f"GET /screen?{name}{VIEWER_TOKEN} HTTP/1.1"
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, "%s", (line,), None)
+    assert RedactTokens().filter(record)
+    assert VIEWER_TOKEN not in record.getMessage()
+    assert f"{name}[redacted]" in record.getMessage()
