@@ -85,6 +85,8 @@ def test_sustained_load_across_eleven_partners(rel: RStack) -> None:
     assert not loader.errors, loader.errors[:5]
     fives = {s: n for s, n in loader.ledger.statuses.items() if s >= 500}
     assert not fives, f"5xx answers under load: {fives}"
+    # The run must have offered (nearly) the rate it claims to test.
+    assert len(loader.ledger) / took >= 0.9 * RATE, f"the load fell short of {RATE:.0f}/s"
     drained_at = time.monotonic()
     while (lag := _lag(rel)) > 0:
         assert time.monotonic() - drained_at < max(120, seconds), f"consumer lag stuck at {lag}"
