@@ -186,6 +186,7 @@ def run_end_to_end(ctx: Context) -> None:
         "seconds": round(paced.seconds, 2),
         "load_requests": paced.requests,
         "load_failed": paced.failed,
+        "load_stale_retries": paced.stale_retries,
         "load_p99_ms": percentile([s * 1000 for s in paced.latencies_s], 99),
         "probes": len(probes.accepted_at),
         "probes_visible": len(probes.accepted_at) - probes.unseen,

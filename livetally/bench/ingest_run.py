@@ -57,6 +57,7 @@ class _Measured:
             "requests": done.requests,
             "accepted": done.accepted,
             "failed": done.failed,
+            "stale_retries": done.stale_retries,
             "statuses": {str(k): v for k, v in done.statuses.items()},
             "latency": {
                 "offered_events_per_s": self.rate,
@@ -64,6 +65,7 @@ class _Measured:
                 "requests": paced.requests,
                 "accepted": paced.accepted,
                 "failed": paced.failed,
+                "stale_retries": paced.stale_retries,
                 "p50_ms": self.ms(50),
                 "p99_ms": self.ms(99),
                 "max_send_lag_ms": round(paced.max_send_lag_s * 1000, 1),

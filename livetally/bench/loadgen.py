@@ -47,6 +47,8 @@ class ClosedResult:
     accepted: int = 0
     failed: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    stale_retries: int = 0
+    """Requests sent again on a fresh connection (the server had closed the idle one)."""
 
 
 @dataclass
@@ -65,6 +67,8 @@ class OpenResult:
     max_send_lag_s: float = 0.0
     """Largest delay of a send behind its schedule (the generator's own lateness)."""
     statuses: dict[int, int] = field(default_factory=dict)
+    stale_retries: int = 0
+    """Requests sent again on a fresh connection (the server had closed the idle one)."""
 
 
 class _Conn:
@@ -75,7 +79,31 @@ class _Conn:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
+    stale_retries = 0
+    """Requests sent again, in this process, because the server had closed a kept-alive
+    connection (class-wide: the load runs read it before and after)."""
+
     async def post(self, path: str, body: bytes, key: str) -> tuple[int, bytes]:
+        reused = self.writer is not None
+        try:
+            status_line = await self._send(path, body, key)
+        except (OSError, ConnectionError):
+            if not reused:
+                raise
+            status_line = b""
+        if not status_line and reused:
+            # The server closed the idle connection before reading the request (its
+            # keep-alive timeout): nothing was received, so send it once more on a fresh
+            # connection, as HTTP clients do.
+            await self.close()
+            _Conn.stale_retries += 1
+            status_line = await self._send(path, body, key)
+        if not status_line:
+            await self.close()
+            raise ConnectionError("server closed the connection")
+        return await self._answer(status_line)
+
+    async def _send(self, path: str, body: bytes, key: str) -> bytes:
         if self.writer is None or self.reader is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = (
@@ -84,10 +112,10 @@ class _Conn:
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         self.writer.write(head + body)
-        status_line = await self.reader.readline()
-        if not status_line:
-            await self.close()
-            raise ConnectionError("server closed the connection")
+        return await self.reader.readline()
+
+    async def _answer(self, status_line: bytes) -> tuple[int, bytes]:
+        assert self.reader is not None  # noqa: S101 - _send opened it
         status = int(status_line.split(b" ", 2)[1])
         length = 0
         close = False
@@ -140,6 +168,7 @@ async def _closed(spec: LoadSpec, seconds: float, clients: int) -> ClosedResult:
     parts = urlsplit(spec.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     result = ClosedResult()
+    stale_before = _Conn.stale_retries
     counter = iter(range(1 << 62))
     started = time.monotonic()
     deadline = started + seconds
@@ -165,6 +194,7 @@ async def _closed(spec: LoadSpec, seconds: float, clients: int) -> ClosedResult:
 
     await asyncio.gather(*(client() for _ in range(clients)))
     result.seconds = time.monotonic() - started
+    result.stale_retries = _Conn.stale_retries - stale_before
     return result
 
 
@@ -180,6 +210,7 @@ async def _open(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResu
         total += size
     schedule = pacing_schedule(sizes, events_per_s)
     result = OpenResult(offered_rate=events_per_s)
+    stale_before = _Conn.stale_retries
     idle: list[_Conn] = []
 
     async def send(index: int, due: float) -> None:
@@ -214,6 +245,7 @@ async def _open(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResu
         tasks.append(asyncio.create_task(send(index, due)))
     await asyncio.gather(*tasks)
     result.seconds = time.monotonic() - started
+    result.stale_retries = _Conn.stale_retries - stale_before
     for conn in idle:
         await conn.close()
     return result

@@ -366,3 +366,37 @@ def test_parts_can_be_selected_by_name_and_unknown_names_are_refused():
     assert [name for name, _, _ in select_parts(("memory", "scale"))] == ["scale", "memory"]
     with pytest.raises(LivetallyError, match="unknown bench part"):
         select_parts(("warp",))
+
+
+async def test_load_generator_resends_once_when_the_server_closed_an_idle_connection():
+    import asyncio
+
+    from livetally.bench.loadgen import _Conn
+
+    served: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Answer one request, then close the connection (as a keep-alive timeout does).
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        await reader.readexactly(length)
+        served.append(length)
+        writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    conn = _Conn("127.0.0.1", port)
+    before = _Conn.stale_retries
+    try:
+        assert await conn.post("/v1/events", b"{}", "k") == (202, b"{}")
+        await asyncio.sleep(0.1)  # the server has closed it by now
+        assert await conn.post("/v1/events", b"{}", "k") == (202, b"{}")
+    finally:
+        await conn.close()
+        server.close()
+        await server.wait_closed()
+    assert served == [2, 2]
+    assert _Conn.stale_retries - before == 1
