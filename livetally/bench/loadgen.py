@@ -39,8 +39,8 @@ class LoadSpec:
 
 
 @dataclass
-class ClosedResult:
-    """Outcome of the closed-loop (as fast as it goes) run."""
+class _Counts:
+    """What the answers of a load run were (shared by both kinds of run)."""
 
     seconds: float = 0.0
     requests: int = 0
@@ -50,25 +50,33 @@ class ClosedResult:
     stale_retries: int = 0
     """Requests sent again on a fresh connection (the server had closed the idle one)."""
 
+    def answered(self, status: int, payload: bytes) -> int:
+        """Count one answer; return the events it accepted."""
+        self.requests += 1
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        accepted = _accepted(status, payload)
+        self.accepted += accepted
+        if status not in (202, 207):
+            self.failed += 1
+        return accepted
+
 
 @dataclass
-class OpenResult:
+class ClosedResult(_Counts):
+    """Outcome of the closed-loop (as fast as it goes) run."""
+
+
+@dataclass
+class OpenResult(_Counts):
     """Outcome of the open-loop (fixed offered rate) run."""
 
     offered_rate: float = 0.0
-    seconds: float = 0.0
-    requests: int = 0
-    accepted: int = 0
-    failed: int = 0
     latencies_s: list[float] = field(default_factory=list)
     """Per request: from its scheduled send time to its answer."""
     accepted_at: list[float] = field(default_factory=list)
     """Wall-clock time of each 202."""
     max_send_lag_s: float = 0.0
     """Largest delay of a send behind its schedule (the generator's own lateness)."""
-    statuses: dict[int, int] = field(default_factory=dict)
-    stale_retries: int = 0
-    """Requests sent again on a fresh connection (the server had closed the idle one)."""
 
 
 class _Conn:
@@ -184,11 +192,7 @@ async def _closed(spec: LoadSpec, seconds: float, clients: int) -> ClosedResult:
                     result.failed += 1
                     await conn.close()
                     continue
-                result.requests += 1
-                result.statuses[status] = result.statuses.get(status, 0) + 1
-                result.accepted += _accepted(status, payload)
-                if status not in (202, 207):
-                    result.failed += 1
+                result.answered(status, payload)
         finally:
             await conn.close()
 
@@ -224,15 +228,9 @@ async def _open(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResu
             return
         done = time.monotonic()
         idle.append(conn)
-        result.requests += 1
-        result.statuses[status] = result.statuses.get(status, 0) + 1
         result.latencies_s.append(done - due)
-        accepted = _accepted(status, payload)
-        result.accepted += accepted
-        if accepted:
+        if result.answered(status, payload):
             result.accepted_at.append(time.time())
-        if status not in (202, 207):
-            result.failed += 1
 
     started = time.monotonic()
     tasks: list[asyncio.Task[None]] = []
