@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from contract.events import Event
-from contract.records import encode_raw_batch, partition_key
+from contract.records import encode_raw_batch, encode_wire_batch, partition_key
+from contract.wire import WireEvent, viewer_key
 from ingest.partitioner import partition_for, partitions_for
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "OutRecord",
     "pack_events",
     "pack_raw_events",
+    "pack_wire_events",
     "partition_for",
     "raw_partition_key",
 ]
@@ -49,7 +51,21 @@ def pack_events(
     """
     keys = [partition_key(e.stream, platform, e.viewer_id or e.session_id or "") for e in events]
     docs = [event.to_record() for event in events]
-    return _pack(keys, docs, platform, received_at_ms, partitions, timeout_ms)
+    return _pack(keys, docs, encode_raw_batch, platform, received_at_ms, partitions, timeout_ms)
+
+
+def pack_wire_events(
+    events: list[WireEvent],
+    *,
+    platform: str,
+    received_at_ms: int,
+    partitions: int,
+    timeout_ms: int,
+) -> list[OutRecord]:
+    """``pack_events`` for the events of ingest's fast path: the same keys, partitions and
+    records, encoded straight from the typed events."""
+    keys = [partition_key(e.stream, platform, viewer_key(e)) for e in events]
+    return _pack(keys, events, encode_wire_batch, platform, received_at_ms, partitions, timeout_ms)
 
 
 def _text_or_empty(value: object) -> str:
@@ -77,18 +93,24 @@ def pack_raw_events(
     field is dropped, as ingest drops it (the record names the platform)."""
     keys = [raw_partition_key(event, platform) for event in events]
     docs = [{k: v for k, v in event.items() if k != "platform"} for event in events]
-    return _pack(keys, docs, platform, received_at_ms, partitions, timeout_ms)
+    return _pack(keys, docs, encode_raw_batch, platform, received_at_ms, partitions, timeout_ms)
+
+
+Encoder = Callable[..., bytes]
+"""How a group of events becomes a record value: ``encode(platform, received_at, docs,
+timeout_ms=...)``."""
 
 
 def _pack(
     keys: list[bytes],
-    docs: list[dict[str, Any]],
+    docs: Sequence[Any],
+    encode: Encoder,
     platform: str,
     received_at_ms: int,
     partitions: int,
     timeout_ms: int,
 ) -> list[OutRecord]:
-    groups: dict[int, tuple[list[bytes], list[dict[str, Any]]]] = {}
+    groups: dict[int, tuple[list[bytes], list[Any]]] = {}
     for key, partition, doc in zip(keys, partitions_for(keys, partitions), docs, strict=True):
         group = groups.get(partition)
         if group is None:
@@ -99,7 +121,7 @@ def _pack(
     records: list[OutRecord] = []
     for partition, (group_keys, group_docs) in sorted(groups.items()):
         records.extend(
-            _encode(partition, group_keys, group_docs, platform, received_at_ms, timeout_ms)
+            _encode(partition, group_keys, group_docs, encode, platform, received_at_ms, timeout_ms)
         )
     return records
 
@@ -107,15 +129,17 @@ def _pack(
 def _encode(
     partition: int,
     keys: list[bytes],
-    docs: list[dict[str, Any]],
+    docs: list[Any],
+    encode: Encoder,
     platform: str,
     received_at_ms: int,
     timeout_ms: int,
 ) -> list[OutRecord]:
-    value = encode_raw_batch(platform, received_at_ms, docs, timeout_ms=timeout_ms)
+    value = encode(platform, received_at_ms, docs, timeout_ms=timeout_ms)
     if len(value) <= MAX_RECORD_BYTES or len(docs) == 1:
         return [OutRecord(partition, keys[0], value, len(docs))]
     half = len(docs) // 2
-    head = _encode(partition, keys[:half], docs[:half], platform, received_at_ms, timeout_ms)
-    tail = _encode(partition, keys[half:], docs[half:], platform, received_at_ms, timeout_ms)
-    return head + tail
+    rest = (encode, platform, received_at_ms, timeout_ms)
+    return _encode(partition, keys[:half], docs[:half], *rest) + _encode(
+        partition, keys[half:], docs[half:], *rest
+    )

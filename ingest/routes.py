@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -18,13 +19,14 @@ from ingest.auth import authenticate
 from ingest.body import BodyReader, body_kind, is_gzip
 from ingest.config import IngestConfig
 from ingest.exceptions import BodyTooLarge, IngestError, KafkaNotAcknowledged, RateLimited
-from ingest.packing import pack_events
+from ingest.fastpath import accept_whole
+from ingest.packing import OutRecord, pack_events, pack_wire_events
 from ingest.problems import problem_for_error, problem_response
 from ingest.producer import EventSink
 from ingest.ratelimit import RateLimiter
 from ingest.stats import IngestStats
 from ingest.validation import (
-    CheckedBatch,
+    RejectedEvent,
     check_platform,
     parse_json_events,
     parse_ndjson_events,
@@ -115,11 +117,10 @@ async def _read_body(request: Request, max_bytes: int, *, gzip: bool) -> bytes:
     return reader.finish()
 
 
-def _outcome(checked: CheckedBatch) -> Response:
-    accepted = len(checked.accepted)
-    if not checked.rejected:
+def _outcome(accepted: int, rejected_events: list[RejectedEvent]) -> Response:
+    if not rejected_events:
         return _json({"accepted": accepted}, 202)
-    rejected = [item.to_json() for item in checked.rejected]
+    rejected = [item.to_json() for item in rejected_events]
     if accepted == 0:
         return problem_response(
             "all_rejected",
@@ -130,6 +131,17 @@ def _outcome(checked: CheckedBatch) -> Response:
     return _json({"accepted": accepted, "rejected": rejected}, 207)
 
 
+def _take_rate(state: IngestState, partner: Partner, events: int, *, write: bool) -> None:
+    bucket = partner.id if write else f"{partner.id}/validate"
+    # Each worker process has its own buckets: share the partner's rate between them.
+    decision = state.limiter.take(bucket, partner.rate / state.config.workers, events)
+    if not decision.allowed:
+        raise RateLimited(
+            f"over the rate of {partner.rate} events/s; retry in {decision.retry_after_header} s",
+            retry_after_s=decision.retry_after_header,
+        )
+
+
 async def _ingest(request: Request, *, write: bool) -> Response:
     state = _state(request)
     config = state.config
@@ -138,29 +150,35 @@ async def _ingest(request: Request, *, write: bool) -> Response:
         kind = body_kind(request.headers.get("content-type"))
         gzip = is_gzip(request.headers.get("content-encoding"))
         data = await _read_body(request, config.max_body_bytes, gzip=gzip)
-        parse = parse_json_events if kind == "json" else parse_ndjson_events
-        events = parse(data, max_events=config.max_events)
-        check_platform(events, partner.id)
-        bucket = partner.id if write else f"{partner.id}/validate"
-        # Each worker process has its own buckets: share the partner's rate between them.
-        decision = state.limiter.take(bucket, partner.rate / config.workers, len(events))
-        if not decision.allowed:
-            raise RateLimited(
-                f"over the rate of {partner.rate} events/s; retry in "
-                f"{decision.retry_after_header} s",
-                retry_after_s=decision.retry_after_header,
-            )
         received_at_ms = time.time_ns() // 1_000_000
-        checked = validate_events(
-            events,
+        streams = state.registry.snapshot.streams
+        whole = accept_whole(
+            data,
+            kind=kind,
+            platform=partner.id,
             now_ms=received_at_ms,
-            streams=state.registry.snapshot.streams,
+            streams=streams,
             mode=partner.mode,
+            max_events=config.max_events,
         )
-        if write and checked.accepted:
+        pack: Callable[..., list[OutRecord]]
+        if whole is not None:
+            _take_rate(state, partner, len(whole), write=write)
+            accepted, rejected = len(whole), []
+            pack = partial(pack_wire_events, whole)
+        else:
+            parse = parse_json_events if kind == "json" else parse_ndjson_events
+            events = parse(data, max_events=config.max_events)
+            check_platform(events, partner.id)
+            _take_rate(state, partner, len(events), write=write)
+            checked = validate_events(
+                events, now_ms=received_at_ms, streams=streams, mode=partner.mode
+            )
+            accepted, rejected = len(checked.accepted), checked.rejected
+            pack = partial(pack_events, checked.accepted)
+        if write and accepted:
             partitions = await state.producer.partitions(state.topic)
-            records = pack_events(
-                checked.accepted,
+            records = pack(
                 platform=partner.id,
                 received_at_ms=received_at_ms,
                 partitions=partitions,
@@ -168,12 +186,10 @@ async def _ingest(request: Request, *, write: bool) -> Response:
             )
             await state.producer.send(state.topic, records)
         if write:
-            state.stats.record(
-                partner.id, len(checked.accepted), (r.code for r in checked.rejected)
-            )
+            state.stats.record(partner.id, accepted, (r.code for r in rejected))
     except IngestError as error:
         return problem_for_error(error)
-    return _outcome(checked)
+    return _outcome(accepted, rejected)
 
 
 @guarded

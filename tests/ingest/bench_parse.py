@@ -1,6 +1,7 @@
 """Measures the CPU steps of one 500-event request: parsing (orjson + the duplicate-key fast
 path vs json with a pairs hook), validation, partitioning (kafka-python's pure-Python
-murmur2 per key vs the vectorised exact one) and packing.
+murmur2 per key vs the vectorised exact one) and packing, on the general path and on the
+fast path (msgspec) that a request of valid events takes.
 
 Run: python -m tests.ingest.bench_parse
 """
@@ -16,7 +17,8 @@ from kafka.partitioner.default import murmur2
 
 from contract.events import parse_event
 from contract.records import partition_key
-from ingest.packing import pack_events
+from ingest.fastpath import accept_whole
+from ingest.packing import pack_events, pack_wire_events
 from ingest.partitioner import partitions_for
 from ingest.validation import _unique_pairs, parse_json_events, validate_events
 
@@ -46,6 +48,16 @@ def main() -> None:
     now = time.time_ns() // 1_000_000
     runs = 200
     checked = validate_events(events, now_ms=now, streams={"carnival"}, mode="sessions")
+    fast_args = {
+        "kind": "json",
+        "platform": "douyu",
+        "now_ms": now,
+        "streams": {"carnival"},
+        "mode": "sessions",
+        "max_events": 1000,
+    }
+    whole = accept_whole(data, **fast_args)  # type: ignore[arg-type]
+    assert whole is not None
     keys = [partition_key(e.stream, "douyu", e.viewer_key) for e in checked.accepted]
     cases = {
         "orjson.loads only (no duplicate check)": lambda: orjson.loads(data),
@@ -60,6 +72,13 @@ def main() -> None:
         ],
         "validate_events x500": lambda: validate_events(
             events, now_ms=now, streams={"carnival"}, mode="sessions"
+        ),
+        "fast path: accept_whole (msgspec decode + checks)": lambda: accept_whole(
+            data,
+            **fast_args,  # type: ignore[arg-type]
+        ),
+        "fast path: pack_wire_events x500": lambda: pack_wire_events(
+            whole, platform="douyu", received_at_ms=now, partitions=4, timeout_ms=30_000
         ),
         "kafka-python murmur2 x500 (uncached)": lambda: [
             (murmur2(k) & 0x7FFFFFFF) % 4 for k in keys

@@ -1,0 +1,53 @@
+"""The event contract as a msgspec schema, so a whole batch is decoded and typed in C."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from contract.events import MAX_COUNTER, MAX_ID_LENGTH, EventType
+
+__all__ = ["WireBody", "WireEvent", "viewer_key"]
+
+Identifier = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
+EventId = Annotated[str, Meta(max_length=MAX_ID_LENGTH)]
+Counter = Annotated[int, Meta(ge=0, le=MAX_COUNTER)]
+
+
+class WireEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One event with the types and lengths the contract gives its fields.
+
+    Only the rules a schema can state: printable text, the time window, the registered
+    streams and the fields each type requires are checked by the caller. ``ts`` is epoch
+    milliseconds here; an event with an RFC 3339 ``ts`` does not fit (it takes the general
+    path). Fields are declared in the order ``Event.to_record`` writes them, so an encoded
+    ``WireEvent`` without ``platform`` is the stored form of the event.
+    """
+
+    type: EventType
+    stream: Identifier
+    ts: int
+    session_id: Identifier | UnsetType = UNSET
+    viewer_id: Identifier | UnsetType = UNSET
+    event_id: EventId | UnsetType = UNSET
+    concurrent: Counter | UnsetType = UNSET
+    cumulative: Counter | UnsetType = UNSET
+    uniques: Counter | UnsetType = UNSET
+    platform: Identifier | UnsetType = UNSET
+
+
+class WireBody(msgspec.Struct, forbid_unknown_fields=True):
+    """An ``application/json`` request body: ``{"events": [...]}``."""
+
+    events: list[WireEvent]
+
+
+def viewer_key(event: WireEvent) -> str:
+    """The viewer identity: ``viewer_id``, else ``session_id``, else empty (reports)."""
+    if event.viewer_id is not UNSET:
+        return event.viewer_id
+    if event.session_id is not UNSET:
+        return event.session_id
+    return ""
