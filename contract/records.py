@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
@@ -17,7 +17,9 @@ __all__ = [
     "RECORD_VERSION",
     "EventBatch",
     "RecordError",
+    "WireBatch",
     "decode_batch",
+    "decode_wire_batch",
     "encode_batch",
     "encode_raw_batch",
     "encode_wire_batch",
@@ -87,7 +89,28 @@ def encode_raw_batch(
     )
 
 
+class WireBatch(msgspec.Struct):
+    """A record whose every event fits ``WireEvent``: what ``decode_batch`` gives for it,
+    typed. Members the record format does not name are ignored, as there."""
+
+    v: Literal[1]  # RECORD_VERSION
+    platform: Annotated[str, msgspec.Meta(min_length=1)]
+    received_at: int
+    events: list[WireEvent]
+    timeout_ms: Annotated[int, msgspec.Meta(gt=0)] = DEFAULT_TIMEOUT_MS
+
+
 _WIRE_ENCODER = msgspec.json.Encoder()
+_WIRE_DECODER = msgspec.json.Decoder(WireBatch)
+
+
+def decode_wire_batch(value: bytes) -> WireBatch | None:
+    """The record typed if it is a valid batch and every event fits ``WireEvent`` (what
+    ingest stores), else None: then ``decode_batch`` says what is wrong with it."""
+    try:
+        return _WIRE_DECODER.decode(value)
+    except msgspec.DecodeError:
+        return None
 
 
 def encode_wire_batch(

@@ -12,6 +12,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import msgspec
+from msgspec import UNSET
+
 from contract.events import (
     MAX_FUTURE_MS,
     MAX_ID_LENGTH,
@@ -22,7 +25,13 @@ from contract.events import (
     Rejection,
     parse_event,
 )
-from contract.records import EventBatch, RecordError, decode_batch
+from contract.records import (
+    EventBatch,
+    RecordError,
+    WireBatch,
+    decode_batch,
+    decode_wire_batch,
+)
 from stream.merge import Chunk
 from stream.presence import Session
 from stream.reports import REPORT_TTL_MS, Report, merge_report, report_diffs
@@ -42,6 +51,7 @@ class _AnyStream:
 _ANY_STREAM = _AnyStream()
 _QUICK_FIELDS = frozenset({"type", "stream", "ts", "session_id", "viewer_id"})
 _MIN_TS, _MAX_TS = -(2**53) + 1, 2**53 - 1
+Batch = EventBatch | WireBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +245,9 @@ class PartitionState:
         rest of the record is still counted.
         """
         self.next_offset = max(self.next_offset, offset + 1)
+        wire = decode_wire_batch(value) if value is not None else None
+        if wire is not None:
+            return self._apply_wire(offset, wire)
         try:
             batch = decode_batch(value)
         except RecordError as exc:
@@ -242,12 +255,62 @@ class PartitionState:
             return 0
         return self._apply_batch(offset, batch)
 
-    def _apply_batch(self, offset: int, batch: EventBatch) -> int:
+    def _touch(
+        self, state: PlatformState | None, stream: str, batch: Batch, touched: list[PlatformState]
+    ) -> PlatformState:
+        if state is None or state.stream != stream:
+            state = self._platform(stream, batch.platform, batch.timeout_ms)
+            if state not in touched:
+                touched.append(state)
+        return state
+
+    def _apply_wire(self, offset: int, batch: WireBatch) -> int:
+        """``_apply_batch`` for a record msgspec has typed: the usual record from ingest."""
         counted = 0
         state: PlatformState | None = None
         touched: list[PlatformState] = []
         received_at = batch.received_at
         # The event-time window parse_event checks, and its range check of integer ts.
+        oldest = max(received_at - MAX_PAST_MS, _MIN_TS)
+        newest = min(received_at + MAX_FUTURE_MS, _MAX_TS)
+        timeout_ms = batch.timeout_ms
+        good_streams = self.known_streams
+        for index, event in enumerate(batch.events):
+            # Types and lengths are the schema's; these are the rest of parse_event's checks.
+            kind = event.type
+            stream = event.stream
+            ts = event.ts
+            session_id = event.session_id
+            viewer_id = event.viewer_id
+            if (
+                kind != "count"
+                and stream in good_streams
+                and oldest <= ts <= newest
+                and session_id is not UNSET
+                and session_id.isprintable()
+                and (viewer_id is UNSET or viewer_id.isprintable())
+                and (event.platform is UNSET or event.platform.isprintable())
+            ):
+                if state is None or state.stream != stream:
+                    state = self._touch(state, stream, batch, touched)
+                state.apply_session(
+                    kind, ts, session_id, None if viewer_id is UNSET else viewer_id, timeout_ms
+                )
+                state.events += 1
+                if state.last_event_ts is None or ts > state.last_event_ts:
+                    state.last_event_ts = ts
+                counted += 1
+                continue
+            raw = msgspec.to_builtins(event)
+            state = self._apply_checked(offset, index, raw, batch, state, touched)
+            counted += state is not None
+        return self._finish(touched, received_at, counted)
+
+    def _apply_batch(self, offset: int, batch: EventBatch) -> int:
+        counted = 0
+        state: PlatformState | None = None
+        touched: list[PlatformState] = []
+        received_at = batch.received_at
         oldest = max(received_at - MAX_PAST_MS, _MIN_TS)
         newest = min(received_at + MAX_FUTURE_MS, _MAX_TS)
         timeout_ms = batch.timeout_ms
@@ -280,36 +343,47 @@ class PartitionState:
                     )
                 ):
                     if state is None or state.stream != stream:
-                        state = self._platform(stream, batch.platform, timeout_ms)
-                        if state not in touched:
-                            touched.append(state)
+                        state = self._touch(state, stream, batch, touched)
                     state.apply_session(kind, ts, session_id, viewer_id, timeout_ms)
                     state.events += 1
                     if state.last_event_ts is None or ts > state.last_event_ts:
                         state.last_event_ts = ts
                     counted += 1
                     continue
-            kind = raw.get("type") if raw.__class__ is dict else None
-            mode: PartnerMode = "reports" if kind == "count" else "sessions"
-            parsed = parse_event(raw, now_ms=received_at, streams=_ANY_STREAM, mode=mode)
-            if isinstance(parsed, Rejection):
-                self._dead(offset, index, parsed.code, parsed.detail, raw)
-                if isinstance(raw, dict) and isinstance(raw.get("stream"), str):
-                    rejected = self.platforms.get((raw["stream"], batch.platform))
-                    if rejected is not None:
-                        rejected.rejected += 1
-                        rejected.stats_dirty = True
-                continue
-            good_streams.add(parsed.stream)
-            if state is None or state.stream != parsed.stream:
-                state = self._platform(parsed.stream, batch.platform, timeout_ms)
-                if state not in touched:
-                    touched.append(state)
-            state.apply(parsed, timeout_ms)
-            state.events += 1
-            if state.last_event_ts is None or parsed.ts > state.last_event_ts:
-                state.last_event_ts = parsed.ts
-            counted += 1
+            state = self._apply_checked(offset, index, raw, batch, state, touched)
+            counted += state is not None
+        return self._finish(touched, received_at, counted)
+
+    def _apply_checked(
+        self,
+        offset: int,
+        index: int,
+        raw: object,
+        batch: Batch,
+        state: PlatformState | None,
+        touched: list[PlatformState],
+    ) -> PlatformState | None:
+        """Check one event in full and count it; None (and a dead letter) if it is refused."""
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        mode: PartnerMode = "reports" if kind == "count" else "sessions"
+        parsed = parse_event(raw, now_ms=batch.received_at, streams=_ANY_STREAM, mode=mode)
+        if isinstance(parsed, Rejection):
+            self._dead(offset, index, parsed.code, parsed.detail, raw)
+            if isinstance(raw, dict) and isinstance(raw.get("stream"), str):
+                rejected = self.platforms.get((raw["stream"], batch.platform))
+                if rejected is not None:
+                    rejected.rejected += 1
+                    rejected.stats_dirty = True
+            return None
+        self.known_streams.add(parsed.stream)
+        state = self._touch(state, parsed.stream, batch, touched)
+        state.apply(parsed, batch.timeout_ms)
+        state.events += 1
+        if state.last_event_ts is None or parsed.ts > state.last_event_ts:
+            state.last_event_ts = parsed.ts
+        return state
+
+    def _finish(self, touched: list[PlatformState], received_at: int, counted: int) -> int:
         for touched_state in touched:
             touched_state.fold()
             touched_state.last_arrival = max(touched_state.last_arrival or 0, received_at)

@@ -83,3 +83,46 @@ def test_session_far_from_its_first_event_widens_and_stays_exact():
     assert session.starts.typecode == "q"
     assert session.start_times() == sorted(times)
     assert session.ranges == online_ranges(sorted(times), [15_000], None, 30_000)
+
+
+strings = st.sampled_from(["s", "t", "观众", "a" * 128, "tab\there", "", "a" * 129])
+typed_events = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["join", "heartbeat", "leave", "count"]),
+        "stream": st.sampled_from(["s", "s", "t", "tab\there"]),
+        "ts": st.sampled_from([NOW - MAX_PAST_MS - 1, NOW + MAX_FUTURE_MS + 1])
+        | st.integers(NOW - 90_000, NOW + 90_000),
+    },
+    optional={
+        "session_id": strings,
+        "viewer_id": strings,
+        "event_id": strings,
+        "platform": strings,
+        "concurrent": st.integers(0, 50),
+        "cumulative": st.integers(0, 50),
+    },
+)
+
+
+def drained(state: PartitionState, records: list[bytes]):
+    counted = [state.apply_record(offset, value) for offset, value in enumerate(records)]
+    chunks, stats, dead = state.drain()
+    return counted, chunks, stats, [(d.offset, d.index, d.code) for d in dead]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(typed_events, max_size=6), min_size=1, max_size=4))
+def test_records_msgspec_types_count_exactly_as_plain_records(batches):
+    """A record whose events all fit the schema takes the typed path; the same record with
+    one event that does not (a bare number: a dead letter either way) takes the plain one."""
+
+    def record(events: list) -> bytes:
+        return orjson.dumps(
+            {"v": 1, "platform": "web", "received_at": NOW, "timeout_ms": 20_000, "events": events}
+        )
+
+    typed = drained(PartitionState(0), [record(events) for events in batches])
+    plain = drained(PartitionState(0), [record([*events, 7]) for events in batches])
+    counted, chunks, stats, dead = plain
+    extra = [(offset, len(events), "not_an_object") for offset, events in enumerate(batches)]
+    assert typed == (counted, chunks, stats, [d for d in dead if d not in extra])
