@@ -17,9 +17,7 @@ from msgspec import UNSET
 
 from contract.events import (
     MAX_FUTURE_MS,
-    MAX_ID_LENGTH,
     MAX_PAST_MS,
-    SESSION_TYPES,
     Event,
     PartnerMode,
     Rejection,
@@ -49,7 +47,6 @@ class _AnyStream:
 
 
 _ANY_STREAM = _AnyStream()
-_QUICK_FIELDS = frozenset({"type", "stream", "ts", "session_id", "viewer_id"})
 _MIN_TS, _MAX_TS = -(2**53) + 1, 2**53 - 1
 Batch = EventBatch | WireBatch
 
@@ -307,52 +304,15 @@ class PartitionState:
         return self._finish(touched, received_at, counted)
 
     def _apply_batch(self, offset: int, batch: EventBatch) -> int:
+        """Count a record that does not fit the schema (a partner producing straight to
+        Kafka, say with RFC 3339 times or an invalid event): every event checked in full."""
         counted = 0
         state: PlatformState | None = None
         touched: list[PlatformState] = []
-        received_at = batch.received_at
-        oldest = max(received_at - MAX_PAST_MS, _MIN_TS)
-        newest = min(received_at + MAX_FUTURE_MS, _MAX_TS)
-        timeout_ms = batch.timeout_ms
-        good_streams = self.known_streams
         for index, raw in enumerate(batch.events):
-            # Fast exact path: an event already in the shape ingest stores (checked field by
-            # field like ``parse_event``); anything else takes the full check below.
-            if raw.__class__ is dict and raw.keys() <= _QUICK_FIELDS:
-                kind = raw.get("type")
-                stream = raw.get("stream")
-                ts = raw.get("ts")
-                session_id = raw.get("session_id")
-                viewer_id = raw.get("viewer_id")
-                if (
-                    kind.__class__ is str
-                    and kind in SESSION_TYPES
-                    and stream.__class__ is str
-                    and stream in good_streams
-                    and ts.__class__ is int
-                    and oldest <= ts <= newest
-                    and session_id.__class__ is str
-                    and 0 < len(session_id) <= MAX_ID_LENGTH
-                    and session_id.isprintable()
-                    and (
-                        viewer_id is None
-                        and "viewer_id" not in raw
-                        or viewer_id.__class__ is str
-                        and 0 < len(viewer_id) <= MAX_ID_LENGTH
-                        and viewer_id.isprintable()
-                    )
-                ):
-                    if state is None or state.stream != stream:
-                        state = self._touch(state, stream, batch, touched)
-                    state.apply_session(kind, ts, session_id, viewer_id, timeout_ms)
-                    state.events += 1
-                    if state.last_event_ts is None or ts > state.last_event_ts:
-                        state.last_event_ts = ts
-                    counted += 1
-                    continue
             state = self._apply_checked(offset, index, raw, batch, state, touched)
             counted += state is not None
-        return self._finish(touched, received_at, counted)
+        return self._finish(touched, batch.received_at, counted)
 
     def _apply_checked(
         self,

@@ -1,4 +1,5 @@
-"""The worker's fast event check accepts exactly what ``parse_event`` accepts."""
+"""The worker counts typed records (msgspec) exactly as it counts plain ones, and refuses what
+``parse_event`` refuses."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ raw_events = st.dictionaries(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(raw_events, min_size=1, max_size=8))
-def test_fast_check_agrees_with_parse_event(events):
+def test_the_worker_refuses_exactly_what_parse_event_refuses(events):
     state = PartitionState(0)
-    # A first valid event teaches the state the stream id, so later ones take the fast path.
+    # A first valid event teaches the state the stream id (later ones skip its full check).
     warmup = {"type": "join", "stream": "s", "ts": NOW, "session_id": "w"}
     value = orjson.dumps(
         {"v": 1, "platform": "web", "received_at": NOW, "events": [warmup, *events]}
