@@ -89,7 +89,7 @@ def encode_raw_batch(
     )
 
 
-class WireBatch(msgspec.Struct):
+class WireBatch(msgspec.Struct, gc=False):
     """A record whose every event fits ``WireEvent``: what ``decode_batch`` gives for it,
     typed. Members the record format does not name are ignored, as there."""
 

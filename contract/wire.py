@@ -16,14 +16,17 @@ EventId = Annotated[str, Meta(max_length=MAX_ID_LENGTH)]
 Counter = Annotated[int, Meta(ge=0, le=MAX_COUNTER)]
 
 
-class WireEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+class WireEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     """One event with the types and lengths the contract gives its fields.
 
-    Only the rules a schema can state: printable text, the time window, the registered
+    Only the rules a schema can state; printable text, the time window, the registered
     streams and the fields each type requires are checked by the caller. ``ts`` is epoch
     milliseconds here; an event with an RFC 3339 ``ts`` does not fit (it takes the general
     path). Fields are declared in the order ``Event.to_record`` writes them, so an encoded
-    ``WireEvent`` without ``platform`` is the stored form of the event.
+    ``WireEvent`` without ``platform`` is the stored form of the event. Not tracked by the
+    cyclic garbage collector (``gc=False``: it holds only strings and integers, so it can
+    never be part of a cycle): the worker decodes a million of them for a million events,
+    and tracking them cost about a fifth of its counting time in collections.
     """
 
     type: EventType
@@ -38,7 +41,7 @@ class WireEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     platform: Identifier | UnsetType = UNSET
 
 
-class WireBody(msgspec.Struct, forbid_unknown_fields=True):
+class WireBody(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """An ``application/json`` request body: ``{"events": [...]}``."""
 
     events: list[WireEvent]
