@@ -10,7 +10,7 @@ import msgspec
 import orjson
 
 from contract.events import Event
-from contract.wire import WireEvent
+from contract.wire import JsonInt, WireEvent
 
 __all__ = [
     "DEFAULT_TIMEOUT_MS",
@@ -89,28 +89,19 @@ def encode_raw_batch(
     )
 
 
-class WireBatch(msgspec.Struct, gc=False):
-    """A record whose every event fits ``WireEvent``: what ``decode_batch`` gives for it,
-    typed. Members the record format does not name are ignored, as there."""
+class WireBatch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A record as ingest writes it, typed: the record members and nothing else, every
+    event fitting ``WireEvent``, every integer one orjson reads as an integer."""
 
     v: Literal[1]  # RECORD_VERSION
     platform: Annotated[str, msgspec.Meta(min_length=1)]
-    received_at: int
+    received_at: JsonInt
     events: list[WireEvent]
-    timeout_ms: Annotated[int, msgspec.Meta(gt=0)] = DEFAULT_TIMEOUT_MS
+    timeout_ms: Annotated[int, msgspec.Meta(gt=0, le=2**63 - 1)] = DEFAULT_TIMEOUT_MS
 
 
 _WIRE_ENCODER = msgspec.json.Encoder()
 _WIRE_DECODER = msgspec.json.Decoder(WireBatch)
-
-
-def decode_wire_batch(value: bytes) -> WireBatch | None:
-    """The record typed if it is a valid batch and every event fits ``WireEvent`` (what
-    ingest stores), else None: then ``decode_batch`` says what is wrong with it."""
-    try:
-        return _WIRE_DECODER.decode(value)
-    except msgspec.DecodeError:
-        return None
 
 
 def encode_wire_batch(
@@ -131,6 +122,19 @@ def encode_wire_batch(
             "events": events,
         }
     )
+
+
+def decode_wire_batch(value: bytes) -> WireBatch | None:
+    """The record typed if it has exactly the shape ingest writes, else None.
+
+    None says nothing about validity: a record from a partner producing straight to Kafka
+    may be a good batch that only does not fit the schema (an RFC 3339 ``ts``, one invalid
+    event); ``decode_batch`` and the full check per event decide about it.
+    """
+    try:
+        return _WIRE_DECODER.decode(value)
+    except (ValueError, RecursionError):  # msgspec.DecodeError, or UnicodeDecodeError
+        return None
 
 
 def decode_batch(value: bytes | None) -> EventBatch:

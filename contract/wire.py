@@ -9,11 +9,14 @@ from msgspec import UNSET, Meta, UnsetType
 
 from contract.events import MAX_COUNTER, MAX_ID_LENGTH, EventType
 
-__all__ = ["WireBody", "WireEvent", "viewer_key"]
+__all__ = ["JsonInt", "WireBody", "WireEvent", "viewer_key"]
 
 Identifier = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 EventId = Annotated[str, Meta(max_length=MAX_ID_LENGTH)]
 Counter = Annotated[int, Meta(ge=0, le=MAX_COUNTER)]
+JsonInt = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+"""A 64-bit integer, which orjson (the general path) reads as an integer too; it reads
+integers beyond 64 bits as floats, so those must take the general path."""
 
 
 class WireEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
@@ -31,7 +34,7 @@ class WireEvent(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, 
 
     type: EventType
     stream: Identifier
-    ts: int
+    ts: JsonInt
     session_id: Identifier | UnsetType = UNSET
     viewer_id: Identifier | UnsetType = UNSET
     event_id: EventId | UnsetType = UNSET

@@ -51,7 +51,7 @@ def accept_whole(
             events = _BODY.decode(data).events
         else:  # one event per line, as the general path reads them (not any JSON sequence)
             events = [_LINE.decode(line) for line in data.split(b"\n") if line.strip()]
-    except msgspec.DecodeError:
+    except (ValueError, RecursionError):  # msgspec.DecodeError, or UnicodeDecodeError
         return None
     if not 0 < len(events) <= max_events:
         return None
@@ -61,8 +61,7 @@ def accept_whole(
     for event in events:
         if not oldest <= event.ts <= newest or (event.type == "count") is sessions:
             return None
-        stream = event.stream
-        if stream not in streams or not stream.isprintable():
+        if event.stream not in streams:  # registered ids are printable ([a-z0-9_-])
             return None
         strings += 5  # three names, and the values of type and stream
         session_id = event.session_id

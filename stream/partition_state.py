@@ -337,7 +337,12 @@ class PartitionState:
             return None
         self.known_streams.add(parsed.stream)
         state = self._touch(state, parsed.stream, batch, touched)
-        state.apply(parsed, batch.timeout_ms)
+        if parsed.session_id is None:  # a count (parse_event requires session ids otherwise)
+            state.apply(parsed, batch.timeout_ms)
+        else:  # changes are folded once per record (_finish), as on the typed path
+            state.apply_session(
+                parsed.type, parsed.ts, parsed.session_id, parsed.viewer_id, batch.timeout_ms
+            )
         state.events += 1
         if state.last_event_ts is None or parsed.ts > state.last_event_ts:
             state.last_event_ts = parsed.ts

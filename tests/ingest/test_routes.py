@@ -130,6 +130,15 @@ def test_bad_requests_get_their_status_and_code(client, body, headers, status, c
     assert_declared(response, "post", "/v1/events")
 
 
+@pytest.mark.parametrize("kind", ["json", "ndjson"])
+def test_a_valid_looking_event_with_bytes_that_are_not_utf8_is_400_not_utf8(client, kind):
+    event = orjson.dumps(join("s-1")).replace(b'"s-1"', b'"caf\xe9"')
+    data = b'{"events": [' + event + b"]}" if kind == "json" else event + b"\n"
+    headers = JSON if kind == "json" else NDJSON
+    response = post(client, body=data, headers=headers)
+    assert (response.status_code, response.json()["code"]) == (400, "not_utf8")
+
+
 def test_validate_checks_like_events_but_stores_nothing(client, sink):
     response = post(client, [join("a"), {"type": 1}], path="/v1/events/validate")
     assert response.status_code == 207
