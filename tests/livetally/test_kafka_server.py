@@ -208,11 +208,19 @@ def test_three_brokers_replicate_a_topic_three_ways(tmp_path):
                     )
                 ]
             )
-            (described,) = admin.describe_topics([topic])
+            # A replica joins the in-sync set once it has fetched (a broker that was slow to
+            # heartbeat on a busy machine joins a moment later): wait for all three.
+            deadline = time.monotonic() + 30
+            while True:
+                (described,) = admin.describe_topics([topic])
+                isrs = [sorted(p["isr_nodes"]) for p in described["partitions"]]
+                if isrs == [[0, 1, 2]] * 2 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
             assert len(described["partitions"]) == 2
             for partition in described["partitions"]:
                 assert sorted(partition["replica_nodes"]) == [0, 1, 2]
-                assert sorted(partition["isr_nodes"]) == [0, 1, 2]
+            assert isrs == [[0, 1, 2]] * 2
             configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
             assert configs["topic"][topic]["min.insync.replicas"]["value"] == "2"
         finally:
