@@ -337,7 +337,7 @@ class PartitionState:
             return None
         self.known_streams.add(parsed.stream)
         state = self._touch(state, parsed.stream, batch, touched)
-        if parsed.session_id is None:  # a count (parse_event requires session ids otherwise)
+        if parsed.type == "count" or parsed.session_id is None:
             state.apply(parsed, batch.timeout_ms)
         else:  # changes are folded once per record (_finish), as on the typed path
             state.apply_session(

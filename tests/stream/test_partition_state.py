@@ -176,3 +176,13 @@ def test_a_record_ingest_writes_is_counted_without_the_full_check_per_event(monk
         for i in range(3)
     ]
     assert state.apply_record(1, record(events)) == 3
+
+
+def test_a_count_naming_a_session_is_a_report_not_a_session():
+    state = PartitionState(0)
+    count = {"type": "count", "stream": "s", "ts": NOW, "concurrent": 40, "session_id": "x"}
+    for value in (record([count]), record([count, 7])):  # typed, then plain
+        state.apply_record(0, value)
+    platform = state.platforms[("s", "web")]
+    assert platform.sessions == {}
+    assert platform.reports == {NOW: (40, None, None)}
