@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,9 +16,9 @@ import orjson
 from stream.alerting import AlertMonitor, schedule_webhook
 from stream.alerts import AlertRules
 from stream.checkpoints import CheckpointStore
-from stream.merge import chunk_key, encode_chunk
+from stream.merge import Chunk, chunk_key, encode_chunk
 from stream.metrics import LatencyWindow, RateWindow, pipeline_record, worker_id
-from stream.partition_state import PlatformStats
+from stream.partition_state import DeadLetter, PlatformStats
 from stream.snapshot import dump_state
 from stream.states import PartitionStates
 from stream.topics import StreamTopics
@@ -25,6 +26,9 @@ from stream.topics import StreamTopics
 __all__ = ["Runtime", "register_agents", "stats_key"]
 
 logger = logging.getLogger(__name__)
+
+Drained = list[tuple[list[tuple[int, int]], list[Chunk], list[PlatformStats], list[DeadLetter]]]
+"""Per partition: (received_at, events) arrivals, chunks, monitor figures, dead letters."""
 
 
 def stats_key(stats: PlatformStats) -> bytes:
@@ -81,13 +85,17 @@ def register_agents(
                 if message.offset >= state.next_offset:
                     state.apply_record(message.offset, message.value)
 
-    @app.timer(flush_interval_s)
-    async def publish() -> None:
-        drained = []
-        async with runtime.lock:
-            for state in list(states.states.values()):
+    def drain(partitions: Iterable[int]) -> Drained:
+        """Take what the given partitions counted since the last publish (hold the lock)."""
+        drained: Drained = []
+        for partition in partitions:
+            state = states.states.get(partition)
+            if state is not None:
                 arrivals, state.arrivals = state.arrivals, []
                 drained.append((arrivals, *state.drain()))
+        return drained
+
+    async def send(drained: Drained) -> None:
         for arrivals, chunks, stats, dead in drained:
             for chunk in chunks:
                 key = chunk_key(chunk.stream, chunk.platform, chunk.partition, chunk.minute)
@@ -110,6 +118,12 @@ def register_agents(
             for received_at, count in arrivals:
                 runtime.latency.add(published, published - received_at, count)
                 runtime.rate.add(published, count)
+
+    @app.timer(flush_interval_s)
+    async def publish() -> None:
+        async with runtime.lock:
+            drained = drain(list(states.states))
+        await send(drained)
 
     @app.timer(min(5.0, runtime.checkpoint_interval_s))
     async def checkpoint() -> None:
@@ -231,8 +245,14 @@ def register_agents(
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        # Another worker may advance these partitions: rebuild if they come back.
-        states.drop(tp.partition for tp in revoked if tp.topic == events_topic)
+        # Another worker may advance these partitions: rebuild if they come back. Publish
+        # what was counted there first: a state is rebuilt (and republished) only when its
+        # next record arrives, so changes dropped unpublished could wait for that forever.
+        partitions = [tp.partition for tp in revoked if tp.topic == events_topic]
+        async with runtime.lock:
+            drained = drain(partitions)
+            states.drop(partitions)
+        await send(drained)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
