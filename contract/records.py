@@ -78,15 +78,21 @@ def encode_raw_batch(
 ) -> bytes:
     """Pack events as given, unchecked (a partner producing straight to Kafka); the stream
     app checks each one when it reads the record. Raises ``TypeError`` if one is not JSON."""
-    return orjson.dumps(
-        {
-            "v": RECORD_VERSION,
-            "platform": platform,
-            "received_at": received_at,
-            "timeout_ms": timeout_ms,
-            "events": events if isinstance(events, list) else list(events),
-        }
-    )
+    listed = events if isinstance(events, list) else list(events)
+    return orjson.dumps(_envelope(platform, received_at, timeout_ms, listed))
+
+
+def _envelope(
+    platform: str, received_at: int, timeout_ms: int, events: list[Any]
+) -> dict[str, Any]:
+    """The record value around a list of events: the record format, in one place."""
+    return {
+        "v": RECORD_VERSION,
+        "platform": platform,
+        "received_at": received_at,
+        "timeout_ms": timeout_ms,
+        "events": events,
+    }
 
 
 class WireBatch(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -113,15 +119,7 @@ def encode_wire_batch(
 ) -> bytes:
     """``encode_batch`` for events checked on ingest's fast path (without ``platform``):
     the same record, written by msgspec straight from the typed events."""
-    return _WIRE_ENCODER.encode(
-        {
-            "v": RECORD_VERSION,
-            "platform": platform,
-            "received_at": received_at,
-            "timeout_ms": timeout_ms,
-            "events": events,
-        }
-    )
+    return _WIRE_ENCODER.encode(_envelope(platform, received_at, timeout_ms, events))
 
 
 def decode_wire_batch(value: bytes) -> WireBatch | None:
