@@ -61,6 +61,8 @@ class Runtime:
     dump_s: dict[int, float] = field(default_factory=dict)
     """Seconds the last checkpoint dump of each partition took."""
     http: Any = None
+    restoring: set[asyncio.Task[None]] = field(default_factory=set)
+    """Background builds of newly assigned partitions' states (kept referenced)."""
 
     @classmethod
     def for_app(cls, app_id: str, **kwargs: Any) -> Runtime:
@@ -253,6 +255,32 @@ def register_agents(
             drained = drain(partitions)
             states.drop(partitions)
         await send(drained)
+
+    async def restore(partitions: list[int]) -> None:
+        for partition in partitions:
+            # One at a time under the lock, like the agent's own rebuilds: whichever comes
+            # first builds the state, the other finds it.
+            async with runtime.lock:
+                if partition in owned():
+                    await states.ensure(partition)
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        # Build the states of the new partitions now rather than at their next record: the
+        # offsets a previous owner committed can be ahead of what it published (commits
+        # every second, publishes every flush interval), and a partition that gets no
+        # further record would never show those changes. In the background, so that the
+        # rebalance completes; a failure here only leaves it to the next record.
+        partitions = sorted(tp.partition for tp in assigned if tp.topic == events_topic)
+        if partitions:
+            task = asyncio.ensure_future(restore(partitions))
+            runtime.restoring.add(task)
+            task.add_done_callback(_restored)
+
+    def _restored(task: asyncio.Task[None]) -> None:
+        runtime.restoring.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("restoring assigned partitions failed", exc_info=task.exception())
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ def _read_float(environ: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {raw!r}")
     return value
@@ -63,7 +66,7 @@ class StreamConfig:
     web_port: int = 6066
     """Port of the worker's health page (``LIVETALLY_WORKER_PORT``)."""
     flush_interval_s: float = 0.25
-    """How often changed per-second chunks are published."""
+    """How often changed per-second chunks are published (``LIVETALLY_FLUSH_INTERVAL_S``)."""
     session_timeout_s: float = 20.0
     """Kafka consumer-group session timeout: how soon a dead worker's partitions move
     (``LIVETALLY_SESSION_TIMEOUT_S``)."""
@@ -105,6 +108,7 @@ class StreamConfig:
             shared=Settings.from_env(env),
             app_id=env.get("LIVETALLY_STREAM_APP_ID", "livetally-stream"),
             web_port=read_int(env, "LIVETALLY_WORKER_PORT", 6066),
+            flush_interval_s=_read_float(env, "LIVETALLY_FLUSH_INTERVAL_S", 0.25),
             session_timeout_s=_read_float(env, "LIVETALLY_SESSION_TIMEOUT_S", 20.0),
             checkpoint_interval_s=_read_float(env, "LIVETALLY_CHECKPOINT_INTERVAL_S", 30.0),
             checkpoint_min_records=read_int(env, "LIVETALLY_CHECKPOINT_MIN_RECORDS", 1000),

@@ -61,6 +61,18 @@ class PartitionStates:
         self.built_at[partition] = time.monotonic()
         return state
 
+    async def ensure(self, partition: int) -> None:
+        """Build the state of a newly owned partition up to its log end, unless it has one.
+
+        A rebuilt state republishes everything, so what a previous owner (or this worker,
+        before a crash) counted but had not published yet is published without waiting for
+        the partition's next record, which may never come.
+        """
+        if partition in self.states:
+            return
+        self.states[partition] = await self._rebuild(partition, None)
+        self.built_at[partition] = time.monotonic()
+
     def drop(self, partitions: Iterable[int]) -> None:
         """Forget partitions this worker no longer owns."""
         for partition in partitions:
@@ -98,7 +110,8 @@ class PartitionStates:
         self.checkpointed[partition] = (manifest.offset, time.monotonic())
         return state
 
-    async def _rebuild(self, partition: int, upto: int) -> PartitionState:
+    async def _rebuild(self, partition: int, upto: int | None) -> PartitionState:
+        """A state covering ``[0, upto)`` of the partition (``None``: up to its end)."""
         from aiokafka import TopicPartition
 
         started = time.monotonic()
@@ -111,6 +124,8 @@ class PartitionStates:
         try:
             consumer.assign([tp])
             high = (await consumer.end_offsets([tp]))[tp]
+            if upto is None:
+                upto = high
             state = await self._load_checkpoint(partition, max(high, upto))
             source = "checkpoint" if state is not None else "empty"
             if state is None:

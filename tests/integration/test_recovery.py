@@ -9,14 +9,16 @@ import httpx
 import pytest
 
 import tests.integration.test_pipeline as pipeline
-from contract.topics import CHECKPOINTS, ensure_topics
+from contract.topics import CHECKPOINTS, EVENTS, ensure_topics
+from livetally.bench.kafkaio import OffsetWatch, end_offsets
+from stream.config import StreamConfig
 from tests.conftest import Stack
 from tests.integration.test_pipeline import make_log, post_all, wait_exact
 from tests.integration.test_workers import register
 
 pytestmark = pytest.mark.integration
 
-STREAMS = ("w4-recover-checkpoint", "w4-recover-empty")
+STREAMS = ("w4-recover-checkpoint", "w4-recover-empty", "w4-recover-unpublished")
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +110,42 @@ def test_no_checkpoints_and_no_local_state_still_recover_exactly(
     wait_exact(stack, registered_keys["token"], log, instants)
     doc = health(stack)
     assert doc["rebuilds"] >= 1 and doc["restored_from_checkpoint"] == 0, doc
+
+
+def wait_committed(stack: Stack) -> None:
+    """Until the worker's consumer group has committed the whole events topic."""
+    kafka = stack.settings.kafka
+    topic = kafka.topic(EVENTS)
+    watch = OffsetWatch(kafka.servers, StreamConfig.from_env(stack.env).app_id, topic)
+    try:
+        ends = end_offsets(kafka.servers, topic)
+        progress = watch.wait_done(ends, timeout_s=60)
+        assert progress.done_at is not None, f"committed {progress.last_offsets}, end {ends}"
+    finally:
+        watch.close()
+
+
+def test_what_a_crashed_worker_committed_but_never_published_is_published_after_restart(
+    stack: Stack,
+    registered_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # Offsets are committed every second, partials published every flush interval: a
+    # worker killed in between leaves counted events behind the committed offsets. Here
+    # the gap is made as wide as it gets (the first worker never publishes), and no event
+    # follows the restart, so no record of these partitions will ever arrive again.
+    monkeypatch.setattr(pipeline, "STREAM", STREAMS[2])
+    base = (int(time.time() * 1000) - 7_200_000) // 1000 * 1000
+    log = make_log(seed=53, base_ms=base, sessions=20)
+    stack.kill("worker", 15)
+    stack.env["LIVETALLY_FLUSH_INTERVAL_S"] = "3600"
+    try:
+        stack.start("worker")
+        post_all(stack, registered_keys, log, seed=531)
+        wait_committed(stack)
+        stack.kill("worker", 9)
+    finally:
+        del stack.env["LIVETALLY_FLUSH_INTERVAL_S"]
+    stack.start("worker")
+    instants = [base + d for d in (4_000, 33_000, 61_000, 140_000)]
+    wait_exact(stack, registered_keys["token"], log, instants)

@@ -83,7 +83,7 @@ def test_a_worker_joining_and_leaving_during_posting_changes_no_number(
     post_all(stack, keys, log[:third], seed=411)
     worker, url = request.getfixturevalue("second_worker")
     post_all(stack, keys, log[third : 2 * third], seed=412)
-    # The newcomer took over some partitions and counted on them.
+    # The newcomer took over some partitions (and built their states).
     deadline = time.monotonic() + 60
     while not httpx.get(url, timeout=5).json()["partitions"]:
         assert time.monotonic() < deadline, "the second worker never got a partition"

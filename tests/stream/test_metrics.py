@@ -84,8 +84,11 @@ def test_config_from_env():
             "LIVETALLY_CHECKPOINT_INTERVAL_S": "2.5",
             "LIVETALLY_CHECKPOINT_MIN_RECORDS": "1",
             "LIVETALLY_ALERT_WEBHOOK": "http://127.0.0.1:9/hook",
+            "LIVETALLY_FLUSH_INTERVAL_S": "0.5",
         }
     )
+    assert config.flush_interval_s == 0.5
+    assert StreamConfig.from_env({}).flush_interval_s == 0.25
     assert config.checkpoint_interval_s == 2.5
     assert config.checkpoint_min_records == 1
     assert config.alert_webhook == "http://127.0.0.1:9/hook"
@@ -93,3 +96,9 @@ def test_config_from_env():
         StreamConfig.from_env({"LIVETALLY_CHECKPOINT_INTERVAL_S": "soon"})
     with pytest.raises(ValueError, match="LIVETALLY_CHECKPOINT_CHUNK_BYTES"):
         StreamConfig.from_env({"LIVETALLY_CHECKPOINT_CHUNK_BYTES": "10"})
+
+
+@pytest.mark.parametrize("text", ["soon", "0", "-1", "nan", "inf", "-inf"])
+def test_bad_intervals_are_refused_naming_the_variable(text):
+    with pytest.raises(ValueError, match="LIVETALLY_FLUSH_INTERVAL_S"):
+        StreamConfig.from_env({"LIVETALLY_FLUSH_INTERVAL_S": text})
