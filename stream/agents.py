@@ -262,15 +262,16 @@ def register_agents(
             # first builds the state, the other finds it.
             async with runtime.lock:
                 if partition in owned():
-                    await states.ensure(partition)
+                    await states.ensure(partition, app.conf.id)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
         # Build the states of the new partitions now rather than at their next record: the
         # offsets a previous owner committed can be ahead of what it published (commits
         # every second, publishes every flush interval), and a partition that gets no
-        # further record would never show those changes. In the background, so that the
-        # rebalance completes; a failure here only leaves it to the next record.
+        # further record would never show those changes. Up to the committed offsets, so
+        # that what follows is counted by the agent as usual. In the background, so that
+        # the rebalance completes; a failure here only leaves it to the next record.
         partitions = sorted(tp.partition for tp in assigned if tp.topic == events_topic)
         if partitions:
             task = asyncio.ensure_future(restore(partitions))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["partitions_of", "started_consumer"]
+__all__ = ["committed_offset", "partitions_of", "started_consumer"]
 
 
 async def started_consumer(bootstrap: list[str], **options: Any) -> Any:
@@ -30,3 +30,19 @@ async def partitions_of(consumer: Any, topic: str) -> list[int]:
     """
     cluster = await consumer._client.fetch_all_metadata()
     return sorted(cluster.partitions_for_topic(topic) or ())
+
+
+async def committed_offset(bootstrap: list[str], group: str, topic: str, partition: int) -> int:
+    """The offset ``group`` has committed on one partition (0 if none)."""
+    from aiokafka import TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    tp = TopicPartition(topic, partition)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        found = await admin.list_consumer_group_offsets(group, partitions=[tp])
+    finally:
+        await admin.close()
+    committed = found.get(tp)
+    return max(0, committed.offset) if committed is not None else 0

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from stream.checkpoints import CheckpointStore
-from stream.clients import started_consumer
+from stream.clients import committed_offset, started_consumer
 from stream.partition_state import PartitionState
 from stream.snapshot import SnapshotError, load_state
 
@@ -61,16 +61,19 @@ class PartitionStates:
         self.built_at[partition] = time.monotonic()
         return state
 
-    async def ensure(self, partition: int) -> None:
-        """Build the state of a newly owned partition up to its log end, unless it has one.
+    async def ensure(self, partition: int, group: str) -> None:
+        """Build the state of a newly owned partition up to ``group``'s committed offset,
+        unless it has one.
 
-        A rebuilt state republishes everything, so what a previous owner (or this worker,
-        before a crash) counted but had not published yet is published without waiting for
+        That is where the consumer group resumes, so the state then covers everything a
+        previous owner (or this worker, before a crash) acknowledged; being rebuilt, it
+        republishes it, also what was counted but not published yet, without waiting for
         the partition's next record, which may never come.
         """
         if partition in self.states:
             return
-        self.states[partition] = await self._rebuild(partition, None)
+        upto = await committed_offset(self._bootstrap, group, self._topic, partition)
+        self.states[partition] = await self._rebuild(partition, upto)
         self.built_at[partition] = time.monotonic()
 
     def drop(self, partitions: Iterable[int]) -> None:
@@ -110,8 +113,8 @@ class PartitionStates:
         self.checkpointed[partition] = (manifest.offset, time.monotonic())
         return state
 
-    async def _rebuild(self, partition: int, upto: int | None) -> PartitionState:
-        """A state covering ``[0, upto)`` of the partition (``None``: up to its end)."""
+    async def _rebuild(self, partition: int, upto: int) -> PartitionState:
+        """A state covering ``[0, upto)`` of the partition (at most up to its end)."""
         from aiokafka import TopicPartition
 
         started = time.monotonic()
@@ -124,9 +127,8 @@ class PartitionStates:
         try:
             consumer.assign([tp])
             high = (await consumer.end_offsets([tp]))[tp]
-            if upto is None:
-                upto = high
-            state = await self._load_checkpoint(partition, max(high, upto))
+            upto = min(upto, high)
+            state = await self._load_checkpoint(partition, high)
             source = "checkpoint" if state is not None else "empty"
             if state is None:
                 state = PartitionState(partition)
