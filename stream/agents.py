@@ -63,6 +63,8 @@ class Runtime:
     http: Any = None
     restoring: set[asyncio.Task[None]] = field(default_factory=set)
     """Background builds of newly assigned partitions' states (kept referenced)."""
+    assignment: int = 0
+    """Counts revocations: a build started under an older assignment stops."""
 
     @classmethod
     def for_app(cls, app_id: str, **kwargs: Any) -> Runtime:
@@ -248,21 +250,24 @@ def register_agents(
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         # Another worker may advance these partitions: rebuild if they come back. Publish
-        # what was counted there first: a state is rebuilt (and republished) only when its
-        # next record arrives, so changes dropped unpublished could wait for that forever.
+        # what was counted there first, so that the dashboard does not wait for the next
+        # owner's build of the partition to show it.
         partitions = [tp.partition for tp in revoked if tp.topic == events_topic]
         async with runtime.lock:
+            runtime.assignment += 1
             drained = drain(partitions)
             states.drop(partitions)
         await send(drained)
 
-    async def restore(partitions: list[int]) -> None:
+    async def restore(partitions: list[int], assignment: int) -> None:
         for partition in partitions:
             # One at a time under the lock, like the agent's own rebuilds: whichever comes
-            # first builds the state, the other finds it.
+            # first builds the state, the other finds it. Never after a revocation: a state
+            # built for a partition that moved on would be a second, stale publisher of it.
             async with runtime.lock:
-                if partition in owned():
-                    await states.ensure(partition, app.conf.id)
+                if runtime.assignment != assignment:
+                    return
+                await states.ensure(partition, app.conf.id)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
@@ -274,7 +279,7 @@ def register_agents(
         # the rebalance completes; a failure here only leaves it to the next record.
         partitions = sorted(tp.partition for tp in assigned if tp.topic == events_topic)
         if partitions:
-            task = asyncio.ensure_future(restore(partitions))
+            task = asyncio.ensure_future(restore(partitions, runtime.assignment))
             runtime.restoring.add(task)
             task.add_done_callback(_restored)
 
