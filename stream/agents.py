@@ -16,6 +16,7 @@ import orjson
 from stream.alerting import AlertMonitor, schedule_webhook
 from stream.alerts import AlertRules
 from stream.checkpoints import CheckpointStore
+from stream.clients import committed_offsets
 from stream.merge import Chunk, chunk_key, encode_chunk
 from stream.metrics import LatencyWindow, RateWindow, pipeline_record, worker_id
 from stream.partition_state import DeadLetter, PlatformStats
@@ -260,33 +261,61 @@ def register_agents(
         await send(drained)
 
     async def restore(partitions: list[int], assignment: int) -> None:
-        for partition in partitions:
-            # One at a time under the lock, like the agent's own rebuilds: whichever comes
-            # first builds the state, the other finds it. Never after a revocation: a state
-            # built for a partition that moved on would be a second, stale publisher of it.
-            async with runtime.lock:
-                if runtime.assignment != assignment:
-                    return
-                await states.ensure(partition, app.conf.id)
+        # Retried with backoff until every partition is built or the assignment is over: the
+        # next record is no fallback here, since the point is partitions that get none.
+        pending = list(partitions)
+        delay = 1.0
+        while pending and runtime.assignment == assignment:
+            try:
+                offsets = await asyncio.wait_for(
+                    committed_offsets(runtime.bootstrap, app.conf.id, events_topic, pending),
+                    timeout=30,
+                )
+            except Exception as exc:
+                logger.warning("committed offsets of %s not read (%s); retrying", pending, exc)
+                offsets = {}
+            for partition in [p for p in pending if p in offsets]:
+                # One at a time under the lock, like the agent's own rebuilds: whichever comes
+                # first builds the state, the other finds it. Never after a revocation: a
+                # state built for a partition that moved on would be a second, stale
+                # publisher of it.
+                async with runtime.lock:
+                    if runtime.assignment != assignment:
+                        return
+                    try:
+                        await states.ensure(partition, offsets[partition])
+                    except Exception:
+                        logger.exception("building partition %d failed; retrying", partition)
+                        continue
+                pending.remove(partition)
+            if pending:
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, 30.0)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
-        # Build the states of the new partitions now rather than at their next record: the
-        # offsets a previous owner committed can be ahead of what it published (commits
-        # every second, publishes every flush interval), and a partition that gets no
-        # further record would never show those changes. Up to the committed offsets, so
-        # that what follows is counted by the agent as usual. In the background, so that
-        # the rebalance completes; a failure here only leaves it to the next record.
+        # Build the partitions' states now rather than at their next record: the offsets a
+        # previous owner committed can be ahead of what it published (commits every second,
+        # publishes every flush interval), and a partition that gets no further record
+        # would never show those changes. Up to the committed offsets, so that what follows
+        # is counted by the agent as usual; in the background, so that the rebalance
+        # completes. (Every rebalance revokes and assigns all partitions.)
         partitions = sorted(tp.partition for tp in assigned if tp.topic == events_topic)
         if partitions:
             task = asyncio.ensure_future(restore(partitions, runtime.assignment))
             runtime.restoring.add(task)
-            task.add_done_callback(_restored)
+            task.add_done_callback(runtime.restoring.discard)
 
-    def _restored(task: asyncio.Task[None]) -> None:
-        runtime.restoring.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("restoring assigned partitions failed", exc_info=task.exception())
+    @app.on_before_shutdown.connect
+    async def on_shutdown(sender: Any, **kwargs: Any) -> None:
+        # Faust has stopped the consumer (and skips the revocation handler when stopping);
+        # the producer is flushed after this. Publish what was counted since the last
+        # publish, so that a clean stop leaves nothing for the next owner to catch up.
+        for task in list(runtime.restoring):
+            task.cancel()
+        async with runtime.lock:
+            drained = drain(list(states.states))
+        await send(drained)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["committed_offset", "partitions_of", "started_consumer"]
+__all__ = ["committed_offsets", "partitions_of", "started_consumer"]
 
 
 async def started_consumer(bootstrap: list[str], **options: Any) -> Any:
@@ -32,17 +32,27 @@ async def partitions_of(consumer: Any, topic: str) -> list[int]:
     return sorted(cluster.partitions_for_topic(topic) or ())
 
 
-async def committed_offset(bootstrap: list[str], group: str, topic: str, partition: int) -> int:
-    """The offset ``group`` has committed on one partition (0 if none)."""
+async def committed_offsets(
+    bootstrap: list[str], group: str, topic: str, partitions: list[int]
+) -> dict[int, int]:
+    """The offsets ``group`` has committed on ``partitions`` of ``topic`` (0 where none).
+
+    Raises ``LookupError`` when the answer leaves a partition out (an error the broker
+    reports for the whole request, such as a coordinator still loading): an unknown
+    offset must not pass for 0.
+    """
     from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
-    tp = TopicPartition(topic, partition)
+    tps = [TopicPartition(topic, p) for p in partitions]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        found = await admin.list_consumer_group_offsets(group, partitions=[tp])
+        found = await admin.list_consumer_group_offsets(group, partitions=tps)
     finally:
         await admin.close()
-    committed = found.get(tp)
-    return max(0, committed.offset) if committed is not None else 0
+    missing = [tp.partition for tp in tps if tp not in found]
+    if missing:
+        raise LookupError(f"no committed offset of {group} for {topic} partitions {missing}")
+    # -1: nothing committed, the group starts from the beginning.
+    return {tp.partition: max(0, found[tp].offset) for tp in tps}

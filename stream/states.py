@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from stream.checkpoints import CheckpointStore
-from stream.clients import committed_offset, started_consumer
+from stream.clients import started_consumer
 from stream.partition_state import PartitionState
 from stream.snapshot import SnapshotError, load_state
 
@@ -61,18 +61,17 @@ class PartitionStates:
         self.built_at[partition] = time.monotonic()
         return state
 
-    async def ensure(self, partition: int, group: str) -> None:
-        """Build the state of a newly owned partition up to ``group``'s committed offset,
-        unless it has one.
+    async def ensure(self, partition: int, upto: int) -> None:
+        """Build the state of a newly owned partition up to ``upto`` (the consumer group's
+        committed offset), unless it has one.
 
-        That is where the consumer group resumes, so the state then covers everything a
-        previous owner (or this worker, before a crash) acknowledged; being rebuilt, it
-        republishes it, also what was counted but not published yet, without waiting for
-        the partition's next record, which may never come.
+        That is where the group resumes, so the state then covers everything a previous
+        owner (or this worker, before a crash) acknowledged; being rebuilt, it republishes
+        it, also what was counted but not published yet, without waiting for the
+        partition's next record, which may never come.
         """
         if partition in self.states:
             return
-        upto = await committed_offset(self._bootstrap, group, self._topic, partition)
         self.states[partition] = await self._rebuild(partition, upto)
         self.built_at[partition] = time.monotonic()
 

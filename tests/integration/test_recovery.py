@@ -1,4 +1,4 @@
-"""Crash recovery with checkpoints: kill -9 after a checkpoint, with none, with no local state."""
+"""Crash recovery: kill -9 after a checkpoint, with none, with no local state; unpublished."""
 
 from __future__ import annotations
 
@@ -15,10 +15,16 @@ from stream.config import StreamConfig
 from tests.conftest import Stack
 from tests.integration.test_pipeline import make_log, post_all, wait_exact
 from tests.integration.test_workers import register
+from tests.oracle import Accepted
 
 pytestmark = pytest.mark.integration
 
-STREAMS = ("w4-recover-checkpoint", "w4-recover-empty", "w4-recover-unpublished")
+STREAMS = (
+    "w4-recover-checkpoint",
+    "w4-recover-empty",
+    "w4-recover-unpublished",
+    "w4-recover-clean-stop",
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +131,22 @@ def wait_committed(stack: Stack) -> None:
         watch.close()
 
 
+def count_unpublished(stack: Stack, keys: dict[str, str], log: list[Accepted], seed: int) -> None:
+    """Post ``log`` to a worker that counts and commits it but never publishes on its own
+    (flush interval one hour), and check that the dashboard indeed shows none of it."""
+    stack.kill("worker", 15)
+    stack.env["LIVETALLY_FLUSH_INTERVAL_S"] = "3600"
+    try:
+        stack.start("worker")
+    finally:
+        del stack.env["LIVETALLY_FLUSH_INTERVAL_S"]
+    post_all(stack, keys, log, seed=seed)
+    wait_committed(stack)
+    last = max(a.ts for a in log) // 1000 * 1000
+    shown = pipeline.summary(stack, keys["token"], last)["total"]
+    assert shown["views"] == 0, f"published before the test's point: {shown}"
+
+
 def test_what_a_crashed_worker_committed_but_never_published_is_published_after_restart(
     stack: Stack,
     registered_keys: dict[str, str],
@@ -132,20 +154,36 @@ def test_what_a_crashed_worker_committed_but_never_published_is_published_after_
 ):
     # Offsets are committed every second, partials published every flush interval: a
     # worker killed in between leaves counted events behind the committed offsets. Here
-    # the gap is made as wide as it gets (the first worker never publishes), and no event
-    # follows the restart, so no record of these partitions will ever arrive again.
+    # the gap is made as wide as it gets, and no event follows the restart, so no record
+    # of these partitions will ever arrive again.
     monkeypatch.setattr(pipeline, "STREAM", STREAMS[2])
     base = (int(time.time() * 1000) - 7_200_000) // 1000 * 1000
     log = make_log(seed=53, base_ms=base, sessions=20)
-    stack.kill("worker", 15)
-    stack.env["LIVETALLY_FLUSH_INTERVAL_S"] = "3600"
     try:
-        stack.start("worker")
-        post_all(stack, registered_keys, log, seed=531)
-        wait_committed(stack)
-        stack.kill("worker", 9)
+        count_unpublished(stack, registered_keys, log, seed=531)
     finally:
-        del stack.env["LIVETALLY_FLUSH_INTERVAL_S"]
-    stack.start("worker")
+        if "worker" in stack.procs:
+            stack.kill("worker", 9)
+        stack.start("worker")
     instants = [base + d for d in (4_000, 33_000, 61_000, 140_000)]
     wait_exact(stack, registered_keys["token"], log, instants)
+
+
+def test_a_worker_stopped_cleanly_publishes_what_it_counted_before_it_exits(
+    stack: Stack,
+    registered_keys: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(pipeline, "STREAM", STREAMS[3])
+    base = (int(time.time() * 1000) - 8_100_000) // 1000 * 1000
+    log = make_log(seed=54, base_ms=base, sessions=20)
+    try:
+        count_unpublished(stack, registered_keys, log, seed=541)
+        stack.kill("worker", 15)
+        # No worker runs now: the numbers must come from what the stopping one published.
+        instants = [base + d for d in (4_000, 33_000, 61_000, 140_000)]
+        wait_exact(stack, registered_keys["token"], log, instants)
+    finally:
+        if "worker" in stack.procs:
+            stack.kill("worker", 9)
+        stack.start("worker")
