@@ -124,11 +124,14 @@ def register_agents(
                 runtime.latency.add(published, published - received_at, count)
                 runtime.rate.add(published, count)
 
-    @app.timer(flush_interval_s)
-    async def publish() -> None:
+    async def publish_all() -> None:
         async with runtime.lock:
             drained = drain(list(states.states))
         await send(drained)
+
+    @app.timer(flush_interval_s)
+    async def publish() -> None:
+        await publish_all()
 
     @app.timer(min(5.0, runtime.checkpoint_interval_s))
     async def checkpoint() -> None:
@@ -313,9 +316,10 @@ def register_agents(
         # publish, so that a clean stop leaves nothing for the next owner to catch up.
         for task in list(runtime.restoring):
             task.cancel()
-        async with runtime.lock:
-            drained = drain(list(states.states))
-        await send(drained)
+        try:  # bounded: a cluster that is gone must not hold the stop up
+            await asyncio.wait_for(publish_all(), timeout=10)
+        except Exception as exc:
+            logger.warning("could not publish before stopping: %r", exc)
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
