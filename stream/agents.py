@@ -161,11 +161,15 @@ def register_agents(
             return
         partition = min(due)[1]
         state = states.states[partition]
-        offset = state.next_offset
         started = time.monotonic()
         # A consistent cut: counting waits on the lock while a thread serialises, so the
-        # event loop (and the consumer's heartbeats) keep running.
+        # event loop (and the consumer's heartbeats) keep running. The offset is read under
+        # the lock too: records counted while this waited for it are in the dump, and a
+        # manifest naming an older offset than its state's is refused when loading.
         async with runtime.lock:
+            if states.states.get(partition) is not state:
+                return  # revoked or rebuilt meanwhile
+            offset = state.next_offset
             data = await asyncio.to_thread(dump_state, state)
         dumped = time.monotonic() - started
         runtime.dump_s[partition] = dumped
