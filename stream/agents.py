@@ -178,7 +178,8 @@ def register_agents(
         except Exception:  # the next try comes at the next tick; counting goes on
             logger.exception("checkpoint of partition %d failed", partition)
             return
-        states.checkpointed[partition] = (offset, time.monotonic())
+        if states.states.get(partition) is state:  # not revoked while it was written
+            states.checkpointed[partition] = (offset, time.monotonic())
         logger.info(
             "checkpoint of partition %d at %d: %d bytes in %d chunks, %.2f s + %.2f s",
             partition,

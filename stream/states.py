@@ -79,6 +79,8 @@ class PartitionStates:
         """Forget partitions this worker no longer owns."""
         for partition in partitions:
             self.states.pop(partition, None)
+            self.built_at.pop(partition, None)
+            self.checkpointed.pop(partition, None)
 
     async def _load_checkpoint(self, partition: int, high: int) -> PartitionState | None:
         if self._checkpoints is None:
