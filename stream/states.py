@@ -4,8 +4,9 @@ The events topic is the system of record. When a record arrives for a partition 
 is missing or does not end right before that record (first start, a crash, a rebalance that
 moved the partition), the state is rebuilt: from the newest checkpoint of the partition
 (``stream.checkpoints``) if there is a usable one, else empty, and then by replaying the
-events partition from where that state ends up to the record. Counting is idempotent, and a
-rebuilt state republishes every chunk it has.
+events partition from where that state ends up to the record. A partition the worker is
+assigned is built the same way at once, up to the consumer group's committed offset
+(``ensure``). Counting is idempotent, and a rebuilt state republishes every chunk it has.
 """
 
 from __future__ import annotations
