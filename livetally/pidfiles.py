@@ -15,6 +15,7 @@ __all__ = [
     "process_cmdline",
     "read_pid",
     "spawn",
+    "spawned_and_running",
     "tail",
     "terminate_group",
 ]
@@ -40,6 +41,12 @@ def _reap() -> None:
     for pid, child in list(_children.items()):
         if child.poll() is not None:
             del _children[pid]
+
+
+def spawned_and_running(pid: int) -> bool:
+    """True while ``pid`` is a child this interpreter spawned and it has not exited."""
+    child = _children.get(pid)
+    return child is not None and child.poll() is None
 
 
 def _proc_stat(pid: int) -> list[str] | None:

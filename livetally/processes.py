@@ -144,8 +144,13 @@ def _wait_healthy(settings: Settings, service: Service, timeout_s: float) -> Non
     """Wait until ``service`` answers; raise ProcessFailed with its log if it dies or hangs."""
     deadline = time.monotonic() + timeout_s
     log = _log_path(settings, service.name)
+    spawned = pidfiles.read_pid(_pid_path(settings, service.name))
     while True:
-        if _pid(settings, service.name) is None:
+        # Our own child is asked directly: the ownership check behind ``_pid`` reads /proc
+        # and once missed a live child that had just started (CI, 29 Nov 2026).
+        if _pid(settings, service.name) is None and not (
+            spawned is not None and pidfiles.spawned_and_running(spawned)
+        ):
             raise ProcessFailed(
                 f"{service.name} exited before it became healthy; last lines of {log}:\n"
                 f"{pidfiles.tail(log)}"
