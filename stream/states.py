@@ -71,10 +71,8 @@ class PartitionStates:
         it, also what was counted but not published yet, without waiting for the
         partition's next record, which may never come.
         """
-        if partition in self.states:
-            return
-        self.states[partition] = await self._rebuild(partition, upto)
-        self.built_at[partition] = time.monotonic()
+        if partition not in self.states:
+            await self.state_for(partition, upto)
 
     def drop(self, partitions: Iterable[int]) -> None:
         """Forget partitions this worker no longer owns."""
