@@ -147,6 +147,13 @@ def count_unpublished(stack: Stack, keys: dict[str, str], log: list[Accepted], s
     assert shown["views"] == 0, f"published before the test's point: {shown}"
 
 
+def restart_normal_worker(stack: Stack) -> None:
+    """Kill whatever worker runs (-9) and start one with the stack's settings."""
+    if "worker" in stack.procs:
+        stack.kill("worker", 9)
+    stack.start("worker")
+
+
 def test_what_a_crashed_worker_committed_but_never_published_is_published_after_restart(
     stack: Stack,
     registered_keys: dict[str, str],
@@ -162,9 +169,7 @@ def test_what_a_crashed_worker_committed_but_never_published_is_published_after_
     try:
         count_unpublished(stack, registered_keys, log, seed=531)
     finally:
-        if "worker" in stack.procs:
-            stack.kill("worker", 9)
-        stack.start("worker")
+        restart_normal_worker(stack)  # the kill -9, then a restart with no event after it
     instants = [base + d for d in (4_000, 33_000, 61_000, 140_000)]
     wait_exact(stack, registered_keys["token"], log, instants)
 
@@ -184,6 +189,4 @@ def test_a_worker_stopped_cleanly_publishes_what_it_counted_before_it_exits(
         instants = [base + d for d in (4_000, 33_000, 61_000, 140_000)]
         wait_exact(stack, registered_keys["token"], log, instants)
     finally:
-        if "worker" in stack.procs:
-            stack.kill("worker", 9)
-        stack.start("worker")
+        restart_normal_worker(stack)
