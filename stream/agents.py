@@ -19,6 +19,7 @@ from stream.checkpoints import CheckpointStore
 from stream.clients import committed_offsets
 from stream.merge import Chunk, chunk_key, encode_chunk
 from stream.metrics import LatencyWindow, RateWindow, pipeline_record, worker_id
+from stream.pacing import publish_interval
 from stream.partition_state import DeadLetter, PlatformStats
 from stream.snapshot import dump_state
 from stream.states import PartitionStates
@@ -66,6 +67,8 @@ class Runtime:
     """Background builds of newly assigned partitions' states (kept referenced)."""
     assignment: int = 0
     """Counts revocations: a build started under an older assignment stops."""
+    published_at: float = 0.0
+    """``time.monotonic()`` of the publish timer's last publish."""
 
     @classmethod
     def for_app(cls, app_id: str, **kwargs: Any) -> Runtime:
@@ -74,7 +77,11 @@ class Runtime:
 
 
 def register_agents(
-    app: Any, topics: StreamTopics, runtime: Runtime, flush_interval_s: float
+    app: Any,
+    topics: StreamTopics,
+    runtime: Runtime,
+    flush_interval_s: float,
+    flush_max_interval_s: float,
 ) -> None:
     """Attach the aggregating agent, the timers and the health page to ``app``."""
     states = runtime.states
@@ -129,8 +136,18 @@ def register_agents(
             drained = drain(list(states.states))
         await send(drained)
 
+    def behind_ms() -> int:
+        """How long ago the newest record counted since the last publish arrived at ingest."""
+        newest = max((s.arrivals[-1][0] for s in states.states.values() if s.arrivals), default=0)
+        return _now_ms() - newest if newest else 0
+
     @app.timer(flush_interval_s)
     async def publish() -> None:
+        now = time.monotonic()
+        interval = publish_interval(behind_ms(), flush_interval_s, flush_max_interval_s)
+        if interval > flush_interval_s and now - runtime.published_at < interval:
+            return  # catching up: publish less often (stream/pacing.py)
+        runtime.published_at = now
         await publish_all()
 
     @app.timer(min(5.0, runtime.checkpoint_interval_s))

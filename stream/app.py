@@ -66,7 +66,13 @@ def create_app(config: StreamConfig) -> Any:
         webhook=config.alert_webhook,
         bootstrap=kafka.servers,
     )
-    register_agents(app, declare_topics(app, config), runtime, config.flush_interval_s)
+    register_agents(
+        app,
+        declare_topics(app, config),
+        runtime,
+        config.flush_interval_s,
+        config.flush_max_interval_s,
+    )
     return app
 
 

@@ -66,7 +66,11 @@ class StreamConfig:
     web_port: int = 6066
     """Port of the worker's health page (``LIVETALLY_WORKER_PORT``)."""
     flush_interval_s: float = 0.25
-    """How often changed per-second chunks are published (``LIVETALLY_FLUSH_INTERVAL_S``)."""
+    """How often changed per-second chunks are published while the worker keeps up
+    (``LIVETALLY_FLUSH_INTERVAL_S``)."""
+    flush_max_interval_s: float = 2.0
+    """Longest time between two publishes while the worker catches up
+    (``LIVETALLY_FLUSH_MAX_INTERVAL_S``; by default 2 s, or the flush interval if longer)."""
     session_timeout_s: float = 20.0
     """Kafka consumer-group session timeout: how soon a dead worker's partitions move
     (``LIVETALLY_SESSION_TIMEOUT_S``)."""
@@ -104,11 +108,19 @@ class StreamConfig:
         chunk_bytes = read_int(env, "LIVETALLY_CHECKPOINT_CHUNK_BYTES", 4 * 1024 * 1024)
         if not 1024 <= chunk_bytes <= 15 * 1024 * 1024:
             raise ValueError("LIVETALLY_CHECKPOINT_CHUNK_BYTES must be between 1 KiB and 15 MiB")
+        flush = _read_float(env, "LIVETALLY_FLUSH_INTERVAL_S", 0.25)
+        flush_max = _read_float(env, "LIVETALLY_FLUSH_MAX_INTERVAL_S", max(2.0, flush))
+        if flush_max < flush:
+            raise ValueError(
+                f"LIVETALLY_FLUSH_MAX_INTERVAL_S ({flush_max:g} s) must not be shorter than "
+                f"LIVETALLY_FLUSH_INTERVAL_S ({flush:g} s)"
+            )
         return cls(
             shared=Settings.from_env(env),
             app_id=env.get("LIVETALLY_STREAM_APP_ID", "livetally-stream"),
             web_port=read_int(env, "LIVETALLY_WORKER_PORT", 6066),
-            flush_interval_s=_read_float(env, "LIVETALLY_FLUSH_INTERVAL_S", 0.25),
+            flush_interval_s=flush,
+            flush_max_interval_s=flush_max,
             session_timeout_s=_read_float(env, "LIVETALLY_SESSION_TIMEOUT_S", 20.0),
             checkpoint_interval_s=_read_float(env, "LIVETALLY_CHECKPOINT_INTERVAL_S", 30.0),
             checkpoint_min_records=read_int(env, "LIVETALLY_CHECKPOINT_MIN_RECORDS", 1000),

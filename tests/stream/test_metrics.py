@@ -89,6 +89,11 @@ def test_config_from_env():
     )
     assert config.flush_interval_s == 0.5
     assert StreamConfig.from_env({}).flush_interval_s == 0.25
+    assert config.flush_max_interval_s == 2.0
+    hourly = StreamConfig.from_env({"LIVETALLY_FLUSH_INTERVAL_S": "3600"})
+    assert hourly.flush_max_interval_s == 3600
+    with pytest.raises(ValueError, match="LIVETALLY_FLUSH_MAX_INTERVAL_S .* shorter than"):
+        StreamConfig.from_env({"LIVETALLY_FLUSH_MAX_INTERVAL_S": "0.1"})
     assert config.checkpoint_interval_s == 2.5
     assert config.checkpoint_min_records == 1
     assert config.alert_webhook == "http://127.0.0.1:9/hook"
