@@ -69,6 +69,8 @@ class Runtime:
     """Counts revocations: a build started under an older assignment stops."""
     published_at: float = 0.0
     """``time.monotonic()`` of the publish timer's last publish."""
+    catching_up: bool = False
+    """Whether the publish timer last chose an interval longer than the flush interval."""
 
     @classmethod
     def for_app(cls, app_id: str, **kwargs: Any) -> Runtime:
@@ -144,8 +146,16 @@ def register_agents(
     @app.timer(flush_interval_s)
     async def publish() -> None:
         now = time.monotonic()
-        interval = publish_interval(behind_ms(), flush_interval_s, flush_max_interval_s)
-        if interval > flush_interval_s and now - runtime.published_at < interval:
+        behind = behind_ms()
+        interval = publish_interval(behind, flush_interval_s, flush_max_interval_s)
+        catching_up = interval > flush_interval_s
+        if catching_up != runtime.catching_up:
+            runtime.catching_up = catching_up
+            if catching_up:
+                logger.info("catching up (%.1f s behind): publishing less often", behind / 1000)
+            else:
+                logger.info("caught up: publishing every %g s", flush_interval_s)
+        if catching_up and now - runtime.published_at < interval:
             return  # catching up: publish less often (stream/pacing.py)
         runtime.published_at = now
         await publish_all()
