@@ -16,12 +16,13 @@ from starlette.responses import Response
 from contract.registry_store import RegistryFollower
 from contract.topics import EVENTS, METRICS
 from ingest.config import IngestConfig
+from ingest.faults import ErrorWindow
 from ingest.metrics import MetricsPublisher, instance_name
 from ingest.openapi import docs_html, openapi_spec
 from ingest.problems import problem_response
 from ingest.producer import EventSink, KafkaEventProducer
 from ingest.ratelimit import RateLimiter
-from ingest.routes import IngestState, RegistrySource, routes
+from ingest.routes import IngestState, RegistrySource, routes, unexpected_failure
 
 __all__ = ["create_app", "serve"]
 
@@ -41,10 +42,7 @@ async def _http_problem(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Endpoints are guarded; this only catches failures outside them (middleware, routing).
-    logger.error("unexpected failure on %s: %s", request.url.path, type(exc).__name__)
-    return problem_response(
-        "internal_error", "the request failed unexpectedly", headers={"Retry-After": "1"}
-    )
+    return unexpected_failure(request, exc)
 
 
 def create_app(
@@ -65,6 +63,7 @@ def create_app(
         registry=follower if follower is not None else registry,  # type: ignore[arg-type]
         topic=kafka.topic(EVENTS),
         limiter=RateLimiter(burst_factor=config.default_burst_factor),
+        errors=ErrorWindow(config.max_errors_per_min),
         spec=spec,
         spec_json=orjson.dumps(spec),
         docs_html=docs_html(spec),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,16 @@ def _choice(env: Mapping[str, str], name: str, options: tuple[str, ...], default
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(options)}, got {value!r}")
     return value
+
+
+def _read_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,38 @@ class IngestConfig:
     """HTTP parser (``LIVETALLY_INGEST_HTTP``): auto, h11 or httptools."""
     metrics_interval_s: float = 2.0
     """How often the ingest figures are published to the metrics topic (0 = never)."""
+    partner_requests_per_s: float = 500.0
+    """Requests per second each partner may make (``LIVETALLY_INGEST_PARTNER_REQUESTS_PER_S``),
+    in bursts of ``default_burst_factor`` times that; checked before the body is read."""
+    max_errors_per_min: int = 30
+    """/readyz answers 503 while more requests than this failed unexpectedly in the last
+    minute (``LIVETALLY_INGEST_MAX_ERRORS_PER_MIN``)."""
+    limit_concurrency: int = 1000
+    """Open connections plus requests in progress one process takes before uvicorn answers
+    503 (``LIVETALLY_INGEST_LIMIT_CONCURRENCY``; 0 = no limit)."""
+    keep_alive_s: int = 5
+    """An idle keep-alive connection is closed after this many seconds
+    (``LIVETALLY_INGEST_KEEP_ALIVE_S``)."""
+    header_timeout_s: float = 10.0
+    """A request's headers must arrive within this many seconds of its first byte (or of the
+    connection opening), else 408 and the connection closes
+    (``LIVETALLY_INGEST_HEADER_TIMEOUT_S``)."""
+    body_timeout_s: float = 30.0
+    """A request's body must arrive within this many seconds, else 408 and the connection
+    closes (``LIVETALLY_INGEST_BODY_TIMEOUT_S``)."""
+
+    def __post_init__(self) -> None:
+        positive = {
+            "partner_requests_per_s": self.partner_requests_per_s,
+            "keep_alive_s": self.keep_alive_s,
+            "header_timeout_s": self.header_timeout_s,
+            "body_timeout_s": self.body_timeout_s,
+        }
+        for name, value in positive.items():
+            if not (value > 0 and math.isfinite(value)):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if self.max_errors_per_min < 0 or self.limit_concurrency < 0:
+            raise ValueError("max_errors_per_min and limit_concurrency must not be negative")
 
     @property
     def base_url(self) -> str:
@@ -68,4 +111,18 @@ class IngestConfig:
             workers=max(1, read_int(env, "LIVETALLY_INGEST_WORKERS", 1)),
             loop=_choice(env, "LIVETALLY_INGEST_LOOP", get_args(LoopKind), "auto"),  # type: ignore[arg-type]
             http=_choice(env, "LIVETALLY_INGEST_HTTP", get_args(HttpParser), "auto"),  # type: ignore[arg-type]
+            partner_requests_per_s=_read_float(
+                env, "LIVETALLY_INGEST_PARTNER_REQUESTS_PER_S", cls.partner_requests_per_s
+            ),
+            max_errors_per_min=read_int(
+                env, "LIVETALLY_INGEST_MAX_ERRORS_PER_MIN", cls.max_errors_per_min
+            ),
+            limit_concurrency=read_int(
+                env, "LIVETALLY_INGEST_LIMIT_CONCURRENCY", cls.limit_concurrency
+            ),
+            keep_alive_s=read_int(env, "LIVETALLY_INGEST_KEEP_ALIVE_S", cls.keep_alive_s),
+            header_timeout_s=_read_float(
+                env, "LIVETALLY_INGEST_HEADER_TIMEOUT_S", cls.header_timeout_s
+            ),
+            body_timeout_s=_read_float(env, "LIVETALLY_INGEST_BODY_TIMEOUT_S", cls.body_timeout_s),
         )

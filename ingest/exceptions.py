@@ -9,6 +9,9 @@ __all__ = [
     "MalformedBody",
     "PlatformMismatch",
     "RateLimited",
+    "RegistryNotReady",
+    "RequestTimeout",
+    "ServiceUnavailable",
     "TooManyEvents",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -73,7 +76,29 @@ class RateLimited(IngestError):
         self.retry_after_s = retry_after_s
 
 
-class KafkaNotAcknowledged(IngestError):
+class RequestTimeout(IngestError):
+    """The body did not arrive within the body timeout (408)."""
+
+    code = "request_timeout"
+
+
+class ServiceUnavailable(IngestError):
+    """A dependency is away for now and the same request can succeed later (503).
+
+    Only its subclasses are answered with 503 and Retry-After; any other failure is a fault
+    of ingest itself and answered 500, since retrying it would fail the same way.
+    """
+
+    code = "kafka_unavailable"
+
+
+class KafkaNotAcknowledged(ServiceUnavailable):
     """Kafka did not acknowledge the events in time, or is unreachable (503)."""
 
     code = "kafka_unavailable"
+
+
+class RegistryNotReady(ServiceUnavailable):
+    """The partner registry has not been loaded yet (503)."""
+
+    code = "not_ready"

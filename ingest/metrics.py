@@ -2,8 +2,9 @@
 
 Every ``interval_s`` one record per partner, keyed ``ingest/<instance>/<partner>``, with the
 counts since this instance started (``instance`` = host-pid-port, so restarts and worker
-processes are told apart). Best effort: a failed publish is logged and retried next time;
-requests never wait for it.
+processes are told apart): accepted events, rejections by code, and ``unexpected_errors``
+(the partner's requests answered 500). Best effort: a failed publish is logged and retried
+next time; requests never wait for it.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 
 from ingest.packing import OutRecord
 from ingest.producer import EventSink
-from ingest.stats import IngestStats
+from ingest.stats import IngestStats, PartnerTotals
 
 __all__ = ["MetricsPublisher", "instance_name", "metrics_records"]
 
@@ -33,18 +34,19 @@ def instance_name(port: int, *, host: str | None = None, pid: int | None = None)
 
 
 def metrics_records(
-    totals: dict[str, tuple[int, dict[str, int]]], *, instance: str, at_ms: int
+    totals: Mapping[str, PartnerTotals], *, instance: str, at_ms: int
 ) -> list[OutRecord]:
-    """One metrics record per partner from ``partner -> (accepted, rejected by code)``."""
+    """One metrics record per partner from its totals."""
     records = []
-    for partner, (accepted, rejected) in sorted(totals.items()):
+    for partner, counts in sorted(totals.items()):
         doc: dict[str, Any] = {
             "kind": "ingest",
             "instance": instance,
             "partner": partner,
             "at": at_ms,
-            "accepted": accepted,
-            "rejected": dict(sorted(rejected.items())),
+            "accepted": counts.accepted,
+            "rejected": dict(sorted(counts.rejected.items())),
+            "unexpected_errors": counts.unexpected_errors,
         }
         key = f"ingest/{instance}/{partner}".encode()
         records.append(OutRecord(0, key, orjson.dumps(doc), 0))

@@ -76,15 +76,15 @@ _EVENT_FIELDS: list[tuple[str, dict[str, Any], str]] = [
     ),
 ]
 
-_INGEST_STATUSES = (202, 207, 400, 401, 403, 413, 415, 422, 429, 503)
+_INGEST_STATUSES = (202, 207, 400, 401, 403, 408, 413, 415, 422, 429, 500, 503)
 ROUTE_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/v1/events"): _INGEST_STATUSES,
     ("post", "/v1/events/validate"): _INGEST_STATUSES,
-    ("get", "/v1/stats"): (200, 401, 503),
-    ("get", "/healthz"): (200, 503),
-    ("get", "/readyz"): (200, 503),
-    ("get", "/openapi.json"): (200, 503),
-    ("get", "/docs"): (200, 503),
+    ("get", "/v1/stats"): (200, 401, 500, 503),
+    ("get", "/healthz"): (200, 500),
+    ("get", "/readyz"): (200, 500, 503),
+    ("get", "/openapi.json"): (200, 500),
+    ("get", "/docs"): (200, 500),
 }
 """Every status each route can answer (besides 404/405 from routing)."""
 
@@ -96,11 +96,16 @@ _STATUS_TEXT = {
     "broken gzip, or the wrong shape.",
     401: "The API key is missing, unknown or revoked.",
     403: "An event's platform is not the API key's partner; nothing was accepted.",
+    408: "The body (or, before any route, the headers) did not arrive in time; the "
+    "connection is closed. Retrying is safe.",
     413: "Over 1 MiB after decompression, or over 1000 events.",
     415: "Unsupported Content-Type or Content-Encoding.",
     422: "Every event was rejected; see rejected.",
-    429: "Over the partner's event rate; wait Retry-After seconds.",
-    503: "Kafka did not acknowledge in time (or the service is not ready); wait Retry-After "
+    429: "Over the partner's request rate or event rate (checked before the body is read); "
+    "wait Retry-After seconds.",
+    500: "A fault in the service, logged under the problem's error_id; retrying is likely to "
+    "fail the same way (retry at most twice).",
+    503: "Kafka did not acknowledge in time, or the service is not ready; wait Retry-After "
     "seconds and retry.",
 }
 
@@ -208,6 +213,10 @@ def openapi_spec(config: IngestConfig) -> dict[str, Any]:
             "detail": {"type": "string"},
             "code": {"type": "string", "enum": list(PROBLEM_TYPES)},
             "retry_after": {"type": "integer", "description": "Seconds, as in Retry-After."},
+            "error_id": {
+                "type": "string",
+                "description": "internal_error only: the id the failure is logged under.",
+            },
         },
     }
     write_description = (
@@ -216,7 +225,10 @@ def openapi_spec(config: IngestConfig) -> dict[str, Any]:
         "retrying the same request (counting is duplicate-proof). An empty events list is "
         f'202 {{"accepted": 0}}. At most {config.max_events} events and '
         f"{config.max_body_bytes} bytes (after gzip) per request. Each event costs one token "
-        "of the partner's rate limit (rate events/s, burst 2 x rate)."
+        "of the partner's rate limit (rate events/s, burst 2 x rate), and each request one "
+        f"token of its request limit ({config.partner_requests_per_s:g} requests/s, burst "
+        f"{config.default_burst_factor:g} x that), checked before the body is read. The body "
+        f"must arrive within {config.body_timeout_s:g} s (408 otherwise)."
     )
     validate_description = (
         "Same input, same checks and same response shapes as POST /v1/events, but nothing is "
@@ -271,7 +283,7 @@ def openapi_spec(config: IngestConfig) -> dict[str, Any]:
             "/readyz": {
                 "get": {
                     "operationId": "readyz",
-                    "summary": "200 only while Kafka accepts writes",
+                    "summary": "200 only while Kafka accepts writes and unexpected errors are rare",
                     "responses": _responses(
                         "get",
                         "/readyz",
@@ -371,6 +383,10 @@ def openapi_spec(config: IngestConfig) -> dict[str, Any]:
                         "accepted": {"type": "integer"},
                         "rejected": {"type": "object", "additionalProperties": {"type": "integer"}},
                         "rejected_total": {"type": "integer"},
+                        "unexpected_errors": {
+                            "type": "integer",
+                            "description": "Your requests answered 500.",
+                        },
                     },
                 },
                 "Status": {

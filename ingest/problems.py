@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from ingest.exceptions import IngestError, RateLimited
+from ingest.exceptions import IngestError, RateLimited, RequestTimeout, ServiceUnavailable
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -71,6 +71,12 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
         "nothing in the request was accepted.",
     ),
     "not_found": ProblemType(404, "Not found", "There is no such path."),
+    "request_timeout": ProblemType(
+        408,
+        "Request too slow",
+        "The request's headers or body did not arrive in time; the connection is closed and "
+        "nothing was accepted. Retrying is safe.",
+    ),
     "method_not_allowed": ProblemType(
         405, "Method not allowed", "The path exists but not with this method."
     ),
@@ -96,7 +102,8 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
     "rate_limited": ProblemType(
         429,
         "Rate limit exceeded",
-        "The partner is over its event rate; retry after Retry-After seconds (safe).",
+        "The partner is over its event rate or its request rate; retry after Retry-After "
+        "seconds (safe).",
     ),
     "kafka_unavailable": ProblemType(
         503,
@@ -104,11 +111,17 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
         "Kafka did not acknowledge the events in time; retry after Retry-After seconds "
         "(safe: counting is duplicate-proof).",
     ),
-    "not_ready": ProblemType(503, "Not ready", "Kafka does not accept writes right now."),
-    "internal_error": ProblemType(
+    "not_ready": ProblemType(
         503,
-        "Temporary failure",
-        "The request failed unexpectedly; it was logged. Retrying is safe.",
+        "Not ready",
+        "The partner registry is still loading or Kafka does not accept writes (for /readyz "
+        "also: too many unexpected errors in the last minute); retry after Retry-After seconds.",
+    ),
+    "internal_error": ProblemType(
+        500,
+        "Internal error",
+        "A fault in the service, logged under error_id. The same request is likely to fail "
+        "the same way: retry at most twice, then report the error_id.",
     ),
 }
 
@@ -155,9 +168,11 @@ def problem_for_error(error: IngestError) -> Response:
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after_s)
         extensions["retry_after"] = error.retry_after_s
+    if isinstance(error, RequestTimeout):
+        headers["Connection"] = "close"  # the rest of a slow body is not worth waiting for
     if error.code == "unauthorized":
         headers["WWW-Authenticate"] = 'Bearer realm="livetally"'
-    if PROBLEM_TYPES[error.code].status == 503:
+    if isinstance(error, ServiceUnavailable):
         headers["Retry-After"] = "1"
         extensions["retry_after"] = 1
     return problem_response(error.code, error.detail, headers=headers, **extensions)

@@ -1,4 +1,5 @@
-"""Token buckets: each partner may send ``rate`` events per second, in bursts of ``2 x rate``."""
+"""Token buckets: a partner may make so many requests, and send so many events, per second,
+in bursts of ``2 x rate``."""
 
 from __future__ import annotations
 
@@ -57,12 +58,18 @@ class TokenBucket:
 
     def take(self, cost: float) -> Decision:
         """Spend ``cost`` tokens if there are enough, else say how long to wait."""
+        decision = self.check(cost)
+        if decision.allowed:
+            self._tokens -= cost
+        return decision
+
+    def check(self, cost: float) -> Decision:
+        """What ``take(cost)`` would decide now, spending nothing."""
         if cost < 0:
             raise ValueError("cost must not be negative")
         self._refill()
         needed = min(cost, self.capacity)
         if self._tokens >= needed:
-            self._tokens -= cost
             return Decision(True)
         return Decision(False, (needed - self._tokens) / self.rate)
 
@@ -78,11 +85,19 @@ class RateLimiter:
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
 
+    def _bucket(self, key: str, rate: float) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None or bucket.rate != rate:
+            bucket = TokenBucket(rate, rate * self._burst_factor, self._clock)
+            self._buckets[key] = bucket
+        return bucket
+
     def take(self, key: str, rate: float, cost: float) -> Decision:
         """Spend ``cost`` from the bucket of ``key`` whose refill rate is ``rate``."""
         with self._lock:
-            bucket = self._buckets.get(key)
-            if bucket is None or bucket.rate != rate:
-                bucket = TokenBucket(rate, rate * self._burst_factor, self._clock)
-                self._buckets[key] = bucket
-            return bucket.take(cost)
+            return self._bucket(key, rate).take(cost)
+
+    def check(self, key: str, rate: float, cost: float) -> Decision:
+        """What ``take`` would decide now, spending nothing."""
+        with self._lock:
+            return self._bucket(key, rate).check(cost)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,8 +19,15 @@ from contract.registry import Partner, Registry
 from ingest.auth import authenticate
 from ingest.body import BodyReader, body_kind, is_gzip
 from ingest.config import IngestConfig
-from ingest.exceptions import BodyTooLarge, IngestError, KafkaNotAcknowledged, RateLimited
+from ingest.exceptions import (
+    BodyTooLarge,
+    IngestError,
+    RateLimited,
+    RegistryNotReady,
+    RequestTimeout,
+)
 from ingest.fastpath import accept_whole
+from ingest.faults import ErrorWindow, new_error_id
 from ingest.packing import OutRecord, pack_events, pack_wire_events
 from ingest.problems import problem_for_error, problem_response
 from ingest.producer import EventSink
@@ -33,7 +41,7 @@ from ingest.validation import (
     validate_events,
 )
 
-__all__ = ["IngestState", "RegistrySource", "guarded", "routes"]
+__all__ = ["IngestState", "RegistrySource", "guarded", "routes", "unexpected_failure"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +68,8 @@ class IngestState:
     registry_ready: Callable[[], bool] = lambda: True
     limiter: RateLimiter = field(default_factory=RateLimiter)
     stats: IngestStats = field(default_factory=IngestStats)
+    errors: ErrorWindow = field(default_factory=lambda: ErrorWindow(30))
+    """Unexpected failures of the last minute, for /readyz."""
     spec: dict[str, Any] = field(default_factory=dict)
     spec_json: bytes = b""
     docs_html: str = ""
@@ -74,8 +84,35 @@ def _state(request: Request) -> IngestState:
     return state
 
 
+def unexpected_failure(request: Request, exc: BaseException) -> Response:
+    """Log ``exc`` with its traceback under a new error id, count it, and answer 500.
+
+    Not 503: a fault of ingest itself fails the same way when retried, and a 503 would
+    invite every client to retry it.
+    """
+    error_id = new_error_id()
+    partner: str | None = getattr(request.state, "partner", None)
+    logger.exception(
+        "unexpected failure, error id %s, on %s %s (partner %s)",
+        error_id,
+        request.method,
+        request.url.path,
+        partner or "not known",
+        exc_info=exc,
+    )
+    state: IngestState | None = getattr(request.app.state, "ingest", None)
+    if state is not None:
+        state.stats.record_unexpected(partner)
+        state.errors.record()
+    return problem_response(
+        "internal_error",
+        f"the request failed unexpectedly; it was logged under error id {error_id}",
+        error_id=error_id,
+    )
+
+
 def guarded(endpoint: Endpoint) -> Endpoint:
-    """Turn any unexpected exception into a logged 503 problem instead of a 500."""
+    """Answer refusals with their problem, and any other exception with a logged 500."""
 
     async def run(request: Request) -> Response:
         try:
@@ -83,37 +120,37 @@ def guarded(endpoint: Endpoint) -> Endpoint:
         except ClientDisconnect:
             # Nobody reads this answer; the code keeps the access log and metrics honest.
             return problem_response("incomplete_body", "the client disconnected mid-body")
-        except Exception:
-            logger.exception("unexpected failure on %s %s", request.method, request.url.path)
-            return problem_response(
-                "internal_error",
-                "the request failed unexpectedly; it was logged, and retrying is safe",
-                headers={"Retry-After": "1"},
-                retry_after=1,
-            )
+        except IngestError as error:
+            return problem_for_error(error)
+        except Exception as exc:
+            return unexpected_failure(request, exc)
 
     return run
 
 
 def _partner(request: Request, state: IngestState) -> Partner:
     try:
-        return authenticate(state.registry.snapshot, request.headers.get("authorization"))
+        partner = authenticate(state.registry.snapshot, request.headers.get("authorization"))
     except IngestError:
         if not state.registry_ready():
-            raise KafkaNotAcknowledged(
-                "the partner registry is still loading", code="not_ready"
-            ) from None
+            raise RegistryNotReady("the partner registry is still loading") from None
         raise
+    request.state.partner = partner.id  # names the partner if the request fails unexpectedly
+    return partner
 
 
-async def _read_body(request: Request, max_bytes: int, *, gzip: bool) -> bytes:
+async def _read_body(request: Request, max_bytes: int, timeout_s: float, *, gzip: bool) -> bytes:
     declared = request.headers.get("content-length", "")
     limit = max_bytes * 2 if gzip else max_bytes
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"the body is over {max_bytes} bytes")
     reader = BodyReader(max_bytes, gzip=gzip)
-    async for chunk in request.stream():
-        reader.feed(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                reader.feed(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the body did not arrive within {timeout_s:g} s") from None
     return reader.finish()
 
 
@@ -131,14 +168,40 @@ def _outcome(accepted: int, rejected_events: list[RejectedEvent]) -> Response:
     return _json({"accepted": accepted, "rejected": rejected}, 207)
 
 
+def _event_bucket(partner: Partner, *, write: bool) -> str:
+    return partner.id if write else f"{partner.id}/validate"
+
+
 def _take_rate(state: IngestState, partner: Partner, events: int, *, write: bool) -> None:
-    bucket = partner.id if write else f"{partner.id}/validate"
     # Each worker process has its own buckets: share the partner's rate between them.
-    decision = state.limiter.take(bucket, partner.rate / state.config.workers, events)
+    rate = partner.rate / state.config.workers
+    decision = state.limiter.take(_event_bucket(partner, write=write), rate, events)
     if not decision.allowed:
         raise RateLimited(
             f"over the rate of {partner.rate} events/s; retry in {decision.retry_after_header} s",
             retry_after_s=decision.retry_after_header,
+        )
+
+
+def _admit(state: IngestState, partner: Partner, *, write: bool) -> None:
+    """Refuse a request before its body is read: over the partner's request rate, or with
+    no event left in its bucket (every request with an event would be refused anyway)."""
+    config = state.config
+    per_s = config.partner_requests_per_s
+    requests = state.limiter.take(
+        f"{_event_bucket(partner, write=write)}/requests", per_s / config.workers, 1
+    )
+    if not requests.allowed:
+        raise RateLimited(
+            f"over the rate of {per_s:g} requests/s; retry in {requests.retry_after_header} s",
+            retry_after_s=requests.retry_after_header,
+        )
+    rate = partner.rate / config.workers
+    events = state.limiter.check(_event_bucket(partner, write=write), rate, 1)
+    if not events.allowed:
+        raise RateLimited(
+            f"over the rate of {partner.rate} events/s; retry in {events.retry_after_header} s",
+            retry_after_s=events.retry_after_header,
         )
 
 
@@ -147,9 +210,10 @@ async def _ingest(request: Request, *, write: bool) -> Response:
     config = state.config
     try:
         partner = _partner(request, state)
+        _admit(state, partner, write=write)
         kind = body_kind(request.headers.get("content-type"))
         gzip = is_gzip(request.headers.get("content-encoding"))
-        data = await _read_body(request, config.max_body_bytes, gzip=gzip)
+        data = await _read_body(request, config.max_body_bytes, config.body_timeout_s, gzip=gzip)
         received_at_ms = time.time_ns() // 1_000_000
         streams = state.registry.snapshot.streams
         whole = accept_whole(
@@ -212,8 +276,17 @@ async def healthz(request: Request) -> Response:
 
 @guarded
 async def readyz(request: Request) -> Response:
-    """200 only while the registry is loaded and Kafka accepts writes."""
+    """200 only while the registry is loaded, Kafka accepts writes and unexpected errors
+    are rare."""
     state = _state(request)
+    if state.errors.exceeded:
+        return problem_response(
+            "not_ready",
+            f"more than {state.errors.limit} requests failed unexpectedly in the last minute; "
+            "see the log for their error ids",
+            headers={"Retry-After": "1"},
+            retry_after=1,
+        )
     if not state.registry_ready():
         return problem_response(
             "not_ready", "the partner registry is still loading", headers={"Retry-After": "1"}

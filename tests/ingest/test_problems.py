@@ -12,6 +12,8 @@ from ingest.exceptions import (
     MalformedBody,
     PlatformMismatch,
     RateLimited,
+    RegistryNotReady,
+    RequestTimeout,
     TooManyEvents,
     Unauthorized,
     UnsupportedMediaType,
@@ -40,7 +42,9 @@ def test_every_problem_document_has_the_standard_members(code):
         (UnsupportedMediaType("x"), 415),
         (UnsupportedMediaType("x", code="unsupported_encoding"), 415),
         (RateLimited("x", retry_after_s=3), 429),
+        (RequestTimeout("x"), 408),
         (KafkaNotAcknowledged("x"), 503),
+        (RegistryNotReady("x"), 503),
     ],
 )
 def test_errors_map_to_their_status_as_problem_json(error: IngestError, status):
@@ -57,3 +61,18 @@ def test_rate_limited_and_unavailable_carry_retry_after():
 
 def test_unauthorized_names_the_bearer_scheme():
     assert problem_for_error(Unauthorized("x")).headers["www-authenticate"].startswith("Bearer")
+
+
+def test_only_unavailability_is_503_and_the_catch_all_is_500():
+    assert [c for c, k in PROBLEM_TYPES.items() if k.status == 503] == [
+        "kafka_unavailable",
+        "not_ready",
+    ]
+    assert PROBLEM_TYPES["internal_error"].status == 500
+    assert problem_for_error(RegistryNotReady("x")).headers["retry-after"] == "1"
+
+
+def test_a_request_timeout_closes_the_connection():
+    response = problem_for_error(RequestTimeout("x"))
+    assert response.headers["connection"] == "close"
+    assert "retry-after" not in response.headers

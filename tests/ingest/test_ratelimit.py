@@ -85,3 +85,15 @@ def test_zero_cost_always_passes():
 def test_bucket_needs_positive_rate_and_capacity(rate, capacity):
     with pytest.raises(ValueError):
         TokenBucket(rate, capacity, FakeClock())
+
+
+def test_check_says_what_take_would_decide_and_spends_nothing():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock)
+    assert limiter.check("a", 10, 20).allowed
+    assert limiter.take("a", 10, 20).allowed  # the check spent nothing
+    decision = limiter.check("a", 10, 1)
+    assert not decision.allowed and decision.retry_after_s == pytest.approx(0.1)
+    assert limiter.check("a", 10, 1) == decision
+    clock.now += 0.1
+    assert limiter.check("a", 10, 1).allowed

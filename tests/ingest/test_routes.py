@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import gzip
+import logging
+import re
 
 import orjson
 import pytest
@@ -18,6 +22,7 @@ from .helpers import (
     KEY,
     REPORTS_KEY,
     REVOKED_KEY,
+    AcknowledgingSink,
     StaticRegistry,
     auth,
     join,
@@ -180,25 +185,156 @@ def test_kafka_not_acknowledging_is_503_with_retry_after(config):
     assert client.get("/readyz").status_code == 503
 
 
-def test_unexpected_failures_become_a_503_problem_not_a_500(config):
-    class Broken:
-        async def partitions(self, topic):
-            raise RuntimeError("bug")
+class Broken:
+    """A sink with a bug: every call that stores events raises."""
 
-        async def send(self, topic, records):
-            return None
+    async def partitions(self, topic):
+        raise RuntimeError("bug")
 
-        async def ready(self, topic):
-            return True
+    async def send(self, topic, records):
+        return None
 
-        async def close(self):
-            return None
+    async def ready(self, topic):
+        return True
 
+    async def close(self):
+        return None
+
+
+def test_an_unexpected_failure_is_a_500_with_an_error_id_logged_with_its_traceback(config, caplog):
     client = TestClient(
         create_app(config, producer=Broken(), registry=StaticRegistry(make_registry()))
     )
-    response = post(client, [join("a")])
-    assert (response.status_code, response.json()["code"]) == (503, "internal_error")
+    with caplog.at_level(logging.ERROR, logger="ingest.routes"):
+        response = post(client, [join("a")])
+    assert (response.status_code, response.json()["code"]) == (500, "internal_error")
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "retry-after" not in response.headers
+    error_id = response.json()["error_id"]
+    assert re.fullmatch(r"[0-9a-f]{12}", error_id)
+    assert error_id in response.json()["detail"]
+    [record] = [r for r in caplog.records if error_id in r.getMessage()]
+    assert record.exc_info and record.exc_info[0] is RuntimeError
+    assert "douyu" in record.getMessage()
+    assert_declared(response, "post", "/v1/events")
+    assert client.get("/v1/stats", headers=auth()).json()["unexpected_errors"] == 1
+
+
+def test_each_unexpected_failure_gets_its_own_error_id(config):
+    client = TestClient(
+        create_app(config, producer=Broken(), registry=StaticRegistry(make_registry()))
+    )
+    ids = {post(client, [join("a")]).json()["error_id"] for _ in range(5)}
+    assert len(ids) == 5
+
+
+def test_readyz_turns_unready_past_the_unexpected_errors_per_minute(config):
+    config = dataclasses.replace(config, max_errors_per_min=3)
+    client = TestClient(
+        create_app(config, producer=Broken(), registry=StaticRegistry(make_registry()))
+    )
+    for _ in range(3):
+        assert post(client, [join("a")]).status_code == 500
+    assert client.get("/readyz").status_code == 200  # three is not more than three
+    assert post(client, [join("a")]).status_code == 500
+    response = client.get("/readyz")
+    assert (response.status_code, response.json()["code"]) == (503, "not_ready")
+    assert "failed unexpectedly in the last minute" in response.json()["detail"]
+    assert response.headers["retry-after"] == "1"
+
+
+def test_a_failure_outside_the_endpoints_is_a_500_counted_like_the_others(config):
+    app = create_app(config, producer=AcknowledgingSink(), registry=StaticRegistry(make_registry()))
+
+    class BrokenMiddleware:
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            if scope["type"] == "http":
+                raise RuntimeError("bug in a middleware")
+            await self.app(scope, receive, send)
+
+    app.add_middleware(BrokenMiddleware)
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()["code"]) == (500, "internal_error")
+    assert response.json()["error_id"]
+    assert app.state.ingest.stats.unexpected_total == 1
+    assert app.state.ingest.errors.count() == 1
+
+
+def test_the_request_rate_is_checked_before_the_body_is_read(config, sink):
+    config = dataclasses.replace(config, partner_requests_per_s=1)  # bursts of 2
+    app = create_app(config, producer=sink, registry=StaticRegistry(make_registry()))
+    client = TestClient(app)
+    assert post(client, [join("a")]).status_code == 202
+    assert post(client, [join("b")]).status_code == 202
+    read = []
+
+    def body():  # a body nobody must read
+        read.append(True)
+        yield orjson.dumps({"events": [join("c")]})
+
+    response = client.post("/v1/events", content=body(), headers={**auth(), **JSON})
+    assert (response.status_code, response.json()["code"]) == (429, "rate_limited")
+    assert "requests/s" in response.json()["detail"]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert read == []
+    assert_declared(response, "post", "/v1/events")
+    # validate has a request bucket of its own
+    assert post(client, [join("d")], path="/v1/events/validate").status_code == 202
+
+
+def test_a_partner_with_no_event_left_is_refused_before_the_body_is_read(config, sink):
+    app = create_app(config, producer=sink, registry=StaticRegistry(make_registry(rate=10)))
+    client = TestClient(app)
+    assert post(client, [join(f"s{i}") for i in range(50)]).status_code == 202  # in debt now
+    read = []
+
+    def body():
+        read.append(True)
+        yield orjson.dumps({"events": [join("x")]})
+
+    response = client.post("/v1/events", content=body(), headers={**auth(), **JSON})
+    assert (response.status_code, response.json()["code"]) == (429, "rate_limited")
+    assert "events/s" in response.json()["detail"]
+    assert read == []
+
+
+async def test_a_body_slower_than_the_body_timeout_is_a_408_that_closes_the_connection(
+    config, sink
+):
+    config = dataclasses.replace(config, body_timeout_s=0.2)
+    app = create_app(config, producer=sink, registry=StaticRegistry(make_registry()))
+    sent: list[dict] = []
+
+    async def receive():
+        await asyncio.sleep(3600)  # the rest of the body never comes
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"authorization", f"Bearer {KEY}".encode()), (b"content-type", b"application/json")]
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/v1/events",
+        "raw_path": b"/v1/events",
+        "query_string": b"",
+        "headers": headers,
+        "scheme": "http",
+        "server": ("test", 80),
+        "client": ("test", 1),
+        "root_path": "",
+        "app": app,
+    }
+    await asyncio.wait_for(app(scope, receive, send), 30)
+    start = sent[0]
+    assert start["status"] == 408
+    assert (b"connection", b"close") in start["headers"]
+    assert orjson.loads(sent[1]["body"])["code"] == "request_timeout"
 
 
 async def test_a_client_gone_mid_body_is_named_incomplete_body():
@@ -223,6 +359,7 @@ def test_stats_count_accepted_and_rejected_per_code_for_the_callers_partner(clie
         "accepted": 1,
         "rejected": {"missing_field": 2},
         "rejected_total": 2,
+        "unexpected_errors": 0,
     }
     assert client.get("/v1/stats", headers=auth(REPORTS_KEY)).json()["accepted"] == 0
     assert client.get("/v1/stats").status_code == 401
@@ -309,6 +446,5 @@ def test_no_body_or_header_combination_yields_a_500(client, body, headers, gzipp
     if gzipped:
         body = gzip.compress(body)
     response = client.post(path, content=body, headers=headers)
-    assert response.status_code < 500 or response.status_code == 503
-    assert response.status_code != 503, response.text  # the catch-all must never trigger
+    assert response.status_code < 500, response.text  # the catch-all must never trigger
     assert_declared(response, "post", path)
