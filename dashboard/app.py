@@ -15,7 +15,10 @@ from dashboard.auth import RedactTokens, install_auth
 from dashboard.components import stream_options
 from dashboard.config import DashboardConfig
 from dashboard.data import EXTENSION, DataSource, LiveData, current_data
+from dashboard.guards import install_guards
 from dashboard.i18n import DEFAULT_LANG, lang_of, text
+from dashboard.inputs import checked, count, ident, raw
+from dashboard.limits import ExportSlots
 
 __all__ = ["create_app", "serve", "shell"]
 
@@ -113,14 +116,16 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
         Output("app-lang-toggle", "value"),
         Input("app-lang-toggle", "value"),
         Input("app-lang", "data"),
-    )(sync_lang)
+    )(checked(sync_lang, raw, raw))
     app.callback(
         Output("app-brand", "children"),
         *[Output(f"app-{n.replace('.', '-')}", "children") for n in _NAV],
         Output("app-stream-select", "placeholder"),
         Input("app-lang", "data"),
-    )(shell_texts)
-    app.callback(Output("app-shell", "className"), Input("_pages_location", "pathname"))(shell_mode)
+    )(checked(shell_texts, raw))
+    app.callback(Output("app-shell", "className"), Input("_pages_location", "pathname"))(
+        checked(shell_mode, raw)
+    )
     app.callback(
         Output("app-stream-select", "options"),
         Output("app-stream-select", "value"),
@@ -128,8 +133,10 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
         Input("app-interval", "n_intervals"),
         State("app-stream-select", "value"),
         State("app-stream-select", "options"),
-    )(refresh_streams)
-    app.callback(Output("app-stream", "data"), Input("app-stream-select", "value"))(choose_stream)
+    )(checked(refresh_streams, count, ident, raw))
+    app.callback(Output("app-stream", "data"), Input("app-stream-select", "value"))(
+        checked(choose_stream, ident)
+    )
 
 
 def create_app(
@@ -158,7 +165,8 @@ def create_app(
     server = app.server
     server.extensions[EXTENSION] = source
     install_auth(server, lambda: source.snapshot().registry)
-    register_api(server, source)
+    install_guards(app)
+    register_api(server, source, slots=ExportSlots(config.exports_per_token, config.exports_total))
     if registry_writer is None:
         from contract.registry_store import RegistryStore
 

@@ -38,7 +38,9 @@ def chart_width(span_s: int) -> int:
     for width in _WIDTHS:
         if span_s // width + 1 <= CHART_MAX_POINTS:
             return width
-    return _WIDTHS[-1]
+    # Longer than ~62 days (events may be dated far back): whole hours, still bounded.
+    hours = -(-max(span_s, 0) // ((CHART_MAX_POINTS - 1) * 3600))
+    return hours * 3600
 
 
 def concurrency_frame(

@@ -15,6 +15,7 @@ from dashboard.admin import AdminActions, current_admin
 from dashboard.auth import current_role
 from dashboard.exceptions import DashboardError
 from dashboard.i18n import Lang, lang_of, text
+from dashboard.inputs import checked, count, ident, raw, signature, text_field
 
 __all__ = [
     "add_partner",
@@ -265,28 +266,28 @@ callback(
     State("admin-partner-mode", "value"),
     State("admin-partner-timeout", "value"),
     State("app-lang", "data"),
-)(add_partner)
+)(checked(add_partner, count, text_field, text_field, text_field, text_field, raw, raw))
 callback(
     Output("admin-partner-result", "children", allow_duplicate=True),
     Input("admin-partner-revoke", "n_clicks"),
     State("admin-partner-choice", "value"),
     State("app-lang", "data"),
     prevent_initial_call=True,
-)(revoke_partner)
+)(checked(revoke_partner, count, ident, raw))
 callback(
     Output("admin-token-result", "children"),
     Input("admin-token-create", "n_clicks"),
     State("admin-token-role", "value"),
     State("admin-token-name", "value"),
     State("app-lang", "data"),
-)(create_token)
+)(checked(create_token, count, text_field, text_field, raw))
 callback(
     Output("admin-token-result", "children", allow_duplicate=True),
     Input("admin-token-revoke", "n_clicks"),
     State("admin-token-choice", "value"),
     State("app-lang", "data"),
     prevent_initial_call=True,
-)(revoke_token)
+)(checked(revoke_token, count, ident, raw))
 callback(
     Output("admin-partners", "children"),
     Output("admin-tokens", "children"),
@@ -296,4 +297,4 @@ callback(
     Input("app-interval", "n_intervals"),
     Input("app-lang", "data"),
     State("admin-signature", "data"),
-)(admin_lists)
+)(checked(admin_lists, count, raw, signature))

@@ -12,6 +12,7 @@ from dashboard.components import resolve_stream
 from dashboard.data import current_data
 from dashboard.exports import FORMATS
 from dashboard.i18n import lang_of, text
+from dashboard.inputs import checked, ident, one_of, raw, text_field
 from dashboard.model import RESOLUTIONS
 
 __all__ = ["export_links", "layout", "refresh_exports"]
@@ -151,4 +152,15 @@ callback(
     Input("exports-lang", "value"),
     Input("exports-from", "value"),
     Input("exports-to", "value"),
-)(refresh_exports)
+)(
+    checked(
+        refresh_exports,
+        ident,
+        raw,
+        one_of(*RESOLUTIONS),
+        one_of(*FORMATS),
+        raw,
+        text_field,
+        text_field,
+    )
+)

@@ -25,6 +25,7 @@ from dashboard.components import (
 )
 from dashboard.data import current_data
 from dashboard.figures import (
+    CHART_MAX_POINTS,
     chart_width,
     concurrency_figure,
     concurrency_frame,
@@ -34,6 +35,7 @@ from dashboard.figures import (
     wall_clock,
 )
 from dashboard.i18n import format_number, lang_of, text
+from dashboard.inputs import bounded_int, checked, count, ident, one_of, raw, record, signature
 from dashboard.model import Snapshot, stream_series, summarize
 from dashboard.monitor import MonitorSnapshot
 
@@ -157,6 +159,20 @@ def _names(snapshot: Snapshot, lang_value: object) -> dict[str, str]:
     return {p.id: p.display_name(lang) for p in snapshot.registry.partners.values()}
 
 
+def _chart_key(
+    snapshot: Snapshot, stream_id: str, lang_value: object, stacked: bool, now: int
+) -> tuple[list[Any], int, int]:
+    """What a drawn chart depends on, its bucket width and its first second."""
+    total = snapshot.totals.get(stream_id)
+    first = total.seconds[0] if total and total.seconds else now
+    first = min(first, now)
+    width = chart_width(now - first)
+    platforms = sorted(snapshot.platforms.get(stream_id, {}))
+    names = _names(snapshot, lang_value)
+    labels = [names.get(p, p) for p in platforms]
+    return [stream_id, lang_of(lang_value), stacked, width, first, platforms, labels], width, first
+
+
 def _series_and_key(
     snapshot: Snapshot,
     stream_id: str,
@@ -165,22 +181,39 @@ def _series_and_key(
     now: int,
     start_at: int | None,
 ) -> tuple[Any, list[Any]]:
-    total = snapshot.totals.get(stream_id)
-    first = total.seconds[0] if total and total.seconds else now
-    first = min(first, now)
-    width = chart_width(now - first)
+    key, width, first = _chart_key(snapshot, stream_id, lang_value, stacked, now)
     series = stream_series(
         snapshot,
         stream_id,
         width=width,
         start=first if start_at is None else start_at,
         end=now,
-        max_buckets=10**9,
+        max_buckets=CHART_MAX_POINTS + 1,
     )
-    names = _names(snapshot, lang_value)
-    labels = [names.get(p, p) for p in series.platforms]
-    key = [stream_id, lang_of(lang_value), stacked, width, first, list(series.platforms), labels]
     return series, key
+
+
+def _patch_point(
+    state: dict[str, Any], key: list[Any], width: int, first: int, now: int
+) -> int | None:
+    """The last bucket the browser says it has drawn, if that state is one this page wrote.
+
+    The state comes from the browser, so it is only trusted where it is consistent with
+    the chart that would be drawn now: same key, a redraw less than ``FULL_REDRAW_S`` ago,
+    and ``n`` buckets from the chart's first bucket through ``last``. Anything else is a
+    full redraw, which costs at most ``CHART_MAX_POINTS`` buckets per line.
+    """
+    if state.get("key") != key:
+        return None
+    drawn_at = bounded_int(state.get("drawn_at"), now - FULL_REDRAW_S + 1, now)
+    origin = first - first % width
+    last = bounded_int(state.get("last"), origin, now)
+    n = bounded_int(state.get("n"), 1, CHART_MAX_POINTS)
+    if drawn_at is None or last is None or n is None:
+        return None
+    if (last - origin) % width or (last - origin) // width + 1 != n:
+        return None
+    return last
 
 
 def chart_update(
@@ -194,17 +227,19 @@ def chart_update(
     """Both charts as whole figures, or as ``Patch`` es of the figures drawn before."""
     stacked = mode == "stacked"
     stream_id = resolve_stream(snapshot, selected)
-    if stream_id is None or not state or now - int(state.get("drawn_at", 0)) >= FULL_REDRAW_S:
+    if stream_id is None or not state:
         return _full_charts(snapshot, stream_id, lang_value, stacked, now)
-    last, n = state.get("last"), int(state.get("n", 0))
-    if last is None or n < 1:
-        return _full_charts(snapshot, stream_id, lang_value, stacked, now)
-    tail, key = _series_and_key(snapshot, stream_id, lang_value, stacked, now, int(last))
+    key, width, first = _chart_key(snapshot, stream_id, lang_value, stacked, now)
     labels = key[-1]
-    if key != state.get("key") or len(set(labels)) != len(labels):
+    last = _patch_point(state, key, width, first, now)
+    if last is None or len(set(labels)) != len(labels):
         return _full_charts(snapshot, stream_id, lang_value, stacked, now)
+    n = int(state["n"])
+    tail, _ = _series_and_key(snapshot, stream_id, lang_value, stacked, now, last)
     if state.get("version") == snapshot.version and tail.total[-1].start == last:
         raise PreventUpdate
+    if n + len(tail.total) - 1 > CHART_MAX_POINTS:
+        return _full_charts(snapshot, stream_id, lang_value, stacked, now)
     tz = ZoneInfo(tail.stream.tz)
     times = [wall_clock(datetime.fromtimestamp(b.start, tz)) for b in tail.total[1:]]
     conc, views = Patch(), Patch()
@@ -275,7 +310,7 @@ callback(
     Input("app-stream", "data"),
     Input("app-lang", "data"),
     State("live-signature", "data"),
-)(refresh_numbers)
+)(checked(refresh_numbers, count, ident, raw, signature))
 
 callback(
     Output("live-chart", "figure"),
@@ -286,7 +321,7 @@ callback(
     Input("app-lang", "data"),
     Input("live-chart-mode", "value"),
     State("live-chart-version", "data"),
-)(refresh_chart)
+)(checked(refresh_chart, count, ident, raw, one_of("lines", "stacked"), record))
 
 callback(
     Output("live-alerts-title", "children"),
@@ -297,4 +332,4 @@ callback(
     Input("app-stream", "data"),
     Input("app-lang", "data"),
     State("live-alerts-version", "data"),
-)(refresh_alerts)
+)(checked(refresh_alerts, count, ident, raw, signature))

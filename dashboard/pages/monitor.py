@@ -18,6 +18,7 @@ from dashboard.components import (
 )
 from dashboard.data import current_data
 from dashboard.i18n import lang_of, text
+from dashboard.inputs import checked, count, ident, raw, signature
 from dashboard.model import Snapshot, summarize
 from dashboard.monitor import MonitorSnapshot
 
@@ -99,4 +100,4 @@ callback(
     Input("app-stream", "data"),
     Input("app-lang", "data"),
     State("monitor-signature", "data"),
-)(refresh_monitor)
+)(checked(refresh_monitor, count, ident, raw, signature))

@@ -12,6 +12,7 @@ from dash.exceptions import PreventUpdate
 from dashboard.components import chart_for, clock_time, resolve_stream
 from dashboard.data import current_data
 from dashboard.i18n import format_number, lang_of, text
+from dashboard.inputs import checked, count, ident, raw, signature
 from dashboard.model import Snapshot, summarize
 
 __all__ = ["layout", "refresh_screen", "refresh_screen_chart", "screen_outputs"]
@@ -119,7 +120,7 @@ callback(
     Input("app-stream", "data"),
     Input("app-lang", "data"),
     State("screen-signature", "data"),
-)(refresh_screen)
+)(checked(refresh_screen, count, ident, raw, signature))
 
 callback(
     Output("screen-chart", "figure"),
@@ -128,4 +129,4 @@ callback(
     Input("app-stream", "data"),
     Input("app-lang", "data"),
     State("screen-chart-version", "data"),
-)(refresh_screen_chart)
+)(checked(refresh_screen_chart, count, ident, raw, signature))
