@@ -6,6 +6,7 @@ written to the registry topic, and no listing ever shows it again.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -39,6 +40,9 @@ __all__ = [
 EXTENSION = "livetally_admin"
 """Key under which the app's ``AdminActions`` are kept in ``flask.Flask.extensions``."""
 MAX_NAME = 100
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
+_MAX_INT_FIELD = 10**9
+"""Largest session timeout or rate a form or request may give (the registry narrows it)."""
 
 
 class RegistryWriter(Protocol):
@@ -67,12 +71,15 @@ def _int(fields: Mapping[str, Any], key: str, default: int) -> int:
     value = fields.get(key, default)
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        raise BadParameter(key, "must be an integer")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise BadParameter(key, "must be an integer") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        number = int(value.strip())
+    else:
+        raise BadParameter(key, "must be a whole number written with digits")
+    if not 0 < number <= _MAX_INT_FIELD:
+        raise BadParameter(key, f"must be between 1 and {_MAX_INT_FIELD:,}")
+    return number
 
 
 def partner_json(partner: Partner) -> dict[str, Any]:
@@ -207,12 +214,13 @@ def _json(body: Any, status: int = 200) -> flask.Response:
 
 
 def _body() -> Mapping[str, Any]:
-    doc = flask.request.get_json(silent=True)
-    if doc is None:
-        raw = flask.request.get_data()
-        if not raw.strip():
-            return {}
-        raise BadParameter("body", "must be a JSON object")
+    raw = flask.request.get_data()
+    if not raw.strip():
+        return {}
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadParameter("body", f"must be a JSON object (not valid JSON: {exc})") from None
     if not isinstance(doc, dict):
         raise BadParameter("body", "must be a JSON object")
     return doc

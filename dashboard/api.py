@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,9 +12,11 @@ import orjson
 
 from dashboard.auth import problem
 from dashboard.data import DataSource
-from dashboard.exceptions import BadParameter, DashboardError
+from dashboard.exceptions import BadParameter, DashboardError, TooManyRequests
 from dashboard.exports import parse_export_request, render_export
 from dashboard.i18n import lang_of
+from dashboard.inputs import bounded_int
+from dashboard.limits import ExportSlots
 from dashboard.model import (
     RESOLUTIONS,
     Bucket,
@@ -26,10 +29,20 @@ from dashboard.model import (
     summarize,
 )
 
-__all__ = ["MAX_BUCKETS", "register_api", "series_json", "summary_json"]
+__all__ = [
+    "MAX_ALERTS_LISTED",
+    "MAX_BUCKETS",
+    "MAX_CELLS",
+    "SLOTS_EXTENSION",
+    "register_api",
+    "series_json",
+    "summary_json",
+]
 
 MAX_BUCKETS = 20_000
 """The most buckets one series request may ask for."""
+MAX_CELLS = 240_000
+"""The most buckets one series request may ask for, summed over the total and partners."""
 
 
 def _figures_json(figures: Figures, tz: str) -> dict[str, Any]:
@@ -98,14 +111,44 @@ def _json(body: Any, status: int = 200) -> flask.Response:
     return flask.Response(orjson.dumps(body), status=status, mimetype="application/json")
 
 
+_DIGITS = re.compile(r"[0-9]{1,6}")
+SLOTS_EXTENSION = "livetally_export_slots"
+"""Key of the app's ``ExportSlots`` in ``flask.Flask.extensions``."""
+MAX_ALERTS_LISTED = 1000
+"""The most alerts one ``/alerts`` request returns."""
+
+
+def _choice(name: str, default: str, options: tuple[str, ...]) -> str:
+    value = flask.request.args.get(name, default)
+    if value not in options:
+        raise BadParameter(name, f"must be one of {', '.join(options)}")
+    return value
+
+
+def _holder() -> str:
+    key: str = flask.g.get("livetally_token_key", "")
+    return key
+
+
 def register_api(
-    server: flask.Flask, data: DataSource, clock: Callable[[], float] = time.time
+    server: flask.Flask,
+    data: DataSource,
+    clock: Callable[[], float] = time.time,
+    slots: ExportSlots | None = None,
 ) -> None:
-    """Add the health check and the ``/api/v1`` routes to a Flask server."""
+    """Add the health check and the ``/api/v1`` routes to a Flask server.
+
+    ``slots`` limits how many exports and reports run at once (per token and in all).
+    """
+    limits = slots if slots is not None else ExportSlots(per_token=2, total=4)
+    server.extensions[SLOTS_EXTENSION] = limits
 
     @server.errorhandler(DashboardError)
     def dashboard_error(error: DashboardError) -> flask.Response:
-        return problem(error.status, error.title, error.detail)
+        response = problem(error.status, error.title, error.detail)
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after_s)
+        return response
 
     def healthz() -> flask.Response:
         return _json({"status": "ok"})
@@ -128,9 +171,7 @@ def register_api(
         snapshot = data.snapshot()
         found = snapshot.stream(stream)
         args = flask.request.args
-        resolution = args.get("resolution", "1m")
-        if resolution not in RESOLUTIONS:
-            raise BadParameter("resolution", f"must be one of {', '.join(RESOLUTIONS)}")
+        resolution = _choice("resolution", "1m", tuple(RESOLUTIONS))
         start = args.get("from")
         end = args.get("to")
         result = stream_series(
@@ -140,6 +181,7 @@ def register_api(
             start=None if start is None else parse_instant(start, found.tz, "from"),
             end=int(clock()) if end is None else parse_instant(end, found.tz, "to"),
             max_buckets=MAX_BUCKETS,
+            max_cells=MAX_CELLS,
         )
         return _json(series_json(result, resolution))
 
@@ -147,7 +189,8 @@ def register_api(
         snapshot = data.snapshot()
         found = snapshot.stream(stream)
         request = parse_export_request(found.id, flask.request.args, found.tz)
-        result = render_export(snapshot, request, int(clock()))
+        with limits.slot(_holder()):
+            result = render_export(snapshot, request, int(clock()))
         response = flask.Response(result.content, mimetype=result.media_type)
         response.headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
         response.headers["Cache-Control"] = "no-store"
@@ -156,14 +199,23 @@ def register_api(
     def report(stream: str) -> flask.Response:
         from dashboard.report import report_html
 
-        lang = flask.request.args.get("lang", "zh")
-        if lang not in ("zh", "en"):
-            raise BadParameter("lang", "must be zh or en")
+        lang = _choice("lang", "zh", ("zh", "en"))
         snapshot = data.snapshot()
-        body = report_html(snapshot, snapshot.stream(stream).id, lang_of(lang), int(clock()))
+        found = snapshot.stream(stream)
+        with limits.slot(_holder()):
+            body = report_html(snapshot, found.id, lang_of(lang), int(clock()))
         response = flask.Response(body, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    def alerts(stream: str) -> flask.Response:
+        found = data.snapshot().stream(stream)
+        raw = flask.request.args.get("limit", "100")
+        limit = bounded_int(int(raw), 1, MAX_ALERTS_LISTED) if _DIGITS.fullmatch(raw) else None
+        if limit is None:
+            raise BadParameter("limit", f"must be a whole number from 1 to {MAX_ALERTS_LISTED}")
+        listed = data.monitor().alerts_for(found.id, limit=limit)
+        return _json({"stream": found.id, "alerts": [a.to_json() for a in listed]})
 
     def unknown_api(rest: str) -> flask.Response:
         return problem(404, "Not found", f"no API route /api/{rest}")
@@ -174,4 +226,5 @@ def register_api(
     server.add_url_rule("/api/v1/streams/<stream>/series", "livetally_series", series)
     server.add_url_rule("/api/v1/streams/<stream>/export", "livetally_export", export)
     server.add_url_rule("/api/v1/streams/<stream>/report", "livetally_report", report)
+    server.add_url_rule("/api/v1/streams/<stream>/alerts", "livetally_alerts", alerts)
     server.add_url_rule("/api/<path:rest>", "livetally_api_404", unknown_api)

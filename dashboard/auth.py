@@ -7,6 +7,7 @@ request that authenticates by cookie (a browser) must come from the dashboard's 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable
@@ -117,7 +118,7 @@ def install_auth(server: flask.Flask, registry: Callable[[], Registry]) -> None:
         bearer = bearer_token(request.headers.get("Authorization"))
         token = bearer or request.cookies.get(COOKIE)
         role: Role | None = registry().token_role(token) if token else None
-        if role is None:
+        if role is None or not token:
             if token:
                 return _refuse("the token is not valid")
             return _refuse(
@@ -134,6 +135,8 @@ def install_auth(server: flask.Flask, registry: Callable[[], Registry]) -> None:
         ):
             return _forbid("cross-site request refused (Origin does not match this dashboard)")
         flask.g.livetally_role = role
+        # Per-token limits key on a digest, so no secret is kept in them.
+        flask.g.livetally_token_key = hashlib.sha256(token.encode()).hexdigest()[:16]
         return None
 
     server.before_request(check_token)

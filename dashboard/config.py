@@ -23,6 +23,19 @@ class DashboardConfig:
     """Port to listen on (``LIVETALLY_DASHBOARD_PORT``)."""
     refresh_ms: int = 1000
     """How often pages refresh their numbers."""
+    exports_per_token: int = 2
+    """Exports and reports one token may have in progress at once
+    (``LIVETALLY_DASHBOARD_EXPORTS_PER_TOKEN``); more are answered 429."""
+    exports_total: int = 4
+    """Exports and reports in progress at once over all tokens
+    (``LIVETALLY_DASHBOARD_EXPORTS_TOTAL``)."""
+
+    def __post_init__(self) -> None:
+        if self.exports_per_token < 1 or self.exports_total < 1:
+            raise ValueError(
+                "LIVETALLY_DASHBOARD_EXPORTS_PER_TOKEN and LIVETALLY_DASHBOARD_EXPORTS_TOTAL "
+                "must be at least 1"
+            )
 
     @property
     def base_url(self) -> str:
@@ -37,4 +50,6 @@ class DashboardConfig:
             shared=Settings.from_env(env),
             host=env.get("LIVETALLY_DASHBOARD_HOST", "127.0.0.1"),
             port=read_int(env, "LIVETALLY_DASHBOARD_PORT", 8050),
+            exports_per_token=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_PER_TOKEN", 2),
+            exports_total=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_TOTAL", 4),
         )

@@ -8,6 +8,7 @@ __all__ = [
     "DashboardError",
     "Forbidden",
     "NotAuthorized",
+    "TooManyRequests",
     "UnknownItem",
     "UnknownStream",
 ]
@@ -76,3 +77,14 @@ class Conflict(DashboardError):
 
     status = 409
     title = "Conflict"
+
+
+class TooManyRequests(DashboardError):
+    """Too many costly requests in progress; the client should wait ``retry_after_s``."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s

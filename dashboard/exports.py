@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -37,11 +37,15 @@ __all__ = [
     "COLUMNS",
     "FORMATS",
     "MAX_EXPORT_BUCKETS",
+    "MAX_EXPORT_ROWS",
+    "MAX_XLSX_ROWS",
     "ExportFile",
     "ExportFormat",
     "ExportRequest",
+    "FORMULA_TRIGGERS",
     "export_command",
     "export_frame",
+    "inert_text",
     "parse_export_request",
     "render_export",
     "summary_rows",
@@ -80,7 +84,11 @@ _HEADERS_ZH = {
 }
 TOTAL_ID = "total"
 MAX_EXPORT_BUCKETS = 20_000
-"""The most buckets one export may hold (rows = buckets x (partners + 1))."""
+"""The most buckets one export may hold."""
+MAX_EXPORT_ROWS = 240_000
+"""The most rows (buckets x (partners + 1)) one CSV, JSON or Parquet export may hold."""
+MAX_XLSX_ROWS = 50_000
+"""The most rows one Excel export may hold (openpyxl writes ~50,000 cells a second)."""
 _COUNTS = COLUMNS[3:]
 
 
@@ -188,9 +196,22 @@ def summary_rows(
     return rows
 
 
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+"""A text cell starting with one of these is a formula to Excel, LibreOffice or Sheets."""
+
+
+def inert_text(value: str) -> str:
+    """A CSV text cell that no spreadsheet evaluates: formula-looking text gets a leading '."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
 def _csv(frame: pd.DataFrame) -> bytes:
+    inert = frame.copy()
+    for column in inert.columns:
+        if not pd.api.types.is_numeric_dtype(inert[column]):
+            inert[column] = [inert_text(v) if isinstance(v, str) else v for v in inert[column]]
     # A byte-order mark so that Excel opens the Chinese text as UTF-8.
-    csv: str = frame.to_csv(index=False, lineterminator="\n")
+    csv: str = inert.to_csv(index=False, lineterminator="\n")
     return csv.encode("utf-8-sig")
 
 
@@ -206,37 +227,52 @@ def _parquet(frame: pd.DataFrame) -> bytes:
 
 
 def _xlsx(frame: pd.DataFrame, summary: list[tuple[str, str | int]], lang: Lang) -> bytes:
+    """The workbook, written row by row (openpyxl's write-only mode keeps memory flat).
+
+    Every text is written as an explicit string cell, so a name such as ``=HYPERLINK(…)``
+    shows as the text it is and is never evaluated.
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    data_sheet = text("export.sheet_data", lang)
-    summary_sheet = text("export.sheet_summary", lang)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(text("export.sheet_data", lang))
+
+    def cell(value: object, **style: Any) -> WriteOnlyCell:
+        written = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            written.data_type = "s"
+        for name, setting in style.items():
+            setattr(written, name, setting)
+        return written
+
+    header = {
+        "font": Font(bold=True, color="FFFFFF"),
+        "fill": PatternFill("solid", fgColor="1B1F29"),
+        "alignment": Alignment(horizontal="center"),
+    }
+    sheet.freeze_panes = "A2"
+    widths = (27, 12, 22, 12, 14, 12, 12, 14)
+    for i, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
+    sheet.append([cell(str(name), **header) for name in frame.columns])
+    for row in frame.itertuples(index=False):
+        sheet.append([cell(v.item() if hasattr(v, "item") else v) for v in row])
+    info = book.create_sheet(text("export.sheet_summary", lang))
+    info.column_dimensions["A"].width = 36
+    info.column_dimensions["B"].width = 60
+    sheet = info
+    bold = Font(bold=True)
+    for label, value in summary:
+        info.append([cell(label, font=bold), cell(value)])
+    info.append([])
+    info.append([cell(text("export.methodology", lang), font=Font(bold=True, size=13))])
+    for line in methodology_lines(lang):
+        info.append([cell(line)])
     buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name=data_sheet, index=False)
-        sheet = writer.sheets[data_sheet]
-        bold = Font(bold=True, color="FFFFFF")
-        fill = PatternFill("solid", fgColor="1B1F29")
-        for cell in sheet[1]:
-            cell.font = bold
-            cell.fill = fill
-            cell.alignment = Alignment(horizontal="center")
-        sheet.freeze_panes = "A2"
-        widths = (27, 12, 22, 12, 14, 12, 12, 14)
-        for i, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(i)].width = width
-        info = writer.book.create_sheet(summary_sheet)
-        for label, value in summary:
-            info.append([label, value])
-        for cell in info["A"]:
-            cell.font = Font(bold=True)
-        info.append([])
-        info.append([text("export.methodology", lang)])
-        info.cell(row=info.max_row, column=1).font = Font(bold=True, size=13)
-        for line in methodology_lines(lang):
-            info.append([line])
-        info.column_dimensions["A"].width = 36
-        info.column_dimensions["B"].width = 60
+    book.save(buffer)
     return buffer.getvalue()
 
 
@@ -268,6 +304,7 @@ def render_export(snapshot: Snapshot, request: ExportRequest, now: int) -> Expor
         start=request.start,
         end=end,
         max_buckets=MAX_EXPORT_BUCKETS,
+        max_cells=MAX_XLSX_ROWS if request.fmt == "xlsx" else MAX_EXPORT_ROWS,
     )
     summary = summarize(snapshot, stream.id, series.end, now * 1000)
     names = {p.id: p.display_name(request.lang) for p in summary.partners}

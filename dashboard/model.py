@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -357,8 +358,14 @@ def stream_series(
     start: int | None,
     end: int,
     max_buckets: int,
+    max_cells: int | None = None,
 ) -> SeriesResult:
-    """Series of a stream from ``start`` (default: its first data second) through ``end``."""
+    """Series of a stream from ``start`` (default: its first data second) through ``end``.
+
+    A request for more than ``max_buckets`` buckets, or (with ``max_cells``) more than
+    ``max_cells`` buckets summed over the total and every partner, is refused with a
+    ``BadParameter`` that names the largest range allowed at this width.
+    """
     stream = snapshot.stream(stream_id)
     total = snapshot.totals.get(stream_id)
     if start is None:
@@ -367,13 +374,16 @@ def stream_series(
     if start > end:
         raise BadParameter("from", "must not be after 'to'")
     count = bucket_count(start, end, width)
-    if count > max_buckets:
+    platforms = snapshot.platforms.get(stream_id, {})
+    lines = len(platforms) + 1
+    allowed = max_buckets if max_cells is None else min(max_buckets, max_cells // lines)
+    if count > allowed:
         raise BadParameter(
             "resolution",
-            f"the range needs {count} buckets, more than {max_buckets}; "
-            "choose a coarser resolution or a shorter range",
+            f"with this range asks for {count:,} buckets of {width} s for the total and "
+            f"{lines - 1} partners; at this resolution the largest range is {allowed:,} buckets "
+            f"({_duration(allowed * width)}): choose a coarser resolution or a shorter range",
         )
-    platforms = snapshot.platforms.get(stream_id, {})
     return SeriesResult(
         stream=stream,
         start=start,
@@ -384,6 +394,16 @@ def stream_series(
     )
 
 
+def _duration(seconds: int) -> str:
+    """``5 h 33 min 20 s``: a span for an error message."""
+    parts: list[str] = []
+    for unit, size in (("d", 86_400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size} {unit}")
+            seconds %= size
+    return " ".join(parts)
+
+
 def parse_instant(text: str, tz: str, name: str = "at") -> int:
     """A time as RFC 3339 or epoch milliseconds, floored to a whole epoch second.
 
@@ -392,7 +412,9 @@ def parse_instant(text: str, tz: str, name: str = "at") -> int:
     raw = text.strip()
     if not raw:
         raise BadParameter(name, "is empty")
-    if raw.lstrip("-").isascii() and raw.lstrip("-").isdigit():
+    if len(raw) > _MAX_INSTANT_CHARS:
+        raise BadParameter(name, "is too long for a time")
+    if _EPOCH_MS.fullmatch(raw):
         second = int(raw) // 1000  # floor, also before 1970
     else:
         second = _parse_rfc3339(raw, tz, name)
@@ -403,6 +425,8 @@ def parse_instant(text: str, tz: str, name: str = "at") -> int:
 
 
 _FIRST_SECOND = 0
+_MAX_INSTANT_CHARS = 64
+_EPOCH_MS = re.compile(r"-?[0-9]{1,19}")
 _LAST_SECOND = 253_370_678_400  # 9998-12-31T00:00:00Z
 
 

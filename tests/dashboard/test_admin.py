@@ -143,6 +143,16 @@ def test_admin_revokes_a_partner_and_tokens(client, setup):
         ({"id": "ok", "name": "x", "mode": "other"}, "partner"),
         ({"id": 5, "name": "x"}, "id"),
         ([1, 2], "body"),
+        ({"id": "ok", "name": "x", "rate": 1.5}, "rate"),
+        ({"id": "ok", "name": "x", "rate": True}, "rate"),
+        ({"id": "ok", "name": "x", "rate": "5" * 5000}, "rate"),
+        ({"id": "ok", "name": "x", "rate": -3}, "rate"),
+        ({"id": "ok", "name": "x", "rate": 10**30}, "rate"),
+        ({"id": "ok", "name": "x", "rate": [5000]}, "rate"),
+        ({"id": "ok", "name": "x", "session_timeout_s": "--5"}, "session_timeout_s"),
+        ({"id": "ok", "name": "x", "session_timeout_s": "NaN"}, "session_timeout_s"),
+        ({"id": "ok", "name": "x" * 5000}, "name"),
+        ({"id": "ok", "name": {"zh": "x"}}, "name"),
     ],
 )
 def test_bad_partner_input_is_a_400_problem(client, setup, body, name):
@@ -198,3 +208,27 @@ def test_admin_page_callbacks_show_the_key_once_and_refuse_viewers(setup):
         assert store.registry().token_role(secret) == "admin"
         assert "p9" in admin_page.revoke_partner(1, "p9", "en")
         assert store.registry().partners["p9"].revoked
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"id": "ok", "name": "x", "rate": 1e999}', b"\xff\xfe"],
+)
+def test_undecodable_admin_bodies_are_400_problems(client, raw):
+    response = client.post(
+        "/api/v1/admin/partners",
+        headers={**ADMIN, "Content-Type": "application/json"},
+        data=raw,
+    )
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+
+
+def test_a_rate_written_with_digits_is_accepted(client, setup):
+    body = {"id": "digits", "name": "x", "rate": " 2500 ", "session_timeout_s": 45}
+    response = client.post("/api/v1/admin/partners", headers=ADMIN, json=body)
+    assert response.status_code == 201
+    assert (response.json["partner"]["rate"], response.json["partner"]["session_timeout_s"]) == (
+        2500,
+        45,
+    )

@@ -68,7 +68,22 @@ def test_unknown_stream_is_404_problem(client):
     assert "nope" in response.json["detail"]
 
 
-@pytest.mark.parametrize("at", ["soon", "2024-02-30T00:00:00Z", "12345678901234567890"])
+@pytest.mark.parametrize(
+    "at",
+    [
+        "soon",
+        "2024-02-30T00:00:00Z",
+        "12345678901234567890",
+        "--5",
+        "-",
+        "5" * 5000,
+        "1e999",
+        "NaN",
+        "%20",
+        "0001-01-01T00:00:00+14:00",
+        "９９",  # full-width digits
+    ],
+)
 def test_bad_at_is_400_problem(client, at):
     response = get(client, f"/api/v1/streams/carnival/summary?at={at}")
     assert response.status_code == 400
@@ -122,3 +137,75 @@ def test_api_follows_a_new_snapshot(app_and_data):
 
 def test_unknown_api_route_is_404_problem(client):
     assert get(client, "/api/v2/everything").status_code == 404
+
+
+def test_series_cost_is_capped_over_the_total_and_every_partner(app_and_data):
+    """Buckets x (partners + 1) is capped: the refusal names the largest range."""
+    app, data = app_and_data
+    from dashboard.api import MAX_BUCKETS, MAX_CELLS
+
+    data.set(build([chunk(f"p{i:02}", 0, {T0: (1, 1, 1)}) for i in range(29)]))
+    lines = 30  # the total and 29 partners
+    fits = MAX_CELLS // lines
+    assert fits < MAX_BUCKETS
+    client = app.server.test_client()
+    ok = get(
+        client,
+        f"/api/v1/streams/carnival/series?resolution=1s&from={T0 * 1000}"
+        f"&to={(T0 + fits - 1) * 1000}",
+    )
+    assert ok.status_code == 200 and len(ok.json["buckets"]) == fits
+    over = get(
+        client,
+        f"/api/v1/streams/carnival/series?resolution=1s&from={T0 * 1000}&to={(T0 + fits) * 1000}",
+    )
+    assert over.status_code == 400
+    assert f"largest range is {fits:,} buckets" in over.json["detail"]
+
+
+def test_alerts_lists_a_streams_alerts_newest_first(app_and_data):
+    from contract.alerts import Alert
+    from dashboard.monitor import MonitorState
+
+    app, data = app_and_data
+    state = MonitorState()
+    for i, stream in enumerate(["carnival", "other", "carnival"]):
+        alert = Alert(
+            f"stale/{stream}/douyin/{i}",
+            (T0 + i) * 1000,
+            (T0 + i) * 1000,
+            stream,
+            "douyin",
+            "stale",
+            "warning",
+            "中",
+            "en",
+            None,
+        )
+        state.put_alert(alert.to_json())
+    data.set_monitor(state.build())
+    client = app.server.test_client()
+    body = get(client, "/api/v1/streams/carnival/alerts").json
+    assert [a["id"] for a in body["alerts"]] == [
+        "stale/carnival/douyin/2",
+        "stale/carnival/douyin/0",
+    ]
+    assert set(body["alerts"][0]) == {
+        "id",
+        "at",
+        "raised_at",
+        "stream",
+        "platform",
+        "kind",
+        "level",
+        "message_zh",
+        "message_en",
+        "value",
+    }
+    assert [
+        a["id"] for a in get(client, "/api/v1/streams/carnival/alerts?limit=1").json["alerts"]
+    ] == ["stale/carnival/douyin/2"]
+    for bad in ("0", "-1", "1001", "x", "1e3", ""):
+        response = get(client, f"/api/v1/streams/carnival/alerts?limit={bad}")
+        assert response.status_code == 400 and "'limit'" in response.json["detail"]
+    assert get(client, "/api/v1/streams/nope/alerts").status_code == 404

