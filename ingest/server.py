@@ -1,5 +1,10 @@
 """Serving the ingest app: one uvicorn process, or several sharing one listening socket.
 
+Slow or abusive clients cannot pin a process: it takes at most ``limit_concurrency``
+connections and requests (uvicorn answers 503 beyond), closes idle keep-alive connections
+after ``keep_alive_s``, and gives headers ``header_timeout_s`` (``ingest.connections``) and
+bodies ``body_timeout_s`` (``ingest.routes``), answering 408 when they run out.
+
 On SIGTERM/SIGINT a server stops accepting, lets in-flight requests finish (their events
 are acknowledged by Kafka before any 202), flushes and closes the producer, and the
 process exits 0. With ``workers > 1`` a small supervisor binds the port, starts the
@@ -19,10 +24,12 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from ingest.config import IngestConfig
+from ingest.connections import protocol_class
 
-__all__ = ["serve"]
+__all__ = ["serve", "uvicorn_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,17 +51,26 @@ class _GracefulServer(uvicorn.Server):
             self.should_exit = True
 
 
-def _uvicorn_config(config: IngestConfig) -> uvicorn.Config:
-    from ingest.app import create_app
+def uvicorn_config(config: IngestConfig, app: ASGIApp | None = None) -> uvicorn.Config:
+    """uvicorn's settings for serving ``app`` (by default ``create_app(config)``)."""
+    if app is None:
+        from ingest.app import create_app
 
+        app = create_app(config)
     return uvicorn.Config(
-        create_app(config),
+        app,
         host=config.host,
         port=config.port,
         loop=config.loop,
-        http=config.http,
+        http=protocol_class(
+            config.http,
+            header_timeout_s=config.header_timeout_s,
+            drain_timeout_s=config.body_timeout_s,
+        ),
         log_level="info",
         access_log=False,  # access lines are noise at this rate; keys are never logged anyway
+        limit_concurrency=config.limit_concurrency or None,
+        timeout_keep_alive=config.keep_alive_s,
         timeout_graceful_shutdown=int(config.ack_timeout_s + _GRACE_S),
     )
 
@@ -71,7 +87,7 @@ def _watch_parent(parent: int) -> None:
 def _run_worker(config: IngestConfig, sock: socket.socket, parent: int) -> None:
     """One worker process of a multi-process server (spawned; builds its own app)."""
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
-    _GracefulServer(_uvicorn_config(config)).run(sockets=[sock])
+    _GracefulServer(uvicorn_config(config)).run(sockets=[sock])
 
 
 def _bind(config: IngestConfig) -> socket.socket:
@@ -135,7 +151,7 @@ def _supervise(config: IngestConfig) -> int:
 def serve(config: IngestConfig) -> None:
     """Run the ingest API until SIGTERM/SIGINT; ``SystemExit(1)`` if a worker failed."""
     if config.workers <= 1:
-        _GracefulServer(_uvicorn_config(config)).run()
+        _GracefulServer(uvicorn_config(config)).run()
         return
     if _supervise(config) != 0:
         raise SystemExit(1)
