@@ -37,6 +37,9 @@ __all__ = [
 
 RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
 """Statuses that mean "try again later" (overload, rate limit, Kafka briefly away)."""
+MAX_500_RETRIES = 2
+"""A 500 is a fault of the service that usually fails the same way again: it is retried
+this many times per batch (in case it was a one-off), then reported with its error id."""
 
 
 class ClientError(LivetallyError):
@@ -148,6 +151,14 @@ def _problem_message(status: int, doc: Any, text: str) -> str:
     return f"ingest API refused the request ({status})" + (f": {snippet}" if snippet else "")
 
 
+def _with_error_id(message: str, doc: Any) -> str:
+    """``message`` naming the problem's ``error_id`` (a 500's), unless it already does."""
+    error_id = doc.get("error_id") if isinstance(doc, dict) else None
+    if not isinstance(error_id, str) or not error_id or error_id in message:
+        return message
+    return f"{message} (error id {error_id})"
+
+
 def _is_outcome(doc: Any) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("rejected"), list) and "accepted" in doc
 
@@ -257,13 +268,18 @@ class Client(_FlushOnExit):
         return out
 
     def post_batch(self, events: Iterable[Mapping[str, Any]]) -> BatchResult:
-        """Post one batch now (retrying as needed); rejection indexes are within the batch."""
+        """Post one batch now; rejection indexes are within the batch.
+
+        429, 502-504 and network errors are retried up to ``max_retries`` times with
+        back-off; a 500 at most ``MAX_500_RETRIES`` times; anything else is not retried.
+        """
         body = orjson.dumps({"events": list(events)})
         headers = {}
         if self._gzip:
             body = gzip_module.compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         attempt = 0
+        server_errors = 0
         while True:
             retry_after: float | None = None
             try:
@@ -277,13 +293,22 @@ class Client(_FlushOnExit):
                 if _is_outcome(doc):
                     # 422 "all_rejected": a problem document that still lists each rejection.
                     return parse_result(doc)
-                if response.status_code not in RETRY_STATUSES:
+                if response.status_code == 500:
+                    server_errors += 1
+                    if server_errors > MAX_500_RETRIES or attempt >= self._max_retries:
+                        message = _with_error_id(_problem_message(500, doc, response.text), doc)
+                        raise ClientError(
+                            f"{message}; gave up after {server_errors} such answers",
+                            status=500,
+                            problem=doc,
+                        )
+                elif response.status_code not in RETRY_STATUSES:
                     raise ClientError(
                         _problem_message(response.status_code, doc, response.text),
                         status=response.status_code,
                         problem=doc,
                     )
-                reason = f"HTTP {response.status_code}"
+                reason = _with_error_id(f"HTTP {response.status_code}", doc)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if attempt >= self._max_retries:
                 raise ClientError(

@@ -215,6 +215,58 @@ def test_gives_up_after_max_retries():
     assert len(sleeps) == 3
 
 
+def _internal_error(error_id: str) -> tuple[int, dict, dict]:
+    problem = {
+        "title": "Internal error",
+        "status": 500,
+        "code": "internal_error",
+        "detail": "the request failed unexpectedly",
+        "error_id": error_id,
+    }
+    return (500, problem, {})
+
+
+def test_a_500_is_retried_at_most_twice_then_raised_with_its_error_id():
+    fake = FakeIngest(*[_internal_error(f"e{i}") for i in range(5)])
+    client, sleeps = _client(fake)  # max_retries=8: the 500 limit is what stops it
+    with pytest.raises(ClientError, match=r"500.*Internal error.*error id e2") as info:
+        client.post_batch([{"a": 1}])
+    assert len(fake.requests) == 3
+    assert len(sleeps) == 2 and client.retries == 2
+    assert info.value.status == 500
+    assert info.value.problem["error_id"] == "e2"
+
+
+def test_a_500_that_goes_away_on_retry_is_an_outcome():
+    fake = FakeIngest(_internal_error("e0"), None)
+    client, sleeps = _client(fake)
+    assert client.post_batch([{"a": 1}]).accepted == 1
+    assert len(sleeps) == 1
+
+
+def test_503_429_and_network_errors_between_500s_do_not_earn_500s_more_retries():
+    fake = FakeIngest(
+        _internal_error("e0"),
+        (503, {"title": "Events not stored"}, {}),
+        httpx.ConnectError("refused"),
+        _internal_error("e1"),
+        (429, {"title": "Rate limit exceeded"}, {"Retry-After": "1"}),
+        _internal_error("e2"),
+        None,
+    )
+    client, sleeps = _client(fake)
+    with pytest.raises(ClientError, match="error id e2"):
+        client.post_batch([{"a": 1}])
+    assert len(fake.requests) == 6 and len(sleeps) == 5
+
+
+def test_503_is_still_retried_up_to_max_retries():
+    fake = FakeIngest(*[(503, {"title": "Events not stored"}, {})] * 6, None)
+    client, sleeps = _client(fake)
+    assert client.post_batch([{"a": 1}]).accepted == 1
+    assert len(sleeps) == 6
+
+
 def test_other_4xx_raise_with_the_problem_document():
     problem = {"title": "Unauthorized", "detail": "the API key is unknown or revoked"}
     fake = FakeIngest((401, problem, {}))
