@@ -70,7 +70,13 @@ def send_stats(producer, kafka, platform: str, partition: int, arrival_ms: int) 
 
 
 @pytest.fixture
-def server(kafka, tmp_path):
+def server(server_process):
+    """The real dashboard's base URL."""
+    return server_process[0]
+
+
+@pytest.fixture
+def server_process(kafka, tmp_path):
     """The real dashboard (``dashboard.app.serve``) in a subprocess on a free port."""
     port = _free_port()
     env = {
@@ -99,7 +105,7 @@ def server(kafka, tmp_path):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError((tmp_path / "dashboard.log").read_text())
             time.sleep(0.2)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -192,3 +198,78 @@ def test_summary_over_http_from_real_topics(kafka, producer, server):
         assert page.status_code == 200
         assert TOKEN not in page.text
         assert browser.get("/_dash-layout").status_code == 200
+
+
+def test_hostile_callbacks_and_queries_do_not_take_the_real_dashboard_down(
+    kafka, producer, server_process
+):
+    """Every registered callback and API query string fuzzed over HTTP, 4 clients at once,
+    on three hours of eleven partners: no 5xx, every request answered, memory bounded."""
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import quote
+
+    import psutil
+
+    from tests.dashboard.fuzz import API_PATHS, QUERY_NAMES, QUERY_VALUES, callback_requests
+
+    base, proc = server_process
+    store = RegistryStore(kafka)
+    store.put(Stream("carnival", "成都第八届社区邻里节", "Asia/Shanghai"))
+    partners = [f"p{i:02}" for i in range(11)]
+    for p in partners:
+        store.put(Partner(p, f"平台{p}", f"Partner {p}"))
+    store.put(Token("wall", "viewer", "wall screen", hash_secret(TOKEN)))
+    now = int(time.time())
+    start = (now - 3 * 3600) // 60 * 60
+    for i, p in enumerate(partners):
+        for minute in range(start, now, 60):
+            seconds = {minute + s: (1 if s % 2 else -1, 1, 1) for s in range(i % 3, 60, 3)}
+            chunk = Chunk("carnival", p, i % kafka.partitions, minute, seconds)
+            key = chunk_key(chunk.stream, chunk.platform, chunk.partition, chunk.minute)
+            producer.send(kafka.topic(PARTIALS), key=key, value=encode_chunk(chunk))
+    producer.flush(timeout=60)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    wait_for(
+        lambda: httpx.get(f"{base}/api/v1/streams/carnival/summary", headers=auth, timeout=10),
+        lambda r: r.status_code == 200 and r.json()["total"]["views"] > 0,
+        timeout_s=60,
+    )
+    dependencies = httpx.get(f"{base}/_dash-dependencies", headers=auth, timeout=10).json()
+    rnd = random.Random(13)
+    requests = [
+        ("POST", "/_dash-update-component", body)
+        for _, body in callback_requests(dependencies, rnd, int(time.time()), 30)
+    ]
+    for _ in range(300):
+        path = rnd.choice(API_PATHS)
+        query = {n: rnd.choice(QUERY_VALUES) for n in rnd.sample(QUERY_NAMES, rnd.randrange(4))}
+        text = "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in query.items())
+        requests.append(("GET", f"/api/v1/streams/carnival/{path}?{text}", None))
+    rnd.shuffle(requests)
+    rss_before = psutil.Process(proc.pid).memory_info().rss
+
+    def send(item):
+        method, path, body = item
+        with httpx.Client(base_url=base, headers=auth, timeout=30) as client:
+            try:
+                response = client.request(method, path, json=body)
+            except httpx.TimeoutException:
+                return (path, "no answer in 30 s")
+            return (path, response.status_code)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, requests))
+    failures = [a for a in answers if not isinstance(a[1], int) or a[1] >= 500]
+    assert not failures, failures[:5]
+    assert len(answers) > 800
+    rss_after = psutil.Process(proc.pid).memory_info().rss
+    statuses = sorted({a[1] for a in answers})
+    print(
+        f"fuzz: {len(answers)} requests, statuses {statuses}, RSS {rss_before >> 20} -> "
+        f"{rss_after >> 20} MiB"
+    )
+    assert rss_after - rss_before < 200 * 2**20, (rss_before, rss_after)
+    started = time.monotonic()
+    streams = httpx.get(f"{base}/api/v1/streams", headers=auth, timeout=2)
+    assert streams.status_code == 200 and time.monotonic() - started < 2
