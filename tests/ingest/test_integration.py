@@ -24,6 +24,7 @@ from ingest.app import create_app
 from ingest.config import IngestConfig
 from ingest.openapi import ROUTE_STATUSES
 from ingest.packing import partition_for
+from ingest.server import uvicorn_config
 from tests.ports import free_port, free_port_pair
 
 from .broker import Broker
@@ -77,7 +78,7 @@ def kafka(broker) -> KafkaSettings:
 def server(kafka) -> Iterator[str]:
     config = IngestConfig(shared=Settings(kafka=kafka), port=HTTP_PORT)
     app = create_app(config)
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=HTTP_PORT, log_level="warning"))
+    uv = uvicorn.Server(uvicorn_config(config, app))  # the settings `livetally serve` uses
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     url = config.base_url

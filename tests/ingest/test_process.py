@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -63,7 +64,7 @@ def kafka(broker) -> KafkaSettings:
 def start_ingest(kafka, broker, tmp_path) -> Iterator:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(workers: int = 1) -> IngestProcess:
+    def start(workers: int = 1, **settings: str) -> IngestProcess:
         port = free_port()
         log = tmp_path / f"ingest-{port}.log"
         env = {
@@ -73,6 +74,7 @@ def start_ingest(kafka, broker, tmp_path) -> Iterator:
             "LIVETALLY_TOPIC_PREFIX": kafka.topic_prefix,
             "LIVETALLY_INGEST_PORT": str(port),
             "LIVETALLY_INGEST_WORKERS": str(workers),
+            **settings,
         }
         with open(log, "wb") as out:
             proc = subprocess.Popen(
@@ -306,4 +308,63 @@ def test_ingest_publishes_its_figures_to_the_metrics_topic(start_ingest):
     assert key == f"ingest/{doc['instance']}/douyu"
     assert doc["kind"] == "ingest" and doc["partner"] == "douyu"
     assert doc["rejected"] == {"unknown_field": 1, "unknown_stream": 1}
+    assert doc["unexpected_errors"] == 0
     assert abs(doc["at"] - time.time() * 1000) < 30_000
+
+
+def _read_response(sock: socket.socket) -> tuple[int, bytes]:
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+def test_slow_clients_are_cut_off_with_408_by_the_timeouts_set_in_the_environment(start_ingest):
+    ingest = start_ingest(
+        LIVETALLY_INGEST_HEADER_TIMEOUT_S="1", LIVETALLY_INGEST_BODY_TIMEOUT_S="1"
+    )
+    host, port = ingest.url.removeprefix("http://").rsplit(":", 1)
+    body = orjson.dumps({"events": [join(f"slow-body-{i}") for i in range(10)]})
+    head = (
+        f"POST /v1/events HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+
+    def trickle(sock: socket.socket, data: bytes) -> int:
+        """Bytes sent, one every 0.1 s, before the server answered or closed (at most 30 s)."""
+        deadline = time.monotonic() + 30
+        for sent in range(len(data)):
+            if select.select([sock], [], [], 0)[0] or time.monotonic() > deadline:
+                return sent
+            try:
+                sock.send(data[sent : sent + 1])
+            except OSError:
+                return sent
+            time.sleep(0.1)
+        return len(data)
+
+    outcomes: dict[str, tuple[int, int, bytes]] = {}
+
+    def slow_headers() -> None:
+        with socket.create_connection((host, int(port)), timeout=60) as sock:
+            sent = trickle(sock, head)
+            outcomes["headers"] = (sent, *_read_response(sock))
+
+    def slow_body() -> None:
+        with socket.create_connection((host, int(port)), timeout=60) as sock:
+            sock.sendall(head)
+            sent = trickle(sock, body)
+            outcomes["body"] = (sent, *_read_response(sock))
+
+    threads = [threading.Thread(target=slow_headers), threading.Thread(target=slow_body)]
+    for thread in threads:
+        thread.start()
+    served = [post(ingest.url, [join(f"served-{i}")]).status_code for i in range(3)]
+    for thread in threads:
+        thread.join(60)
+    assert served == [202, 202, 202]
+    for phase, total in (("headers", len(head)), ("body", len(body))):
+        sent, status, answer = outcomes[phase]
+        assert sent < total, phase
+        assert (status, orjson.loads(answer)["code"]) == (408, "request_timeout"), phase
