@@ -96,8 +96,8 @@ _STATUS_TEXT = {
     "broken gzip, or the wrong shape.",
     401: "The API key is missing, unknown or revoked.",
     403: "An event's platform is not the API key's partner; nothing was accepted.",
-    408: "The body (or, before any route, the headers) did not arrive in time; the "
-    "connection is closed. Retrying is safe.",
+    408: "The body did not arrive within the body timeout (headers that arrive too slowly "
+    "get the same answer on any path); the connection is closed. Retrying is safe.",
     413: "Over 1 MiB after decompression, or over 1000 events.",
     415: "Unsupported Content-Type or Content-Encoding.",
     422: "Every event was rejected; see rejected.",
@@ -138,7 +138,8 @@ def _responses(method: str, path: str, ok: dict[str, Any]) -> dict[str, Any]:
         else:
             out[str(status)] = _problem_response(status)
     out["default"] = {
-        "description": "404/405 from routing, as problem documents.",
+        "description": "404/405 from routing and 408 when headers arrive too slowly, as "
+        "problem documents; 503 in plain text when the process is at its connection limit.",
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
     return out

@@ -35,8 +35,9 @@ __all__ = [
     "send_file",
 ]
 
-RETRY_STATUSES: frozenset[int] = frozenset({429, 502, 503, 504})
-"""Statuses that mean "try again later" (overload, rate limit, Kafka briefly away)."""
+RETRY_STATUSES: frozenset[int] = frozenset({408, 429, 502, 503, 504})
+"""Statuses that mean "try again later" (too slow a link, overload, rate limit, Kafka
+briefly away)."""
 MAX_500_RETRIES = 2
 """A 500 is a fault of the service that usually fails the same way again: it is retried
 this many times per batch (in case it was a one-off), then reported with its error id."""
@@ -270,7 +271,7 @@ class Client(_FlushOnExit):
     def post_batch(self, events: Iterable[Mapping[str, Any]]) -> BatchResult:
         """Post one batch now; rejection indexes are within the batch.
 
-        429, 502-504 and network errors are retried up to ``max_retries`` times with
+        408, 429, 502-504 and network errors are retried up to ``max_retries`` times with
         back-off; a 500 at most ``MAX_500_RETRIES`` times; anything else is not retried.
         """
         body = orjson.dumps({"events": list(events)})

@@ -260,8 +260,9 @@ def test_503_429_and_network_errors_between_500s_do_not_earn_500s_more_retries()
     assert len(fake.requests) == 6 and len(sleeps) == 5
 
 
-def test_503_is_still_retried_up_to_max_retries():
-    fake = FakeIngest(*[(503, {"title": "Events not stored"}, {})] * 6, None)
+@pytest.mark.parametrize("status", [503, 408])
+def test_503_and_408_are_retried_up_to_max_retries(status):
+    fake = FakeIngest(*[(status, {"title": "Not now"}, {})] * 6, None)
     client, sleeps = _client(fake)
     assert client.post_batch([{"a": 1}]).accepted == 1
     assert len(sleeps) == 6
