@@ -30,6 +30,7 @@ from contract.records import (
     decode_batch,
     decode_wire_batch,
 )
+from stream.churn import ChurnCounter
 from stream.merge import Chunk
 from stream.presence import Session
 from stream.reports import REPORT_TTL_MS, Report, merge_report, report_diffs
@@ -74,6 +75,12 @@ class PlatformStats:
     last_arrival: int | None
     events: int
     rejected: int
+    recent_as_of: int | None = None
+    """The event time the two figures below refer to (``stream.churn``)."""
+    recent_offline_sessions: int = 0
+    """Sessions started in the 5 min before ``recent_as_of`` and offline at it."""
+    recent_single_event_offline: int = 0
+    """Those of them that had a single event."""
 
 
 @dataclass
@@ -99,6 +106,8 @@ class PlatformState:
         default_factory=lambda: ({}, {}, {})
     )
     """Per-second changes (concurrent, views, uniques) of the record being applied."""
+    churn: ChurnCounter = field(default_factory=ChurnCounter)
+    """Recently started sessions, for the churn alert."""
 
     def _bump(self, second: int, index: int, delta: int) -> None:
         minute = second // 60
@@ -131,6 +140,7 @@ class PlatformState:
         """Add one checked join/heartbeat/leave; changes wait in ``pending`` until ``fold``."""
         pending = self.pending
         session = self.sessions.get(session_id)
+        churn_before = self.churn.before(session, ts)
         if session is None:
             session = self.sessions[session_id] = Session(ts)
             second = -(-ts // 1000)
@@ -145,6 +155,8 @@ class PlatformState:
                     views[old_s] = views.get(old_s, 0) - 1
                     views[new_s] = views.get(new_s, 0) + 1
         session.add_into(kind, ts, timeout_ms, self.default_timeout_ms, pending[0])
+        if churn_before is not None:
+            self.churn.after(session_id, session, kind, ts, churn_before)
         viewer = viewer_id or session_id
         viewers = self.viewers
         first_seen = viewers.get(viewer)
@@ -163,6 +175,7 @@ class PlatformState:
 
     def fold(self) -> None:
         """Move the pending per-second changes into ``changes`` (once per record)."""
+        self.churn.slide(self.last_event_ts)
         for index, bumps in enumerate(self.pending):
             if not bumps:
                 continue
@@ -368,6 +381,7 @@ class PartitionState:
         for state in self.platforms.values():
             state.dirty.update(state.changes)
             state.forget_published_reports()
+            state.churn.catch_up(state.sessions, state.last_event_ts)
             state.stats_dirty = True
 
     def drain(self) -> tuple[list[Chunk], list[PlatformStats], list[DeadLetter]]:
@@ -395,6 +409,7 @@ class PartitionState:
             state.dirty.clear()
             if state.stats_dirty:
                 state.stats_dirty = False
+                recent = state.churn.figures(state.last_event_ts)
                 stats.append(
                     PlatformStats(
                         stream=state.stream,
@@ -404,6 +419,9 @@ class PartitionState:
                         last_arrival=state.last_arrival,
                         events=state.events,
                         rejected=state.rejected,
+                        recent_as_of=recent.as_of,
+                        recent_offline_sessions=recent.offline,
+                        recent_single_event_offline=recent.single,
                     )
                 )
         dead, self.dead_letters = self.dead_letters, []
