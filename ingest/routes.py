@@ -68,7 +68,9 @@ class IngestState:
     registry_ready: Callable[[], bool] = lambda: True
     limiter: RateLimiter = field(default_factory=RateLimiter)
     stats: IngestStats = field(default_factory=IngestStats)
-    errors: ErrorWindow = field(default_factory=lambda: ErrorWindow(30))
+    errors: ErrorWindow = field(
+        default_factory=lambda: ErrorWindow(IngestConfig.max_errors_per_min)
+    )
     """Unexpected failures of the last minute, for /readyz."""
     spec: dict[str, Any] = field(default_factory=dict)
     spec_json: bytes = b""
