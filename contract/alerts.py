@@ -7,7 +7,7 @@ from typing import Any, Literal, get_args
 
 __all__ = ["Alert", "AlertKind", "AlertLevel", "parse_alert"]
 
-AlertKind = Literal["stale", "offline", "live", "drop", "milestone"]
+AlertKind = Literal["stale", "offline", "live", "drop", "milestone", "churn"]
 AlertLevel = Literal["info", "warning", "critical"]
 
 

@@ -4,7 +4,8 @@ Alerts need totals over all partitions, which are spread over workers, so they a
 in one place: the worker that owns partition 0 of the events topic runs an ``AlertMonitor``.
 It follows the partials and stats topics like the dashboard does (from the beginning), reads
 the alerts already published so that a restart does not raise them again, and evaluates the
-pure rules of ``stream.alerts``.
+pure rules of ``stream.alerts``. The churn figures each partition publishes in its stats
+records are summed per partner with ``stream.churn.combine``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from stream.alerts import Alert, AlertEvaluator, AlertRules, active_streams
+from stream.churn import RecentFigures, combine
 from stream.clients import partitions_of, started_consumer
 from stream.merge import PlatformDiffs, Steps, decode_chunk, sum_steps
 
@@ -42,6 +44,8 @@ class AlertMonitor:
         self.evaluator = AlertEvaluator(rules)
         self.diffs: dict[tuple[str, str], PlatformDiffs] = {}
         self.arrivals: dict[tuple[str, str, int], int] = {}
+        self.recent: dict[tuple[str, str, int], RecentFigures] = {}
+        """Each partition's churn figures per (stream, partner, partition)."""
         self._consumer: Any = None
         self._caught_up = False
         self._targets: dict[Any, int] = {}
@@ -92,9 +96,15 @@ class AlertMonitor:
                 self.diffs.setdefault(slot, PlatformDiffs()).put(chunk)
             elif topic == self._stats:
                 doc = orjson.loads(value)
+                where = (str(doc["stream"]), str(doc["platform"]), int(doc["partition"]))
                 if doc.get("last_arrival") is not None:
-                    where = (str(doc["stream"]), str(doc["platform"]), int(doc["partition"]))
                     self.arrivals[where] = int(doc["last_arrival"])
+                if doc.get("recent_as_of") is not None:  # absent from older records
+                    self.recent[where] = RecentFigures(
+                        int(doc["recent_as_of"]),
+                        int(doc.get("recent_offline_sessions", 0)),
+                        int(doc.get("recent_single_event_offline", 0)),
+                    )
             elif topic == self._alerts:
                 doc = orjson.loads(value)
                 if isinstance(doc, dict):
@@ -120,7 +130,11 @@ class AlertMonitor:
                 by_stream.setdefault(stream, []).append(diffs.diffs())
         for stream, parts in by_stream.items():
             totals[stream] = sum_steps(parts)
-        return self.evaluator.evaluate(steps, totals, last, now_ms)
+        per_partner: dict[tuple[str, str], list[RecentFigures]] = {}
+        for (stream, platform, _), figures in self.recent.items():
+            per_partner.setdefault((stream, platform), []).append(figures)
+        recent = {key: combine(parts) for key, parts in per_partner.items()}
+        return self.evaluator.evaluate(steps, totals, last, now_ms, recent)
 
     async def stop(self) -> None:
         """Close the side consumer."""

@@ -11,11 +11,17 @@ Rules (thresholds in ``AlertRules``):
   the clock, as the newest seconds are still filling in.
 - **milestone**: a partner's or the total views reach a milestone (every 100,000 and
   1,000,000 by default), dated at the first second they did.
+- **churn**: among a partner's sessions that started in the last 5 min of event time and are
+  already offline (``stream.churn``, summed over partitions), at least 500 had a single event
+  and they are at least 80 % of them: the mark of a client that makes a new ``session_id``
+  per heartbeat. One alert per episode, dated at the event time it was first seen; the
+  episode ends once the condition has not held for 5 min of event time.
 
 Alert ids are built from kind, stream, partner and the defining second (the milestone for
 milestones), so evaluating again — after a restart, on another worker — gives the same ids
-and ``AlertEvaluator`` raises each id once. Conditions older than ``max_age_ms`` when first
-seen are not raised (a restarted system does not page about yesterday).
+and ``AlertEvaluator`` raises each id once (a churn episode is remembered from its alert).
+Conditions older than ``max_age_ms`` when first seen are not raised (a restarted system does
+not page about yesterday).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from contract.alerts import Alert, AlertKind, AlertLevel
+from stream.churn import WINDOW_S, RecentFigures
 from stream.merge import Steps
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "AlertKind",
     "AlertLevel",
     "AlertRules",
+    "churning",
     "drop_onset",
     "milestones_between",
     "status_of",
@@ -60,6 +68,10 @@ class AlertRules:
     max_age_ms: int = 3_600_000
     settle_s: int = 5
     """Seconds before now that are evaluated as "now" (the newest events are still coming)."""
+    churn_min_single: int = 500
+    """Single-event sessions, among the recent offline ones, that a churn alert needs."""
+    churn_percent: int = 80
+    """The share (percent) of the recent offline sessions they must be, at least."""
 
 
 def status_of(last_arrival: int, now_ms: int, rules: AlertRules) -> Status:
@@ -95,6 +107,12 @@ def drop_onset(values: Sequence[int], rules: AlertRules) -> int | None:
     return i
 
 
+def churning(figures: RecentFigures, rules: AlertRules) -> bool:
+    """Whether a partner's recent offline sessions look like a new session per event."""
+    single, offline = figures.single, figures.offline
+    return single >= rules.churn_min_single and 100 * single >= rules.churn_percent * offline
+
+
 def milestones_between(low: int, high: int, rules: AlertRules, limit: int = 20) -> list[int]:
     """The milestones m with low < m <= high (at most the ``limit`` highest)."""
     found = {m for m in rules.milestones if low < m <= high}
@@ -125,6 +143,8 @@ class AlertEvaluator:
     rules: AlertRules = field(default_factory=AlertRules)
     raised: set[str] = field(default_factory=set)
     statuses: dict[tuple[str, str], Status] = field(default_factory=dict)
+    churn_episodes: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    """Per partner in a churn episode: (second it began, last second it held), event time."""
 
     def remember(self, alert: Mapping[str, Any]) -> None:
         """Take an alert published before (read back from the alerts topic)."""
@@ -134,6 +154,10 @@ class AlertEvaluator:
         kind, stream, platform = alert.get("kind"), alert.get("stream"), alert.get("platform")
         if kind in ("stale", "offline", "live") and isinstance(stream, str) and platform:
             self.statuses[(stream, str(platform))] = kind  # type: ignore[assignment]
+        at = alert.get("at")
+        if kind == "churn" and isinstance(stream, str) and platform and isinstance(at, int):
+            second = at // 1000
+            self.churn_episodes[(stream, str(platform))] = (second, second)
 
     def _new(self, alert: Alert, now_ms: int) -> list[Alert]:
         if alert.id in self.raised:
@@ -247,19 +271,70 @@ class AlertEvaluator:
             )
         return out
 
+    def churn_alerts(
+        self, recent: Mapping[tuple[str, str], RecentFigures], now_ms: int
+    ) -> list[Alert]:
+        """Churn alerts from each partner's recent sessions (summed over partitions)."""
+        rules = self.rules
+        minutes = WINDOW_S // 60
+        out: list[Alert] = []
+        for (stream, platform), figures in sorted(recent.items()):
+            if figures.as_of is None:
+                continue
+            second = figures.as_of // 1000
+            key = (stream, platform)
+            episode = self.churn_episodes.get(key)
+            if not churning(figures, rules):
+                if episode is not None and second - episode[1] >= WINDOW_S:
+                    del self.churn_episodes[key]
+                continue
+            if episode is not None:
+                self.churn_episodes[key] = (episode[0], max(episode[1], second))
+                continue
+            self.churn_episodes[key] = (second, second)
+            single, offline = figures.single, figures.offline
+            percent = 100 * single // offline
+            out += self._new(
+                Alert(
+                    id=f"churn/{stream}/{platform}/{second}",
+                    at=figures.as_of,
+                    raised_at=now_ms,
+                    stream=stream,
+                    platform=platform,
+                    kind="churn",
+                    level="warning",
+                    message_zh=(
+                        f"{platform} 疑似每次心跳都换新的 session_id：最近 {minutes} 分钟开始且"
+                        f"已离线的 {offline:,} 个会话中，{single:,} 个只有一个事件（{percent}%）"
+                    ),
+                    message_en=(
+                        f"{platform}: {single:,} of {offline:,} sessions that started in the "
+                        f"last {minutes} min and are offline had a single event ({percent}%)"
+                        " — a new session_id per heartbeat?"
+                    ),
+                    value=single,
+                ),
+                now_ms,
+            )
+        return out
+
     def evaluate(
         self,
         steps: Mapping[tuple[str, str], Steps],
         totals: Mapping[str, Steps],
         last_arrivals: Mapping[tuple[str, str], int],
         now_ms: int,
+        recent: Mapping[tuple[str, str], RecentFigures] | None = None,
     ) -> list[Alert]:
-        """Every new alert at ``now_ms``: statuses, then per partner, then per stream total."""
+        """Every new alert at ``now_ms``: statuses, then per partner, then per stream total,
+        then churn."""
         out = self.status_alerts(last_arrivals, now_ms)
         for (stream, platform), partner_steps in sorted(steps.items()):
             out += self.series_alerts(stream, platform, partner_steps, now_ms)
         for stream, total_steps in sorted(totals.items()):
             out += self.series_alerts(stream, None, total_steps, now_ms)
+        if recent:
+            out += self.churn_alerts(recent, now_ms)
         return out
 
 

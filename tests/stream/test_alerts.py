@@ -1,16 +1,20 @@
-"""The alert rules, table by table: status changes, drops, milestones, and one raise per id."""
+"""The alert rules, table by table: status changes, drops, milestones, churn, one raise per id."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
+from stream.alerting import AlertMonitor
 from stream.alerts import (
     AlertEvaluator,
     AlertRules,
+    churning,
     drop_onset,
     milestones_between,
     status_of,
 )
+from stream.churn import RecentFigures
 from stream.merge import sum_steps
 
 RULES = AlertRules()
@@ -144,3 +148,108 @@ def test_alert_json_has_the_published_fields():
         "message_en",
         "value",
     }
+
+
+@pytest.mark.parametrize(
+    ("single", "offline", "raised"),
+    [
+        (0, 0, False),
+        (499, 499, False),  # all single, but fewer than 500
+        (500, 500, True),
+        (500, 625, True),  # exactly 80 %
+        (500, 626, False),  # 79.9 %
+        (800, 1000, True),
+        (799, 1000, False),
+    ],
+)
+def test_churn_thresholds_500_single_event_sessions_and_80_percent(single, offline, raised):
+    assert churning(RecentFigures(NOW, offline, single), RULES) is raised
+    alerts = AlertEvaluator(RULES).churn_alerts(
+        {("show", "web"): RecentFigures(NOW, offline, single)}, NOW + 2_000
+    )
+    assert [a.kind for a in alerts] == (["churn"] if raised else [])
+
+
+def test_churn_alert_names_the_cause_and_the_figures_once_per_episode():
+    ev = AlertEvaluator(RULES)
+    key = ("show", "web")
+    alerts = ev.churn_alerts({key: RecentFigures(NOW + 250, 1_000, 900)}, NOW + 3_000)
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert.id == f"churn/show/web/{NOW // 1000}"
+    assert (alert.kind, alert.level, alert.at, alert.value) == ("churn", "warning", NOW + 250, 900)
+    assert (alert.stream, alert.platform, alert.raised_at) == ("show", "web", NOW + 3_000)
+    assert "900 of 1,000" in alert.message_en and "90%" in alert.message_en
+    assert "new session_id per heartbeat?" in alert.message_en
+    assert "last 5 min" in alert.message_en
+    assert "1,000" in alert.message_zh and "900" in alert.message_zh
+    assert "session_id" in alert.message_zh and "90%" in alert.message_zh
+    # While it holds, and when it lapses for less than 5 min of event time: nothing new.
+    assert ev.churn_alerts({key: RecentFigures(NOW + 10_000, 2_000, 1_900)}, NOW + 12_000) == []
+    assert ev.churn_alerts({key: RecentFigures(NOW + 60_000, 2_000, 100)}, NOW + 62_000) == []
+    assert ev.churn_alerts({key: RecentFigures(NOW + 90_000, 2_000, 1_900)}, NOW + 92_000) == []
+    # Lapsed for 5 min: the episode is over, and the next one is a new alert.
+    assert ev.churn_alerts({key: RecentFigures(NOW + 390_000, 2_000, 10)}, NOW + 392_000) == []
+    again = ev.churn_alerts({key: RecentFigures(NOW + 400_000, 2_000, 1_900)}, NOW + 402_000)
+    assert [a.id for a in again] == [f"churn/show/web/{(NOW + 400_000) // 1000}"]
+
+
+def test_churn_is_per_partner_and_a_well_behaved_one_gets_none():
+    ev = AlertEvaluator(RULES)
+    recent = {
+        ("show", "buggy"): RecentFigures(NOW, 3_000, 2_990),
+        ("show", "good"): RecentFigures(NOW, 3_000, 300),
+        ("other", "buggy"): RecentFigures(None),
+    }
+    alerts = ev.evaluate({}, {}, {}, NOW + 2_000, recent)
+    assert [(a.kind, a.stream, a.platform) for a in alerts] == [("churn", "show", "buggy")]
+
+
+def test_a_restarted_evaluator_that_read_the_churn_alert_raises_it_not_again():
+    first = AlertEvaluator(RULES)
+    key = ("show", "web")
+    raised = first.churn_alerts({key: RecentFigures(NOW, 1_000, 900)}, NOW + 2_000)
+    again = AlertEvaluator(RULES)
+    for alert in raised:
+        again.remember(alert.to_json())
+    assert again.churn_alerts({key: RecentFigures(NOW + 30_000, 1_000, 950)}, NOW + 32_000) == []
+
+
+def test_old_churn_is_not_raised_after_a_restart():
+    ev = AlertEvaluator(RULES)
+    recent = {("show", "web"): RecentFigures(NOW, 1_000, 900)}
+    assert ev.churn_alerts(recent, NOW + 2 * 3_600_000) == []
+
+
+def test_the_monitor_sums_the_partitions_stats_records_into_one_churn_alert():
+    """Each partition's stats record has its share; only their sum reaches the thresholds.
+    Records without the figures (from before they existed) are read as before."""
+    monitor = AlertMonitor([], "partials", "stats", "alerts", RULES)
+    monitor._caught_up = True
+
+    def stats(partition: int, offline: int, single: int, platform: str = "web") -> bytes:
+        doc = {
+            "stream": "show",
+            "platform": platform,
+            "partition": partition,
+            "last_event_ts": NOW,
+            "last_arrival": NOW,
+            "events": 10,
+            "rejected": 0,
+            "recent_as_of": NOW - partition * 500,
+            "recent_offline_sessions": offline,
+            "recent_single_event_offline": single,
+        }
+        return orjson.dumps(doc)
+
+    old = {"stream": "show", "platform": "tv", "partition": 0, "last_arrival": NOW, "events": 1}
+    monitor._take("stats", b"old", orjson.dumps(old))
+    for partition in range(4):
+        monitor._take("stats", b"k", stats(partition, 200, 170))  # 680 of 800 in all
+    monitor._take("stats", b"k", stats(0, 200, 10, platform="app"))
+    alerts = [a for a in monitor.evaluate(NOW + 2_000) if a.kind == "churn"]
+    assert [(a.id, a.value, a.at) for a in alerts] == [(f"churn/show/web/{NOW // 1000}", 680, NOW)]
+    assert "680 of 800" in alerts[0].message_en
+    # A later record replaces its partition's share.
+    monitor._take("stats", b"k", stats(3, 200, 0))
+    assert monitor.recent[("show", "web", 3)] == RecentFigures(NOW - 1_500, 200, 0)
