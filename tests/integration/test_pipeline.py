@@ -187,3 +187,24 @@ def test_worker_kill_9_then_restart_gives_the_same_numbers(stack: Stack, registe
     # seed 1's events (previous test) lie 10 minutes later, so they change none of these.
     instants = [base + d for d in (5_000, 31_000, 62_000, 150_000)]
     wait_exact(stack, registered["token"], log, instants)
+
+
+def test_the_worst_patterns_one_partner_can_send_still_count_exactly(stack: Stack, registered):
+    """One session with heartbeats at distinct milliseconds (many in one second), leaves out
+    of order among them, and a reports partner with several reports a second: after the
+    attack the numbers equal the definitions at every second it touched."""
+    base = (int(time.time() * 1000) - 1_800_000) // 1000 * 1000
+    rnd = random.Random(5)
+    log = make_log(seed=5, base_ms=base, sessions=10)
+    # 1,500 heartbeats: 1,000 within the first two seconds, then one every 37 ms.
+    starts = [base + 2 * i for i in range(1_000)] + [base + 2_000 + 37 * i for i in range(500)]
+    log += [Accepted("web", "heartbeat", ts, "attack") for ts in starts]
+    for ts in rnd.sample(range(base, base + 20_500), 60):
+        log.append(Accepted("web", "leave", ts, "attack"))
+    log += [
+        Accepted("tv", "count", base + 250 * k + rnd.randrange(3), concurrent=rnd.randrange(900))
+        for k in range(200)
+    ]
+    post_all(stack, registered, log, seed=55)
+    instants = [base + d for d in (0, 999, 1_000, 2_001, 5_000, 12_345, 20_000, 49_999, 90_000)]
+    wait_exact(stack, registered["token"], log, instants)
