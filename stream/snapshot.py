@@ -210,6 +210,7 @@ def _load_platform(header: dict[str, Any], raw: dict[str, bytes], swap: bool) ->
             session.leaves = leaves32[l32 : l32 + nl] if nl else None
             l32 += nl
         session.timeout_of = None
+        session.longest = 0
         session.ranges = pairs[r : r + nr]
         r += nr
         sessions[session_id] = session
@@ -220,6 +221,7 @@ def _load_platform(header: dict[str, Any], raw: dict[str, bytes], swap: bool) ->
         if session.timeout_of is None:
             session.timeout_of = {}
         session.timeout_of[int(h)] = int(timeout)
+        session.longest = max(session.longest, int(timeout))
     state.sessions = sessions
     viewer_firsts = _array("q", raw["viewer_firsts"], swap)
     state.viewers = dict(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from array import array
 
 import pytest
 from hypothesis import given, settings
@@ -195,3 +196,223 @@ def test_shuffling_and_duplicating_never_changes_a_number(events, rnd: random.Ra
             expected = numbers(unique, platform, s * 1000)
             assert at(first, platform, s * 1000 - T0) == expected, (platform, s)
             assert at(second, platform, s * 1000 - T0) == expected, (platform, s)
+
+
+# --- Folding and bounded leaves -------------------------------------------------------------
+
+DEFAULT = 30_000
+
+
+def full_ranges(events: list[tuple[str, int, int]], default: int = DEFAULT) -> list:
+    """The online seconds of every event added, nothing folded (the definition)."""
+    timeout_of: dict[int, int] = {}
+    leaves: set[int] = set()
+    for kind, ts, timeout in events:
+        if kind == "leave":
+            leaves.add(ts)
+        else:
+            timeout_of[ts] = max(timeout_of.get(ts, 0), timeout)
+    return online_ranges(sorted(timeout_of), sorted(leaves), timeout_of, default)
+
+
+def replay(events: list[tuple[str, int, int]], default: int = DEFAULT) -> Session:
+    session = Session(events[0][1] if events else 0)
+    for kind, ts, timeout in events:
+        session.add(kind, ts, timeout, default)
+    return session
+
+
+def assert_folded(session: Session, default: int = DEFAULT) -> None:
+    """At most one leave per second; per second, starts that each reach further than every
+    later one; no start at or before a leave of its own second."""
+    leaves = session.leave_times()
+    assert len({ceil_second(t) for t in leaves}) == len(leaves)
+    leave_of = {ceil_second(t): t for t in leaves}
+    groups: dict[int, list[int]] = {}
+    for h in session.start_times():
+        groups.setdefault(ceil_second(h), []).append(h)
+        assert h > leave_of.get(ceil_second(h), h - 1)
+    for group in groups.values():
+        reaches = [ceil_second(h + session._timeout(h, default)) for h in group]
+        assert reaches == sorted(reaches, reverse=True)
+        assert len(set(reaches)) == len(reaches)
+
+
+@pytest.mark.parametrize(
+    ("events", "starts", "leaves"),
+    [
+        # Two heartbeats of one second: the later one covers every second the first could.
+        ([("heartbeat", 1_100, DEFAULT), ("heartbeat", 1_900, DEFAULT)], [1_900], []),
+        ([("heartbeat", 1_900, DEFAULT), ("heartbeat", 1_100, DEFAULT)], [1_900], []),
+        # A whole second closes its group: 2,000 and 2,001 are in different ones.
+        ([("heartbeat", 2_000, DEFAULT), ("heartbeat", 2_001, DEFAULT)], [2_000, 2_001], []),
+        ([("heartbeat", 1_001, DEFAULT), ("heartbeat", 2_000, DEFAULT)], [2_000], []),
+        # A later start with a shorter timeout that ends a second earlier: both matter.
+        ([("join", 1_100, 45_000), ("heartbeat", 1_900, DEFAULT)], [1_100, 1_900], []),
+        ([("heartbeat", 1_900, DEFAULT), ("join", 1_100, 45_000)], [1_100, 1_900], []),
+        # ... but not if it still ends in the same second (31.1 s vs 31.9 s: both 32).
+        ([("join", 1_100, 30_500), ("heartbeat", 1_900, DEFAULT)], [1_900], []),
+        # The same instant under a longer timeout replaces the shorter one.
+        ([("join", 1_100, DEFAULT), ("join", 1_100, 45_000)], [1_100], []),
+        # Two leaves of one second: the later one cuts all the earlier one does.
+        ([("leave", 5_200, DEFAULT), ("leave", 5_700, DEFAULT)], [], [5_700]),
+        ([("leave", 5_700, DEFAULT), ("leave", 5_200, DEFAULT)], [], [5_700]),
+        ([("leave", 5_000, DEFAULT), ("leave", 5_001, DEFAULT)], [], [5_000, 5_001]),
+        # A start at or before a leave of its own second is never online at a whole second.
+        ([("heartbeat", 5_100, DEFAULT), ("leave", 5_200, DEFAULT)], [], [5_200]),
+        ([("leave", 5_200, DEFAULT), ("heartbeat", 5_100, DEFAULT)], [], [5_200]),
+        ([("leave", 5_200, DEFAULT), ("heartbeat", 5_200, DEFAULT)], [], [5_200]),
+        # A start after it is.
+        ([("leave", 5_200, DEFAULT), ("heartbeat", 5_300, DEFAULT)], [5_300], [5_200]),
+    ],
+)
+def test_instants_that_cannot_change_a_whole_second_are_folded(events, starts, leaves):
+    session = replay(events)
+    assert session.start_times() == starts
+    assert session.leave_times() == leaves
+    assert session.ranges == full_ranges(events)
+    assert set(session.timeout_of or {}) <= set(starts)
+
+
+def test_a_session_grows_with_the_seconds_it_spans_not_the_events_sent():
+    session = Session(T0)
+    for ms in range(0, 60_000, 7):
+        session.add("heartbeat", T0 + ms, DEFAULT, DEFAULT)
+    for ms in range(3, 60_000, 11):
+        session.add("leave", T0 + ms, DEFAULT, DEFAULT)
+    assert len(session.starts) <= 61 and len(session.leaves or ()) <= 61
+    assert session.first == T0
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        # A leave inside a run of heartbeats splits it; the next heartbeat starts it again.
+        (
+            [("heartbeat", ms, DEFAULT) for ms in range(0, 100_000, 10_000)]
+            + [("leave", 45_500, DEFAULT)],
+            [(0, 46), (50, 120)],
+        ),
+        # A leave reaches back only as far as the longest timeout of the session.
+        (
+            [("heartbeat", 0, 60_000), ("heartbeat", 40_000, DEFAULT), ("leave", 55_000, DEFAULT)],
+            [(0, 55)],
+        ),
+        (
+            [("heartbeat", 0, 60_000), ("leave", 55_000, DEFAULT), ("heartbeat", 56_000, DEFAULT)],
+            [(0, 55), (56, 86)],
+        ),
+        # A leave before the next leave cuts only up to it.
+        (
+            [
+                ("heartbeat", 0, DEFAULT),
+                ("leave", 20_000, DEFAULT),
+                ("heartbeat", 21_000, DEFAULT),
+                ("leave", 10_000, DEFAULT),
+            ],
+            [(0, 10), (21, 51)],
+        ),
+        # A leave at a whole second cuts that second; one just after it does not.
+        (
+            [("heartbeat", 0, DEFAULT), ("leave", 5_000, DEFAULT), ("heartbeat", 9_000, DEFAULT)],
+            [(0, 5), (9, 39)],
+        ),
+        (
+            [("heartbeat", 0, DEFAULT), ("heartbeat", 9_000, DEFAULT), ("leave", 5_001, DEFAULT)],
+            [(0, 6), (9, 39)],
+        ),
+    ],
+)
+def test_out_of_order_leaves_patch_only_their_window(events, expected):
+    session = replay(events)
+    assert session.ranges == expected == full_ranges(events)
+
+
+boundary_ms = st.one_of(
+    st.integers(-20, 130).map(lambda s: s * 1000),
+    st.tuples(st.integers(-20, 130), st.sampled_from([-1, 1, 499, 999])).map(
+        lambda p: p[0] * 1000 + p[1]
+    ),
+    st.integers(-20_000, 130_000),
+)
+mixed_event = st.tuples(
+    st.sampled_from(["join", "heartbeat", "heartbeat", "leave"]),
+    boundary_ms,
+    st.sampled_from([DEFAULT, DEFAULT, 10_000, 45_000, 30_500, 999, 1_000]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(mixed_event, max_size=40),
+    st.randoms(use_true_random=False),
+    st.sampled_from([DEFAULT, 30_500]),
+)
+def test_folded_session_matches_every_event_added_in_any_order(
+    events, rnd: random.Random, default: int
+):
+    # Whatever the order, duplicates and timeouts (the partner's default one too): the kept
+    # ranges are those of the whole set of events, the changes add up to them, and what is
+    # kept is folded.
+    noisy = events + rnd.sample(events, k=len(events) // 2)
+    rnd.shuffle(noisy)
+    session = Session(T0)
+    totals: dict[int, int] = {}
+    for n, (kind, offset, timeout) in enumerate(noisy, start=1):
+        for second, delta in session.add(kind, T0 + offset, timeout, default):
+            totals[second] = totals.get(second, 0) + delta
+        so_far = [(k, T0 + o, t) for k, o, t in noisy[:n]]
+        assert session.ranges == full_ranges(so_far, default)
+    level, previous, covered = 0, 0, []
+    for second in sorted(totals):
+        if level > 0:
+            covered.append((previous, second))
+        level += totals[second]
+        assert level in (0, 1)
+        previous = second
+    assert merge_ranges(covered) == session.ranges
+    assert_folded(session, default)
+
+
+def unfolded(events: list[tuple[str, int, int]], default: int = DEFAULT) -> Session:
+    """A session holding every instant, as one restored from an older checkpoint can."""
+    timeout_of: dict[int, int] = {}
+    leaves: set[int] = set()
+    for kind, ts, timeout in events:
+        if kind == "leave":
+            leaves.add(ts)
+        else:
+            timeout_of[ts] = max(timeout_of.get(ts, 0), timeout)
+    session = Session(events[0][1] if events else 0)
+    session.starts = array("i", [h - session.base for h in sorted(timeout_of)])
+    session.leaves = array("i", [t - session.base for t in sorted(leaves)])
+    odd = {h: t for h, t in timeout_of.items() if t != default}
+    session.timeout_of = odd or None
+    session.longest = max(odd.values(), default=0)
+    session.ranges = full_ranges(events, default)
+    return session
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(mixed_event, min_size=1, max_size=25), st.lists(mixed_event, max_size=25))
+def test_folding_changes_no_number_now_or_after_any_later_events(past, later):
+    # A folded session and one holding every instant agree now, and after any later events
+    # they report the same changes second by second.
+    past = [(k, T0 + o, t) for k, o, t in past]
+    folded, full = replay(past), unfolded(past)
+    assert folded.ranges == full.ranges
+    for kind, offset, timeout in later:
+        ts = T0 + offset
+        assert folded.add(kind, ts, timeout, DEFAULT) == full.add(kind, ts, timeout, DEFAULT)
+        assert folded.ranges == full.ranges
+    assert folded.ranges == full_ranges(past + [(k, T0 + o, t) for k, o, t in later])
+
+
+def test_an_in_order_heartbeat_folds_every_start_of_its_second_it_covers():
+    # Under a default timeout that is not whole seconds, a later default start of the same
+    # second can reach as far as an earlier one with a longer timeout.
+    session = Session(T0)
+    for ts, timeout in [(T0 + 1_100, 31_000), (T0 + 1_200, 30_500), (T0 + 1_900, 30_500)]:
+        session.add("heartbeat", ts, timeout, 30_500)
+    assert session.start_times() == [T0 + 1_900]
+    assert not session.timeout_of

@@ -1,0 +1,131 @@
+"""Cost of the worst event patterns in the counting code, against a normal heartbeat.
+
+Not collected by pytest (a measurement, not a test). Run:
+``python -m tests.stream.bench_worst [--leaves N] [--drains N]``.
+
+- ``heartbeat``: the baseline, in-order heartbeats of 20,000 sessions (10 s apart).
+- ``leave/dense``, ``leave/sparse``: one session with 200,000 heartbeats at distinct
+  milliseconds (1 ms apart, or 1,001 ms apart: one in every second), then ``--leaves``
+  leaves at distinct random instants inside them, in random order.
+- ``late heartbeat``: the sparse session, then ``--leaves`` heartbeats at random earlier
+  instants.
+- ``report+drain``: 200,000 reports one second apart, then ``--drains`` reports 0.25 s
+  apart, each followed by a drain (what the worker does every flush interval).
+
+Times are CPU time per event of ``PlatformState.apply_session`` + ``fold`` (sessions) or
+``apply`` + ``PartitionState.drain`` (reports): the work done under the partition lock,
+without decoding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+
+from contract.events import Event
+from stream.partition_state import PartitionState, PlatformState
+
+T0 = 1_734_778_800_000
+TIMEOUT = 30_000
+STARTS = 200_000
+
+
+def _platform() -> tuple[PartitionState, PlatformState]:
+    partition = PartitionState(0)
+    state = partition._platform("s", "web", TIMEOUT)
+    return partition, state
+
+
+def _timed(steps: list[Callable[[], object]]) -> tuple[float, float]:
+    """(mean, max) CPU seconds per step."""
+    worst = 0.0
+    started = time.process_time()
+    for step in steps:
+        one = time.perf_counter()
+        step()
+        worst = max(worst, time.perf_counter() - one)
+    return (time.process_time() - started) / len(steps), worst
+
+
+def heartbeats() -> tuple[float, float]:
+    _, state = _platform()
+    events = [(T0 + 10_000 * beat + i, f"s{i}") for beat in range(10) for i in range(20_000)]
+
+    def step(ts: int, sid: str) -> Callable[[], None]:
+        def run() -> None:
+            state.apply_session("heartbeat", ts, sid, None, TIMEOUT)
+            state.fold()
+
+        return run
+
+    return _timed([step(ts, sid) for ts, sid in events])
+
+
+def _session(spacing: int) -> tuple[PlatformState, list[int]]:
+    _, state = _platform()
+    # Distinct milliseconds; with a spacing of 1,000 + 1 every heartbeat is in its own second.
+    times = [T0 + spacing * i for i in range(STARTS)]
+    for ts in times:
+        state.apply_session("heartbeat", ts, "one", None, TIMEOUT)
+    state.fold()
+    return state, times
+
+
+def session_events(kind: str, spacing: int, count: int, seed: int = 1) -> tuple[float, float]:
+    state, times = _session(spacing)
+    rnd = random.Random(seed)
+    taken = set(times) if kind != "leave" else set()
+    instants: list[int] = []
+    while len(instants) < count:
+        ts = rnd.randrange(times[0], times[-1])
+        if ts not in taken:
+            taken.add(ts)
+            instants.append(ts)
+
+    def step(ts: int) -> Callable[[], None]:
+        def run() -> None:
+            state.apply_session(kind, ts, "one", None, TIMEOUT)
+            state.fold()
+
+        return run
+
+    return _timed([step(ts) for ts in instants])
+
+
+def reports(drains: int) -> tuple[float, float]:
+    partition, state = _platform()
+    for i in range(STARTS):
+        state.apply(Event(type="count", stream="s", ts=T0 + 1000 * i, concurrent=i % 500), TIMEOUT)
+    partition.drain()
+    last = T0 + 1000 * STARTS
+
+    def step(ts: int) -> Callable[[], None]:
+        def run() -> None:
+            state.apply(Event(type="count", stream="s", ts=ts, concurrent=ts % 700), TIMEOUT)
+            partition.drain()
+
+        return run
+
+    return _timed([step(last + 250 * i) for i in range(drains)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--leaves", type=int, default=1_000)
+    parser.add_argument("--drains", type=int, default=1_000)
+    args = parser.parse_args()
+    base, base_max = heartbeats()
+    rows = [("heartbeat", base, base_max)]
+    rows.append(("leave/dense", *session_events("leave", 1, args.leaves)))
+    rows.append(("leave/sparse", *session_events("leave", 1_001, args.leaves)))
+    rows.append(("late heartbeat", *session_events("heartbeat", 1_001, args.leaves)))
+    rows.append(("report+drain", *reports(args.drains)))
+    print(f"{'pattern':<16}{'mean µs':>12}{'max µs':>12}{'× heartbeat':>14}")
+    for name, mean, worst in rows:
+        print(f"{name:<16}{mean * 1e6:>12.1f}{worst * 1e6:>12.1f}{mean / base:>14.1f}")
+
+
+if __name__ == "__main__":
+    main()
