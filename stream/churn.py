@@ -95,6 +95,7 @@ class ChurnCounter:
         "cells",
         "ends",
         "floor",
+        "floor_ms",
         "single_cells",
         "single_ends",
         "singles",
@@ -105,6 +106,8 @@ class ChurnCounter:
         self.window_s = window_s
         self.floor = _NO_FLOOR
         """The oldest start second followed; what started before it is dropped."""
+        self.floor_ms = _NO_FLOOR
+        """``floor`` in ms: a session is followed if its first event is at or after it."""
         self.cells: dict[int, dict[int, int]] = {}
         """Start second → end second → sessions."""
         self.ends: dict[int, int] = {}
@@ -120,10 +123,11 @@ class ChurnCounter:
         """Call before adding an event at ``ts`` to ``session`` (None: the session is new);
         unless the answer is None, call ``after`` once the event is added."""
         if session is None:
-            return NEW if ts // 1000 >= self.floor else None
-        start = session.first // 1000
-        if start < self.floor:
+            return NEW if ts >= self.floor_ms else None
+        first = session.first
+        if first < self.floor_ms:
             return None
+        start = first // 1000
         ranges = session.ranges
         return (start, ranges[-1][1] if ranges else start)
 
@@ -218,6 +222,7 @@ class ChurnCounter:
         if floor <= old:
             return
         self.floor = floor
+        self.floor_ms = floor * 1000
         for cells, ends in ((self.cells, self.ends), (self.single_cells, self.single_ends)):
             if floor - old <= len(cells):
                 gone = [s for s in range(old, floor) if s in cells]
