@@ -33,7 +33,7 @@ from contract.records import (
 from stream.churn import ChurnCounter
 from stream.merge import Chunk
 from stream.presence import Session
-from stream.reports import REPORT_TTL_MS, Report, merge_report, report_diffs
+from stream.reports import REPORT_TTL_MS, Report, ReportTimeline, merge_report
 
 __all__ = ["DeadLetter", "PartitionState", "PlatformState", "PlatformStats"]
 
@@ -95,7 +95,8 @@ class PlatformState:
     changes: dict[int, dict[int, list[int]]] = field(default_factory=dict)
     reports: dict[int, Report] = field(default_factory=dict)
     report_changes: dict[int, dict[int, tuple[int, int, int]]] = field(default_factory=dict)
-    reports_dirty: bool = False
+    """Per minute, the per-second changes the reports make (kept up to date by ``apply``)."""
+    report_timeline: ReportTimeline = field(default_factory=ReportTimeline)
     dirty: set[int] = field(default_factory=set)
     last_event_ts: int | None = None
     last_arrival: int | None = None
@@ -127,7 +128,7 @@ class PlatformState:
             merged = merge_report(self.reports.get(event.ts), report)
             if merged != self.reports.get(event.ts):
                 self.reports[event.ts] = merged
-                self.reports_dirty = True
+                self.report_timeline.add(event.ts, merged, self._bump_report)
             return
         session_id = event.session_id
         assert session_id is not None  # noqa: S101 - parse_event guarantees it
@@ -184,17 +185,20 @@ class PlatformState:
                     self._bump(second, index, delta)
             bumps.clear()
 
-    def _refresh_reports(self) -> None:
-        if not self.reports_dirty:
-            return
-        self.reports_dirty = False
-        by_minute: dict[int, dict[int, tuple[int, int, int]]] = {}
-        for second, diff in report_diffs(self.reports).items():
-            by_minute.setdefault(second // 60, {})[second] = diff
-        for minute in set(by_minute) | set(self.report_changes):
-            if by_minute.get(minute) != self.report_changes.get(minute):
-                self.dirty.add(minute)
-        self.report_changes = by_minute
+    def _bump_report(self, second: int, index: int, delta: int) -> None:
+        minute = second // 60
+        cells = self.report_changes.get(minute)
+        if cells is None:
+            cells = self.report_changes[minute] = {}
+        cell = list(cells.get(second, (0, 0, 0)))
+        cell[index] += delta
+        if cell == [0, 0, 0]:
+            cells.pop(second, None)
+            if not cells:
+                del self.report_changes[minute]
+        else:
+            cells[second] = (cell[0], cell[1], cell[2])
+        self.dirty.add(minute)
 
     def forget_published_reports(self) -> None:
         """Republish every minute a report could ever have changed (after a restore).
@@ -202,10 +206,13 @@ class PlatformState:
         What was published for reports is not kept in a checkpoint or a rebuild, and a later
         report can move a change out of a minute (a report taking over ends the previous
         one's 120 s earlier). The reports only ever grow, so every minute they could have
-        touched lies between the first report and 120 s after the last one.
+        touched lies between the first report and 120 s after the last one. The changes
+        themselves are rebuilt from the reports, all a restore brings back.
         """
-        self.reports_dirty = True
         self.report_changes = {}
+        self.report_timeline = ReportTimeline()
+        for ts in sorted(self.reports):
+            self.report_timeline.add(ts, self.reports[ts], self._bump_report)
         if self.reports:
             first = -(-min(self.reports) // 1000) // 60
             last = -(-(max(self.reports) + REPORT_TTL_MS) // 1000) // 60
@@ -389,7 +396,6 @@ class PartitionState:
         chunks: list[Chunk] = []
         stats: list[PlatformStats] = []
         for state in self.platforms.values():
-            state._refresh_reports()
             for minute in sorted(state.dirty):
                 chunks.append(
                     Chunk(
