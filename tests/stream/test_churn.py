@@ -121,9 +121,9 @@ def test_a_session_gaining_a_second_event_stops_being_single():
 
 
 def test_the_window_slides_with_the_clock_and_keeps_only_its_own_seconds():
-    """One single-heartbeat session every second for 20 minutes, the clock a second behind:
-    once the window is full, 270 of its 300 seconds' sessions are offline, and nothing older
-    is kept."""
+    """One single-heartbeat session every second for 20 minutes, the clock at the newest:
+    once the window is full, 270 of its 300 seconds' sessions are offline (the last 30 are
+    still online), and nothing older is kept."""
     state = PlatformState("s", "web", TIMEOUT)
     for i in range(1200):
         now = T0 + i * 1000
