@@ -154,22 +154,23 @@ class Session:
         base = self.base
         rel = ts - base
         leaves = self.leaves
+        last = starts[-1] if starts else None
         if (
             kind != "leave"
             and timeout_ms == default_timeout_ms
-            and (not starts or rel > starts[-1])
+            and (last is None or rel > last)
             and (not leaves or rel > leaves[-1])
-            and (-_NARROW <= rel < _NARROW or starts.typecode == "q")
+            and (-(2**31) <= rel < 2**31 or starts.typecode == "q")
         ):
             # In-order fast path (the common heartbeat): the newest start, after every leave,
             # only adds its own interval [ts, ts + timeout).
-            group_start = -(-ts // 1000) * 1000 - 999 - base  # its second's first instant
-            if not starts or starts[-1] < group_start:
+            if last is None or rel - last >= 1000 or -(-ts // 1000) != -(-(last + base) // 1000):
                 starts.append(rel)
                 self._append_interval(ts, timeout_ms, changes)
                 return
+            group_start = -(-ts // 1000) * 1000 - 999 - base  # its second's first instant
             if (len(starts) < 2 or starts[-2] < group_start) and (
-                self.timeout_of is None or starts[-1] + base not in self.timeout_of
+                self.timeout_of is None or last + base not in self.timeout_of
             ):
                 # The previous start, alone in the same second under the same timeout, is
                 # covered by this one.
@@ -308,16 +309,25 @@ class Session:
         window_end = -(-limit // 1000)
         if window_end <= second:
             return
+        # Those starts are before the next leave, so ``window_end`` is all that cuts them.
         pieces: list[Range] = []
         last = (window_end - 1) * 1000 - base  # later starts begin at window_end or after
-        for k in range(s_lo, bisect_right(starts, last, s_lo)):
-            h = starts[k] + base
-            end = h + self._timeout(h, default_timeout_ms)
-            if after is not None and after < end:
-                end = after
-            if end > h:
-                pieces.append((-(-h // 1000), min(-(-end // 1000), window_end)))
-        self._replace(second, window_end, merge_ranges(pieces), changes)
+        timeout_of = self.timeout_of
+        for offset in starts[s_lo : bisect_right(starts, last, s_lo)]:
+            h = offset + base
+            timeout = (
+                default_timeout_ms if timeout_of is None else timeout_of.get(h, default_timeout_ms)
+            )
+            start = -(-h // 1000)
+            end = min(-(-(h + timeout) // 1000), window_end)
+            if start >= end:
+                continue
+            if pieces and start <= pieces[-1][1]:  # starts come in order: merge as they come
+                if end > pieces[-1][1]:
+                    pieces[-1] = (pieces[-1][0], end)
+            else:
+                pieces.append((start, end))
+        self._replace(second, window_end, pieces, changes)
 
     def _replace(self, start: int, end: int, pieces: list[Range], changes: dict[int, int]) -> None:
         """Make ``pieces`` (merged, inside ``[start, end)``) the online seconds of that window."""

@@ -416,3 +416,30 @@ def test_an_in_order_heartbeat_folds_every_start_of_its_second_it_covers():
         session.add("heartbeat", ts, timeout, 30_500)
     assert session.start_times() == [T0 + 1_900]
     assert not session.timeout_of
+
+
+pipeline_event = st.builds(
+    Accepted,
+    platform=st.just("p1"),
+    type=st.sampled_from(["join", "heartbeat", "heartbeat", "leave"]),
+    ts=boundary_ms.map(lambda ms: T0 + ms),
+    session_id=st.sampled_from(["s1", "s2", "s3"]),
+    viewer_id=st.just(None),
+    timeout_ms=st.sampled_from([DEFAULT, DEFAULT, 10_000, 45_000, 30_500, 999]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(pipeline_event, max_size=30), st.randoms(use_true_random=False))
+def test_published_session_numbers_match_the_oracle_at_second_boundaries(
+    events, rnd: random.Random
+):
+    # Instants on and next to whole seconds, mixed timeouts, leaves before and after
+    # starts, any order, duplicates, drained now and then: every published number is the
+    # definition's.
+    noisy = events + rnd.sample(events, k=len(events) // 2)
+    rnd.shuffle(noisy)
+    diffs = run_pipeline(noisy, partitions=2, drain_every=rnd.randint(1, 6))
+    unique = set(events)
+    for s in range(T0 // 1000 - 21, T0 // 1000 + 180):
+        assert at(diffs, "p1", s * 1000 - T0) == numbers(unique, "p1", s * 1000), s
