@@ -318,8 +318,9 @@ class Session:
             timeout = (
                 default_timeout_ms if timeout_of is None else timeout_of.get(h, default_timeout_ms)
             )
-            start = -(-h // 1000)
-            end = min(-(-(h + timeout) // 1000), window_end)
+            start, end = -(-h // 1000), -(-(h + timeout) // 1000)
+            if end > window_end:
+                end = window_end
             if start >= end:
                 continue
             if pieces and start <= pieces[-1][1]:  # starts come in order: merge as they come
