@@ -9,12 +9,16 @@ Not collected by pytest (a measurement, not a test). Run:
   leaves at distinct random instants inside them, in random order.
 - ``late heartbeat``: the sparse session, then ``--leaves`` heartbeats at random earlier
   instants.
-- ``report+drain``: 200,000 reports one second apart, then ``--drains`` reports 0.25 s
+- ``report+drain``: 200,000 reports two seconds apart, then ``--drains`` reports 0.25 s
   apart, each followed by a drain (what the worker does every flush interval).
+- ``late report+drain``: the same 200,000 reports, then ``--drains`` reports at random
+  earlier instants whose cumulative overtakes the next steps of the running maximum, each
+  followed by a drain.
 
 Times are CPU time per event of ``PlatformState.apply_session`` + ``fold`` (sessions) or
 ``apply`` + ``PartitionState.drain`` (reports): the work done under the partition lock,
-without decoding.
+without decoding. "max" is the slowest single event in wall-clock time (it includes
+whatever else the machine did at that moment).
 """
 
 from __future__ import annotations
@@ -94,21 +98,35 @@ def session_events(kind: str, spacing: int, count: int, seed: int = 1) -> tuple[
     return _timed([step(ts) for ts in instants])
 
 
-def reports(drains: int) -> tuple[float, float]:
+def reports(drains: int, late: bool = False, seed: int = 1) -> tuple[float, float]:
     partition, state = _platform()
     for i in range(STARTS):
-        state.apply(Event(type="count", stream="s", ts=T0 + 1000 * i, concurrent=i % 500), TIMEOUT)
+        state.apply(
+            Event(type="count", stream="s", ts=T0 + 2000 * i, concurrent=i % 500, cumulative=i),
+            TIMEOUT,
+        )
     partition.drain()
-    last = T0 + 1000 * STARTS
+    last = T0 + 2000 * STARTS
+    rnd = random.Random(seed)
+    # Late reports land at random earlier instants, in a second without a report (so they
+    # govern concurrency there), with a cumulative that overtakes the next few steps of
+    # the running maximum.
+    times = [
+        T0 + 2000 * rnd.randrange(STARTS) + 500 if late else last + 250 * i for i in range(drains)
+    ]
 
     def step(ts: int) -> Callable[[], None]:
         def run() -> None:
-            state.apply(Event(type="count", stream="s", ts=ts, concurrent=ts % 700), TIMEOUT)
+            cumulative = (ts - T0) // 2000 + 5
+            state.apply(
+                Event(type="count", stream="s", ts=ts, concurrent=ts % 700, cumulative=cumulative),
+                TIMEOUT,
+            )
             partition.drain()
 
         return run
 
-    return _timed([step(last + 250 * i) for i in range(drains)])
+    return _timed([step(ts) for ts in times])
 
 
 def main() -> None:
@@ -122,9 +140,10 @@ def main() -> None:
     rows.append(("leave/sparse", *session_events("leave", 1_001, args.leaves)))
     rows.append(("late heartbeat", *session_events("heartbeat", 1_001, args.leaves)))
     rows.append(("report+drain", *reports(args.drains)))
-    print(f"{'pattern':<16}{'mean µs':>12}{'max µs':>12}{'× heartbeat':>14}")
+    rows.append(("late report+drain", *reports(args.drains, late=True)))
+    print(f"{'pattern':<20}{'mean µs':>12}{'max µs':>12}{'× heartbeat':>14}")
     for name, mean, worst in rows:
-        print(f"{name:<16}{mean * 1e6:>12.1f}{worst * 1e6:>12.1f}{mean / base:>14.1f}")
+        print(f"{name:<20}{mean * 1e6:>12.1f}{worst * 1e6:>12.1f}{mean / base:>14.1f}")
 
 
 if __name__ == "__main__":
