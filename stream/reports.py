@@ -13,7 +13,7 @@ overtakes.
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Mapping
 
 from stream.presence import ceil_second
@@ -85,60 +85,126 @@ Bump = Callable[[int, int, int], None]
 2 uniques) of the change at ``second``."""
 
 
+class _SortedSeconds:
+    """Distinct whole seconds, sorted, in blocks of at most ``2 * block``: adding or removing
+    one moves the rest of its block, not all the seconds after it."""
+
+    __slots__ = ("block", "blocks", "firsts")
+
+    def __init__(self, block: int) -> None:
+        self.block = block
+        self.blocks: list[list[int]] = []
+        self.firsts: list[int] = []
+        """The first second of each block."""
+
+    def at_or_before(self, second: int) -> int | None:
+        """The greatest second held that is ``<= second``."""
+        b = bisect_right(self.firsts, second) - 1
+        if b < 0:
+            return None
+        block = self.blocks[b]
+        return block[bisect_right(block, second) - 1]
+
+    def before(self, second: int) -> int | None:
+        """The greatest second held that is ``< second``."""
+        b = bisect_left(self.firsts, second) - 1
+        if b < 0:
+            return None
+        block = self.blocks[b]
+        return block[bisect_left(block, second) - 1]
+
+    def after(self, second: int) -> int | None:
+        """The least second held that is ``> second``."""
+        b = bisect_right(self.firsts, second) - 1
+        if b >= 0:
+            block = self.blocks[b]
+            i = bisect_right(block, second)
+            if i < len(block):
+                return block[i]
+        return self.firsts[b + 1] if b + 1 < len(self.firsts) else None
+
+    def add(self, second: int) -> None:
+        """Hold ``second`` (not held yet)."""
+        if not self.blocks:
+            self.blocks.append([second])
+            self.firsts.append(second)
+            return
+        b = max(bisect_right(self.firsts, second) - 1, 0)
+        block = self.blocks[b]
+        insort(block, second)
+        self.firsts[b] = block[0]
+        if len(block) > 2 * self.block:
+            half = len(block) // 2
+            self.blocks.insert(b + 1, block[half:])
+            self.firsts.insert(b + 1, block[half])
+            del block[half:]
+
+    def remove(self, second: int) -> None:
+        """Stop holding ``second`` (held)."""
+        b = bisect_right(self.firsts, second) - 1
+        block = self.blocks[b]
+        del block[bisect_left(block, second)]
+        if block:
+            self.firsts[b] = block[0]
+        else:
+            del self.blocks[b], self.firsts[b]
+
+
 class _RunningMax:
-    """A running maximum over whole seconds, as its steps: seconds and levels, both rising."""
+    """A running maximum over whole seconds, as its steps: the seconds where it rises."""
 
-    __slots__ = ("levels", "seconds")
+    __slots__ = ("level", "steps")
 
-    def __init__(self) -> None:
-        self.seconds: list[int] = []
-        self.levels: list[int] = []
+    def __init__(self, block: int) -> None:
+        self.steps = _SortedSeconds(block)
+        self.level: dict[int, int] = {}
+        """The maximum from each step on."""
 
     def raise_to(self, second: int, value: int, index: int, bump: Bump) -> None:
         """Make the maximum at least ``value`` from ``second`` on; bump what changes."""
-        seconds, levels = self.seconds, self.levels
-        i = bisect_right(seconds, second)
-        level = levels[i - 1] if i else 0
+        steps, level_at = self.steps, self.level
+        step = steps.at_or_before(second)
+        level = 0 if step is None else level_at[step]
         if value <= level:
             return
         # From ``second`` up to the first step above ``value``, the maximum becomes
         # ``value``: take away the old levels there, one segment per overtaken step.
-        k, at = i, second
-        while k < len(seconds) and levels[k] <= value:
+        at = second
+        following = steps.after(second)
+        while following is not None and level_at[following] <= value:
             if level:
                 bump(at, index, -level)
-                bump(seconds[k], index, level)
-            at, level = seconds[k], levels[k]
-            k += 1
+                bump(following, index, level)
+            at, level = following, level_at.pop(following)
+            steps.remove(following)
+            following = steps.after(following)
         if level:
             bump(at, index, -level)
         bump(second, index, value)
-        if k < len(seconds) and level != value:
-            bump(seconds[k], index, level - value)
-        if i and seconds[i - 1] == second:
-            levels[i - 1] = value
-            del seconds[i:k], levels[i:k]
-        else:
-            seconds[i:k] = [second]
-            levels[i:k] = [value]
+        if following is not None and level != value:
+            bump(following, index, level - value)
+        if step != second:
+            steps.add(second)
+        level_at[second] = value
 
 
 class ReportTimeline:
     """A reports-mode partner's per-second changes, kept up to date report by report.
 
     Gives the changes ``report_diffs`` gives for the same reports, whatever order they are
-    added in; adding one costs O(log n) plus the steps of the running maxima it overtakes.
+    added in; adding one costs O(log n + block) plus the steps of the running maxima it
+    overtakes (each step is overtaken once).
     """
 
     __slots__ = ("latest", "seconds", "uniques", "views")
 
-    def __init__(self) -> None:
-        self.seconds: list[int] = []
-        """The first whole seconds of the reports, sorted, each once."""
+    def __init__(self, block: int = 256) -> None:
+        self.seconds = _SortedSeconds(block)
+        """The first whole seconds of the reports."""
         self.latest: dict[int, tuple[int, int]] = {}
         """Per such second, (ts, concurrent) of its latest report: the one that governs."""
-        self.views = _RunningMax()
-        self.uniques = _RunningMax()
+        self.views = _RunningMax(block)
+        self.uniques = _RunningMax(block)
 
     def add(self, ts: int, report: Report, bump: Bump) -> None:
         """Account for ``report``, now the (merged) report at ``ts``; bump what changes."""
@@ -162,18 +228,16 @@ class ReportTimeline:
     ) -> None:
         # A report governs concurrency from its first whole second until the next report's
         # or until it turns 120 s old; only the seconds up to the next report's change.
-        seconds = self.seconds
-        i = bisect_left(seconds, second)
+        following = self.seconds.after(second)
         if governing is not None:
-            following = seconds[i + 1] if i + 1 < len(seconds) else None
             _level(bump, second, _until(governing[0], following), -governing[1])
         else:
-            following = seconds[i] if i < len(seconds) else None
-            if i:
+            previous = self.seconds.before(second)
+            if previous is not None:
                 # The previous report governed these seconds until now.
-                before_ts, before = self.latest[seconds[i - 1]]
+                before_ts, before = self.latest[previous]
                 _level(bump, second, _until(before_ts, following), -before)
-            seconds.insert(i, second)
+            self.seconds.add(second)
         self.latest[second] = (ts, concurrent)
         _level(bump, second, _until(ts, following), concurrent)
 

@@ -9,15 +9,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream.partition_state import PartitionState
-from stream.reports import Report, ReportTimeline, merge_report, report_diffs
+from stream.reports import Report, ReportTimeline, _SortedSeconds, merge_report, report_diffs
 from tests.oracle import Accepted, numbers
 from tests.stream.conftest import run_pipeline, to_event
 from tests.stream.test_presence import T0, at
 
 
-def timeline_diffs(reports: list[tuple[int, Report]]) -> dict[int, tuple[int, int, int]]:
+def held(seconds) -> list[int]:
+    """Everything a ``_SortedSeconds`` holds, checking how its blocks are kept."""
+    assert all(seconds.blocks), "an empty block"
+    assert seconds.firsts == [block[0] for block in seconds.blocks]
+    assert all(len(block) <= 2 * seconds.block for block in seconds.blocks)
+    flat = [second for block in seconds.blocks for second in block]
+    assert flat == sorted(set(flat))
+    return flat
+
+
+def timeline_diffs(
+    reports: list[tuple[int, Report]], block: int = 256
+) -> dict[int, tuple[int, int, int]]:
     """Add reports one by one, as ``PlatformState.apply`` does; the summed changes."""
-    timeline = ReportTimeline()
+    timeline = ReportTimeline(block)
     merged: dict[int, Report] = {}
     cells: dict[int, list[int]] = {}
 
@@ -30,8 +42,12 @@ def timeline_diffs(reports: list[tuple[int, Report]]) -> dict[int, tuple[int, in
         if new != merged.get(ts):
             merged[ts] = new
             timeline.add(ts, new, bump)
-            for steps in (timeline.views, timeline.uniques):  # each level once, rising
-                assert steps.levels == sorted(set(steps.levels))
+            assert held(timeline.seconds) == sorted(timeline.latest)
+            for maximum in (timeline.views, timeline.uniques):  # each level once, rising
+                steps = held(maximum.steps)
+                assert steps == sorted(maximum.level)
+                levels = [maximum.level[s] for s in steps]
+                assert levels == sorted(set(levels))
     return {s: (c[0], c[1], c[2]) for s, c in cells.items() if c != [0, 0, 0]}
 
 
@@ -83,6 +99,7 @@ def merged_reports(reports: list[tuple[int, Report]]) -> dict[int, Report]:
 )
 def test_report_changes_one_report_at_a_time(reports, expected):
     assert timeline_diffs(reports) == expected == report_diffs(merged_reports(reports))
+    assert timeline_diffs(reports, block=1) == expected
 
 
 boundary_ms = st.one_of(
@@ -103,12 +120,17 @@ reports = st.tuples(
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(reports, max_size=40), st.randoms(use_true_random=False))
-def test_timeline_matches_all_reports_at_once_in_any_order(items, rnd: random.Random):
+@given(
+    st.lists(reports, max_size=40),
+    st.randoms(use_true_random=False),
+    st.sampled_from([1, 2, 256]),
+)
+def test_timeline_matches_all_reports_at_once_in_any_order(items, rnd: random.Random, block):
+    # Small blocks make the seconds split into blocks and blocks empty out.
     noisy = items + rnd.sample(items, k=len(items) // 2)
     rnd.shuffle(noisy)
     for n in range(len(noisy) + 1):
-        assert timeline_diffs(noisy[:n]) == report_diffs(merged_reports(noisy[:n]))
+        assert timeline_diffs(noisy[:n], block) == report_diffs(merged_reports(noisy[:n]))
 
 
 def rep(ts: int, report: Report) -> Accepted:
@@ -149,3 +171,26 @@ def test_a_new_report_touches_only_the_minutes_up_to_the_next_one():
     chunks, _, _ = state.drain()
     # After the last report's 120 s: its own minute and the minute its own 120 s end.
     assert sorted(c.minute - base for c in chunks) == [61, 63]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.integers(0, 30)), max_size=60),
+    st.sampled_from([1, 2, 3]),
+)
+def test_sorted_seconds_answer_like_a_sorted_list(ops, block):
+    seconds, model = _SortedSeconds(block), set()
+    for adding, second in ops:
+        if adding and second not in model:
+            seconds.add(second)
+            model.add(second)
+        elif not adding and second in model:
+            seconds.remove(second)
+            model.discard(second)
+        assert held(seconds) == sorted(model)
+        for probe in range(-1, 32):
+            assert seconds.at_or_before(probe) == max(
+                (s for s in model if s <= probe), default=None
+            )
+            assert seconds.before(probe) == max((s for s in model if s < probe), default=None)
+            assert seconds.after(probe) == min((s for s in model if s > probe), default=None)
