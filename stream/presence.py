@@ -10,14 +10,15 @@ Everything here is a set function of the events: adding an event that is already
 changes nothing, and the result does not depend on the order events were added in.
 
 Only whole seconds are sampled, so within one *second group* (the instants with the same
-``ceil_second``, the interval ``(1000(k-1), 1000k]``) most instants can never change a
-number, whatever arrives later, and a session keeps only the others (``Session`` folds the
-rest away on arrival):
+``ceil_second``, the interval ``(1000(k-1), 1000k]``) only some instants can change a
+number, whatever arrives later; a session keeps those (``Session`` folds the others away on
+arrival):
 
 - a start ``h1`` is covered by a start ``h2 >= h1`` of its group that reaches at least as
   far (``ceil_second(h2 + timeout2) >= ceil_second(h1 + timeout1)``): every whole second
-  ``h1`` could make online is at or after ``h2``, so a leave cutting it off from ``h2`` would
-  cut it off from ``h1`` as well. With one timeout, only the latest start of a group stays;
+  ``h1`` could make online is at or after ``h2``, and a leave that cuts such a second off
+  from ``h2`` cuts it off from ``h1`` as well. With one timeout, only the latest start of a
+  group stays;
 - a leave only cuts whole seconds of its group or later, so the latest leave of a group cuts
   everything an earlier one of the group does;
 - a start at or before a leave of its own group is never online at a whole second.
@@ -96,9 +97,9 @@ class Session:
     widened to ``array('q')`` of absolute times (``base`` 0), so the times stay exact.
 
     Instants that can never change a whole-second number are folded away on arrival (see
-    the module docstring), so a session holds at most one leave and, per timeout in use, one
-    start per whole second it spans. Every event then costs O(log n + k) for the k seconds
-    it can change (plus moving the arrays' tails when it lands in the middle).
+    the module docstring): per whole second it spans, a session holds at most one leave and
+    one start per timeout in use. Every event then costs O(log n + k) for the k seconds it
+    can change (plus moving the arrays' tails when it lands in the middle).
     """
 
     __slots__ = ("base", "first", "leaves", "longest", "ranges", "starts", "timeout_of")
