@@ -94,8 +94,9 @@ class PlatformState:
     viewers: dict[str, int] = field(default_factory=dict)
     changes: dict[int, dict[int, list[int]]] = field(default_factory=dict)
     reports: dict[int, Report] = field(default_factory=dict)
-    report_changes: dict[int, dict[int, tuple[int, int, int]]] = field(default_factory=dict)
-    """Per minute, the per-second changes the reports make (kept up to date by ``apply``)."""
+    report_changes: dict[int, dict[int, list[int]]] = field(default_factory=dict)
+    """Per minute, the per-second changes the reports make (kept up to date by ``apply``;
+    never all zero)."""
     report_timeline: ReportTimeline = field(default_factory=ReportTimeline)
     dirty: set[int] = field(default_factory=set)
     last_event_ts: int | None = None
@@ -190,14 +191,14 @@ class PlatformState:
         cells = self.report_changes.get(minute)
         if cells is None:
             cells = self.report_changes[minute] = {}
-        cell = list(cells.get(second, (0, 0, 0)))
+        cell = cells.get(second)
+        if cell is None:
+            cell = cells[second] = [0, 0, 0]
         cell[index] += delta
-        if cell == [0, 0, 0]:
-            cells.pop(second, None)
+        if not (cell[0] or cell[1] or cell[2]):
+            del cells[second]
             if not cells:
                 del self.report_changes[minute]
-        else:
-            cells[second] = (cell[0], cell[1], cell[2])
         self.dirty.add(minute)
 
     def forget_published_reports(self) -> None:
@@ -224,7 +225,12 @@ class PlatformState:
         for second, cell in self.changes.get(minute, {}).items():
             if cell[0] or cell[1] or cell[2]:
                 out[second] = (cell[0], cell[1], cell[2])
-        for second, diff in self.report_changes.get(minute, {}).items():
+        reported = self.report_changes.get(minute)
+        if not reported:
+            return out
+        if not out:  # a reports-mode partner's minute
+            return {second: (diff[0], diff[1], diff[2]) for second, diff in reported.items()}
+        for second, diff in reported.items():
             base = out.get(second, (0, 0, 0))
             total = (base[0] + diff[0], base[1] + diff[1], base[2] + diff[2])
             if total == (0, 0, 0):

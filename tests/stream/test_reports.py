@@ -171,6 +171,9 @@ def test_a_new_report_touches_only_the_minutes_up_to_the_next_one():
     chunks, _, _ = state.drain()
     # After the last report's 120 s: its own minute and the minute its own 120 s end.
     assert sorted(c.minute - base for c in chunks) == [61, 63]
+    # Changes that cancel out (as at the hand-overs above) are dropped, not kept as zeros.
+    assert all(any(cell) for cells in platform.report_changes.values() for cell in cells.values())
+    assert all(any(diff) for c in state.drain()[0] for diff in c.seconds.values())
 
 
 @settings(max_examples=300, deadline=None)
