@@ -168,19 +168,16 @@ class _RunningMax:
         if value <= level:
             return
         # From ``second`` up to the first step above ``value``, the maximum becomes
-        # ``value``: take away the old levels there, one segment per overtaken step.
-        at = second
+        # ``value``: the steps it overtakes no longer rise, and the first one above it
+        # rises from ``value`` instead.
+        bump(second, index, value - level)
         following = steps.after(second)
         while following is not None and level_at[following] <= value:
-            if level:
-                bump(at, index, -level)
-                bump(following, index, level)
-            at, level = following, level_at.pop(following)
+            overtaken = level_at.pop(following)
+            bump(following, index, level - overtaken)
+            level = overtaken
             steps.remove(following)
             following = steps.after(following)
-        if level:
-            bump(at, index, -level)
-        bump(second, index, value)
         if following is not None and level != value:
             bump(following, index, level - value)
         if step != second:
