@@ -443,3 +443,24 @@ def test_published_session_numbers_match_the_oracle_at_second_boundaries(
     unique = set(events)
     for s in range(T0 // 1000 - 21, T0 // 1000 + 180):
         assert at(diffs, "p1", s * 1000 - T0) == numbers(unique, "p1", s * 1000), s
+
+
+def test_a_restored_session_still_reaches_back_its_longest_timeout():
+    # A checkpoint does not store how far back a leave can cut; the restore must bring it
+    # back from the stored timeouts, or a late leave would leave a long start uncut.
+    from contract.records import encode_batch
+    from stream.partition_state import PartitionState
+    from stream.snapshot import dump_state, load_state
+    from tests.stream.conftest import to_event
+
+    state = PartitionState(0)
+    state.apply_record(0, encode_batch("web", T0, [to_event(hb(1_000, "b"))], timeout_ms=30_000))
+    join = Accepted("web", "join", T0, "a", timeout_ms=90_000)  # not the partner's default
+    state.apply_record(1, encode_batch("web", T0, [to_event(join)], timeout_ms=90_000))
+    assert state.platforms[("s", "web")].default_timeout_ms == 30_000
+    restored = load_state(dump_state(state))
+    for copy in (state, restored):
+        # A leave at 10 s must cut the join's 90 s, beyond the 30 s a default start reaches.
+        copy.platforms[("s", "web")].apply_session("leave", T0 + 10_000, "a", None, 30_000)
+        copy.platforms[("s", "web")].fold()
+        assert copy.platforms[("s", "web")].sessions["a"].ranges == [(T0 // 1000, T0 // 1000 + 10)]
