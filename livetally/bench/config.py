@@ -52,6 +52,16 @@ class Sizes:
     """Session counts at which the worker's RSS is read."""
     dashboard_requests: int
     """Requests timed per dashboard route."""
+    attack_starts: int = 200_000
+    """Heartbeats of the one attacking session (1 ms apart) in the adversarial part."""
+    attack_leaves: int = 1_000
+    """Out-of-order leaves the attacking session sends after its heartbeats."""
+    attack_reports: int = 200_000
+    """Reports (1 ms apart) of the attacking reports-mode partner."""
+    attack_tail_s: float = 20.0
+    """How long the reports attack then goes on with a report every 0.25 s."""
+    worst_events: int = 1_000
+    """Events of each worst pattern timed in process (leaves, late heartbeats, drains)."""
 
 
 FULL = Sizes(
@@ -83,6 +93,11 @@ QUICK = Sizes(
     scale_workers=(),
     memory_sessions=(100_000,),
     dashboard_requests=5,
+    attack_starts=20_000,
+    attack_leaves=100,
+    attack_reports=20_000,
+    attack_tail_s=3.0,
+    worst_events=100,
 )
 """``livetally bench --quick``: a smoke run of the whole pipeline in under three minutes."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,8 +58,11 @@ class Registration:
     token: str
 
 
-def register(stack: BenchStack, prefix: str, partitions: int = 4) -> Registration:
-    """Register the carnival, its partners, the probe partner and an admin token."""
+def register(
+    stack: BenchStack, prefix: str, partitions: int = 4, extra: Sequence[Partner] = ()
+) -> Registration:
+    """Register the carnival, its partners, the probe partner, ``extra`` partners and an
+    admin token."""
     from livetally import admin
 
     keys = {partner.id: new_secret("ltk") for partner in PARTNERS}
@@ -75,6 +79,7 @@ def register(stack: BenchStack, prefix: str, partitions: int = 4) -> Registratio
             rate=1000,
             key_hash=hash_secret(probe_key),
         ),
+        *extra,
         Token(id="bench", role="admin", name="bench", token_hash=hash_secret(token)),
     )
     return Registration(keys, probe_key, token)

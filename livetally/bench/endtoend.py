@@ -16,7 +16,7 @@ from livetally.demo.carnival import DURATION_S, STREAM
 from livetally.demo.replay import wait_ready
 from livetally.exceptions import ProcessFailed
 
-__all__ = ["ProbeResult", "pipeline_latency", "run_end_to_end"]
+__all__ = ["ProbeResult", "pipeline_latency", "probe_summary", "run_end_to_end"]
 
 PREFIX = "bench.e2e."
 POLL_S = 0.05
@@ -61,15 +61,19 @@ def pipeline_latency(accepted_at: float, ts_ms: int, visible_at: float) -> float
     return max(0.0, visible_at - earliest)
 
 
-def _probe(
+def probe_summary(
     ingest_url: str,
     key: str,
     summary_url: str,
     token: str,
     interval_s: float,
-    seconds: float,
+    *,
+    seconds: float | None = None,
+    until: threading.Event | None = None,
     settle_s: float,
 ) -> ProbeResult:
+    """Post a probe join every ``interval_s`` for ``seconds`` (or until ``until`` is set)
+    and note when the summary API shows each; then wait up to ``settle_s`` for the rest."""
     result = ProbeResult()
     lock = threading.Lock()
     stop = threading.Event()
@@ -97,7 +101,9 @@ def _probe(
     started = time.monotonic()
     with httpx.Client(timeout=10, headers=headers) as client:
         n = 0
-        while time.monotonic() - started < seconds:
+        while (seconds is None or time.monotonic() - started < seconds) and not (
+            until is not None and until.is_set()
+        ):
             ts = time.time_ns() // 1_000_000
             body = {
                 "events": [
@@ -149,13 +155,13 @@ def run_end_to_end(ctx: Context) -> None:
     ctx.say(f"end to end: {rate:,} events/s for {sizes.e2e_seconds:g} s, probing the summary API")
     load = ctx.executor.submit(open_loop, spec, rate, sizes.e2e_seconds)
     summary_url = f"{dashboard_url}/api/v1/streams/{STREAM.id}/summary"
-    probes = _probe(
+    probes = probe_summary(
         ingest_url,
         reg.probe_key,
         summary_url,
         reg.token,
         sizes.probe_interval_s,
-        sizes.e2e_seconds,
+        seconds=sizes.e2e_seconds,
         settle_s=max(20.0, sizes.e2e_seconds),
     )
     paced = load.result()

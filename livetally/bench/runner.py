@@ -21,6 +21,7 @@ from types import FrameType
 import orjson
 
 from contract.settings import Settings
+from livetally.bench.adversarial import run_adversarial
 from livetally.bench.aggregate import run_aggregation, run_scale
 from livetally.bench.config import BenchConfig
 from livetally.bench.context import Context
@@ -55,6 +56,7 @@ PARTS: tuple[Part, ...] = (
     ("scale", run_scale, ()),
     ("e2e", run_end_to_end, ("e2e_p50_ms_at_20k", "e2e_p95_ms_at_20k", "e2e_p99_ms_at_20k")),
     ("memory", run_memory, ("rss_mib_100k_sessions", "rss_mib_1m_sessions")),
+    ("adversarial", run_adversarial, ("worst_cost_ratio", "adversarial_stall_ms")),
 )
 """The parts of the suite in the order they run, with the figures each one fills."""
 

@@ -355,7 +355,33 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
     assert details["memory_mib"]["100000"] > details["memory_mib"]["idle"]
     assert doc["rss_mib_100k_sessions"] == pytest.approx(details["memory_mib"]["100000"], abs=0.1)
     assert details["dashboard"]["export_bytes"] > 0
+    # Both attacks were counted (their markers seen) and every probe reached the summary.
+    for kind in ("sessions", "reports"):
+        attack = details["adversarial"][kind]
+        assert attack["events_per_s"] > 0 and attack["probes"] > 0, attack
+        assert attack["probes_unseen"] == 0, attack
+    assert doc["adversarial_stall_ms"] > 0
     assert "livetally bench --quick" in stdout
+
+
+def test_attack_batches_hold_one_session_then_its_leaves_out_of_order():
+    from livetally.bench.adversarial import BATCH, attack_batches
+
+    batches = list(attack_batches("sessions", 1_200, 300, 1_000_000, seed=1))
+    events = [e for b in batches for e in b]
+    assert all(len(b) <= BATCH for b in batches)
+    heartbeats = [e for e in events if e["type"] == "heartbeat"]
+    leaves = [e["ts"] for e in events if e["type"] == "leave"]
+    assert [e["ts"] for e in heartbeats] == list(range(1_000_000, 1_001_200))
+    assert {e["session_id"] for e in events} == {"attack"}
+    assert len(set(leaves)) == 300 and all(1_000_000 <= t < 1_001_200 for t in leaves)
+    assert leaves != sorted(leaves)  # out of order
+    assert events.index(next(e for e in events if e["type"] == "leave")) == 1_200
+    reports = [e for b in attack_batches("reports", 700, 0, 5, seed=1) for e in b]
+    assert [e["ts"] for e in reports] == list(range(5, 705))
+    assert {e["type"] for e in reports} == {"count"}
+    with pytest.raises(ValueError, match="unknown attack"):
+        list(attack_batches("floods", 1, 0, 0, seed=1))
 
 
 def test_parts_can_be_selected_by_name_and_unknown_names_are_refused():

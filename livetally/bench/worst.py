@@ -1,7 +1,7 @@
 """Cost of the worst event patterns in the counting code, against a normal heartbeat.
 
-Not collected by pytest (a measurement, not a test). Run:
-``python -m tests.stream.bench_worst [--leaves N] [--drains N] [--repeat N]``.
+Part of ``livetally bench`` (the ``adversarial`` part); also on its own:
+``python -m livetally.bench.worst [--leaves N] [--drains N] [--repeat N]``.
 
 - ``heartbeat``: the baseline, in-order heartbeats of 20,000 sessions (10 s apart).
 - ``leave/dense``, ``leave/sparse``: one session with 200,000 heartbeats at distinct
@@ -31,6 +31,8 @@ from collections.abc import Callable
 from contract.events import Event
 from stream.partition_state import PartitionState, PlatformState
 
+__all__ = ["PATTERNS", "measure"]
+
 T0 = 1_734_778_800_000
 TIMEOUT = 30_000
 STARTS = 200_000
@@ -38,6 +40,8 @@ STARTS = 200_000
 
 def _platform() -> tuple[PartitionState, PlatformState]:
     partition = PartitionState(0)
+    # The worker creates a partner's state on its first record; here it is made directly,
+    # so that only counting is timed, not decoding.
     state = partition._platform("s", "web", TIMEOUT)
     return partition, state
 
@@ -51,6 +55,7 @@ def _timed(steps: list[Callable[[], object]]) -> float:
 
 
 def heartbeats() -> float:
+    """In-order heartbeats of 20,000 sessions, 10 s apart: the baseline."""
     _, state = _platform()
     events = [(T0 + 10_000 * beat + i, f"s{i}") for beat in range(10) for i in range(20_000)]
 
@@ -126,25 +131,41 @@ def reports(drains: int, late: bool = False, seed: int = 1) -> float:
     return _timed([step(ts) for ts in times])
 
 
+PATTERNS = (
+    "heartbeat",
+    "leave/dense",
+    "leave/sparse",
+    "late heartbeat",
+    "report+drain",
+    "late report+drain",
+)
+"""The patterns measured, the baseline first."""
+
+
+def measure(leaves: int = 1_000, drains: int = 1_000, repeat: int = 3) -> dict[str, float]:
+    """CPU seconds per event of every pattern (the best of ``repeat`` runs each)."""
+    runs: dict[str, Callable[[], float]] = {
+        "heartbeat": heartbeats,
+        "leave/dense": lambda: session_events("leave", 1, leaves),
+        "leave/sparse": lambda: session_events("leave", 1_001, leaves),
+        "late heartbeat": lambda: session_events("heartbeat", 1_001, leaves),
+        "report+drain": lambda: reports(drains),
+        "late report+drain": lambda: reports(drains, late=True),
+    }
+    return {name: min(runs[name]() for _ in range(repeat)) for name in PATTERNS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leaves", type=int, default=1_000)
     parser.add_argument("--drains", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs per pattern")
     args = parser.parse_args()
-    patterns: list[tuple[str, Callable[[], float]]] = [
-        ("heartbeat", heartbeats),
-        ("leave/dense", lambda: session_events("leave", 1, args.leaves)),
-        ("leave/sparse", lambda: session_events("leave", 1_001, args.leaves)),
-        ("late heartbeat", lambda: session_events("heartbeat", 1_001, args.leaves)),
-        ("report+drain", lambda: reports(args.drains)),
-        ("late report+drain", lambda: reports(args.drains, late=True)),
-    ]
-    rows = [(name, min(run() for _ in range(args.repeat))) for name, run in patterns]
-    base = rows[0][1]
+    costs = measure(args.leaves, args.drains, args.repeat)
+    base = costs["heartbeat"]
     print(f"{'pattern':<20}{'µs per event':>14}{'× heartbeat':>14}")
-    for name, mean in rows:
-        print(f"{name:<20}{mean * 1e6:>14.1f}{mean / base:>14.1f}")
+    for name, cost in costs.items():
+        print(f"{name:<20}{cost * 1e6:>14.1f}{cost / base:>14.1f}")
 
 
 if __name__ == "__main__":
