@@ -67,7 +67,8 @@ class IngestConfig:
     in bursts of ``default_burst_factor`` times that; checked before the body is read."""
     max_errors_per_min: int = 30
     """/readyz answers 503 while more requests than this failed unexpectedly in the last
-    minute (``LIVETALLY_INGEST_MAX_ERRORS_PER_MIN``)."""
+    minute and they were at least half of its requests
+    (``LIVETALLY_INGEST_MAX_ERRORS_PER_MIN``)."""
     limit_concurrency: int = 1000
     """Open connections plus requests in progress one process takes before uvicorn answers
     503 (``LIVETALLY_INGEST_LIMIT_CONCURRENCY``; 0 = no limit)."""

@@ -24,9 +24,16 @@ import orjson
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ingest.config import HttpParser
-from ingest.problems import PROBLEM_MEDIA_TYPE, problem_document
+from ingest.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, problem_document
 
-__all__ = ["Phase", "RequestDeadline", "protocol_class", "timeout_response"]
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "Phase",
+    "RequestDeadline",
+    "closing_response",
+    "protocol_class",
+    "timeout_response",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +42,16 @@ Phase = Literal["idle", "headers", "body", "drain"]
 read by the app, or body arriving after the response was sent."""
 
 
-def timeout_response(detail: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
-    """A complete HTTP/1.1 408 problem response that closes the connection."""
-    body = orjson.dumps(problem_document("request_timeout", detail))
-    lines = [b"HTTP/1.1 408 Request Timeout"]
+MAX_HEADER_BYTES = 16 * 1024
+"""Request line and headers of one request, at most (h11's own limit; enforced here for
+httptools, which has none)."""
+
+
+def closing_response(code: str, detail: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+    """A complete HTTP/1.1 problem response for ``code`` that closes the connection."""
+    body = orjson.dumps(problem_document(code, detail))
+    kind = PROBLEM_TYPES[code]
+    lines = [f"HTTP/1.1 {kind.status} {kind.title}".encode()]
     lines += [name + b": " + value for name, value in default_headers]
     lines += [
         b"content-type: " + PROBLEM_MEDIA_TYPE.encode(),
@@ -46,6 +59,11 @@ def timeout_response(detail: str, default_headers: list[tuple[bytes, bytes]]) ->
         b"connection: close",
     ]
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def timeout_response(detail: str, default_headers: list[tuple[bytes, bytes]]) -> bytes:
+    """A complete HTTP/1.1 408 problem response that closes the connection."""
+    return closing_response("request_timeout", detail, default_headers)
 
 
 class RequestDeadline:
@@ -171,6 +189,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
         _in_headers = False
         _in_message = False
+        _header_bytes = 0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -183,10 +202,27 @@ def _httptools_class() -> type[asyncio.Protocol]:
         def data_received(self, data: bytes) -> None:
             before = self.cycle
             super().data_received(data)
+            if self._in_headers and not self.transport.is_closing():
+                # httptools buffers an unfinished header block without limit: every byte
+                # of a chunk that did not finish the headers belongs to them.
+                self._header_bytes += len(data)
+                if self._header_bytes > MAX_HEADER_BYTES:
+                    self._refuse_headers()
+                    return
             self._after_data(before)
+
+        def _refuse_headers(self) -> None:
+            detail = f"the request line and headers exceed {MAX_HEADER_BYTES // 1024} KiB"
+            logger.info("%s from %s; closing", detail, self.client)
+            self._deadline.cancel()
+            self.transport.write(
+                closing_response("headers_too_large", detail, self.server_state.default_headers)
+            )
+            self.transport.close()
 
         def on_message_begin(self) -> None:
             self._in_headers = self._in_message = True
+            self._header_bytes = 0
             super().on_message_begin()
 
         def on_headers_complete(self) -> None:

@@ -77,6 +77,12 @@ PROBLEM_TYPES: Mapping[str, ProblemType] = {
         "The request's headers or body did not arrive in time; the connection is closed and "
         "nothing was accepted. Retrying is safe.",
     ),
+    "headers_too_large": ProblemType(
+        431,
+        "Request headers too large",
+        "The request line and headers together exceed 16 KiB; the connection is closed and "
+        "nothing was accepted.",
+    ),
     "method_not_allowed": ProblemType(
         405, "Method not allowed", "The path exists but not with this method."
     ),

@@ -261,12 +261,14 @@ async def _ingest(request: Request, *, write: bool) -> Response:
 @guarded
 async def post_events(request: Request) -> Response:
     """Validate events and store the accepted ones in Kafka."""
+    _state(request).errors.requested()
     return await _ingest(request, write=True)
 
 
 @guarded
 async def validate_only(request: Request) -> Response:
     """Validate events exactly as ``post_events`` does, storing nothing."""
+    _state(request).errors.requested()
     return await _ingest(request, write=False)
 
 

@@ -88,3 +88,36 @@ def test_the_window_agrees_with_counting_every_failure(limit, steps):
         in_window = sum(1 for t in times if t > clock.now - 60.0)
         assert window.count() == min(in_window, limit + 1)
         assert window.exceeded == (in_window > limit)
+
+
+def test_failures_that_are_a_small_share_of_requests_do_not_turn_unready():
+    """One partner's request that fails every time must not take every process out."""
+    clock = FakeClock()
+    window = ErrorWindow(3, clock=clock)
+    for i in range(100):
+        window.requested()
+        if i % 10 == 0:
+            window.record()
+            clock.now += 0.1
+    assert window.count() == 4 and window.requests() == (100, 10)
+    assert not window.exceeded  # 10 failures of 100 requests
+    for _ in range(100):
+        window.requested()
+        window.record()
+    assert window.exceeded  # most requests fail: this process is sick
+
+
+def test_requests_older_than_the_window_no_longer_count():
+    clock = FakeClock()
+    window = ErrorWindow(0, clock=clock)
+    for _ in range(10):
+        window.requested()
+    clock.now += 61
+    window.requested()
+    window.record()
+    assert window.requests() == (1, 1) and window.exceeded
+
+
+def test_a_share_outside_zero_to_one_is_a_programming_error():
+    with pytest.raises(ValueError):
+        ErrorWindow(3, share=1.5)

@@ -276,3 +276,37 @@ def test_the_request_bucket_answers_429_before_the_body_arrives(serve):
         status, headers, body = read_response(sock)
     assert (status, orjson.loads(body)["code"]) == (429, "rate_limited")
     assert int(headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize("http", PARSERS)
+def test_headers_over_16_kib_are_refused_and_the_connection_closed(serve, http):
+    """httptools would buffer any amount of header bytes; both parsers stop at 16 KiB."""
+    server = serve(http=http)
+    with server.connect() as sock:
+        sock.sendall(b"POST /v1/events HTTP/1.1\r\nHost: ingest\r\nX-Big: " + b"a" * 20_000)
+        status, _, _ = read_response(sock)  # answered without the headers being finished
+        assert status in (400, 431)  # h11: uvicorn's 400; httptools: a 431 problem
+        assert closed_by_server(sock)
+    assert post(server.url, [join("after")]).status_code == 202
+
+
+def test_httptools_refuses_large_headers_with_a_431_problem(serve):
+    server = serve(http="httptools")
+    with server.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: ingest\r\nX-Big: " + b"a" * 20_000)
+        status, headers, body = read_response(sock)
+        assert (status, headers["content-type"]) == (431, "application/problem+json")
+        assert orjson.loads(body)["code"] == "headers_too_large"
+        assert closed_by_server(sock)
+
+
+@pytest.mark.parametrize("http", PARSERS)
+def test_headers_and_a_large_body_in_one_send_are_not_mistaken_for_large_headers(serve, http):
+    server = serve(http=http)
+    events = [join(f"big-{i}") for i in range(400)]
+    body = orjson.dumps({"events": events})
+    assert len(body) > 20_000
+    with server.connect() as sock:
+        sock.sendall(request_head(len(body)) + body)
+        status, _, _ = read_response(sock)
+    assert status == 202
