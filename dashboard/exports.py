@@ -234,14 +234,20 @@ def _xlsx(frame: pd.DataFrame, summary: list[tuple[str, str | int]], lang: Lang)
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(text("export.sheet_data", lang))
+    info = book.create_sheet(text("export.sheet_summary", lang))
 
-    def cell(value: object, **style: Any) -> WriteOnlyCell:
-        written = WriteOnlyCell(sheet, value=value)
+    def cell(target: Any, value: object, **style: Any) -> WriteOnlyCell:
+        if isinstance(value, str):
+            # Control characters are not allowed in the file format (openpyxl refuses
+            # them); registered names may hold them if written straight to the registry.
+            value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+        written = WriteOnlyCell(target, value=value)
         if isinstance(value, str):
             written.data_type = "s"
         for name, setting in style.items():
@@ -257,20 +263,19 @@ def _xlsx(frame: pd.DataFrame, summary: list[tuple[str, str | int]], lang: Lang)
     widths = (27, 12, 22, 12, 14, 12, 12, 14)
     for i, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width
-    sheet.append([cell(str(name), **header) for name in frame.columns])
+    sheet.append([cell(sheet, str(name), **header) for name in frame.columns])
     for row in frame.itertuples(index=False):
-        sheet.append([cell(v.item() if hasattr(v, "item") else v) for v in row])
-    info = book.create_sheet(text("export.sheet_summary", lang))
+        sheet.append([cell(sheet, v.item() if hasattr(v, "item") else v) for v in row])
     info.column_dimensions["A"].width = 36
     info.column_dimensions["B"].width = 60
-    sheet = info
     bold = Font(bold=True)
     for label, value in summary:
-        info.append([cell(label, font=bold), cell(value)])
+        info.append([cell(info, label, font=bold), cell(info, value)])
     info.append([])
-    info.append([cell(text("export.methodology", lang), font=Font(bold=True, size=13))])
+    title = text("export.methodology", lang)
+    info.append([cell(info, title, font=Font(bold=True, size=13))])
     for line in methodology_lines(lang):
-        info.append([cell(line)])
+        info.append([cell(info, line)])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

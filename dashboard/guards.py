@@ -86,6 +86,35 @@ def _ids(items: object, path_prefix: str) -> list[tuple[str, str]] | None:
     return pairs
 
 
+def _expected_outputs(output: str) -> object:
+    """The (id, property) pairs Dash expects in ``outputs`` for a callback's ``output`` key:
+    one pair for a single output, a list for several (``..a.b...c.d..``)."""
+
+    def pair(spec: str) -> tuple[str, str]:
+        component, _, prop = spec.rpartition(".")
+        return component, prop.split("@", 1)[0]  # ``@hash`` marks allow_duplicate
+
+    if output.startswith("..") and output.endswith(".."):
+        return [pair(spec) for spec in output[2:-2].split("...")]
+    return pair(output)
+
+
+def _output_ids(outputs: object) -> object:
+    """The (id, property) pairs of a request's ``outputs``; None if malformed."""
+
+    def pair(item: object) -> tuple[str, str] | None:
+        if not isinstance(item, dict):
+            return None
+        component, prop = item.get("id"), item.get("property")
+        if not isinstance(component, str) or not isinstance(prop, str):
+            return None
+        return component, prop
+
+    if isinstance(outputs, list):
+        return [pair(item) for item in outputs]
+    return pair(outputs)
+
+
 def check_callback_request(
     body: object, callbacks: Mapping[str, Any], path_prefix: str = "/"
 ) -> str | None:
@@ -106,9 +135,8 @@ def check_callback_request(
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
         return "'changedPropIds' must be a list of strings"
-    outputs = body.get("outputs")
-    if not isinstance(outputs, dict | list):
-        return "'outputs' must be an object or a list"
+    if _output_ids(body.get("outputs")) != _expected_outputs(output):
+        return "'outputs' do not match the callback's"
     for name in ("inputs", "state"):
         pairs = _ids(body.get(name, []), path_prefix)
         if pairs is None:

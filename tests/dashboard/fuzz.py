@@ -77,9 +77,12 @@ def callback_requests(
                 for s in dep["state"]
             ]
             changed = rnd.choice(inputs)
+            outputs = _outputs(dep["output"])
+            if rnd.random() < 0.2:  # a malformed envelope now and then
+                outputs = rnd.choice([{}, [], [{}], {"id": 5}, hostile_value(rnd, now)])
             body = {
                 "output": dep["output"],
-                "outputs": _outputs(dep["output"]),
+                "outputs": outputs,
                 "inputs": inputs,
                 "state": state,
                 "changedPropIds": [f"{changed['id']}.{changed['property']}"],

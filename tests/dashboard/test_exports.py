@@ -299,3 +299,17 @@ def test_json_and_parquet_keep_names_as_given(formula_snapshot):
     assert {r["platform_name"] for r in rows} >= {FORMULA, "-2+3"}
     frame = pd.read_parquet(io.BytesIO(formula_export(formula_snapshot, "parquet")))
     assert FORMULA in set(frame["platform_name"])
+
+
+def test_control_characters_in_names_do_not_break_an_xlsx_export():
+    """The registry topic may hold names no form would accept; Excel refuses them."""
+    from contract.registry import Partner, Registry, Stream
+    from tests.dashboard.builders import build, chunk
+
+    reg = Registry.of(
+        [Stream("carnival", "title\x07", "Asia/Shanghai"), Partner("douyin", "a\x00b", "c\x1bd")]
+    )
+    snapshot = build([chunk("douyin", 0, {T0: (3, 3, 2)})], reg=reg)
+    book = openpyxl.load_workbook(io.BytesIO(formula_export(snapshot, "xlsx")))
+    values = {c.value for sheet in book.worksheets for row in sheet.iter_rows() for c in row}
+    assert "c\ufffdd" in values

@@ -28,7 +28,7 @@ CALLBACKS = {
 def request(output="app-stream.data", inputs=None, **extra):
     body = {
         "output": output,
-        "outputs": {"id": str(output).split(".")[0], "property": "data"},
+        "outputs": {"id": str(output).split(".")[0], "property": str(output).split(".")[-1]},
         "inputs": inputs
         if inputs is not None
         else [{"id": "app-stream-select", "property": "value", "value": "carnival"}],
@@ -53,6 +53,12 @@ def test_nesting_depth():
         (request(output="_pages_dummy.children"), "no server-side callback"),
         (request(changedPropIds="x"), "'changedPropIds'"),
         (request(outputs="x"), "'outputs'"),
+        (request(outputs={}), "'outputs'"),
+        (request(outputs=[]), "'outputs'"),
+        (request(outputs=[{}]), "'outputs'"),
+        (request(outputs={"id": 5, "property": "data"}), "'outputs'"),
+        (request(outputs={"id": "app-stream", "property": "other"}), "'outputs'"),
+        (request(outputs=[{"id": "app-stream", "property": "data"}]), "'outputs'"),
         (request(inputs="x"), "'inputs'"),
         (request(inputs=[{"id": 1, "property": "value"}]), "'inputs'"),
         (request(inputs=[{"id": "other", "property": "value", "value": 1}]), "match"),
