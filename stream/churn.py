@@ -79,8 +79,13 @@ def _end_of(session: Session, start: int) -> int:
 
 
 def _single_key(kind: str, ts: int) -> int:
-    """One distinct event instant: a start (join or heartbeat) or a leave at ``ts``."""
-    return 2 * ts + (kind == "leave")
+    """One distinct event instant, whatever the event's kind.
+
+    A start and a leave at the very same millisecond count as one instant: a session that
+    joined and left at once was never online, like a bounce. It is also what a restored
+    session can still tell (``catch_up``): folding keeps only the leave of such a pair.
+    """
+    return ts
 
 
 class ChurnCounter:
@@ -258,8 +263,10 @@ class ChurnCounter:
 
         A no-op once the counter has slid (its state counted a record), so calling it after
         every rebuild is cheap; otherwise one pass over the sessions. A restored session
-        counts as single when it keeps a single instant: ``Session`` folds instants of one
-        whole second together, so a few that had several events within one second count too.
+        counts as single when every instant it keeps is its first event's: folding keeps at
+        least one instant in every whole second that had an event, and in the second of the
+        first event an instant after it whenever there was a later event, so this is exactly
+        "all its events were at one instant".
         """
         if self.floor != _NO_FLOOR or as_of is None or not sessions:
             return
@@ -269,9 +276,8 @@ class ChurnCounter:
             start = session.first // 1000
             if start < floor:
                 continue
-            starts, leaves = session.start_times(), session.leave_times()
-            single = len(starts) + len(leaves) == 1
+            kept = {*session.start_times(), *session.leave_times()}
+            single = kept == {session.first}
             self._put(start, _end_of(session, start), 1, single)
             if single:
-                key = _single_key("join", starts[0]) if starts else _single_key("leave", leaves[0])
-                self.singles.setdefault(start, {})[session_id] = key
+                self.singles.setdefault(start, {})[session_id] = _single_key("", session.first)

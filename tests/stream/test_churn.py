@@ -171,16 +171,8 @@ def oracle(events: list[tuple[str, int, str, int]], now_ms: int) -> RecentFigure
         if any(online_at(evs, s * 1000) for s in range(now, now + 62)):
             continue
         offline += 1
-        single += len({(kind == "leave", ts) for kind, ts, _, _ in evs}) == 1
+        single += len({ts for _, ts, _, _ in evs}) == 1
     return RecentFigures(now_ms, offline, single)
-
-
-def instants_share_a_second(events: list[tuple[str, int, str, int]]) -> bool:
-    """Whether a session has two distinct instants within one whole second's group."""
-    seen: dict[tuple[str, int], set[tuple[bool, int]]] = {}
-    for kind, ts, session_id, _ in events:
-        seen.setdefault((session_id, -(-ts // 1000)), set()).add((kind == "leave", ts))
-    return any(len(instants) > 1 for instants in seen.values())
 
 
 session_events = st.tuples(
@@ -211,17 +203,11 @@ def test_figures_equal_the_definition_in_any_order(events, rnd, lag):
             if rnd.random() < 0.3:
                 state.churn.slide(newest)
         assert state.churn.figures(now) == want
-    # A restored state (sessions without their counter) catches up to the same figures; a
-    # session whose instants share a whole second may be kept as one instant, and so count
-    # as single.
+    # A restored state (sessions without their counter, instants folded) catches up to
+    # exactly the same figures.
     restored = ChurnCounter()
     restored.catch_up(state.sessions, now)
-    got = restored.figures(now)
-    assert got.offline == want.offline
-    if instants_share_a_second(events):
-        assert got.single >= want.single
-    else:
-        assert got == want
+    assert restored.figures(now) == want
 
 
 def test_catch_up_is_a_no_op_once_the_window_has_slid():
@@ -290,3 +276,24 @@ def test_a_restored_partition_publishes_the_same_figures():
     _, after, _ = restored.drain()
     assert before[0].recent_single_event_offline > 0
     assert after == before
+
+
+@pytest.mark.parametrize(
+    ("events", "single"),
+    [
+        ([("join", T0 + 100, "a"), ("leave", T0 + 600, "a")], 0),  # one second, two instants
+        ([("join", T0 + 100, "a"), ("heartbeat", T0 + 900, "a")], 0),
+        ([("leave", T0 + 100, "a"), ("leave", T0 + 900, "a")], 0),
+        ([("join", T0 + 100, "a"), ("leave", T0 + 100, "a")], 1),  # one instant
+        ([("join", T0 + 100, "a"), ("heartbeat", T0 + 100, "a")], 1),
+        ([("heartbeat", T0 + 100, "a")], 1),
+    ],
+)
+def test_a_restored_session_in_one_second_counts_as_it_did_live(events, single):
+    """Folding keeps one instant of a second; the restored counter still tells them apart."""
+    now = T0 + 60_000
+    state = feed(events)
+    live = state.churn.figures(now)
+    restored = ChurnCounter()
+    restored.catch_up(state.sessions, now)
+    assert live == restored.figures(now) == RecentFigures(now, 1, single)
