@@ -42,8 +42,8 @@ PREFIX = "bench.adv."
 REPORTS_PARTNER = "bench-reports"
 """The reports-mode partner of the reports attack."""
 BATCH = 500
-MARKER_CONCURRENT = 777_777
-"""What the reports attack's marker reports: no other report of the attack says it."""
+MARKER_VIEWS = 777_777
+"""The cumulative views the reports attack's marker reports; no other report has any."""
 
 
 @dataclass(frozen=True)
@@ -127,13 +127,31 @@ def _wait_visible(
 
 
 def _marker(kind: str, now_ms: int) -> tuple[dict[str, Any], Callable[[dict[str, Any]], bool]]:
-    """An event behind the attack in its partition, and how the summary shows it counted."""
+    """An event behind the attack in its partition, and how the summary shows it counted.
+
+    The marker's effect never expires (a view, a cumulative), so an attack that takes long
+    to count is still seen as counted when it is.
+    """
+    stream = STREAM.id
     if kind == "sessions":
-        # The attacking session online now: it has no start within 30 s of now otherwise.
-        event = {"type": "join", "stream": STREAM.id, "ts": now_ms, "session_id": "attack"}
-        return event, lambda figures: figures.get("concurrent") == 1
-    event = {"type": "count", "stream": STREAM.id, "ts": now_ms, "concurrent": MARKER_CONCURRENT}
-    return event, lambda figures: figures.get("concurrent") == MARKER_CONCURRENT
+        # A second session of the same viewer: the same partition key as the attack's
+        # session (its viewer is its session id), and the partner's second view.
+        event = {
+            "type": "join",
+            "stream": stream,
+            "ts": now_ms,
+            "session_id": "marker",
+            "viewer_id": "attack",
+        }
+        return event, lambda figures: figures.get("views") == 2
+    event = {
+        "type": "count",
+        "stream": stream,
+        "ts": now_ms,
+        "concurrent": 1,
+        "cumulative": MARKER_VIEWS,
+    }
+    return event, lambda figures: figures.get("views") == MARKER_VIEWS
 
 
 def _attack(
