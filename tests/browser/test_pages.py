@@ -275,9 +275,11 @@ def test_exports_page_links_download_the_apis_numbers(stack: Stack, seeded, brow
     choose_stream(page, "浏览器 <script>alert(1)</script>")
     page.locator("#exports-format").get_by_text("csv", exact=True).click()
     page.locator("#exports-lang").get_by_text("English", exact=True).click()
+    # Each click is its own callback round trip: wait for the link to show all three.
     page.wait_for_function(
-        "(s) => (document.querySelector('#exports-download').getAttribute('href') || '')"
-        ".includes(s) && document.querySelector('#exports-download').href.includes('csv')",
+        "(s) => { const href = document.querySelector('#exports-download')"
+        ".getAttribute('href') || ''; return href.includes(s) && href.includes('format=csv')"
+        " && href.includes('lang=en'); }",
         arg=STREAM,
         timeout=20_000,
     )
