@@ -123,6 +123,14 @@ class _Deadlines:
     def _parser_phase(self) -> Phase:
         raise NotImplementedError
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._start_deadlines()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._deadline.cancel()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _start_deadlines(self) -> None:
         self._deadline = RequestDeadline(
             self.loop,
@@ -159,14 +167,6 @@ class _Deadlines:
 class DeadlineH11Protocol(_Deadlines, H11Protocol):
     """uvicorn's h11 protocol with request deadlines."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._start_deadlines()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._deadline.cancel()
-        super().connection_lost(exc)
-
     def data_received(self, data: bytes) -> None:
         before = self.cycle
         super().data_received(data)
@@ -190,14 +190,6 @@ def _httptools_class() -> type[asyncio.Protocol]:
         _in_headers = False
         _in_message = False
         _header_bytes = 0
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._start_deadlines()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._deadline.cancel()
-            super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             before = self.cycle
