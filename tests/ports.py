@@ -9,19 +9,30 @@ from pathlib import Path
 __all__ = ["free_port", "free_port_block", "free_port_pair", "processes_mentioning"]
 
 
+_GIVEN: set[int] = set()
+"""Ports handed out in this process: never handed out twice, as the first may not be bound
+yet when the second is asked for."""
+
+
 def free_port() -> int:
-    """A port the kernel says is free now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free now, below the ephemeral range.
+
+    A port the kernel picks for ``bind(0)`` lies in the ephemeral range, where any outgoing
+    connection (a Kafka client's, say) may take it as its local port before the service
+    that was meant to listen on it starts: "Address already in use".
+    """
+    return free_port_block(1)
 
 
 def free_port_block(size: int, preferred: int | None = None) -> int:
     """A base port B with B..B+size-1 free, below the ephemeral range; ``preferred`` first."""
     rnd = random.Random()
     candidates = [preferred] if preferred else []
-    candidates += [rnd.randrange(20000, 30000, 2) for _ in range(200)]
+    candidates += [rnd.randrange(20000, 32000, 2) for _ in range(400)]
     for base in candidates:
+        block = set(range(base, base + size))
+        if block & _GIVEN:
+            continue
         socks: list[socket.socket] = []
         try:
             for port in range(base, base + size):
@@ -33,6 +44,7 @@ def free_port_block(size: int, preferred: int | None = None) -> int:
         finally:
             for sock in socks:
                 sock.close()
+        _GIVEN.update(block)
         return base
     raise RuntimeError(f"no free block of {size} ports")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,12 @@ from contract.registry import Partner, Stream, Token, hash_secret
 from contract.registry_store import RegistryStore
 from contract.topics import PARTIALS, STATS, ensure_topics
 from stream.merge import Chunk, chunk_key, encode_chunk
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 T0 = 1_734_778_800  # 2024-12-21T19:00:00+08:00
 TOKEN = "tok_integration_" + uuid.uuid4().hex
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -78,7 +72,7 @@ def server(server_process):
 @pytest.fixture
 def server_process(kafka, tmp_path):
     """The real dashboard (``dashboard.app.serve``) in a subprocess on a free port."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LIVETALLY_BOOTSTRAP": kafka.bootstrap,

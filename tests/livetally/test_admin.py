@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
 import uuid
 
 import pytest
@@ -13,13 +12,7 @@ from contract.settings import KafkaSettings, Settings
 from livetally import admin
 from livetally.cli import build_parser
 from livetally.exceptions import KafkaUnavailable, LivetallyError
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from tests.ports import free_port
 
 # --- pure --------------------------------------------------------------------------------
 
@@ -116,7 +109,7 @@ def test_empty_tables_say_so():
 
 
 def test_unreachable_kafka_is_a_clear_error_quickly():
-    port = _free_port()
+    port = free_port()
     settings = Settings(kafka=KafkaSettings(bootstrap=f"127.0.0.1:{port}", port=port))
     args = build_parser().parse_args(["partner", "list"])
     with pytest.raises(KafkaUnavailable, match=rf"127.0.0.1:{port}.*livetally up"):
