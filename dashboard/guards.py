@@ -60,17 +60,26 @@ def nesting_depth(value: object, limit: int) -> int:
     return deepest
 
 
+def _pair(item: object) -> tuple[str, str] | None:
+    """The (id, property) of one ``{id, property, …}`` of a request; None if malformed."""
+    if not isinstance(item, dict):
+        return None
+    component, prop = item.get("id"), item.get("property")
+    if not isinstance(component, str) or not isinstance(prop, str):
+        return None
+    return component, prop
+
+
 def _ids(items: object, path_prefix: str) -> list[tuple[str, str]] | None:
     """The (id, property) pairs of a request's ``inputs`` or ``state``; None if malformed."""
     if not isinstance(items, list):
         return None
     pairs: list[tuple[str, str]] = []
     for item in items:
-        if not isinstance(item, dict):
+        pair = _pair(item)
+        if pair is None:
             return None
-        component, prop = item.get("id"), item.get("property")
-        if not isinstance(component, str) or not isinstance(prop, str):
-            return None
+        prop = pair[1]
         value = item.get("value")
         if prop in _STRING_PROPS and value is not None and not isinstance(value, str):
             return None
@@ -82,7 +91,7 @@ def _ids(items: object, path_prefix: str) -> list[tuple[str, str]] | None:
             and (isinstance(value, bool) or not isinstance(value, int))
         ):
             return None
-        pairs.append((component, prop))
+        pairs.append(pair)
     return pairs
 
 
@@ -100,19 +109,10 @@ def _expected_outputs(output: str) -> object:
 
 
 def _output_ids(outputs: object) -> object:
-    """The (id, property) pairs of a request's ``outputs``; None if malformed."""
-
-    def pair(item: object) -> tuple[str, str] | None:
-        if not isinstance(item, dict):
-            return None
-        component, prop = item.get("id"), item.get("property")
-        if not isinstance(component, str) or not isinstance(prop, str):
-            return None
-        return component, prop
-
+    """The (id, property) pairs of a request's ``outputs``; None where malformed."""
     if isinstance(outputs, list):
-        return [pair(item) for item in outputs]
-    return pair(outputs)
+        return [_pair(item) for item in outputs]
+    return _pair(outputs)
 
 
 def check_callback_request(

@@ -136,7 +136,8 @@ def _full_charts(
             views_figure(empty_frame("views"), lang, stacked=stacked),
             {},
         )
-    series, key = _series_and_key(snapshot, stream_id, lang_value, stacked, now, None)
+    key, width, first = _chart_key(snapshot, stream_id, lang_value, stacked, now)
+    series = _series(snapshot, stream_id, width, first, now)
     names = _names(snapshot, lang_value)
     conc = concurrency_figure(
         concurrency_frame(series, names, label), lang, total_label=label, stacked=stacked
@@ -173,24 +174,16 @@ def _chart_key(
     return [stream_id, lang_of(lang_value), stacked, width, first, platforms, labels], width, first
 
 
-def _series_and_key(
-    snapshot: Snapshot,
-    stream_id: str,
-    lang_value: object,
-    stacked: bool,
-    now: int,
-    start_at: int | None,
-) -> tuple[Any, list[Any]]:
-    key, width, first = _chart_key(snapshot, stream_id, lang_value, stacked, now)
-    series = stream_series(
+def _series(snapshot: Snapshot, stream_id: str, width: int, start: int, now: int) -> Any:
+    """The chart's buckets from ``start`` through ``now``."""
+    return stream_series(
         snapshot,
         stream_id,
         width=width,
-        start=first if start_at is None else start_at,
+        start=start,
         end=now,
         max_buckets=CHART_MAX_POINTS + 1,
     )
-    return series, key
 
 
 def _patch_point(
@@ -235,7 +228,7 @@ def chart_update(
     if last is None or len(set(labels)) != len(labels):
         return _full_charts(snapshot, stream_id, lang_value, stacked, now)
     n = int(state["n"])
-    tail, _ = _series_and_key(snapshot, stream_id, lang_value, stacked, now, last)
+    tail = _series(snapshot, stream_id, width, last, now)
     if state.get("version") == snapshot.version and tail.total[-1].start == last:
         raise PreventUpdate
     if n + len(tail.total) - 1 > CHART_MAX_POINTS:

@@ -30,7 +30,7 @@ import httpx
 
 from contract.registry import Partner, hash_secret, new_secret
 from livetally.bench.context import BENCH_RATE, Context, register
-from livetally.bench.endtoend import ProbeResult, probe_summary
+from livetally.bench.endtoend import ProbeResult, partner_figures, probe_summary
 from livetally.bench.worst import measure
 from livetally.demo.carnival import PARTNERS, STREAM
 from livetally.demo.replay import wait_ready
@@ -115,13 +115,9 @@ def _wait_visible(
     """When the summary first showed ``partner``'s figures passing ``check``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        try:
-            doc = client.get(summary_url).json()
-            figures = doc.get("platforms", {}).get(partner)
-            if figures is not None and check(figures):
-                return time.time()
-        except (httpx.HTTPError, ValueError):
-            pass
+        figures = partner_figures(client, summary_url, partner)
+        if figures and check(figures):
+            return time.time()
         time.sleep(0.05)
     return None
 

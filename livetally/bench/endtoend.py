@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -17,7 +18,13 @@ from livetally.demo.carnival import DURATION_S, STREAM
 from livetally.demo.replay import wait_ready
 from livetally.exceptions import ProcessFailed
 
-__all__ = ["ProbeResult", "pipeline_latency", "probe_summary", "run_end_to_end"]
+__all__ = [
+    "ProbeResult",
+    "partner_figures",
+    "pipeline_latency",
+    "probe_summary",
+    "run_end_to_end",
+]
 
 PREFIX = "bench.e2e."
 POLL_S = 0.05
@@ -51,12 +58,24 @@ class ProbeResult:
         return sum(1 for seen in self.visible_at if seen is None)
 
 
+def partner_figures(client: httpx.Client, summary_url: str, partner: str) -> dict[str, Any] | None:
+    """One partner's figures in the summary now: {} if it has none yet, None if the
+    summary did not answer."""
+    try:
+        figures = client.get(summary_url).json().get("platforms", {}).get(partner, {})
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return figures if isinstance(figures, dict) else None
+
+
 def _probe_views(client: httpx.Client, summary_url: str) -> int | None:
     """The probe partner's views in the summary now (None if it did not answer)."""
+    figures = partner_figures(client, summary_url, PROBE_PARTNER)
+    if figures is None:
+        return None
     try:
-        doc = client.get(summary_url).json()
-        return int(doc.get("platforms", {}).get(PROBE_PARTNER, {}).get("views", 0))
-    except (httpx.HTTPError, ValueError, AttributeError):
+        return int(figures.get("views", 0))
+    except (TypeError, ValueError):
         return None
 
 
