@@ -32,7 +32,7 @@ def _consumer(kafka: KafkaSettings) -> Any:
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
-        bootstrap_servers=kafka.servers,
+        **kafka.client_options(),
         enable_auto_commit=False,
         client_id="livetally-registry",
     )
@@ -62,7 +62,7 @@ class RegistryStore:
         """Write one record and wait until Kafka has it (acks=all)."""
         from kafka import KafkaProducer
 
-        producer = KafkaProducer(bootstrap_servers=self._kafka.servers, acks="all")
+        producer = KafkaProducer(**self._kafka.client_options(), acks="all")
         try:
             producer.send(
                 self._kafka.topic(REGISTRY),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-__all__ = ["KafkaSettings", "Settings", "read_int"]
+from contract.kafka_auth import KafkaSecurity, SettingsError, read_security
+
+__all__ = ["KafkaSecurity", "KafkaSettings", "Settings", "SettingsError", "read_int"]
 
 
 def read_int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -18,7 +21,7 @@ def read_int(environ: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class KafkaSettings:
     """Partitions of the events and partials topics (``LIVETALLY_PARTITIONS``)."""
     replication_factor: int = 1
     """Replication factor of new topics (``LIVETALLY_REPLICATION_FACTOR``)."""
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    """How this process logs in to Kafka (``LIVETALLY_KAFKA_SECURITY_PROTOCOL`` and the rest,
+    see ``contract/kafka_auth.py``)."""
 
     def topic(self, name: str) -> str:
         """The full name of one of livetally's topics."""
@@ -46,6 +52,11 @@ class KafkaSettings:
     def servers(self) -> list[str]:
         """The bootstrap servers as a list."""
         return [s.strip() for s in self.bootstrap.split(",") if s.strip()]
+
+    def client_options(self) -> dict[str, Any]:
+        """``bootstrap_servers`` and the security options of a kafka-python or aiokafka
+        client of this cluster (both libraries take the same names)."""
+        return {"bootstrap_servers": self.servers, **self.security.kafka_python()}
 
 
 @dataclass(frozen=True)
@@ -58,9 +69,16 @@ class Settings:
     """The Kafka cluster."""
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the shared settings from the environment (``os.environ`` by default)."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, service: str = "admin"
+    ) -> Settings:
+        """Read the shared settings from the environment (``os.environ`` by default).
+
+        ``service`` picks the Kafka user when the credentials come from a secured local
+        cluster's file: ``ingest``, ``worker``, ``dashboard`` or ``admin`` (the CLI).
+        """
         env = os.environ if environ is None else environ
+        home = Path(env.get("LIVETALLY_HOME", ".livetally")).expanduser().resolve()
         port = read_int(env, "LIVETALLY_KAFKA_PORT", 9092)
         bootstrap = env.get("LIVETALLY_BOOTSTRAP", "").strip()
         kafka = KafkaSettings(
@@ -70,6 +88,15 @@ class Settings:
             topic_prefix=env.get("LIVETALLY_TOPIC_PREFIX", "livetally."),
             partitions=read_int(env, "LIVETALLY_PARTITIONS", 4),
             replication_factor=read_int(env, "LIVETALLY_REPLICATION_FACTOR", 1),
+            security=read_security(env, home, service),
         )
-        home = Path(env.get("LIVETALLY_HOME", ".livetally")).expanduser().resolve()
         return cls(home=home, kafka=kafka)
+
+    def with_home_credentials(self, service: str = "admin") -> Settings:
+        """These settings with the secured local cluster's credentials for ``service``, when
+        no security was configured and the cluster under ``home`` has been secured since
+        (``livetally kafka start --secure`` writes them)."""
+        if self.kafka.security.source != "default":
+            return self
+        security = read_security({}, self.home, service)
+        return replace(self, kafka=replace(self.kafka, security=security))

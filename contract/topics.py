@@ -79,7 +79,15 @@ def ensure_topics(kafka: KafkaSettings, *, timeout_s: float = 60.0) -> list[str]
     A cluster that has just started may refuse connections to a node for a moment after it
     registered, so connection errors are retried until ``timeout_s`` has passed.
     """
-    from kafka.errors import BrokerNotAvailableError, KafkaConnectionError, KafkaTimeoutError
+    from kafka.errors import (
+        AuthorizationError,
+        BrokerNotAvailableError,
+        KafkaConnectionError,
+        KafkaTimeoutError,
+        SaslAuthenticationFailedError,
+    )
+
+    from contract.kafka_login import KafkaLoginError, explain
 
     deadline = time.monotonic() + timeout_s
     created: list[str] = []
@@ -87,6 +95,13 @@ def ensure_topics(kafka: KafkaSettings, *, timeout_s: float = 60.0) -> list[str]
         try:
             created += _create_missing(kafka)
             return created
+        except (AuthorizationError, SaslAuthenticationFailedError) as exc:
+            reason = explain(exc, kafka) or str(exc)
+            raise KafkaLoginError(
+                f"{reason}. Some of livetally's topics are missing and this user may not "
+                "create them: create them once as an admin user (`livetally up`, or "
+                "`livetally kafka start` + `livetally status` with admin credentials)"
+            ) from None
         except (KafkaConnectionError, KafkaTimeoutError, BrokerNotAvailableError) as exc:
             if time.monotonic() > deadline:
                 raise
@@ -98,7 +113,7 @@ def _create_missing(kafka: KafkaSettings) -> list[str]:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=kafka.servers, client_id="livetally-admin")
+    admin = KafkaAdminClient(**kafka.client_options(), client_id="livetally-admin")
     try:
         existing = set(admin.list_topics())
         missing = [spec for spec in topic_specs(kafka) if spec.name not in existing]

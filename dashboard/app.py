@@ -9,6 +9,7 @@ import dash
 from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from contract.kafka_login import check_login
 from dashboard.admin import AdminActions, RegistryWriter, register_admin_api
 from dashboard.api import register_api
 from dashboard.auth import RedactTokens, install_auth
@@ -170,7 +171,7 @@ def create_app(
     if registry_writer is None:
         from contract.registry_store import RegistryStore
 
-        registry_writer = RegistryStore(config.shared.kafka)
+        registry_writer = RegistryStore(config.registry_writer_kafka)
     register_admin_api(server, AdminActions(registry_writer, lambda: source.snapshot().registry))
     app.layout = shell(config)
     _register_shell_callbacks(app)
@@ -182,6 +183,7 @@ def serve(config: DashboardConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("werkzeug").addFilter(RedactTokens())
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    check_login(config.shared.kafka)
     app = create_app(config)
     logger.info("dashboard on %s", config.base_url)
     app.run(host=config.host, port=config.port, debug=False)

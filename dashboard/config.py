@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from contract.settings import Settings, read_int
+from contract.settings import KafkaSettings, Settings, read_int
 
 __all__ = ["DashboardConfig"]
 
@@ -16,7 +16,11 @@ class DashboardConfig:
     """Everything the dashboard needs, read once from the environment."""
 
     shared: Settings = field(default_factory=Settings)
-    """Home directory and Kafka cluster."""
+    """Home directory and Kafka cluster, as the dashboard's (read-only) Kafka user."""
+    registry_kafka: KafkaSettings | None = None
+    """The Kafka identity ``/admin`` writes the registry with. On a secured local cluster
+    that is the ``livetally-admin`` user from its credentials file, since the dashboard's
+    own user may only read; otherwise the same as ``shared.kafka``."""
     host: str = "127.0.0.1"
     """Interface to listen on (``LIVETALLY_DASHBOARD_HOST``)."""
     port: int = 8050
@@ -38,6 +42,11 @@ class DashboardConfig:
             )
 
     @property
+    def registry_writer_kafka(self) -> KafkaSettings:
+        """Kafka settings of the registry writes ``/admin`` makes."""
+        return self.registry_kafka or self.shared.kafka
+
+    @property
     def base_url(self) -> str:
         """The dashboard's address."""
         return f"http://{self.host}:{self.port}"
@@ -47,7 +56,8 @@ class DashboardConfig:
         """Read the configuration from ``LIVETALLY_*`` variables."""
         env = os.environ if environ is None else environ
         return cls(
-            shared=Settings.from_env(env),
+            shared=Settings.from_env(env, service="dashboard"),
+            registry_kafka=Settings.from_env(env, service="admin").kafka,
             host=env.get("LIVETALLY_DASHBOARD_HOST", "127.0.0.1"),
             port=read_int(env, "LIVETALLY_DASHBOARD_PORT", 8050),
             exports_per_token=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_PER_TOKEN", 2),

@@ -240,7 +240,7 @@ class LiveData:
         from kafka import KafkaConsumer, TopicPartition
 
         consumer = KafkaConsumer(
-            bootstrap_servers=self._kafka.servers,
+            **self._kafka.client_options(),
             enable_auto_commit=False,
             client_id="livetally-dashboard",
         )
@@ -325,7 +325,7 @@ class LiveData:
         from kafka import KafkaConsumer
 
         consumer = KafkaConsumer(
-            bootstrap_servers=self._kafka.servers,
+            **self._kafka.client_options(),
             enable_auto_commit=False,
             client_id="livetally-dashboard-monitor",
         )

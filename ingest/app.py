@@ -112,6 +112,8 @@ def create_app(
 
 def serve(config: IngestConfig) -> None:
     """Run the ingest API until SIGTERM/SIGINT (see ``ingest.server``)."""
+    from contract.kafka_login import check_login
     from ingest.server import serve as serve_forever
 
+    check_login(config.shared.kafka)
     serve_forever(config)

@@ -106,7 +106,7 @@ class IngestConfig:
         """Read the configuration from ``LIVETALLY_*`` variables."""
         env = os.environ if environ is None else environ
         return cls(
-            shared=Settings.from_env(env),
+            shared=Settings.from_env(env, service="ingest"),
             host=env.get("LIVETALLY_INGEST_HOST", "127.0.0.1"),
             port=read_int(env, "LIVETALLY_INGEST_PORT", 8080),
             workers=max(1, read_int(env, "LIVETALLY_INGEST_WORKERS", 1)),

@@ -98,6 +98,7 @@ class KafkaEventProducer:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._servers = list(kafka.servers)
+        self._connect = kafka.client_options()
         self._ack_timeout_s = ack_timeout_s
         self._ready_window_s = ready_window_s
         self._options = {**producer_options(ack_timeout_s), **(options or {})}
@@ -117,7 +118,7 @@ class KafkaEventProducer:
             if self._client is None:
                 from kafka import KafkaProducer
 
-                self._client = KafkaProducer(bootstrap_servers=self._servers, **self._options)
+                self._client = KafkaProducer(**self._connect, **self._options)
                 logger.info("Kafka producer connected to %s", ",".join(self._servers))
             return self._client
 

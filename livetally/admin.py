@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
+from contract.kafka_login import explain
 from contract.registry import (
     Partner,
     Registry,
@@ -157,6 +158,9 @@ def _kafka_call(kafka: KafkaSettings, action: Callable[[], _T]) -> _T:
     try:
         return action()
     except (KafkaError, TimeoutError) as exc:
+        reason = explain(exc, kafka)
+        if reason is not None:
+            raise KafkaUnavailable(reason) from None
         raise KafkaUnavailable(
             f"Kafka is not reachable at {kafka.bootstrap} ({type(exc).__name__}): "
             "run `livetally up` or `livetally kafka start`"

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import logging
+import os
 import random
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TextIO
 
 import httpx
 import orjson
 
+from contract.kafka_auth import KafkaSecurity
 from livetally.exceptions import LivetallyError
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "iter_ndjson",
     "parse_result",
     "parse_retry_after",
+    "partner_key",
     "send_file",
 ]
 
@@ -328,9 +332,13 @@ class Client(_FlushOnExit):
 
 
 class KafkaClient(_FlushOnExit):
-    """Produces a partner's events straight to the events topic, for partners with access
-    to the Kafka cluster: the same records ingest writes (``ingest.packing``), one per
-    partition per flush, produced with ``acks=all`` and an idempotent producer.
+    """An operator's tool: produces one partner's events straight to the events topic, for
+    a bulk backfill of a log by whoever holds an operator Kafka user (one with Write on the
+    events topic). Partners post over HTTP (``IngestClient``); they are never given Kafka.
+
+    It writes the same records ingest writes (``ingest.packing``), one per partition per
+    flush, produced with ``acks=all`` and an idempotent producer. Whatever it writes is
+    trusted as accepted by ingest, so it is only for the operator.
 
     Events are not checked here: the stream app checks every event when it reads the record
     (the same rules as ``POST /v1/events``, against the time the record was produced) and
@@ -349,7 +357,10 @@ class KafkaClient(_FlushOnExit):
         batch_size: int = 500,
         ack_timeout_s: float = 10.0,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        security: KafkaSecurity | None = None,
     ) -> None:
+        """``security`` is how to log in (``Settings.from_env().kafka.security`` reads it
+        from the ``LIVETALLY_KAFKA_*`` variables); PLAINTEXT when None."""
         if not partner_id:
             raise ValueError("partner_id must not be empty")
         if timeout_ms <= 0:
@@ -360,6 +371,7 @@ class KafkaClient(_FlushOnExit):
 
         servers = bootstrap.split(",") if isinstance(bootstrap, str) else list(bootstrap)
         self._servers = [s.strip() for s in servers if s.strip()]
+        self._security = security or KafkaSecurity()
         self._partner = partner_id
         self._timeout_ms = timeout_ms
         self._topic = f"{topic_prefix}{EVENTS}"
@@ -388,7 +400,9 @@ class KafkaClient(_FlushOnExit):
                 "client_id": f"livetally-client-{self._partner}",
             }
             try:
-                self._producer = KafkaProducer(bootstrap_servers=self._servers, **options)
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self._servers, **self._security.kafka_python(), **options
+                )
             except KafkaError as exc:
                 raise ClientError(
                     f"cannot reach Kafka at {','.join(self._servers)}: {exc}"
@@ -498,6 +512,30 @@ def _batches(
             numbers, events, errors = [], [], []
     if events or errors:
         yield numbers, events, errors
+
+
+def partner_key(
+    key: str | None, key_file: str | None, environ: Mapping[str, str] | None = None
+) -> str:
+    """The API key ``livetally send`` posts with: ``--key``, else the first line of
+    ``--key-file``, else ``LIVETALLY_KEY``."""
+    if key:
+        return key
+    if key_file:
+        try:
+            lines = Path(key_file).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise LivetallyError(
+                f"cannot read --key-file {key_file}: {exc.strerror or exc}"
+            ) from None
+        if not lines or not lines[0].strip():
+            raise LivetallyError(f"--key-file {key_file} is empty")
+        return lines[0].strip()
+    env = os.environ if environ is None else environ
+    found = env.get("LIVETALLY_KEY", "").strip()
+    if not found:
+        raise LivetallyError("no API key: set LIVETALLY_KEY, or pass --key-file FILE (or --key)")
+    return found
 
 
 def send_file(

@@ -54,7 +54,8 @@ class Runtime:
     worker: str = field(default_factory=lambda: worker_id("livetally", socket.gethostname(), 0))
     rules: AlertRules = field(default_factory=AlertRules)
     webhook: str | None = None
-    bootstrap: list[str] = field(default_factory=list)
+    connect: dict[str, Any] = field(default_factory=dict)
+    """``KafkaSettings.client_options()`` of the side clients (restores, alert monitor)."""
     latency: LatencyWindow = field(default_factory=LatencyWindow)
     rate: RateWindow = field(default_factory=RateWindow)
     monitor: AlertMonitor | None = None
@@ -260,7 +261,7 @@ def register_agents(
         try:
             if runtime.monitor is None:
                 monitor = AlertMonitor(
-                    runtime.bootstrap,
+                    runtime.connect,
                     topics.partials.get_topic_name(),
                     topics.stats.get_topic_name(),
                     topics.alerts.get_topic_name(),
@@ -303,7 +304,7 @@ def register_agents(
         while pending and runtime.assignment == assignment:
             try:
                 offsets = await asyncio.wait_for(
-                    committed_offsets(runtime.bootstrap, app.conf.id, events_topic, pending),
+                    committed_offsets(runtime.connect, app.conf.id, events_topic, pending),
                     timeout=30,
                 )
             except Exception as exc:

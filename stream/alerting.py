@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -31,13 +32,13 @@ class AlertMonitor:
 
     def __init__(
         self,
-        bootstrap: list[str],
+        connect: Mapping[str, Any],
         partials_topic: str,
         stats_topic: str,
         alerts_topic: str,
         rules: AlertRules,
     ) -> None:
-        self._bootstrap = bootstrap
+        self._connect = dict(connect)
         self._partials = partials_topic
         self._stats = stats_topic
         self._alerts = alerts_topic
@@ -54,7 +55,7 @@ class AlertMonitor:
         """Assign every partition of the three topics from the beginning."""
         from aiokafka import TopicPartition
 
-        consumer = await started_consumer(self._bootstrap, auto_offset_reset="earliest")
+        consumer = await started_consumer(self._connect, auto_offset_reset="earliest")
         tps = [
             TopicPartition(topic, p)
             for topic in (self._partials, self._stats, self._alerts)

@@ -27,6 +27,7 @@ def create_app(config: StreamConfig) -> Any:
     app = faust.App(
         config.app_id,
         broker=[f"kafka://{server}" for server in kafka.servers],
+        broker_credentials=kafka.security.faust_credentials(),
         store="memory://",
         datadir=str(datadir),
         web_enabled=True,
@@ -45,8 +46,9 @@ def create_app(config: StreamConfig) -> Any:
         broker_session_timeout=config.session_timeout_s,
         broker_heartbeat_interval=min(3.0, config.session_timeout_s / 4),
     )
-    store = CheckpointStore(kafka.servers, kafka.topic(CHECKPOINTS), config.checkpoint_chunk_bytes)
-    states = PartitionStates(kafka.servers, kafka.topic(EVENTS), store)
+    connect = kafka.client_options()
+    store = CheckpointStore(connect, kafka.topic(CHECKPOINTS), config.checkpoint_chunk_bytes)
+    states = PartitionStates(connect, kafka.topic(EVENTS), store)
     every, extra = parse_milestones(config.milestones)
     rules = AlertRules(
         drop_ratio=config.drop_ratio,
@@ -64,7 +66,7 @@ def create_app(config: StreamConfig) -> Any:
         metrics_interval_s=config.metrics_interval_s,
         rules=rules,
         webhook=config.alert_webhook,
-        bootstrap=kafka.servers,
+        connect=connect,
     )
     register_agents(
         app,
@@ -80,6 +82,9 @@ def serve(config: StreamConfig) -> None:
     """Create the topics if needed and run the worker until it is stopped."""
     from faust import Worker
 
+    from contract.kafka_login import check_login
+
+    check_login(config.shared.kafka)
     ensure_topics(config.shared.kafka)
     (config.shared.home / "worker").mkdir(parents=True, exist_ok=True)
     app = create_app(config)

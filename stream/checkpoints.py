@@ -23,6 +23,7 @@ import logging
 import secrets
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,10 +111,10 @@ def decode_manifest(value: bytes) -> Manifest:
 class CheckpointStore:
     """Writes and reads partition checkpoints on one Kafka topic (aiokafka, created lazily)."""
 
-    def __init__(self, bootstrap: list[str], topic: str, chunk_bytes: int) -> None:
+    def __init__(self, connect: Mapping[str, Any], topic: str, chunk_bytes: int) -> None:
         if chunk_bytes <= 0:
             raise ValueError("chunk_bytes must be positive")
-        self._bootstrap = bootstrap
+        self._connect = dict(connect)
         self._topic = topic
         self._chunk_bytes = chunk_bytes
         self._producer: Any = None
@@ -125,7 +126,7 @@ class CheckpointStore:
             from aiokafka import AIOKafkaProducer
 
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap,
+                **self._connect,
                 acks="all",
                 max_request_size=self._chunk_bytes + 64 * 1024,
                 linger_ms=5,
@@ -175,7 +176,7 @@ class CheckpointStore:
         from aiokafka import TopicPartition
 
         consumer = await started_consumer(
-            self._bootstrap,
+            self._connect,
             max_partition_fetch_bytes=self._chunk_bytes + 64 * 1024,
             fetch_max_bytes=4 * (self._chunk_bytes + 64 * 1024),
         )

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["committed_offsets", "partitions_of", "started_consumer"]
 
 
-async def started_consumer(bootstrap: list[str], **options: Any) -> Any:
-    """A started group-less ``AIOKafkaConsumer`` (no commits) with ``options``."""
+async def started_consumer(connect: Mapping[str, Any], **options: Any) -> Any:
+    """A started group-less ``AIOKafkaConsumer`` (no commits) with ``options``.
+
+    ``connect`` is ``KafkaSettings.client_options()``: the servers and how to log in.
+    """
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **options
-    )
+    consumer = AIOKafkaConsumer(**connect, enable_auto_commit=False, group_id=None, **options)
     await consumer.start()
     # Let aiokafka's own start-up tasks run once: stopping a consumer before they did
     # raises CancelledError out of stop().
@@ -33,7 +35,7 @@ async def partitions_of(consumer: Any, topic: str) -> list[int]:
 
 
 async def committed_offsets(
-    bootstrap: list[str], group: str, topic: str, partitions: list[int]
+    connect: Mapping[str, Any], group: str, topic: str, partitions: list[int]
 ) -> dict[int, int]:
     """The offsets ``group`` has committed on ``partitions`` of ``topic`` (0 where none).
 
@@ -45,7 +47,7 @@ async def committed_offsets(
     from aiokafka.admin import AIOKafkaAdminClient
 
     tps = [TopicPartition(topic, p) for p in partitions]
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**connect)
     await admin.start()
     try:
         found = await admin.list_consumer_group_offsets(group, partitions=tps)

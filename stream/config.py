@@ -116,7 +116,7 @@ class StreamConfig:
                 f"LIVETALLY_FLUSH_INTERVAL_S ({flush:g} s)"
             )
         return cls(
-            shared=Settings.from_env(env),
+            shared=Settings.from_env(env, service="worker"),
             app_id=env.get("LIVETALLY_STREAM_APP_ID", "livetally-stream"),
             web_port=read_int(env, "LIVETALLY_WORKER_PORT", 6066),
             flush_interval_s=flush,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stream.checkpoints import CheckpointStore
@@ -32,11 +32,11 @@ class PartitionStates:
 
     def __init__(
         self,
-        bootstrap: list[str],
+        connect: Mapping[str, Any],
         events_topic: str,
         checkpoints: CheckpointStore | None = None,
     ) -> None:
-        self._bootstrap = bootstrap
+        self._connect = dict(connect)
         self._topic = events_topic
         self._checkpoints = checkpoints
         self.states: dict[int, PartitionState] = {}
@@ -120,7 +120,7 @@ class PartitionStates:
         started = time.monotonic()
         tp = TopicPartition(self._topic, partition)
         consumer = await started_consumer(
-            self._bootstrap,
+            self._connect,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -140,9 +140,7 @@ class BenchStack:
     def kafka(self, prefix: str, partitions: int = 4) -> KafkaSettings:
         """Kafka settings for one isolated set of topics."""
         base = self.settings.kafka
-        return KafkaSettings(
-            bootstrap=base.bootstrap, port=base.port, topic_prefix=prefix, partitions=partitions
-        )
+        return replace(base, topic_prefix=prefix, partitions=partitions)
 
     def start_kafka(self) -> None:
         """Start the broker (Apache Kafka in KRaft mode, one node)."""

@@ -224,7 +224,7 @@ def test_old_churn_is_not_raised_after_a_restart():
 def test_the_monitor_sums_the_partitions_stats_records_into_one_churn_alert():
     """Each partition's stats record has its share; only their sum reaches the thresholds.
     Records without the figures (from before they existed) are read as before."""
-    monitor = AlertMonitor([], "partials", "stats", "alerts", RULES)
+    monitor = AlertMonitor({}, "partials", "stats", "alerts", RULES)
     monitor._caught_up = True
 
     def stats(partition: int, offline: int, single: int, platform: str = "web") -> bytes:

@@ -1,0 +1,234 @@
+"""How every livetally process authenticates to Kafka: TLS and SASL settings, one block.
+
+Read from ``LIVETALLY_KAFKA_*`` variables, or, when none is set and ``$LIVETALLY_HOME``
+holds the credentials a secured local cluster wrote (``kafka/credentials.json``), from
+there with the user of the process's service. The same block turns into the options of
+each client library livetally uses: kafka-python, aiokafka and Faust.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+__all__ = [
+    "CREDENTIALS_FILE",
+    "MECHANISMS",
+    "PROTOCOLS",
+    "SERVICES",
+    "KafkaSecurity",
+    "SettingsError",
+    "read_security",
+]
+
+PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+SERVICES = ("ingest", "worker", "dashboard", "admin")
+"""The Kafka identities of a secured local cluster, one per kind of process."""
+CREDENTIALS_FILE = Path("kafka") / "credentials.json"
+"""Where, under ``$LIVETALLY_HOME``, a secured local cluster keeps its users (mode 0600)."""
+
+_VARIABLES = (
+    "LIVETALLY_KAFKA_SECURITY_PROTOCOL",
+    "LIVETALLY_KAFKA_SASL_MECHANISM",
+    "LIVETALLY_KAFKA_USERNAME",
+    "LIVETALLY_KAFKA_PASSWORD",
+    "LIVETALLY_KAFKA_PASSWORD_FILE",
+    "LIVETALLY_KAFKA_CA_FILE",
+    "LIVETALLY_KAFKA_CERT_FILE",
+    "LIVETALLY_KAFKA_KEY_FILE",
+)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """TLS and SASL settings of a Kafka client. The default is PLAINTEXT, no login."""
+
+    protocol: str = "PLAINTEXT"
+    """``LIVETALLY_KAFKA_SECURITY_PROTOCOL``: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."""
+    mechanism: str = ""
+    """``LIVETALLY_KAFKA_SASL_MECHANISM`` (SASL only): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512."""
+    username: str = ""
+    """``LIVETALLY_KAFKA_USERNAME`` (SASL only)."""
+    password: str = ""
+    """``LIVETALLY_KAFKA_PASSWORD``, or the first line of ``LIVETALLY_KAFKA_PASSWORD_FILE``."""
+    ca_file: str = ""
+    """``LIVETALLY_KAFKA_CA_FILE``: PEM CA bundle to verify brokers by (TLS; default: the
+    system's trust store)."""
+    cert_file: str = ""
+    """``LIVETALLY_KAFKA_CERT_FILE``: PEM client certificate, for mutual TLS."""
+    key_file: str = ""
+    """``LIVETALLY_KAFKA_KEY_FILE``: PEM private key of the client certificate."""
+    source: str = "default"
+    """Where the settings came from: ``default``, ``environment`` or the credentials file."""
+
+    @property
+    def tls(self) -> bool:
+        """Whether connections are encrypted."""
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def sasl(self) -> bool:
+        """Whether the client logs in with a user name and password."""
+        return self.protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    def describe(self) -> str:
+        """One line for logs and errors (never the password)."""
+        if self.sasl:
+            return f"{self.protocol} as {self.username!r} ({self.mechanism})"
+        return self.protocol
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context every client uses, or None without TLS."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(
+            purpose=ssl.Purpose.SERVER_AUTH, cafile=self.ca_file or None
+        )
+        if self.cert_file:
+            context.load_cert_chain(self.cert_file, self.key_file or None)
+        return context
+
+    def kafka_python(self) -> dict[str, Any]:
+        """Options of a kafka-python client (producer, consumer, admin)."""
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        context = self.ssl_context()
+        if context is not None:
+            options["ssl_context"] = context
+        if self.sasl:
+            options["sasl_mechanism"] = self.mechanism
+            options["sasl_plain_username"] = self.username
+            options["sasl_plain_password"] = self.password
+        return options
+
+    def aiokafka(self) -> dict[str, Any]:
+        """Options of an aiokafka client; the same names as kafka-python's."""
+        return self.kafka_python()
+
+    def faust_credentials(self) -> Any:
+        """Faust's ``broker_credentials`` for these settings (None for PLAINTEXT)."""
+        import faust
+        from faust.types.auth import SASLMechanism
+
+        context = self.ssl_context()
+        if self.sasl:
+            return faust.SASLCredentials(
+                username=self.username,
+                password=self.password,
+                ssl_context=context,
+                mechanism=SASLMechanism(self.mechanism),
+            )
+        if context is not None:
+            return faust.SSLCredentials(context)
+        return None
+
+
+def _file(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if value and not Path(value).is_file():
+        raise SettingsError(f"{name}={value}: no such file")
+    return value
+
+
+def _from_environment(env: Mapping[str, str]) -> KafkaSecurity:
+    protocol = env.get("LIVETALLY_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").strip().upper()
+    if protocol not in PROTOCOLS:
+        raise SettingsError(
+            f"LIVETALLY_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(PROTOCOLS)}, "
+            f"got {protocol!r}"
+        )
+    ca_file = _file(env, "LIVETALLY_KAFKA_CA_FILE")
+    cert_file = _file(env, "LIVETALLY_KAFKA_CERT_FILE")
+    key_file = _file(env, "LIVETALLY_KAFKA_KEY_FILE")
+    if key_file and not cert_file:
+        raise SettingsError("LIVETALLY_KAFKA_KEY_FILE is set but LIVETALLY_KAFKA_CERT_FILE is not")
+    tls = protocol in ("SSL", "SASL_SSL")
+    if not tls and (ca_file or cert_file):
+        raise SettingsError(
+            f"LIVETALLY_KAFKA_CA_FILE / LIVETALLY_KAFKA_CERT_FILE need TLS, but "
+            f"LIVETALLY_KAFKA_SECURITY_PROTOCOL is {protocol}; use SSL or SASL_SSL"
+        )
+    sasl = protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+    mechanism = env.get("LIVETALLY_KAFKA_SASL_MECHANISM", "").strip().upper()
+    username = env.get("LIVETALLY_KAFKA_USERNAME", "").strip()
+    password = env.get("LIVETALLY_KAFKA_PASSWORD", "")
+    password_file = _file(env, "LIVETALLY_KAFKA_PASSWORD_FILE")
+    if not sasl:
+        stray = [
+            name
+            for name in ("LIVETALLY_KAFKA_SASL_MECHANISM", "LIVETALLY_KAFKA_USERNAME")
+            if env.get(name, "").strip()
+        ]
+        if stray or password or password_file:
+            names = stray or ["LIVETALLY_KAFKA_PASSWORD"]
+            raise SettingsError(
+                f"{names[0]} is set but LIVETALLY_KAFKA_SECURITY_PROTOCOL is {protocol}, "
+                "which does not log in; use SASL_SSL or SASL_PLAINTEXT"
+            )
+        return KafkaSecurity(protocol, "", "", "", ca_file, cert_file, key_file, "environment")
+    if mechanism not in MECHANISMS:
+        raise SettingsError(
+            f"LIVETALLY_KAFKA_SASL_MECHANISM must be one of {', '.join(MECHANISMS)} with "
+            f"{protocol}, got {mechanism!r}"
+        )
+    if not username:
+        raise SettingsError(f"LIVETALLY_KAFKA_USERNAME is required with {protocol}")
+    if password and password_file:
+        raise SettingsError(
+            "set LIVETALLY_KAFKA_PASSWORD or LIVETALLY_KAFKA_PASSWORD_FILE, not both"
+        )
+    if password_file:
+        lines = Path(password_file).read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    if not password:
+        raise SettingsError(
+            f"LIVETALLY_KAFKA_PASSWORD (or LIVETALLY_KAFKA_PASSWORD_FILE) is required with "
+            f"{protocol}"
+        )
+    return KafkaSecurity(
+        protocol, mechanism, username, password, ca_file, cert_file, key_file, "environment"
+    )
+
+
+def _from_credentials(path: Path, service: str) -> KafkaSecurity:
+    try:
+        data = orjson.loads(path.read_bytes())
+        user = data["users"][service]
+        return KafkaSecurity(
+            protocol=str(data["protocol"]),
+            mechanism=str(data["mechanism"]),
+            username=str(user["username"]),
+            password=str(user["password"]),
+            ca_file=str(data["ca_file"]),
+            source=str(path),
+        )
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise SettingsError(
+            f"{path} (the secured local Kafka's credentials) cannot be read for the "
+            f"{service} user: {exc}"
+        ) from None
+
+
+def read_security(env: Mapping[str, str], home: Path, service: str) -> KafkaSecurity:
+    """The security settings of a process of ``service`` (one of ``SERVICES``).
+
+    Any ``LIVETALLY_KAFKA_*`` security variable means the environment decides; otherwise a
+    secured local cluster's credentials file under ``home`` does; otherwise PLAINTEXT.
+    """
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}")
+    if any(env.get(name, "").strip() for name in _VARIABLES):
+        return _from_environment(env)
+    credentials = home / CREDENTIALS_FILE
+    if credentials.is_file():
+        return _from_credentials(credentials, service)
+    return KafkaSecurity()
