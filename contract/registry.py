@@ -106,6 +106,14 @@ class Token:
     name: str = ""
     token_hash: str = ""
     revoked: bool = False
+    expires_at: int = 0
+    """Epoch milliseconds after which the token is refused like a revoked one (0: never)."""
+    created_at: int = 0
+    """Epoch milliseconds of its creation (0 for tokens made before this was recorded)."""
+
+    def active(self, now_ms: int) -> bool:
+        """Whether the token may be used at ``now_ms``: not revoked and not expired."""
+        return not self.revoked and (self.expires_at == 0 or now_ms < self.expires_at)
 
 
 def record_key(item: Stream | Partner | Token) -> str:
@@ -164,11 +172,16 @@ class Registry:
                 return partner
         return None
 
-    def token_role(self, token: str) -> Role | None:
-        """The role of an active dashboard token, if it is one."""
+    def token_for(self, token: str, now_ms: int) -> Token | None:
+        """The active (neither revoked nor expired) token record of a secret, if any."""
         digest = hash_secret(token)
-        role: Role | None = None
+        found: Token | None = None
         for item in self.tokens.values():
-            if not item.revoked and hmac.compare_digest(item.token_hash, digest):
-                role = item.role
-        return role
+            if hmac.compare_digest(item.token_hash, digest) and item.active(now_ms):
+                found = item
+        return found
+
+    def active_token(self, token_id: str, now_ms: int) -> Token | None:
+        """The token record with this id while it is active (a session's token)."""
+        item = self.tokens.get(token_id)
+        return item if item is not None and item.active(now_ms) else None

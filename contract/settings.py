@@ -10,7 +10,14 @@ from typing import Any
 
 from contract.kafka_auth import KafkaSecurity, SettingsError, read_security
 
-__all__ = ["KafkaSecurity", "KafkaSettings", "Settings", "SettingsError", "read_int"]
+__all__ = [
+    "KafkaSecurity",
+    "KafkaSettings",
+    "Settings",
+    "SettingsError",
+    "read_float",
+    "read_int",
+]
 
 
 def read_int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -22,6 +29,20 @@ def read_int(environ: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def read_float(environ: Mapping[str, str], name: str, default: float) -> float:
+    """Read a finite number, naming the variable when its value is not one."""
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise SettingsError(f"{name} must be a finite number, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)

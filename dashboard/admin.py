@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 import flask
 import orjson
 
+from contract.durations import parse_duration
 from contract.registry import (
     Partner,
     Registry,
@@ -97,7 +99,14 @@ def partner_json(partner: Partner) -> dict[str, Any]:
 
 def token_json(token: Token) -> dict[str, Any]:
     """A token for display: never the token or its hash."""
-    return {"id": token.id, "role": token.role, "name": token.name, "revoked": token.revoked}
+    return {
+        "id": token.id,
+        "role": token.role,
+        "name": token.name,
+        "revoked": token.revoked,
+        "expires_at": token.expires_at or None,
+        "active": token.active(int(time.time() * 1000)),
+    }
 
 
 class AdminActions:
@@ -181,12 +190,24 @@ class AdminActions:
         role = fields.get("role")
         if role not in ("viewer", "admin"):
             raise BadParameter("role", "must be viewer or admin")
+        expires = fields.get("expires", "")
+        if not isinstance(expires, str):
+            raise BadParameter("expires", "must be a duration such as 90s, 30m, 12h or 7d")
+        now = int(time.time() * 1000)
+        expires_at = 0
+        if expires.strip():
+            try:
+                expires_at = now + parse_duration(expires) * 1000
+            except ValueError as exc:
+                raise BadParameter("expires", str(exc)) from None
         secret = new_secret("ltt")
         token = Token(
             id=secrets.token_hex(4),
             role="admin" if role == "admin" else "viewer",
             name=_name(fields, "name", required=False),
             token_hash=hash_secret(secret),
+            expires_at=expires_at,
+            created_at=now,
         )
         self._write(token)
         return token, secret

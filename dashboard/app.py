@@ -12,7 +12,7 @@ from dash.exceptions import PreventUpdate
 from contract.kafka_login import check_login
 from dashboard.admin import AdminActions, RegistryWriter, register_admin_api
 from dashboard.api import register_api
-from dashboard.auth import RedactTokens, install_auth
+from dashboard.auth import install_auth
 from dashboard.components import stream_options
 from dashboard.config import DashboardConfig
 from dashboard.data import EXTENSION, DataSource, LiveData, current_data
@@ -20,6 +20,7 @@ from dashboard.guards import install_guards
 from dashboard.i18n import DEFAULT_LANG, lang_of, text
 from dashboard.inputs import checked, count, ident, raw
 from dashboard.limits import ExportSlots
+from dashboard.sessions import SessionSigner, load_secret_key
 
 __all__ = ["create_app", "serve", "shell"]
 
@@ -165,7 +166,15 @@ def create_app(
     )
     server = app.server
     server.extensions[EXTENSION] = source
-    install_auth(server, lambda: source.snapshot().registry)
+    signer = SessionSigner(
+        load_secret_key(config.secret_key, config.shared.home), config.session_hours
+    )
+    install_auth(
+        server,
+        lambda: source.snapshot().registry,
+        signer,
+        session_hours=config.session_hours,
+    )
     install_guards(app)
     register_api(server, source, slots=ExportSlots(config.exports_per_token, config.exports_total))
     if registry_writer is None:
@@ -179,11 +188,11 @@ def create_app(
 
 
 def serve(config: DashboardConfig) -> None:
-    """Run the dashboard until interrupted (threaded werkzeug server, no debugger or reloader)."""
+    """Run the dashboard under gunicorn (see ``dashboard.server``) until SIGTERM/SIGINT."""
+    from dashboard.server import run
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").addFilter(RedactTokens())
     logging.getLogger("kafka").setLevel(logging.WARNING)
     check_login(config.shared.kafka)
-    app = create_app(config)
     logger.info("dashboard on %s", config.base_url)
-    app.run(host=config.host, port=config.port, debug=False)
+    run(config, lambda: create_app(config).server)

@@ -1,4 +1,4 @@
-"""Token checks for every dashboard route: bearer header, one-time ``?token=`` link, cookie.
+"""Token checks for every dashboard route: bearer header, sign-in link, session cookie.
 
 Admin paths (``/admin``, ``/api/v1/admin/...``) need an admin token. A state-changing
 request that authenticates by cookie (a browser) must come from the dashboard's own origin
@@ -10,16 +10,20 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 import flask
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from contract.registry import Registry, Role
+from contract.registry import Registry, Role, Token
 from dashboard.exceptions import Forbidden, NotAuthorized
+from dashboard.i18n import Lang, lang_of, text
+from dashboard.sessions import PLAIN_COOKIE, SECURE_COOKIE, SessionSigner, cookie_name
+from dashboard.signin import SIGNIN_PATH, render_signin, safe_next
 
 __all__ = [
-    "COOKIE",
     "OPEN_PATHS",
     "RedactTokens",
     "bearer_token",
@@ -30,11 +34,9 @@ __all__ = [
     "same_origin",
 ]
 
-COOKIE = "livetally_token"
-"""Name of the HttpOnly cookie that carries a page visitor's token."""
 OPEN_PATHS = frozenset({"/healthz"})
-"""Paths served without a token."""
-_COOKIE_MAX_AGE_S = 30 * 24 * 3600
+"""Paths served without a token (and ``/signin``, which takes one)."""
+_MACHINE_PREFIXES = ("/api/", "/_dash-", "/_reload-hash", "/_favicon", "/assets/")
 
 
 def _any_encoding(word: str) -> str:
@@ -90,41 +92,132 @@ def _without_token(path: str, args: flask.Request) -> str:
     return path + ("?" + urlencode(rest) if rest else "")
 
 
-def install_auth(server: flask.Flask, registry: Callable[[], Registry]) -> None:
-    """Require a valid token on every route except ``OPEN_PATHS``."""
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _browser_page(request: flask.Request) -> bool:
+    """Whether a browser asks for a page (not the API, not Dash's own requests)."""
+    return (
+        request.method in ("GET", "HEAD")
+        and not request.path.startswith(_MACHINE_PREFIXES)
+        and "text/html" in request.headers.get("Accept", "")
+    )
+
+
+def _page_lang(request: flask.Request) -> Lang:
+    chosen = request.values.get("lang")
+    if chosen in ("zh", "en"):
+        return lang_of(chosen)
+    accepted = request.headers.get("Accept-Language", "").strip().lower()
+    return "en" if accepted.startswith("en") else "zh"
+
+
+def install_auth(
+    server: flask.Flask,
+    registry: Callable[[], Registry],
+    signer: SessionSigner,
+    *,
+    session_hours: float,
+    clock_ms: Callable[[], int] = _now_ms,
+) -> None:
+    """Require a valid token or session on every route except ``OPEN_PATHS``.
+
+    ``?token=T`` on a page is exchanged for a signed session cookie and a redirect to the
+    same URL without it; ``Authorization: Bearer T`` is checked on every request; a browser
+    without either gets the sign-in page, an API client a problem+json 401.
+    """
+
+    def start_session(token: Token, target: str, now: int) -> WerkzeugResponse:
+        response = flask.redirect(target, code=303)
+        value, max_age = signer.issue(token, now)
+        secure = flask.request.is_secure
+        response.set_cookie(
+            cookie_name(secure),
+            value,
+            max_age=max_age,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=secure,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def signin_page(status: int, error: str | None = None) -> flask.Response:
+        request = flask.request
+        target = safe_next(
+            request.values.get("next") if request.path == SIGNIN_PATH else request.full_path
+        )
+        lang = _page_lang(request)
+        page = render_signin(lang, next_path=target, hours=session_hours, error=error)
+        response = flask.make_response(page, status)
+        response.mimetype = "text/html"
+        response.headers["Cache-Control"] = "no-store"
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="livetally"'
+        return response
+
+    def sign_in() -> flask.typing.ResponseReturnValue:
+        request = flask.request
+        if request.method != "POST":
+            return signin_page(200)
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and not same_origin(origin, None, request.host):
+            return _forbid("cross-site sign-in refused (Origin does not match this dashboard)")
+        now = clock_ms()
+        secret = request.form.get("token", "").strip()
+        token = registry().token_for(secret, now) if 0 < len(secret) <= 200 else None
+        if token is None:
+            return signin_page(401, text("signin.invalid", _page_lang(request)))
+        return start_session(token, safe_next(request.form.get("next")), now)
+
+    server.add_url_rule(SIGNIN_PATH, "livetally_signin", sign_in, methods=["GET", "POST"])
+
+    def session_token(now: int) -> Token | None:
+        cookies = flask.request.cookies
+        for name in (SECURE_COOKIE, PLAIN_COOKIE):
+            session = signer.read(cookies.get(name), now)
+            if session is not None:
+                token = registry().active_token(session.token_id, now)
+                if token is not None:
+                    return token
+        return None
 
     def check_token() -> flask.typing.ResponseReturnValue | None:
         request = flask.request
-        if request.path in OPEN_PATHS:
+        if request.path in OPEN_PATHS or request.path == SIGNIN_PATH:
             return None
+        now = clock_ms()
         link_token = request.args.get("token")
         if (
             link_token is not None
             and request.method == "GET"
             and not request.path.startswith("/api/")
         ):
-            if registry().token_role(link_token) is None:
-                return _refuse("the token in the link is not valid")
-            response = flask.redirect(_without_token(request.path, request), code=303)
-            response.set_cookie(
-                COOKIE,
-                link_token,
-                max_age=_COOKIE_MAX_AGE_S,
-                httponly=True,
-                samesite="Lax",
-                secure=request.is_secure,
-            )
-            return response
+            token = registry().token_for(link_token, now) if len(link_token) <= 200 else None
+            if token is None:
+                return signin_page(401, text("signin.invalid", _page_lang(request)))
+            return start_session(token, _without_token(request.path, request), now)
         bearer = bearer_token(request.headers.get("Authorization"))
-        token = bearer or request.cookies.get(COOKIE)
-        role: Role | None = registry().token_role(token) if token else None
-        if role is None or not token:
-            if token:
-                return _refuse("the token is not valid")
-            return _refuse(
-                "send 'Authorization: Bearer <token>', or open the page once with ?token=<token>"
-            )
-        if is_admin_path(request.path) and role != "admin":
+        if bearer is not None:
+            token = registry().token_for(bearer, now) if len(bearer) <= 200 else None
+            if token is None:
+                return _refuse("the token is not valid, was revoked or has expired")
+        else:
+            token = session_token(now)
+            if token is None:
+                signed_in = any(name in request.cookies for name in (SECURE_COOKIE, PLAIN_COOKIE))
+                if _browser_page(request):
+                    error = text("signin.expired", _page_lang(request)) if signed_in else None
+                    return signin_page(401, error)
+                if signed_in:
+                    return _refuse("the session has ended; sign in again")
+                return _refuse(
+                    "send 'Authorization: Bearer <token>', or sign in at /signin "
+                    "(or open a page once with ?token=<token>)"
+                )
+        if is_admin_path(request.path) and token.role != "admin":
             return _forbid("this needs an admin token")
         if (
             bearer is None
@@ -134,9 +227,9 @@ def install_auth(server: flask.Flask, registry: Callable[[], Registry]) -> None:
             )
         ):
             return _forbid("cross-site request refused (Origin does not match this dashboard)")
-        flask.g.livetally_role = role
-        # Per-token limits key on a digest, so no secret is kept in them.
-        flask.g.livetally_token_key = hashlib.sha256(token.encode()).hexdigest()[:16]
+        flask.g.livetally_role = token.role
+        # Per-token limits key on a digest of the token's id, so no secret is kept in them.
+        flask.g.livetally_token_key = hashlib.sha256(token.id.encode()).hexdigest()[:16]
         return None
 
     server.before_request(check_token)

@@ -6,7 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from contract.settings import KafkaSettings, Settings, read_int
+from contract.settings import KafkaSettings, Settings, SettingsError, read_float, read_int
+from dashboard.proxies import parse_networks
 
 __all__ = ["DashboardConfig"]
 
@@ -33,13 +34,38 @@ class DashboardConfig:
     exports_total: int = 4
     """Exports and reports in progress at once over all tokens
     (``LIVETALLY_DASHBOARD_EXPORTS_TOTAL``)."""
+    secret_key: str = ""
+    """Key that signs sign-in sessions (``LIVETALLY_SECRET_KEY``, at least 16 characters;
+    give every replica behind one load balancer the same). Empty: one is generated once
+    under ``$LIVETALLY_HOME/dashboard/secret_key``."""
+    session_hours: float = 12.0
+    """How long a sign-in lasts (``LIVETALLY_SESSION_HOURS``), at most the token's own life."""
+    threads: int = 32
+    """Requests served at once (``LIVETALLY_DASHBOARD_THREADS``); more wait in the backlog."""
+    request_timeout_s: int = 60
+    """A request still running after this long has its worker restarted
+    (``LIVETALLY_DASHBOARD_TIMEOUT_S``); exports are bounded well below it."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks of the TLS proxies in front of the dashboard
+    (``LIVETALLY_TRUSTED_PROXIES``, e.g. ``127.0.0.1,10.0.0.0/8``). Only requests from them
+    may set ``X-Forwarded-Proto``/``-Host``/``-For``, which make cookies ``Secure`` and
+    redirects ``https``."""
 
     def __post_init__(self) -> None:
         if self.exports_per_token < 1 or self.exports_total < 1:
-            raise ValueError(
+            raise SettingsError(
                 "LIVETALLY_DASHBOARD_EXPORTS_PER_TOKEN and LIVETALLY_DASHBOARD_EXPORTS_TOTAL "
                 "must be at least 1"
             )
+        if not 0 < self.session_hours <= 24 * 365:
+            raise SettingsError("LIVETALLY_SESSION_HOURS must be between 0 and 8760")
+        if not 1 <= self.threads <= 1024:
+            raise SettingsError("LIVETALLY_DASHBOARD_THREADS must be between 1 and 1024")
+        if self.request_timeout_s < 5:
+            raise SettingsError("LIVETALLY_DASHBOARD_TIMEOUT_S must be at least 5")
+        if self.secret_key and len(self.secret_key) < 16:
+            raise SettingsError("LIVETALLY_SECRET_KEY must be at least 16 characters long")
+        parse_networks(self.trusted_proxies)
 
     @property
     def registry_writer_kafka(self) -> KafkaSettings:
@@ -62,4 +88,9 @@ class DashboardConfig:
             port=read_int(env, "LIVETALLY_DASHBOARD_PORT", 8050),
             exports_per_token=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_PER_TOKEN", 2),
             exports_total=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_TOTAL", 4),
+            secret_key=env.get("LIVETALLY_SECRET_KEY", "").strip(),
+            session_hours=read_float(env, "LIVETALLY_SESSION_HOURS", 12.0),
+            threads=read_int(env, "LIVETALLY_DASHBOARD_THREADS", 32),
+            request_timeout_s=read_int(env, "LIVETALLY_DASHBOARD_TIMEOUT_S", 60),
+            trusted_proxies=env.get("LIVETALLY_TRUSTED_PROXIES", "").strip(),
         )

@@ -21,6 +21,19 @@ DEFAULT_LANG: Lang = "zh"
 
 _TEXTS: dict[str, tuple[str, str]] = {
     "app.title": ("直播观众统计", "Livestream audience"),
+    "signin.title": ("登录", "Sign in"),
+    "signin.lead": (
+        "请粘贴管理员给您的访问令牌。登录后会话保持 {hours} 小时。",
+        "Paste the access token you were given. You stay signed in for {hours} hours.",
+    ),
+    "signin.token": ("访问令牌", "Access token"),
+    "signin.submit": ("登录", "Sign in"),
+    "signin.invalid": (
+        "令牌无效、已吊销或已过期。",
+        "The token is not valid, was revoked or has expired.",
+    ),
+    "signin.expired": ("会话已结束，请重新登录。", "Your session has ended; sign in again."),
+    "signin.other_lang": ("English", "中文"),
     "nav.live": ("实时", "Live"),
     "nav.screen": ("大屏", "Big screen"),
     "nav.stream": ("直播", "Stream"),
@@ -121,6 +134,12 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "admin.create_token": ("创建令牌", "Create a token"),
     "admin.role": ("角色", "Role"),
     "admin.token_name": ("备注", "Label"),
+    "admin.token_expires": (
+        "有效期(如 7d、12h，留空为长期)",
+        "Expires after (e.g. 7d, 12h; empty: never)",
+    ),
+    "admin.expires": ("到期", "Expires"),
+    "admin.expired": ("已过期", "expired"),
     "admin.done": ("已完成", "Done"),
 }
 

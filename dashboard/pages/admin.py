@@ -5,12 +5,15 @@ A new key or token is shown once, in the response of the click that made it.
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from contract.registry import Token
 from dashboard.admin import AdminActions, current_admin
 from dashboard.auth import current_role
 from dashboard.exceptions import DashboardError
@@ -97,6 +100,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                         className="lt-field",
                     ),
                     _input("admin-token-name", "admin.token_name", page_lang),
+                    _input("admin-token-expires", "admin.token_expires", page_lang),
                     html.Button(text("admin.create_token", page_lang), id="admin-token-create"),
                 ],
                 className="lt-form",
@@ -175,13 +179,21 @@ def revoke_partner(clicks: int | None, partner_id: str | None, lang_value: objec
     return _done(partner_id, lang_value)
 
 
-def create_token(clicks: int | None, role: str | None, name: str | None, lang_value: object) -> Any:
+def create_token(
+    clicks: int | None,
+    role: str | None,
+    name: str | None,
+    expires: str | None,
+    lang_value: object,
+) -> Any:
     """Create a token and show it once."""
     if not clicks:
         raise PreventUpdate
     actions = _guard()
     try:
-        _, secret = actions.create_token({"role": role or "viewer", "name": name or ""})
+        _, secret = actions.create_token(
+            {"role": role or "viewer", "name": name or "", "expires": expires or ""}
+        )
     except DashboardError as exc:
         return _error(exc)
     return _secret("admin.token_once", secret, lang_of(lang_value), "admin-new-token")
@@ -201,6 +213,18 @@ def revoke_token(clicks: int | None, token_id: str | None, lang_value: object) -
 
 def _state(revoked: bool, lang: Lang) -> str:
     return text("admin.revoked" if revoked else "admin.active", lang)
+
+
+def _token_state(token: Token, lang: Lang) -> str:
+    if not token.revoked and not token.active(int(time.time() * 1000)):
+        return text("admin.expired", lang)
+    return _state(token.revoked, lang)
+
+
+def _expiry(expires_at: int) -> str:
+    if not expires_at:
+        return "-"
+    return datetime.fromtimestamp(expires_at / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def admin_lists(_tick: int | None, lang_value: object, signature: str | None) -> tuple[Any, ...]:
@@ -226,12 +250,20 @@ def admin_lists(_tick: int | None, lang_value: object, signature: str | None) ->
         for p in partners
     ]
     token_rows = [
-        html.Tr([html.Td(t.id), html.Td(t.role), html.Td(t.name), html.Td(_state(t.revoked, lang))])
+        html.Tr(
+            [
+                html.Td(t.id),
+                html.Td(t.role),
+                html.Td(t.name),
+                html.Td(_expiry(t.expires_at)),
+                html.Td(_token_state(t, lang)),
+            ]
+        )
         for t in tokens
     ]
     partner_heads = ["admin.partner_id", "admin.name", "admin.name_en", "admin.mode"]
     partner_heads += ["admin.timeout", "status"]
-    token_heads = ["admin.partner_id", "admin.role", "admin.token_name", "status"]
+    token_heads = ["admin.partner_id", "admin.role", "admin.token_name", "admin.expires", "status"]
     partner_table = html.Table(
         [
             html.Thead(html.Tr([html.Th(text(h, lang)) for h in partner_heads])),
@@ -279,8 +311,9 @@ callback(
     Input("admin-token-create", "n_clicks"),
     State("admin-token-role", "value"),
     State("admin-token-name", "value"),
+    State("admin-token-expires", "value"),
     State("app-lang", "data"),
-)(checked(create_token, count, text_field, text_field, raw))
+)(checked(create_token, count, text_field, text_field, text_field, raw))
 callback(
     Output("admin-token-result", "children", allow_duplicate=True),
     Input("admin-token-revoke", "n_clicks"),

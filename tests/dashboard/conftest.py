@@ -29,7 +29,7 @@ def sample_snapshot() -> Snapshot:
 
 @pytest.fixture
 def config() -> DashboardConfig:
-    return DashboardConfig()
+    return DashboardConfig(secret_key="test-session-key-0123456789")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 
 import flask
 import pytest
@@ -10,7 +11,7 @@ from dash.exceptions import PreventUpdate
 
 from contract.registry import Registry, Token, hash_secret
 from dashboard.app import create_app
-from dashboard.auth import COOKIE, same_origin
+from dashboard.auth import same_origin
 from dashboard.data import StaticData
 from tests.dashboard.builders import VIEWER_TOKEN, build, registry
 
@@ -164,7 +165,7 @@ def test_bad_partner_input_is_a_400_problem(client, setup, body, name):
 
 
 def test_cookie_posts_must_come_from_the_dashboards_origin(client):
-    client.set_cookie(COOKIE, ADMIN_TOKEN)
+    assert client.get(f"/admin?token={ADMIN_TOKEN}").status_code == 303  # signs in
     body = {"id": "site", "name": "Site"}
     foreign = client.post(
         "/api/v1/admin/partners", json=body, headers={"Origin": "https://evil.example"}
@@ -203,9 +204,15 @@ def test_admin_page_callbacks_show_the_key_once_and_refuse_viewers(setup):
         assert "p9" in repr(tables) and key not in repr(tables)
         error = admin_page.add_partner(2, "p9", "again", "", "sessions", "30", "en")
         assert "already registered" in error.children
-        token = admin_page.create_token(1, "admin", "desk", "zh")
+        token = admin_page.create_token(1, "admin", "desk", "7d", "zh")
         secret = token.children[1].children
-        assert store.registry().token_role(secret) == "admin"
+        now = int(time.time() * 1000)
+        made = store.registry().token_for(secret, now)
+        assert made is not None and made.role == "admin"
+        assert made.expires_at - now == pytest.approx(7 * 86400_000, abs=60_000)
+        assert store.registry().token_for(secret, made.expires_at) is None
+        refused = admin_page.create_token(2, "viewer", "x", "forever", "en")
+        assert "90s, 30m, 12h or 7d" in repr(refused)
         assert "p9" in admin_page.revoke_partner(1, "p9", "en")
         assert store.registry().partners["p9"].revoked
 

@@ -31,7 +31,9 @@ def client():
         ],
         stats=[stats("douyin", 0, arrival=now * 1000, event=now * 1000, events=9)],
     )
-    app = create_app(DashboardConfig(), data=StaticData(snapshot))
+    app = create_app(
+        DashboardConfig(secret_key="fuzz-session-key-0123456789"), data=StaticData(snapshot)
+    )
     return app.server.test_client()
 
 

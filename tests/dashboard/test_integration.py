@@ -267,3 +267,21 @@ def test_hostile_callbacks_and_queries_do_not_take_the_real_dashboard_down(
     started = time.monotonic()
     streams = httpx.get(f"{base}/api/v1/streams", headers=auth, timeout=2)
     assert streams.status_code == 200 and time.monotonic() - started < 2
+
+
+def test_the_real_dashboard_runs_on_gunicorn_and_stops_cleanly_on_sigterm(server_process):
+    base, proc = server_process
+    health = httpx.get(f"{base}/healthz", timeout=5)
+    server = health.headers.get("server", "")
+    assert "gunicorn" in server.lower() and "werkzeug" not in server.lower()
+    page = httpx.get(f"{base}/?token={TOKEN}", headers={"Accept": "text/html"}, timeout=5)
+    assert page.status_code == 401 and 'action="/signin"' in page.text  # not a known token
+    too_long = httpx.get(f"{base}/{'x' * 10_000}", timeout=5)
+    assert too_long.status_code in (400, 414)
+    huge_header = httpx.get(f"{base}/healthz", headers={"X-Big": "y" * 10_000}, timeout=5)
+    assert huge_header.status_code in (400, 431)
+    assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+    started = time.monotonic()
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0
+    assert time.monotonic() - started < 10

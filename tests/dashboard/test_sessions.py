@@ -1,0 +1,124 @@
+"""Signed sessions, their key, durations and trusted proxies: the pure parts of sign-in."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from contract.durations import parse_duration
+from contract.registry import Token
+from contract.settings import SettingsError
+from dashboard.proxies import TrustedProxies, parse_networks
+from dashboard.sessions import Session, SessionSigner, load_secret_key
+
+KEY = b"k" * 32
+NOW = 1_734_750_000_000
+
+
+def test_a_session_carries_the_token_id_and_expiry_not_the_token():
+    signer = SessionSigner(KEY, hours=12)
+    value, max_age = signer.issue(Token("t1", "viewer", token_hash="h" * 64), NOW)
+    assert max_age == 12 * 3600
+    assert "h" * 16 not in value
+    assert signer.read(value, NOW) == Session("t1", NOW + 12 * 3600_000)
+    assert signer.read(value, NOW + 12 * 3600_000) is None  # expired
+
+
+def test_a_session_never_outlives_its_token():
+    signer = SessionSigner(KEY, hours=12)
+    token = Token("t1", "viewer", expires_at=NOW + 90_000)
+    value, max_age = signer.issue(token, NOW)
+    assert max_age == 90
+    session = signer.read(value, NOW)
+    assert session is not None and session.expires_ms == NOW + 90_000
+
+
+@pytest.mark.parametrize("value", [None, "", "x", "a.b", "e30.bad", "z" * 600])
+def test_garbage_cookies_are_no_session(value):
+    assert SessionSigner(KEY, hours=1).read(value, NOW) is None
+
+
+def test_another_key_or_a_changed_payload_is_refused():
+    value, _ = SessionSigner(KEY, hours=1).issue(Token("t1", "admin"), NOW)
+    assert SessionSigner(b"o" * 32, hours=1).read(value, NOW) is None
+    payload, _, signature = value.rpartition(".")
+    assert SessionSigner(KEY, hours=1).read(payload + "x." + signature, NOW) is None
+
+
+def test_the_key_is_generated_once_and_kept_private(tmp_path: Path):
+    first = load_secret_key("", tmp_path)
+    assert len(first) >= 32
+    assert load_secret_key("", tmp_path) == first
+    mode = stat.S_IMODE(os.stat(tmp_path / "dashboard" / "secret_key").st_mode)
+    assert mode == 0o600
+    assert load_secret_key("configured-key-0123456789", tmp_path) == b"configured-key-0123456789"
+    with pytest.raises(ValueError, match="LIVETALLY_SECRET_KEY"):
+        load_secret_key("short", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800)]
+)
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "7", "d", "1.5h", "-1d", "0s", "7w", "99999999d"])
+def test_bad_durations_say_what_is_expected(text):
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_trusted_proxy_networks():
+    assert [str(n) for n in parse_networks(" 127.0.0.1, 10.0.0.0/8,::1 ,")] == [
+        "127.0.0.1/32",
+        "10.0.0.0/8",
+        "::1/128",
+    ]
+    with pytest.raises(SettingsError, match="LIVETALLY_TRUSTED_PROXIES"):
+        parse_networks("10.0.0.0/8,proxy.local")
+
+
+def _seen(networks: str, remote: str) -> dict[str, str]:
+    seen: dict[str, str] = {}
+
+    def app(environ, start_response):
+        seen.update(
+            scheme=environ["wsgi.url_scheme"],
+            host=environ.get("HTTP_HOST", ""),
+            remote=environ["REMOTE_ADDR"],
+            proto=environ.get("HTTP_X_FORWARDED_PROTO", ""),
+        )
+        return []
+
+    environ = {
+        "REMOTE_ADDR": remote,
+        "wsgi.url_scheme": "http",
+        "HTTP_HOST": "10.0.0.5:8050",
+        "HTTP_X_FORWARDED_PROTO": "https",
+        "HTTP_X_FORWARDED_HOST": "tally.example",
+        "HTTP_X_FORWARDED_FOR": "203.0.113.7",
+    }
+    TrustedProxies(app, parse_networks(networks))(environ, lambda *a: None)
+    return seen
+
+
+def test_forwarded_headers_count_only_from_a_trusted_proxy():
+    trusted = _seen("10.0.0.0/8", "10.0.0.9")
+    assert trusted == {
+        "scheme": "https",
+        "host": "tally.example",
+        "remote": "203.0.113.7",
+        "proto": "https",
+    }
+    stranger = _seen("10.0.0.0/8", "198.51.100.1")
+    assert stranger == {
+        "scheme": "http",
+        "host": "10.0.0.5:8050",
+        "remote": "198.51.100.1",
+        "proto": "",
+    }
+    assert _seen("", "10.0.0.9")["scheme"] == "http"  # none configured: none trusted
