@@ -312,6 +312,35 @@ def test_exports_page_links_download_the_apis_numbers(stack: Stack, seeded, brow
 
 
 def test_admin_page_is_refused_to_a_viewer(stack: Stack, seeded):
-    cookies = {"livetally_token": seeded["token"]}
-    assert httpx.get(f"{stack.dashboard_url}/admin", cookies=cookies).status_code == 403
-    assert httpx.get(f"{stack.dashboard_url}/monitor", cookies=cookies).status_code == 200
+    with httpx.Client(base_url=stack.dashboard_url) as client:
+        signed_in = client.get(f"/monitor?token={seeded['token']}")
+        assert signed_in.status_code == 303
+        assert seeded["token"] not in signed_in.headers["set-cookie"]
+        assert client.get("/admin").status_code == 403
+        assert client.get("/monitor").status_code == 200
+        client.cookies.clear()
+        client.cookies.set("livetally_token", seeded["token"])  # the token itself is no cookie
+        assert client.get("/monitor").status_code == 401
+
+
+def test_sign_in_page_renders_and_signs_in(stack: Stack, seeded, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="en-US")
+    response = page.goto(f"{stack.dashboard_url}/screen?kiosk=1")
+    assert response is not None and response.status == 401
+    page.wait_for_selector("input#token")
+    assert page.locator("h1").inner_text().strip() == "Livestream audience"
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390  # fits a phone
+    page.screenshot(path=str(shots_dir(tmp_path) / "signin.png"))
+    page.fill("input#token", "not-a-token")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".error")
+    assert "not valid" in page.inner_text(".error")
+    page.fill("input#token", seeded["token"])
+    page.click("button[type=submit]")
+    page.wait_for_selector("#screen-title")
+    assert page.url.endswith("/screen?kiosk=1")
+    cookies = page.context.cookies()
+    assert [c["name"] for c in cookies] == ["livetally_session"]
+    assert cookies[0]["httpOnly"] and seeded["token"] not in cookies[0]["value"]
+    page.close()
