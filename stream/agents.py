@@ -22,7 +22,7 @@ from stream.metrics import LatencyWindow, RateWindow, pipeline_record, worker_id
 from stream.pacing import publish_interval
 from stream.partition_state import DeadLetter, PlatformStats
 from stream.snapshot import dump_state
-from stream.states import PartitionStates
+from stream.states import PartitionStates, TruncatedLog
 from stream.topics import StreamTopics
 
 __all__ = ["Runtime", "register_agents", "stats_key"]
@@ -96,7 +96,14 @@ def register_agents(
         async for event in stream.events():
             message = event.message
             async with lock:
-                state = await states.state_for(message.partition, message.offset)
+                try:
+                    state = await states.state_for(message.partition, message.offset)
+                except TruncatedLog as exc:
+                    # Nothing of this partition may be counted (or committed) from a
+                    # partial log: stop the worker with the reason instead.
+                    logger.critical("%s", exc)
+                    await app.crash(exc)
+                    return
                 if message.offset >= state.next_offset:
                     state.apply_record(message.offset, message.value)
 

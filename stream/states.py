@@ -22,9 +22,31 @@ from stream.clients import started_consumer
 from stream.partition_state import PartitionState
 from stream.snapshot import SnapshotError, load_state
 
-__all__ = ["PartitionStates"]
+__all__ = ["PartitionStates", "TruncatedLog"]
 
 logger = logging.getLogger(__name__)
+
+
+class TruncatedLog(RuntimeError):
+    """A partition's state cannot be rebuilt exactly: records it needs were deleted.
+
+    Retention (or ``delete-records``) moved the log start past where the state would begin
+    (0, or the newest checkpoint's offset). Counting from what is left would count each
+    viewer of the deleted part again as new: uniques and views would be wrong with no sign
+    of it. So the partition is not built; the worker does not count it until an operator
+    restores the records or a checkpoint that covers them (see docs/deploy.md).
+    """
+
+    def __init__(self, topic: str, partition: int, needed: int, start: int) -> None:
+        super().__init__(
+            f"{topic} partition {partition} starts at offset {start}, but its state must be "
+            f"rebuilt from offset {needed} and no checkpoint covers offsets {needed}-{start - 1}"
+            " (deleted by retention?); refusing to recount it from a partial log. Keep the "
+            "events topic's retention longer than the event (docs/deploy.md)"
+        )
+        self.partition = partition
+        self.needed = needed
+        self.start = start
 
 
 class PartitionStates:
@@ -135,6 +157,10 @@ class PartitionStates:
             else:
                 self.restored_from_checkpoint += 1
             first = state.next_offset
+            if first < upto:
+                low = (await consumer.beginning_offsets([tp]))[tp]
+                if low > first:
+                    raise TruncatedLog(self._topic, partition, first, low)
             applied = await self._replay(consumer, tp, state, upto)
         finally:
             await consumer.stop()
