@@ -1,4 +1,5 @@
-"""A local Apache Kafka (KRaft) for livetally: jars from Maven Central, 1 or 3 nodes."""
+"""A local Apache Kafka (KRaft) for livetally: jars from Maven Central, 1 or 3 nodes, plain
+or secured (SASL_SSL, mutual-TLS controllers, ACLs; see ``livetally.kafka_secure``)."""
 
 from __future__ import annotations
 
@@ -21,14 +22,27 @@ from typing import Any
 
 import platformdirs
 
+from contract.kafka_auth import KafkaSecurity
 from contract.settings import Settings
 from livetally import pidfiles
 from livetally.exceptions import KafkaUnavailable, LivetallyError, MissingRequirement
+from livetally.kafka_acls import acl_grants, apply_grants
+from livetally.kafka_secure import NodeSecurity, prepare_security, secure_lines
+from livetally.kafka_tls import write_private
+from livetally.kafka_users import (
+    admin_security,
+    credentials_path,
+    is_secure,
+    read_credentials,
+    scram_arguments,
+)
 
 __all__ = [
     "NodeLayout",
+    "admin_security",
     "ensure_libs",
     "ensure_running",
+    "is_secure",
     "kafka_version",
     "libs_dir",
     "node_layout",
@@ -74,23 +88,39 @@ def node_layout(base_port: int, brokers: int) -> list[NodeLayout]:
     return [NodeLayout(i, base_port + 2 * i, base_port + 2 * i + 1) for i in range(brokers)]
 
 
-def render_properties(node: NodeLayout, nodes: list[NodeLayout], data_dir: Path) -> str:
-    """The server.properties of one node of a combined-mode (broker + controller) cluster."""
+def render_properties(
+    node: NodeLayout,
+    nodes: list[NodeLayout],
+    data_dir: Path,
+    security: NodeSecurity | None = None,
+) -> str:
+    """The server.properties of one node of a combined-mode (broker + controller) cluster;
+    with ``security``, of a secured one (SASL_SSL, mTLS controllers, ACLs)."""
     voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes)
     replicated = len(nodes) >= 3
     rf = 3 if replicated else 1
     min_isr = 2 if replicated else 1
+    if security is None:
+        listeners = [
+            f"listeners=PLAINTEXT://127.0.0.1:{node.client_port},"
+            f"CONTROLLER://127.0.0.1:{node.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{node.client_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        ]
+        trailer = ["auto.create.topics.enable=true"]
+    else:
+        # secure_lines() ends with auto.create.topics.enable=false: services' users may
+        # not create topics, the admin user creates them (contract.topics.ensure_topics).
+        listeners = secure_lines(node.client_port, node.controller_port, security)
+        trailer = []
     lines = [
         "# Written by livetally; rewritten on every start.",
         "process.roles=broker,controller",
         f"node.id={node.node_id}",
         f"controller.quorum.voters={voters}",
-        f"listeners=PLAINTEXT://127.0.0.1:{node.client_port},"
-        f"CONTROLLER://127.0.0.1:{node.controller_port}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{node.client_port}",
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        *listeners,
         f"log.dirs={data_dir}",
         "num.partitions=1",
         f"default.replication.factor={rf}",
@@ -102,7 +132,7 @@ def render_properties(node: NodeLayout, nodes: list[NodeLayout], data_dir: Path)
         f"share.coordinator.state.topic.min.isr={min_isr}",
         "unclean.leader.election.enable=false",
         "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=true",
+        *trailer,
     ]
     return "\n".join(lines) + "\n"
 
@@ -323,8 +353,11 @@ def _servers_reachable(servers: list[str]) -> bool:
     return False
 
 
-def _describe(servers: list[str], timeout_s: float = 5.0) -> dict[str, Any] | None:
-    """``describe_cluster()`` of the cluster at ``servers``, or None when it does not answer."""
+def _describe(
+    servers: list[str], timeout_s: float = 5.0, security: KafkaSecurity | None = None
+) -> dict[str, Any] | None:
+    """``describe_cluster()`` of the cluster at ``servers``, or None when it does not answer
+    (or does not let ``security``'s user in)."""
     if not _servers_reachable(servers):
         return None  # a refused bootstrap leaks kafka-python's IO thread; check first
     from kafka.admin import KafkaAdminClient
@@ -338,6 +371,7 @@ def _describe(servers: list[str], timeout_s: float = 5.0) -> dict[str, Any] | No
                 client_id="livetally-kafka-probe",
                 bootstrap_timeout_ms=timeout_ms,
                 request_timeout_ms=timeout_ms,
+                **(security or KafkaSecurity()).kafka_python(),
             )
         except (KafkaError, OSError):
             return None
@@ -352,6 +386,28 @@ def _describe(servers: list[str], timeout_s: float = 5.0) -> dict[str, Any] | No
 
 def _local_servers(nodes: list[NodeLayout]) -> list[str]:
     return [f"127.0.0.1:{n.client_port}" for n in nodes]
+
+
+def _apply_acls(settings: Settings, nodes: list[NodeLayout]) -> None:
+    """Create the services' ACLs (idempotent) as the admin user."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    with _quiet_kafka_client():
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=_local_servers(nodes),
+                client_id="livetally-kafka-acls",
+                **admin_security(settings).kafka_python(),
+            )
+        except (KafkaError, OSError) as exc:
+            raise KafkaUnavailable(f"cannot connect to create Kafka ACLs: {exc!r}") from exc
+        try:
+            apply_grants(admin, acl_grants(settings.kafka))
+        except (KafkaError, OSError) as exc:
+            raise KafkaUnavailable(f"creating Kafka ACLs failed: {exc!r}") from exc
+        finally:
+            admin.close()
 
 
 # --- local nodes ----------------------------------------------------------------------
@@ -409,8 +465,20 @@ def _jvm_options(settings: Settings, node_id: int, brokers: int) -> list[str]:
     ]
 
 
-def _format(settings: Settings, java: str, libs: Path, nodes: list[NodeLayout]) -> None:
-    """Format the storage of each node not formatted yet (in parallel: each is a JVM)."""
+def _formatted(settings: Settings) -> bool:
+    """Whether any node's storage under LIVETALLY_HOME has been formatted."""
+    return any(_kafka_dir(settings).glob("node-*/data/meta.properties"))
+
+
+def _format(
+    settings: Settings, java: str, libs: Path, nodes: list[NodeLayout], secure: bool
+) -> None:
+    """Format the storage of each node not formatted yet (in parallel: each is a JVM).
+
+    A secured cluster's SCRAM users go into the bootstrap metadata here: the brokers need
+    their own to reach each other before any admin client could create one.
+    """
+    users = scram_arguments(read_credentials(settings.home)) if secure else []
     todo = [
         n
         for n in nodes
@@ -430,6 +498,7 @@ def _format(settings: Settings, java: str, libs: Path, nodes: list[NodeLayout]) 
             cluster_id,
             "-c",
             str(_props_path(settings, node.node_id)),
+            *users,
         ]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         runs.append((_node_dir(settings, node.node_id) / "data", proc))
@@ -442,7 +511,7 @@ def _format(settings: Settings, java: str, libs: Path, nodes: list[NodeLayout]) 
         raise KafkaUnavailable("formatting Kafka storage failed:\n" + "\n".join(failures))
 
 
-def _prepare(settings: Settings, nodes: list[NodeLayout]) -> None:
+def _prepare(settings: Settings, nodes: list[NodeLayout], security: NodeSecurity | None) -> None:
     """Write each node's properties; refuse to reuse data formatted for another size."""
     recorded = _recorded_size(settings)
     if recorded is not None and recorded != len(nodes):
@@ -454,14 +523,39 @@ def _prepare(settings: Settings, nodes: list[NodeLayout]) -> None:
     for node in nodes:
         node_dir = _node_dir(settings, node.node_id)
         (node_dir / "data").mkdir(parents=True, exist_ok=True)
-        _props_path(settings, node.node_id).write_text(
-            render_properties(node, nodes, node_dir / "data"), encoding="utf-8"
-        )
+        text = render_properties(node, nodes, node_dir / "data", security)
+        if security is None:
+            _props_path(settings, node.node_id).write_text(text, encoding="utf-8")
+        else:  # it holds the brokers' password
+            write_private(_props_path(settings, node.node_id), text.encode("utf-8"))
     _size_path(settings).write_text(f"{len(nodes)}\n", encoding="ascii")
 
 
-def start(settings: Settings, brokers: int = 1) -> None:
-    """Start a local KRaft cluster of ``brokers`` nodes and wait until every node answers."""
+def _secure_mode(settings: Settings, secure: bool) -> bool:
+    """Whether to start the home's cluster secured: once secured, always; never a cluster
+    formatted without security (its metadata holds neither users nor ACLs)."""
+    if is_secure(settings):
+        if not secure:
+            print(
+                f"The local Kafka under {settings.home} is a secured one "
+                "(SASL_SSL + ACLs); starting it secured."
+            )
+        return True
+    if secure and _formatted(settings):
+        raise LivetallyError(
+            f"the Kafka data in {_kafka_dir(settings)} was formatted without security, and "
+            "a cluster cannot be secured afterwards; use a fresh LIVETALLY_HOME, or delete "
+            f"{_kafka_dir(settings)} to start afresh secured (its topics are lost)."
+        )
+    return secure
+
+
+def start(settings: Settings, brokers: int = 1, secure: bool = False) -> None:
+    """Start a local KRaft cluster of ``brokers`` nodes and wait until every node answers.
+
+    ``secure`` sets up a secured cluster (TLS, SCRAM users, ACLs; see
+    ``livetally.kafka_secure``) in a fresh home; a home once secured always starts secured.
+    """
     if settings.kafka.external:
         raise LivetallyError(
             f"LIVETALLY_BOOTSTRAP={settings.kafka.bootstrap} is set, so livetally uses that "
@@ -470,11 +564,14 @@ def start(settings: Settings, brokers: int = 1) -> None:
     if brokers not in (1, 3):
         raise LivetallyError(f"--brokers must be 1 or 3, got {brokers}")
     nodes = node_layout(settings.kafka.port, brokers)
+    secured = _secure_mode(settings, secure)
     running = _running(settings)
     if running:
         size = _recorded_size(settings)
         if size == brokers and len(running) == brokers:
             _wait_answering(settings, nodes, running, timeout_s=START_TIMEOUT_S)
+            if secured:
+                _apply_acls(settings, nodes)
             print(f"Kafka is already running ({brokers} broker(s), {_servers_text(nodes)}).")
             return
         what = (
@@ -496,8 +593,8 @@ def start(settings: Settings, brokers: int = 1) -> None:
                 )
     java = _java()
     libs = ensure_libs()
-    _prepare(settings, nodes)
-    _format(settings, java, libs, nodes)
+    _prepare(settings, nodes, prepare_security(settings) if secured else None)
+    _format(settings, java, libs, nodes, secured)
     started: dict[int, int] = {}
     for node in nodes:
         argv = [
@@ -515,12 +612,19 @@ def start(settings: Settings, brokers: int = 1) -> None:
         )
     try:
         _wait_answering(settings, nodes, started, timeout_s=START_TIMEOUT_S)
+        if secured:
+            _apply_acls(settings, nodes)
     except KafkaUnavailable:
         stop(settings, quiet=True)
         raise
+    mode = (
+        f"secured (SASL_SSL, credentials in {credentials_path(settings.home)})"
+        if secured
+        else "PLAINTEXT"
+    )
     print(
         f"Apache Kafka {kafka_version()} is running: {brokers} broker(s) at "
-        f"{_servers_text(nodes)} (logs in {settings.home / 'logs'})."
+        f"{_servers_text(nodes)}, {mode} (logs in {settings.home / 'logs'})."
     )
 
 
@@ -544,7 +648,7 @@ def _wait_answering(
                     f"Kafka node {node_id} exited during startup; see {log}:\n"
                     f"{pidfiles.tail(log, 15)}"
                 )
-        info = _describe(_local_servers(nodes), timeout_s=3.0)
+        info = _describe(_local_servers(nodes), 3.0, admin_security(settings))
         if info is not None:
             if info.get("cluster_id") != cluster_id:
                 raise KafkaUnavailable(
@@ -583,9 +687,10 @@ def stop(settings: Settings, *, quiet: bool = False) -> None:
 
 
 def status(settings: Settings) -> str:
-    """One line per local node (id, pid, ports, running, answering) and the Kafka version."""
+    """The Kafka version, whether the local cluster is secured (and where its credentials
+    are), and one line per local node (id, pid, ports, running, answering)."""
     if settings.kafka.external:
-        answers = _describe(settings.kafka.servers) is not None
+        answers = _describe(settings.kafka.servers, security=settings.kafka.security) is not None
         state = "answers" if answers else "does NOT answer"
         return (
             f"Kafka: external cluster LIVETALLY_BOOTSTRAP={settings.kafka.bootstrap} "
@@ -602,9 +707,17 @@ def status(settings: Settings) -> str:
         return f"{version} ({where}); no local cluster under {settings.home} yet."
     nodes = node_layout(settings.kafka.port, size)
     running = _running(settings)
-    info = _describe(_local_servers(nodes), timeout_s=3.0) if running else None
+    security = admin_security(settings)
+    info = _describe(_local_servers(nodes), 3.0, security) if running else None
     registered = {int(b["broker_id"]) for b in (info or {}).get("brokers", [])}
-    lines = [f"{version} ({where}), {size} broker(s) under {_kafka_dir(settings)}"]
+    if security.sasl:
+        mode = (
+            f"secured: {security.protocol} ({security.mechanism}) + ACLs, "
+            f"credentials in {credentials_path(settings.home)}"
+        )
+    else:
+        mode = "not secured: PLAINTEXT, no authentication or ACLs"
+    lines = [f"{version} ({where}), {size} broker(s) under {_kafka_dir(settings)}; {mode}"]
     for node in nodes:
         pid = running.get(node.node_id)
         state = "running" if pid else "stopped"
@@ -617,9 +730,10 @@ def status(settings: Settings) -> str:
 
 
 def ensure_running(settings: Settings) -> None:
-    """Make sure Kafka answers: check an external cluster, else start one local broker."""
+    """Make sure Kafka answers: check an external cluster, else start the local one (one
+    broker unless the home holds a cluster of another size; secured if the home is)."""
     if settings.kafka.external:
-        if _describe(settings.kafka.servers) is None:
+        if _describe(settings.kafka.servers, security=settings.kafka.security) is None:
             raise KafkaUnavailable(
                 f"the Kafka cluster at LIVETALLY_BOOTSTRAP={settings.kafka.bootstrap} "
                 "does not answer; check the address and that the brokers are up."
@@ -632,4 +746,5 @@ def ensure_running(settings: Settings) -> None:
         if len(running) == size:
             _wait_answering(settings, nodes, running, timeout_s=START_TIMEOUT_S)
             return
-    start(settings, brokers=size if size in (1, 3) and not running else 1)
+    brokers = size if size in (1, 3) and not running else 1
+    start(settings, brokers=brokers, secure=is_secure(settings))

@@ -84,6 +84,80 @@ def test_three_node_properties_list_every_voter_and_replicate_three_ways(tmp_pat
     assert props["unclean.leader.election.enable"] == "false"
 
 
+def test_plaintext_properties_have_no_authorizer_and_create_topics_on_use(tmp_path):
+    nodes = kafka_server.node_layout(9092, 1)
+    props = _parse(kafka_server.render_properties(nodes[0], nodes, tmp_path))
+    assert props["listener.security.protocol.map"] == "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    assert props["auto.create.topics.enable"] == "true"
+    assert not [key for key in props if "ssl" in key or "sasl" in key or "authorizer" in key]
+
+
+def _secure_text(tmp_path, node_index=0, brokers=1):
+    from livetally.kafka_secure import NodeSecurity
+    from livetally.kafka_tls import tls_files
+    from livetally.kafka_users import User
+
+    security = NodeSecurity(tls_files(tmp_path / "tls"), User("livetally-broker", "pw-b"))
+    nodes = kafka_server.node_layout(19092, brokers)
+    return kafka_server.render_properties(nodes[node_index], nodes, tmp_path / "d", security)
+
+
+def _secure_props(tmp_path, node_index=0, brokers=1):
+    return _parse(_secure_text(tmp_path, node_index, brokers))
+
+
+def test_secure_properties_put_clients_and_brokers_on_sasl_ssl_with_scram(tmp_path):
+    props = _secure_props(tmp_path, node_index=1, brokers=3)
+    assert props["listeners"] == "SASL_SSL://127.0.0.1:19094,CONTROLLER://127.0.0.1:19095"
+    assert props["advertised.listeners"] == "SASL_SSL://127.0.0.1:19094"
+    assert props["listener.security.protocol.map"] == "SASL_SSL:SASL_SSL,CONTROLLER:SSL"
+    assert props["inter.broker.listener.name"] == "SASL_SSL"
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    jaas = props["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+    assert 'username="livetally-broker" password="pw-b";' in jaas
+    assert props["controller.quorum.voters"] == (
+        "0@127.0.0.1:19093,1@127.0.0.1:19095,2@127.0.0.1:19097"
+    )
+
+
+def test_secure_properties_use_pem_files_and_mutual_tls_on_the_controller_listener(tmp_path):
+    props = _secure_props(tmp_path)
+    tls = tmp_path / "tls"
+    assert props["ssl.keystore.type"] == props["ssl.truststore.type"] == "PEM"
+    assert props["ssl.keystore.location"] == str(tls / "broker.pem")
+    assert props["ssl.truststore.location"] == str(tls / "ca.pem")
+    assert props["listener.name.controller.ssl.keystore.location"] == str(tls / "controller.pem")
+    assert props["listener.name.controller.ssl.client.auth"] == "required"
+    assert "ssl.key.password" not in props
+    assert "ssl.client.auth" not in props  # clients log in with SCRAM, not certificates
+
+
+def test_secure_properties_deny_by_default_and_name_the_super_users(tmp_path):
+    props = _secure_props(tmp_path)
+    assert props["authorizer.class.name"] == (
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    )
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert set(props["super.users"].split(";")) == {
+        "User:livetally-broker",
+        "User:livetally-controller",
+        "User:livetally-admin",
+    }
+    assert props["auto.create.topics.enable"] == "false"
+    assert _secure_text(tmp_path).count("auto.create.topics.enable=") == 1
+
+
+def test_a_home_formatted_without_security_cannot_be_started_secured(tmp_path):
+    settings = _settings(tmp_path, SINGLE_PORT)
+    meta = tmp_path / "kafka" / "node-0" / "data" / "meta.properties"
+    meta.parent.mkdir(parents=True)
+    meta.write_text("node.id=0\n")
+    with pytest.raises(LivetallyError, match="fresh LIVETALLY_HOME.*delete"):
+        kafka_server.start(settings, secure=True)
+    assert not kafka_server.is_secure(settings)
+
+
 @pytest.mark.parametrize(
     ("output", "major"),
     [
