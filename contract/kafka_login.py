@@ -1,15 +1,15 @@
 """Checking, when a process starts, that it can log in to Kafka, and saying why not.
 
-kafka-python and aiokafka retry a refused login like a lost connection, so a wrong
-password would otherwise show as a timeout half a minute later. Every service calls
+kafka-python retries a refused login like a lost connection, so a wrong password would
+otherwise show as a timeout half a minute later. Every service calls
 ``check_login`` before it starts its clients; the CLI turns Kafka errors into one line with
 ``explain``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import socket
 import ssl
 import time
 
@@ -61,59 +61,54 @@ def explain(exc: BaseException, kafka: KafkaSettings) -> str | None:
     return None
 
 
-def _reachable(servers: list[str]) -> bool:
-    for server in servers:
-        host, _, port = server.rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), 2):
-                return True
-        except (OSError, ValueError):
-            continue
-    return False
+async def _log_in(host: str, port: int, kafka: KafkaSettings, timeout_s: float) -> None:
+    from aiokafka.conn import create_conn
+
+    conn = await asyncio.wait_for(
+        create_conn(
+            host,
+            port,
+            client_id="livetally-login-check",
+            request_timeout_ms=int(timeout_s * 1000),
+            **kafka.security.aiokafka(),
+        ),
+        timeout=timeout_s,
+    )
+    conn.close()
 
 
 def check_login(kafka: KafkaSettings, timeout_s: float = 20.0) -> None:
-    """Log in once and fetch the cluster's metadata; raise ``KafkaLoginError`` if refused.
+    """Connect and log in to a bootstrap server once; raise ``KafkaLoginError`` if refused.
 
-    A cluster that does not answer at all is waited for until ``timeout_s``: services start
-    before or while Kafka does. A refused login or TLS handshake is final at once.
+    One connection with the TLS handshake and the SASL exchange, as every client does it
+    (aiokafka's, which reports a refused login as such; kafka-python only times out). A
+    cluster that does not accept connections is waited for until ``timeout_s``: services
+    start before or while Kafka does. A refused login or certificate is final at once.
     """
-    from kafka import KafkaConsumer
-    from kafka.errors import KafkaError
-
     deadline = time.monotonic() + timeout_s
-    while not _reachable(kafka.servers):
-        # Checked first: a kafka-python client whose bootstrap is refused leaks a thread.
-        if time.monotonic() >= deadline:
-            raise KafkaLoginError(
-                f"Kafka at {kafka.bootstrap} does not accept connections (waited "
-                f"{timeout_s:.0f} s); check LIVETALLY_BOOTSTRAP and that the brokers are up"
-            )
-        time.sleep(0.5)
     while True:
-        consumer = None
-        try:
-            consumer = KafkaConsumer(
-                **kafka.client_options(),
-                client_id="livetally-login-check",
-                request_timeout_ms=10_000,
+        last: BaseException | None = None
+        for server in kafka.servers:
+            host, _, port = server.rpartition(":")
+            try:
+                asyncio.run(_log_in(host.strip("[]") or "127.0.0.1", int(port), kafka, 10.0))
+                return
+            except ValueError:
+                raise KafkaLoginError(f"LIVETALLY_BOOTSTRAP: {server!r} is not host:port") from None
+            except Exception as exc:  # noqa: BLE001 - every failure is either named or retried
+                reason = explain(exc, kafka)
+                if reason is not None:
+                    raise KafkaLoginError(reason) from None
+                last = exc
+        if time.monotonic() >= deadline:
+            detail = name_of(last) if last is not None else "no bootstrap server"
+            raise KafkaLoginError(
+                f"Kafka at {kafka.bootstrap} did not answer within {timeout_s:.0f} s "
+                f"({kafka.security.describe()}; {detail}); check LIVETALLY_BOOTSTRAP, "
+                "LIVETALLY_KAFKA_SECURITY_PROTOCOL and that the brokers are up"
             )
-            consumer.topics()
-            return
-        except (KafkaError, OSError) as exc:
-            reason = explain(exc, kafka)
-            if reason is not None:
-                raise KafkaLoginError(reason) from None
-            if time.monotonic() >= deadline:
-                raise KafkaLoginError(
-                    f"Kafka at {kafka.bootstrap} did not answer within {timeout_s:.0f} s "
-                    f"({kafka.security.describe()}; {name_of(exc)})"
-                ) from None
-            logger.info("Kafka not answering yet (%s); retrying", name_of(exc))
-            time.sleep(1.0)
-        finally:
-            if consumer is not None:
-                consumer.close()
+        logger.info("Kafka not answering yet (%s); retrying", name_of(last) if last else "")
+        time.sleep(1.0)
 
 
 def name_of(exc: BaseException) -> str:

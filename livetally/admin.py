@@ -6,10 +6,13 @@ import argparse
 import logging
 import secrets
 import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TypeVar
 
+from contract.durations import parse_duration
 from contract.kafka_login import explain
 from contract.registry import (
     Partner,
@@ -32,10 +35,13 @@ __all__ = [
     "build_token",
     "format_partners",
     "format_streams",
+    "format_tokens",
+    "load_registry",
     "register",
     "register_partner",
     "register_stream",
     "revoked_partner",
+    "revoked_token",
     "run",
 ]
 
@@ -90,12 +96,69 @@ def build_partner(
         raise InvalidRegistration(str(exc)) from None
 
 
-def build_token(role: str, *, secret: str, token_id: str, name: str = "") -> Token:
-    """A dashboard token record holding only the hash of ``secret``."""
+def build_token(
+    role: str,
+    *,
+    secret: str,
+    token_id: str,
+    name: str = "",
+    expires: str = "",
+    now_ms: int | None = None,
+) -> Token:
+    """A dashboard token record holding only the hash of ``secret``.
+
+    ``expires`` is a duration (``90s``, ``30m``, ``12h``, ``7d``) from ``now_ms``; empty
+    for a token that lasts until it is revoked.
+    """
     if role not in ("viewer", "admin"):
         raise InvalidRegistration("token role must be viewer or admin")
     checked: Role = "admin" if role == "admin" else "viewer"
-    return Token(id=token_id, role=checked, name=name.strip(), token_hash=hash_secret(secret))
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    expires_at = 0
+    if expires.strip():
+        try:
+            expires_at = now + parse_duration(expires) * 1000
+        except ValueError as exc:
+            raise InvalidRegistration(f"--expires: {exc}") from None
+    return Token(
+        id=token_id,
+        role=checked,
+        name=name.strip(),
+        token_hash=hash_secret(secret),
+        expires_at=expires_at,
+        created_at=now,
+    )
+
+
+def revoked_token(registry: Registry, token_id: str) -> Token:
+    """The token ``token_id`` marked revoked; ``InvalidRegistration`` if there is none."""
+    token = registry.tokens.get(token_id)
+    if token is None:
+        known = ", ".join(sorted(registry.tokens)) or "none created"
+        raise InvalidRegistration(f"no token with id {token_id!r} (known: {known})")
+    return replace(token, revoked=True)
+
+
+def _instant(ms: int) -> str:
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def format_tokens(tokens: Iterable[Token], now_ms: int) -> str:
+    """Tokens as a text table (never the tokens or their hashes)."""
+    rows = []
+    for t in sorted(tokens, key=lambda t: (t.created_at, t.id)):
+        if t.revoked:
+            state = "revoked"
+        elif not t.active(now_ms):
+            state = "expired"
+        else:
+            state = "active"
+        rows.append((t.id, t.role, t.name, state, _instant(t.created_at), _instant(t.expires_at)))
+    if not rows:
+        return "no tokens created"
+    return _table(("id", "role", "name", "state", "created", "expires"), rows)
 
 
 def revoked_partner(registry: Registry, partner_id: str) -> Partner:
@@ -203,6 +266,12 @@ def _load(settings: Settings) -> Registry:
     return _kafka_call(settings.kafka, store.load)
 
 
+def load_registry(settings: Settings) -> Registry:
+    """Make sure the topics exist and read the whole registry."""
+    _prepare(settings)
+    return _load(settings)
+
+
 def register(settings: Settings, *items: Stream | Partner | Token) -> None:
     """Make sure the topics exist and write ``items`` to the registry, in order."""
     _prepare(settings)
@@ -258,15 +327,35 @@ def _partner_revoke(args: argparse.Namespace, settings: Settings) -> list[str]:
 
 def _token_create(args: argparse.Namespace, settings: Settings) -> list[str]:
     secret = new_secret("ltt")
-    token = build_token(args.role, secret=secret, token_id=secrets.token_hex(4), name=args.name)
+    token = build_token(
+        args.role,
+        secret=secret,
+        token_id=secrets.token_hex(4),
+        name=args.name,
+        expires=args.expires or "",
+    )
     _prepare(settings)
     _put(settings, token)
     label = f" ({token.name})" if token.name else ""
+    until = f", expires {_instant(token.expires_at)}" if token.expires_at else ""
     return [
-        f"created {token.role} token {token.id}{label}",
+        f"created {token.role} token {token.id}{label}{until}",
         "token (shown only once):",
         secret,
     ]
+
+
+def _token_action(args: argparse.Namespace, settings: Settings) -> list[str]:
+    action: str = args.token_command
+    if action == "create":
+        return _token_create(args, settings)
+    _prepare(settings)
+    registry = _load(settings)
+    if action == "revoke":
+        token = revoked_token(registry, args.id)
+        _put(settings, token)
+        return [f"revoked token {token.id}; its sign-ins end at their next request"]
+    return [format_tokens(registry.tokens.values(), int(time.time() * 1000))]
 
 
 def _lines(args: argparse.Namespace, settings: Settings) -> list[str]:
@@ -286,7 +375,7 @@ def _lines(args: argparse.Namespace, settings: Settings) -> list[str]:
         _prepare(settings)
         return [format_partners(_load(settings).partners.values())]
     if command == "token":
-        return _token_create(args, settings)
+        return _token_action(args, settings)
     raise ValueError(f"not a registration command: {command!r}")
 
 

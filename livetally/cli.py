@@ -7,9 +7,26 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from contract.settings import Settings
+from contract.settings import Settings, SettingsError
 
 __all__ = ["build_parser", "main"]
+
+
+_SECURE_HELP = (
+    "a SASL_SSL listener with one SCRAM user per service and least-privilege ACLs "
+    "(credentials in $LIVETALLY_HOME/kafka/credentials.json); a home once secured stays so"
+)
+
+
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--brokers",
+        type=int,
+        choices=(1, 3),
+        default=None,
+        help="local Kafka nodes when it is not running yet (default: as formatted, else 1)",
+    )
+    parser.add_argument("--secure", action="store_true", help=_SECURE_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,13 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     kafka_sub = kafka.add_subparsers(dest="kafka_command", required=True, metavar="ACTION")
     start = kafka_sub.add_parser("start", help="start local broker(s) and wait until they answer")
     start.add_argument("--brokers", type=int, choices=(1, 3), default=1, help="1 or 3 nodes")
+    start.add_argument("--secure", action="store_true", help=_SECURE_HELP)
     kafka_sub.add_parser("stop", help="stop the local broker(s)")
     kafka_sub.add_parser(
         "fetch", help="download the Apache Kafka jars with Maven into the user cache (once)"
     )
     kafka_sub.add_parser("status", help="show the local brokers and the Kafka version")
 
-    sub.add_parser("up", help="start Kafka, the worker, ingest and the dashboard in the background")
+    up = sub.add_parser(
+        "up", help="start Kafka, the worker, ingest and the dashboard in the background"
+    )
+    _cluster_options(up)
     sub.add_parser("down", help="stop every process livetally started")
     sub.add_parser("status", help="show each process, its pid, health and log file")
 
@@ -62,16 +83,35 @@ def build_parser() -> argparse.ArgumentParser:
     token_create = token_sub.add_parser("create", help="create a token; prints it as the last line")
     token_create.add_argument("--role", choices=("viewer", "admin"), required=True)
     token_create.add_argument("--name", default="")
+    token_create.add_argument(
+        "--expires",
+        default=None,
+        metavar="DURATION",
+        help="refuse the token after this long: 90s, 30m, 12h, 7d (default: until revoked)",
+    )
+    token_sub.add_parser("list", help="list tokens: id, role, name, state, created, expires")
+    token_revoke = token_sub.add_parser("revoke", help="revoke a token; its sessions end")
+    token_revoke.add_argument("id")
 
     demo = sub.add_parser(
         "demo", help="start everything and replay the 2024 carnival through the ingest API"
     )
     demo.add_argument("--speed", type=float, default=1.0, help="time compression factor")
     demo.add_argument("--scale", type=float, default=1.0, help="audience scale (1 = 1M views)")
+    _cluster_options(demo)
 
     send = sub.add_parser("send", help="post an NDJSON file of events to the ingest API")
     send.add_argument("file", help="NDJSON file, one event per line ('-' for stdin)")
-    send.add_argument("--key", required=True, help="the partner API key")
+    key = send.add_mutually_exclusive_group()
+    key.add_argument(
+        "--key-file", default=None, metavar="FILE", help="file whose first line is the API key"
+    )
+    key.add_argument(
+        "--key",
+        default=None,
+        help="the partner API key (visible to other users of the machine; prefer "
+        "LIVETALLY_KEY or --key-file)",
+    )
     send.add_argument("--url", default=None, help="ingest base URL (default from settings)")
 
     export = sub.add_parser("export", help="export a stream's numbers to a file")
@@ -103,13 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Client libraries log every connection and request at INFO; keep the CLI readable.
     for noisy in ("kafka", "aiokafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = Settings.from_env()
     from livetally import commands
     from livetally.exceptions import LivetallyError
 
     try:
-        return commands.dispatch(args, settings)
-    except LivetallyError as exc:
+        return commands.dispatch(args, Settings.from_env())
+    except (LivetallyError, SettingsError) as exc:
         print(f"livetally: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -17,7 +17,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from livetally import kafka_server
 
         if args.kafka_command == "start":
-            kafka_server.start(settings, brokers=args.brokers)
+            kafka_server.start(settings, brokers=args.brokers, secure=args.secure)
         elif args.kafka_command == "stop":
             kafka_server.stop(settings)
         elif args.kafka_command == "fetch":
@@ -29,7 +29,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from livetally import processes
 
         if command == "up":
-            processes.up(settings)
+            processes.up(settings, brokers=args.brokers, secure=args.secure)
         elif command == "down":
             processes.down(settings)
         else:
@@ -42,12 +42,14 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "demo":
         from livetally.demo import start_demo
 
-        start_demo(settings, speed=args.speed, scale=args.scale)
+        start_demo(
+            settings, speed=args.speed, scale=args.scale, brokers=args.brokers, secure=args.secure
+        )
         return 0
     if command == "send":
-        from livetally.client import send_file
+        from livetally.client import partner_key, send_file
 
-        return send_file(args.file, key=args.key, url=args.url)
+        return send_file(args.file, key=partner_key(args.key, args.key_file), url=args.url)
     if command == "export":
         from dashboard.exports import export_command
 

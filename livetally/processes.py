@@ -166,13 +166,25 @@ def _wait_healthy(settings: Settings, service: Service, timeout_s: float) -> Non
         time.sleep(0.25)
 
 
-def _prepare_kafka(settings: Settings) -> None:
+def prepare_kafka(
+    settings: Settings, *, brokers: int | None = None, secure: bool = False
+) -> Settings:
+    """Make sure Kafka answers and the topics exist; return ``settings`` with the secured
+    local cluster's admin credentials when the cluster is (or was just made) secure.
+
+    ``brokers`` and ``secure`` choose how a local cluster that is not running yet starts.
+    """
     from contract.topics import ensure_topics
 
-    kafka_server.ensure_running(settings)
+    if settings.kafka.external or (brokers is None and not secure):
+        kafka_server.ensure_running(settings)
+    else:
+        kafka_server.start(settings, brokers=brokers or 1, secure=secure)
+    settings = settings.with_home_credentials("admin")
     created = ensure_topics(settings.kafka)
     if created:
         print(f"Created topics: {', '.join(created)}")
+    return settings
 
 
 def _up(
@@ -180,9 +192,13 @@ def _up(
     services: Mapping[str, Service],
     *,
     timeout_s: float = HEALTH_TIMEOUT_S,
-) -> None:
-    """Start Kafka and each of ``services`` that is not running; wait until all are healthy."""
-    _prepare_kafka(settings)
+    brokers: int | None = None,
+    secure: bool = False,
+) -> Settings:
+    """Start Kafka and each of ``services`` that is not running; wait until all are healthy.
+
+    Returns the settings the CLI goes on with (see ``prepare_kafka``)."""
+    settings = prepare_kafka(settings, brokers=brokers, secure=secure)
     started: list[Service] = []
     for service in services.values():
         pid = _start_service(settings, service)
@@ -201,11 +217,15 @@ def _up(
         where = f"  {service.url}" if service.url else ""
         print(f"{service.name:<10} {note}, healthy{where}")
     print(f"Logs: {settings.home / 'logs'}; stop everything with `livetally down`.")
+    return settings
 
 
-def up(settings: Settings) -> None:
-    """Start Kafka (unless external), create the topics, then worker, ingest and dashboard."""
-    _up(settings, default_services())
+def up(settings: Settings, *, brokers: int | None = None, secure: bool = False) -> Settings:
+    """Start Kafka (unless external), create the topics, then worker, ingest and dashboard.
+
+    Returns the settings to go on with: with the admin user's credentials when the local
+    cluster is secure."""
+    return _up(settings, default_services(), brokers=brokers, secure=secure)
 
 
 def start_replay(settings: Settings, speed: float, scale: float) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 
 import pytest
@@ -181,8 +182,21 @@ def test_token_create_and_stream_add(settings, capsys):
     assert token.startswith("ltt_")
     _run(settings, capsys, "stream", "add", "carnival-2024", "--title", "嘉年华")
     registry = RegistryStore(settings.kafka).load()
-    assert registry.token_role(token) == "viewer"
+    now = int(time.time() * 1000)
+    made = registry.token_for(token, now)
+    assert made is not None and made.role == "viewer" and made.expires_at == 0
     assert [t.name for t in registry.tokens.values()] == ["wall"]
     assert registry.streams["carnival-2024"].tz == "Asia/Shanghai"
+    brief = _run(settings, capsys, "token", "create", "--role", "admin", "--expires", "90s")
+    assert "expires" in brief[0]
+    listing = _run(settings, capsys, "token", "list")
+    assert listing[0].split() == ["id", "role", "name", "state", "created", "expires"]
+    assert len(listing) == 3 and all(" active " in line for line in listing[1:])
+    brief_id = brief[0].split()[3].rstrip(",")
+    _run(settings, capsys, "token", "revoke", brief_id)
+    registry = RegistryStore(settings.kafka).load()
+    assert registry.tokens[brief_id].revoked
+    assert registry.token_for(brief[-1], now) is None
+    assert registry.token_for(token, now) is not None
     listing = _run(settings, capsys, "stream", "list")
     assert listing[1].split()[0] == "carnival-2024"
