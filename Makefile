@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_SPEED ?= 10
 DEMO_SCALE ?= 0.05
+# SECURE=1: the local Kafka gets SASL_SSL, one user per service and ACLs (docs/deploy.md)
+SECURE ?=
 
 .PHONY: install run down test test-unit test-integration test-reliability lint typecheck bench kafka
 
@@ -19,7 +21,7 @@ kafka: install  ## download Apache Kafka with Maven (once per machine)
 	$(PY) -m livetally kafka fetch
 
 run: install  ## start Kafka, the worker, ingest, the dashboard and the carnival replay
-	$(PY) -m livetally demo --speed $(DEMO_SPEED) --scale $(DEMO_SCALE)
+	$(PY) -m livetally demo --speed $(DEMO_SPEED) --scale $(DEMO_SCALE) $(if $(SECURE),--secure)
 
 down: install
 	$(PY) -m livetally down

@@ -246,9 +246,13 @@ def _probe(kafka: KafkaSettings, timeout_s: float = 3.0) -> None:
 
 
 def _prepare(settings: Settings) -> None:
+    from contract.kafka_login import check_login
     from contract.topics import ensure_topics
 
     _probe(settings.kafka)
+    if settings.kafka.security.sasl or settings.kafka.security.tls:
+        # A refused login would otherwise surface as kafka-python's 30 s timeout.
+        check_login(settings.kafka, timeout_s=10.0)
     _kafka_call(settings.kafka, lambda: ensure_topics(settings.kafka))
 
 
