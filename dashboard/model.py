@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from contract.registry import Partner, Registry, Stream
 from dashboard.exceptions import BadParameter, UnknownStream
+from dashboard.ticks import TickMemo
 from stream.merge import Numbers, Steps
 
 __all__ = [
@@ -142,6 +143,8 @@ class Snapshot:
     """Monitor figures by stream, then partner id."""
     version: int = 0
     """Grows whenever the data or the registry changed."""
+    memo: TickMemo = field(default_factory=TickMemo, init=False, compare=False, repr=False)
+    """What pages derived from this snapshot, shared by every viewer (``dashboard.ticks``)."""
 
     def stream(self, stream_id: str) -> Stream:
         """A registered stream, or a stand-in for one that only has data; else ``UnknownStream``."""

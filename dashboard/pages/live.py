@@ -51,7 +51,9 @@ __all__ = [
 ]
 
 FULL_REDRAW_S = 60
-"""The charts are redrawn whole at least this often; patched in between."""
+"""The charts are redrawn whole at the start of every window of this many seconds (epoch
+aligned, so every open page redraws in the same second and shares one drawing); patched
+in between."""
 
 dash.register_page(__name__, path="/", name="Live", title="livetally")  # type: ignore[no-untyped-call]
 
@@ -118,8 +120,14 @@ def refresh_numbers(
 ) -> tuple[Any, ...]:
     """Interval callback: recompute the numbers; skip the update when nothing changed."""
     snapshot = current_data().snapshot()
-    outputs = live_outputs(snapshot, selected, lang_value, int(time.time() * 1000))
-    new_signature = repr((snapshot.version, outputs))
+    now_s = int(time.time())
+    lang = lang_of(lang_value)
+
+    def compute() -> tuple[tuple[Any, ...], str]:
+        outputs = live_outputs(snapshot, selected, lang, now_s * 1000)
+        return outputs, repr((snapshot.version, outputs))
+
+    outputs, new_signature = snapshot.memo.get(("live", selected, lang, now_s), compute)
     if new_signature == signature:
         raise PreventUpdate
     return (*outputs, new_signature)
@@ -127,13 +135,15 @@ def refresh_numbers(
 
 def _full_charts(
     snapshot: Snapshot, stream_id: str | None, lang_value: object, stacked: bool, now: int
-) -> tuple[Any, Any, dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Both charts whole, as plain figure dicts: built once, they are shared by every viewer,
+    and a dict costs Dash a tenth of a ``go.Figure`` to serialize for each of them."""
     lang = lang_of(lang_value)
     label = text("total", lang)
     if stream_id is None:
         return (
-            concurrency_figure(empty_frame(), lang, stacked=stacked),
-            views_figure(empty_frame("views"), lang, stacked=stacked),
+            concurrency_figure(empty_frame(), lang, stacked=stacked).to_plotly_json(),
+            views_figure(empty_frame("views"), lang, stacked=stacked).to_plotly_json(),
             {},
         )
     key, width, first = _chart_key(snapshot, stream_id, lang_value, stacked, now)
@@ -152,7 +162,7 @@ def _full_charts(
         "n": len(series.total),
         "drawn_at": now,
     }
-    return conc, views, state
+    return conc.to_plotly_json(), views.to_plotly_json(), state
 
 
 def _names(snapshot: Snapshot, lang_value: object) -> dict[str, str]:
@@ -192,13 +202,13 @@ def _patch_point(
     """The last bucket the browser says it has drawn, if that state is one this page wrote.
 
     The state comes from the browser, so it is only trusted where it is consistent with
-    the chart that would be drawn now: same key, a redraw less than ``FULL_REDRAW_S`` ago,
-    and ``n`` buckets from the chart's first bucket through ``last``. Anything else is a
+    the chart that would be drawn now: same key, drawn in the current ``FULL_REDRAW_S``
+    window, and ``n`` buckets from the chart's first bucket through ``last``. Anything else is a
     full redraw, which costs at most ``CHART_MAX_POINTS`` buckets per line.
     """
     if state.get("key") != key:
         return None
-    drawn_at = bounded_int(state.get("drawn_at"), now - FULL_REDRAW_S + 1, now)
+    drawn_at = bounded_int(state.get("drawn_at"), now - now % FULL_REDRAW_S, now)
     origin = first - first % width
     last = bounded_int(state.get("last"), origin, now)
     n = bounded_int(state.get("n"), 1, CHART_MAX_POINTS)
@@ -219,20 +229,44 @@ def chart_update(
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Both charts as whole figures, or as ``Patch`` es of the figures drawn before."""
     stacked = mode == "stacked"
+    lang = lang_of(lang_value)
     stream_id = resolve_stream(snapshot, selected)
+
+    def full() -> tuple[Any, Any, dict[str, Any]]:
+        return snapshot.memo.get(
+            ("charts", stream_id, lang, stacked, now),
+            lambda: _full_charts(snapshot, stream_id, lang, stacked, now),
+        )
+
     if stream_id is None or not state:
-        return _full_charts(snapshot, stream_id, lang_value, stacked, now)
-    key, width, first = _chart_key(snapshot, stream_id, lang_value, stacked, now)
+        return full()
+    key, width, first = _chart_key(snapshot, stream_id, lang, stacked, now)
     labels = key[-1]
     last = _patch_point(state, key, width, first, now)
     if last is None or len(set(labels)) != len(labels):
-        return _full_charts(snapshot, stream_id, lang_value, stacked, now)
+        return full()
     n = int(state["n"])
-    tail = _series(snapshot, stream_id, width, last, now)
-    if state.get("version") == snapshot.version and tail.total[-1].start == last:
+    patch = snapshot.memo.get(
+        ("patch", repr(key), last, n, now),
+        lambda: _patches(snapshot, stream_id, width, last, n, now),
+    )
+    if patch is None:
+        return full()
+    if state.get("version") == snapshot.version and patch[2] == last:
         raise PreventUpdate
+    conc, views, new_last, drawn = patch
+    return conc, views, {**state, "version": snapshot.version, "last": new_last, "n": n + drawn}
+
+
+def _patches(
+    snapshot: Snapshot, stream_id: str, width: int, last: int, n: int, now: int
+) -> tuple[Any, Any, int, int] | None:
+    """``Patch`` es extending charts that end at bucket ``last`` (``n`` points) through
+    ``now``: the two patches, the new last bucket and how many points were added. None
+    when the charts would grow past ``CHART_MAX_POINTS`` (a full redraw is due)."""
+    tail = _series(snapshot, stream_id, width, last, now)
     if n + len(tail.total) - 1 > CHART_MAX_POINTS:
-        return _full_charts(snapshot, stream_id, lang_value, stacked, now)
+        return None
     tz = ZoneInfo(tail.stream.tz)
     times = [wall_clock(datetime.fromtimestamp(b.start, tz)) for b in tail.total[1:]]
     conc, views = Patch(), Patch()
@@ -244,13 +278,7 @@ def chart_update(
             conc["data"][i]["y"].extend([b.peak_concurrent for b in buckets[1:]])
             views["data"][i]["x"].extend(times)
             views["data"][i]["y"].extend([b.views for b in buckets[1:]])
-    new_state = {
-        **state,
-        "version": snapshot.version,
-        "last": tail.total[-1].start,
-        "n": n + len(times),
-    }
-    return conc, views, new_state
+    return conc, views, tail.total[-1].start, len(times)
 
 
 def refresh_chart(

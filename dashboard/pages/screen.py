@@ -90,8 +90,14 @@ def refresh_screen(
 ) -> tuple[Any, ...]:
     """Interval callback: recompute the numbers; skip the update when nothing changed."""
     snapshot = current_data().snapshot()
-    outputs = screen_outputs(snapshot, selected, lang_value, int(time.time() * 1000))
-    new_signature = repr((snapshot.version, outputs))
+    now_s = int(time.time())
+    lang = lang_of(lang_value)
+
+    def compute() -> tuple[tuple[Any, ...], str]:
+        outputs = screen_outputs(snapshot, selected, lang, now_s * 1000)
+        return outputs, repr((snapshot.version, outputs))
+
+    outputs, new_signature = snapshot.memo.get(("screen", selected, lang, now_s), compute)
     if new_signature == signature:
         raise PreventUpdate
     return (*outputs, new_signature)
@@ -102,10 +108,15 @@ def refresh_screen_chart(
 ) -> tuple[Any, str]:
     """Interval callback: redraw the dark chart only when the data, stream or language changed."""
     snapshot = current_data().snapshot()
-    key = repr((snapshot.version, resolve_stream(snapshot, selected), lang_of(lang_value)))
+    stream_id = resolve_stream(snapshot, selected)
+    lang = lang_of(lang_value)
+    key = repr((snapshot.version, stream_id, lang))
     if key == version:
         raise PreventUpdate
-    figure = chart_for(snapshot, selected, lang_value, int(time.time()), dark=True)
+    figure = snapshot.memo.get(
+        ("screen-chart", stream_id, lang),
+        lambda: chart_for(snapshot, stream_id, lang, int(time.time()), dark=True).to_plotly_json(),
+    )
     return figure, key
 
 

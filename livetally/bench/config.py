@@ -62,6 +62,12 @@ class Sizes:
     """How long the reports attack then goes on with a report every 0.25 s."""
     worst_events: int = 1_000
     """Events of each worst pattern timed in process (leaves, late heartbeats, drains)."""
+    viewer_steps: tuple[int, ...] = (10, 50, 100, 200, 300)
+    """Live-page viewers of each step of the dashboard capacity run."""
+    viewer_step_s: float = 20.0
+    """Length of each step."""
+    viewer_load_rate: int = 2_000
+    """Events/s ingest takes during the capacity run, so that every second's numbers move."""
 
 
 FULL = Sizes(
@@ -98,6 +104,9 @@ QUICK = Sizes(
     attack_reports=20_000,
     attack_tail_s=3.0,
     worst_events=100,
+    viewer_steps=(5, 20),
+    viewer_step_s=5.0,
+    viewer_load_rate=500,
 )
 """``livetally bench --quick``: a smoke run of the whole pipeline in under three minutes."""
 

@@ -33,6 +33,7 @@ KEYS: tuple[str, ...] = (
     "rss_mib_1m_sessions",
     "worst_cost_ratio",
     "adversarial_stall_ms",
+    "dashboard_viewers_p95_1s",
 )
 """The figures every run reports, each a number or null with the reason in ``why_null``."""
 
@@ -58,6 +59,7 @@ TARGETS: tuple[Target, ...] = (
     Target("rss_mib_1m_sessions", "<=", 1536, "<= 1,536 MiB (1.5 GiB)"),
     Target("worst_cost_ratio", "<=", 10.0, "<= 10x a normal event"),
     Target("adversarial_stall_ms", "<=", 5000, "<= 5,000 ms"),
+    Target("dashboard_viewers_p95_1s", ">=", 200, ">= 200 live-page viewers"),
 )
 """The targets every run is held to."""
 
@@ -76,6 +78,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "rss_mib_1m_sessions": ("Worker RSS with 1M sessions", "mib"),
     "worst_cost_ratio": ("Worst event pattern: CPU per event / heartbeat's", "ratio"),
     "adversarial_stall_ms": ("Adversarial: longest wait of another partner", "ms"),
+    "dashboard_viewers_p95_1s": ("Dashboard: live-page viewers at callback p95 <= 1 s", "count"),
 }
 
 

@@ -31,6 +31,7 @@ from livetally.bench.ingest_run import run_ingest
 from livetally.bench.memory import run_memory
 from livetally.bench.report import Results, format_table, parse_cpu_model
 from livetally.bench.stack import BenchStack, PortPlan
+from livetally.bench.viewers import run_viewers
 from livetally.demo.carnival import DURATION_S
 from livetally.exceptions import LivetallyError
 
@@ -57,6 +58,7 @@ PARTS: tuple[Part, ...] = (
     ("e2e", run_end_to_end, ("e2e_p50_ms_at_20k", "e2e_p95_ms_at_20k", "e2e_p99_ms_at_20k")),
     ("memory", run_memory, ("rss_mib_100k_sessions", "rss_mib_1m_sessions")),
     ("adversarial", run_adversarial, ("worst_cost_ratio", "adversarial_stall_ms")),
+    ("viewers", run_viewers, ("dashboard_viewers_p95_1s",)),
 )
 """The parts of the suite in the order they run, with the figures each one fills."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+import plotly.graph_objects as go
 import pytest
 from dash import html, no_update
 from dash.exceptions import PreventUpdate
@@ -106,6 +107,7 @@ def test_charts_are_drawn_then_patched_and_equal_a_full_redraw(pages):
     live, _, data = pages
     first = build([chunk("douyin", 0, {T0: (3, 3, 3)}), chunk("bili", 0, {T0 + 1: (2, 2, 2)})])
     conc, views, state = live.chart_update(first, None, "en", "lines", None, T0 + 5)
+    conc, views = go.Figure(conc), go.Figure(views)  # whole figures come as plain dicts
     assert [t.name for t in conc.data] == ["Total", "Bilibili", "Douyin"]
     assert list(conc.data[0].y) == [3, 5, 5, 5, 5, 5] and list(views.data[0].y)[-1] == 5
     with pytest.raises(PreventUpdate):  # nothing new: no update at all
@@ -126,16 +128,17 @@ def test_charts_are_drawn_then_patched_and_equal_a_full_redraw(pages):
     assert plain(apply_patch(views.to_dict(), views_patch)) == plain(full_views)
     # A minute after the last full drawing, everything is drawn again.
     redrawn, _, again = live.chart_update(later, None, "en", "lines", new_state, T0 + 5 + 60)
-    assert hasattr(redrawn, "to_dict") and again["drawn_at"] == T0 + 65
+    assert isinstance(redrawn, dict) and again["drawn_at"] == T0 + 65
     # Switching to stacked areas redraws, with partners in one stack group.
     stacked, _, _ = live.chart_update(later, None, "en", "stacked", new_state, T0 + 10)
-    assert [t.stackgroup for t in stacked.data] == [None, "partners", "partners"]
+    assert [t.stackgroup for t in go.Figure(stacked).data] == [None, "partners", "partners"]
 
 
 def test_refresh_chart_uses_the_apps_data(pages):
     live, _, data = pages
     data.set(build([chunk("douyin", 0, {T0: (2, 2, 2)})], version=99))
     figure, views, state = live.refresh_chart(1, None, "en", "lines", None)
+    figure, views = go.Figure(figure), go.Figure(views)
     assert figure.data[0].name == "Total" and max(figure.data[0].y) == 2
     assert views.layout.title.text == "Cumulative views"
 
@@ -176,7 +179,7 @@ def test_screen_shows_big_numbers_and_partner_names(pages, sample_snapshot):
     names = [texts(chip)[0] for chip in out[8]]
     assert names == ["Douyin", "Bilibili", "Quiet TV"]  # by concurrent: 7, 5, 0
     figure, _ = screen.refresh_screen_chart(1, "carnival", "en", None)
-    assert figure.layout.paper_bgcolor == "#05070d"
+    assert go.Figure(figure).layout.paper_bgcolor == "#05070d"
 
 
 def test_language_toggle_and_store_stay_in_step():

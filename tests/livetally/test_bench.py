@@ -361,6 +361,10 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
         assert attack["events_per_s"] > 0 and attack["probes"] > 0, attack
         assert attack["probes_unseen"] == 0, attack
     assert doc["adversarial_stall_ms"] > 0
+    # Every step of simulated live-page viewers got answers, none failed.
+    steps = details["viewers"]["steps"]
+    assert [s["viewers"] for s in steps] == [5, 20]
+    assert all(s["answered_per_s"] > 0 and s["failed"] == 0 for s in steps), steps
     assert "livetally bench --quick" in stdout
 
 
