@@ -45,6 +45,7 @@ __all__ = [
     "is_secure",
     "kafka_version",
     "libs_dir",
+    "local_size",
     "node_layout",
     "parse_java_major",
     "render_properties",
@@ -411,6 +412,11 @@ def _apply_acls(settings: Settings, nodes: list[NodeLayout]) -> None:
 
 
 # --- local nodes ----------------------------------------------------------------------
+
+
+def local_size(settings: Settings) -> int | None:
+    """How many nodes the local cluster under ``settings.home`` has (None: none yet)."""
+    return _recorded_size(settings)
 
 
 def _recorded_size(settings: Settings) -> int | None:

@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -181,6 +181,10 @@ def prepare_kafka(
     else:
         kafka_server.start(settings, brokers=brokers or 1, secure=secure)
     settings = settings.with_home_credentials("admin")
+    size = None if settings.kafka.external else kafka_server.local_size(settings)
+    if size == 3 and settings.kafka.replication_factor == 1:
+        # Three local nodes are for trying failures: give the topics three copies.
+        settings = replace(settings, kafka=replace(settings.kafka, replication_factor=3))
     created = ensure_topics(settings.kafka)
     if created:
         print(f"Created topics: {', '.join(created)}")

@@ -277,9 +277,9 @@ def test_the_real_dashboard_runs_on_gunicorn_and_stops_cleanly_on_sigterm(server
     page = httpx.get(f"{base}/?token={TOKEN}", headers={"Accept": "text/html"}, timeout=5)
     assert page.status_code == 401 and 'action="/signin"' in page.text  # not a known token
     too_long = httpx.get(f"{base}/{'x' * 10_000}", timeout=5)
-    assert too_long.status_code in (400, 414)
+    assert too_long.status_code == 400
     huge_header = httpx.get(f"{base}/healthz", headers={"X-Big": "y" * 10_000}, timeout=5)
-    assert huge_header.status_code in (400, 431)
+    assert huge_header.status_code == 431
     assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
     started = time.monotonic()
     proc.terminate()
