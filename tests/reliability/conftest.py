@@ -20,6 +20,7 @@ import httpx
 import orjson
 import pytest
 
+from contract.kafka_auth import read_security
 from contract.settings import KafkaSettings, Settings
 from tests.conftest import REPO, Stack
 from tests.reliability.harness import Cluster, Keys
@@ -70,10 +71,17 @@ class RStack:
         home.mkdir(exist_ok=True)
         logs = self.stack.logs / "worker2"
         logs.mkdir(exist_ok=True)
+        user = read_security({}, self.home, "worker")
         env = {
             **self.stack.env,
             "LIVETALLY_HOME": str(home),
             "LIVETALLY_WORKER_PORT": str(SECOND_WORKER_PORT),
+            # Its own home has no credentials file: its login comes from the environment.
+            "LIVETALLY_KAFKA_SECURITY_PROTOCOL": user.protocol,
+            "LIVETALLY_KAFKA_SASL_MECHANISM": user.mechanism,
+            "LIVETALLY_KAFKA_USERNAME": user.username,
+            "LIVETALLY_KAFKA_PASSWORD": user.password,
+            "LIVETALLY_KAFKA_CA_FILE": user.ca_file,
         }
         return Stack(
             settings=self.settings,
@@ -170,8 +178,12 @@ def rstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RStack]:
     kafka = KafkaSettings(bootstrap=bootstrap, port=base, replication_factor=3)
     settings = Settings(home=home, kafka=kafka)
     t0 = time.monotonic()
-    kafka_server.start(settings, brokers=3)
-    print(f"reliability: 3 Kafka nodes up in {time.monotonic() - t0:.1f} s")
+    # Secured: SASL_SSL, one user per service, ACLs. The services read their users from the
+    # home's credentials file; the tests' own clients log in as the admin user.
+    kafka_server.start(settings, brokers=3, secure=True)
+    settings = settings.with_home_credentials("admin")
+    kafka = settings.kafka
+    print(f"reliability: 3 secured Kafka nodes up in {time.monotonic() - t0:.1f} s")
     env = {
         **os.environ,
         "LIVETALLY_HOME": str(home),

@@ -107,7 +107,9 @@ class Cluster:
     def wait_registered(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
-            info = kafka_server._describe(self.settings.kafka.servers, timeout_s=3)
+            info = kafka_server._describe(
+                self.settings.kafka.servers, timeout_s=3, security=self.settings.kafka.security
+            )
             if info is not None and len(info.get("brokers", [])) == self.brokers:
                 return
             if time.monotonic() > deadline:
@@ -118,7 +120,7 @@ class Cluster:
         from kafka.admin import KafkaAdminClient
 
         admin = KafkaAdminClient(
-            bootstrap_servers=self.settings.kafka.servers,
+            **self.settings.kafka.client_options(),
             client_id="reliability-probe",
             request_timeout_ms=5000,
         )
@@ -501,7 +503,7 @@ def events_in_kafka(settings: Settings, stream: str) -> set[tuple[str, str, str,
 
     topic = settings.kafka.topic(EVENTS)
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.kafka.servers,
+        **settings.kafka.client_options(),
         enable_auto_commit=False,
         group_id=None,
         isolation_level="read_committed",

@@ -29,8 +29,8 @@ def _lag(rel: RStack) -> int:
     from kafka import KafkaAdminClient, KafkaConsumer
 
     topic = rel.settings.kafka.topic(EVENTS)
-    admin = KafkaAdminClient(bootstrap_servers=rel.settings.kafka.servers)
-    consumer = KafkaConsumer(bootstrap_servers=rel.settings.kafka.servers, group_id=None)
+    admin = KafkaAdminClient(**rel.settings.kafka.client_options())
+    consumer = KafkaConsumer(**rel.settings.kafka.client_options(), group_id=None)
     try:
         committed = {
             tp: meta.offset

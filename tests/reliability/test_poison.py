@@ -48,7 +48,7 @@ def _deadletters(rel: RStack) -> list[dict[str, object]]:
     from kafka import KafkaConsumer, TopicPartition
 
     topic = rel.settings.kafka.topic(DEADLETTER)
-    consumer = KafkaConsumer(bootstrap_servers=rel.settings.kafka.servers, group_id=None)
+    consumer = KafkaConsumer(**rel.settings.kafka.client_options(), group_id=None)
     try:
         tp = TopicPartition(topic, 0)
         consumer.assign([tp])
@@ -76,7 +76,7 @@ def test_poison_records_go_to_the_dead_letter_topic(rel: RStack) -> None:
 
     topic = rel.settings.kafka.topic(EVENTS)
     producer = KafkaProducer(
-        bootstrap_servers=rel.settings.kafka.servers, acks="all", max_request_size=4_000_000
+        **rel.settings.kafka.client_options(), acks="all", max_request_size=4_000_000
     )
     where: dict[tuple[int, int], str] = {}
     try:

@@ -114,7 +114,7 @@ def _checkpoint_records(rel: RStack) -> tuple[int, int]:
     from kafka import KafkaConsumer, TopicPartition
 
     name = rel.settings.kafka.topic(topics.CHECKPOINTS)
-    consumer = KafkaConsumer(bootstrap_servers=rel.settings.kafka.servers, group_id=None)
+    consumer = KafkaConsumer(**rel.settings.kafka.client_options(), group_id=None)
     try:
         parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
         consumer.assign(parts)
@@ -155,7 +155,7 @@ def test_rebuilt_with_an_empty_checkpoint_topic(rel: RStack) -> None:
     _wait_checkpointed(rel)
     rel.stack.kill("worker", signal.SIGKILL)
     shutil.rmtree(rel.home / "worker", ignore_errors=True)
-    admin = KafkaAdminClient(bootstrap_servers=rel.settings.kafka.servers)
+    admin = KafkaAdminClient(**rel.settings.kafka.client_options())
     try:
         admin.delete_topics([name])
         deadline = time.monotonic() + 60
@@ -177,7 +177,7 @@ def test_rebuilt_from_a_compacted_checkpoint_topic(rel: RStack) -> None:
 
     stream = "rel-compact"
     name = rel.settings.kafka.topic(topics.CHECKPOINTS)
-    admin = KafkaAdminClient(bootstrap_servers=rel.settings.kafka.servers)
+    admin = KafkaAdminClient(**rel.settings.kafka.client_options())
     try:  # make the log cleaner run now rather than in hours
         admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, configs={
             "segment.ms": "1000", "min.cleanable.dirty.ratio": "0.01",
