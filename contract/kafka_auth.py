@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,9 @@ __all__ = [
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-SERVICES = ("ingest", "worker", "dashboard", "admin")
-"""The Kafka identities of a secured local cluster, one per kind of process."""
+SERVICES = ("ingest", "worker", "dashboard", "registrar", "admin")
+"""The Kafka identities of a secured local cluster, one per kind of process; ``registrar``
+is the dashboard's second one, which may only write the registry (for ``/admin``)."""
 CREDENTIALS_FILE = Path("kafka") / "credentials.json"
 """Where, under ``$LIVETALLY_HOME``, a secured local cluster keeps its users (mode 0600)."""
 
@@ -59,8 +60,9 @@ class KafkaSecurity:
     """``LIVETALLY_KAFKA_SASL_MECHANISM`` (SASL only): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512."""
     username: str = ""
     """``LIVETALLY_KAFKA_USERNAME`` (SASL only)."""
-    password: str = ""
-    """``LIVETALLY_KAFKA_PASSWORD``, or the first line of ``LIVETALLY_KAFKA_PASSWORD_FILE``."""
+    password: str = field(default="", repr=False)
+    """``LIVETALLY_KAFKA_PASSWORD``, or the first line of ``LIVETALLY_KAFKA_PASSWORD_FILE``
+    (never in ``repr``, so never in a traceback or log line)."""
     ca_file: str = ""
     """``LIVETALLY_KAFKA_CA_FILE``: PEM CA bundle to verify brokers by (TLS; default: the
     system's trust store)."""

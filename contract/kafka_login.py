@@ -90,11 +90,11 @@ def check_login(kafka: KafkaSettings, timeout_s: float = 20.0) -> None:
         last: BaseException | None = None
         for server in kafka.servers:
             host, _, port = server.rpartition(":")
+            if not port.isdigit():
+                raise KafkaLoginError(f"LIVETALLY_BOOTSTRAP: {server!r} is not host:port")
             try:
                 asyncio.run(_log_in(host.strip("[]") or "127.0.0.1", int(port), kafka, 10.0))
                 return
-            except ValueError:
-                raise KafkaLoginError(f"LIVETALLY_BOOTSTRAP: {server!r} is not host:port") from None
             except Exception as exc:  # noqa: BLE001 - every failure is either named or retried
                 reason = explain(exc, kafka)
                 if reason is not None:

@@ -27,7 +27,7 @@ from contract.registry import (
     new_secret,
     record_key,
 )
-from dashboard.exceptions import BadParameter, Conflict, UnknownItem
+from dashboard.exceptions import BadParameter, Conflict, RegistryUnavailable, UnknownItem
 
 __all__ = [
     "EXTENSION",
@@ -122,7 +122,23 @@ class AdminActions:
         self._written: dict[str, Partner | Token] = {}
 
     def _write(self, item: Partner | Token) -> None:
-        self._writer.put(item)
+        from kafka.errors import AuthorizationError, KafkaError
+
+        try:
+            self._writer.put(item)
+        except KafkaError as exc:
+            # A user with no Write anywhere is refused its producer id first, which
+            # kafka-python reports as a plain KafkaError naming the authorization error.
+            if not isinstance(exc, AuthorizationError) and "AuthorizationFailed" not in str(exc):
+                raise RegistryUnavailable(
+                    f"Kafka did not take the write ({type(exc).__name__}); nothing was "
+                    "changed, try again"
+                ) from None
+            raise RegistryUnavailable(
+                "this dashboard's Kafka user may not write the registry topic; manage "
+                "partners and tokens with the livetally CLI, or give the dashboard a user "
+                "that may (docs/deploy.md, Kafka security)"
+            ) from None
         self._written[record_key(item)] = item
 
     def _current(self) -> tuple[dict[str, Partner], dict[str, Token]]:

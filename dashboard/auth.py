@@ -128,8 +128,7 @@ def install_auth(
     without either gets the sign-in page, an API client a problem+json 401.
     """
 
-    def start_session(token: Token, target: str, now: int) -> WerkzeugResponse:
-        response = flask.redirect(target, code=303)
+    def set_session(response: WerkzeugResponse, token: Token, now: int) -> None:
         value, max_age = signer.issue(token, now)
         secure = flask.request.is_secure
         response.set_cookie(
@@ -141,13 +140,19 @@ def install_auth(
             samesite="Lax",
             secure=secure,
         )
+
+    def start_session(token: Token, target: str, now: int) -> WerkzeugResponse:
+        response = flask.redirect(target, code=303)
+        set_session(response, token, now)
         response.headers["Cache-Control"] = "no-store"
         return response
 
     def signin_page(status: int, error: str | None = None) -> flask.Response:
         request = flask.request
         target = safe_next(
-            request.values.get("next") if request.path == SIGNIN_PATH else request.full_path
+            request.values.get("next")
+            if request.path == SIGNIN_PATH
+            else _without_token(request.path, request)
         )
         lang = _page_lang(request)
         page = render_signin(lang, next_path=target, hours=session_hours, error=error)
@@ -162,9 +167,10 @@ def install_auth(
         request = flask.request
         if request.method != "POST":
             return signin_page(200)
-        origin = request.headers.get("Origin")
-        if origin and origin != "null" and not same_origin(origin, None, request.host):
-            return _forbid("cross-site sign-in refused (Origin does not match this dashboard)")
+        if not same_origin(
+            request.headers.get("Origin"), request.headers.get("Referer"), request.host
+        ):
+            return _forbid("sign-in refused: the form must be posted from this dashboard")
         now = clock_ms()
         secret = request.form.get("token", "").strip()
         token = registry().token_for(secret, now) if 0 < len(secret) <= 200 else None
@@ -181,8 +187,16 @@ def install_auth(
             if session is not None:
                 token = registry().active_token(session.token_id, now)
                 if token is not None:
+                    if signer.due_for_renewal(session, now):
+                        flask.g.livetally_renew = token
                     return token
         return None
+
+    def renew(response: WerkzeugResponse) -> WerkzeugResponse:
+        token: Token | None = flask.g.pop("livetally_renew", None)
+        if token is not None and response.status_code < 400:
+            set_session(response, token, clock_ms())
+        return response
 
     def check_token() -> flask.typing.ResponseReturnValue | None:
         request = flask.request
@@ -233,6 +247,7 @@ def install_auth(
         return None
 
     server.before_request(check_token)
+    server.after_request(renew)
 
 
 def _refuse(detail: str) -> flask.Response:

@@ -20,8 +20,9 @@ class DashboardConfig:
     """Home directory and Kafka cluster, as the dashboard's (read-only) Kafka user."""
     registry_kafka: KafkaSettings | None = None
     """The Kafka identity ``/admin`` writes the registry with. On a secured local cluster
-    that is the ``livetally-admin`` user from its credentials file, since the dashboard's
-    own user may only read; otherwise the same as ``shared.kafka``."""
+    that is the ``livetally-registrar`` user from its credentials file, which may write the
+    registry topic and nothing else, since the dashboard's own user may only read;
+    otherwise the same as ``shared.kafka``."""
     host: str = "127.0.0.1"
     """Interface to listen on (``LIVETALLY_DASHBOARD_HOST``)."""
     port: int = 8050
@@ -83,7 +84,7 @@ class DashboardConfig:
         env = os.environ if environ is None else environ
         return cls(
             shared=Settings.from_env(env, service="dashboard"),
-            registry_kafka=Settings.from_env(env, service="admin").kafka,
+            registry_kafka=Settings.from_env(env, service="registrar").kafka,
             host=env.get("LIVETALLY_DASHBOARD_HOST", "127.0.0.1"),
             port=read_int(env, "LIVETALLY_DASHBOARD_PORT", 8050),
             exports_per_token=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_PER_TOKEN", 2),

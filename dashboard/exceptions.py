@@ -8,6 +8,7 @@ __all__ = [
     "DashboardError",
     "Forbidden",
     "NotAuthorized",
+    "RegistryUnavailable",
     "TooManyRequests",
     "UnknownItem",
     "UnknownStream",
@@ -46,6 +47,13 @@ class BadParameter(DashboardError):
     def __init__(self, name: str, problem: str) -> None:
         super().__init__(f"parameter {name!r} {problem}")
         self.name = name
+
+
+class RegistryUnavailable(DashboardError):
+    """A registry write (partner or token) that Kafka refused or did not take."""
+
+    status = 503
+    title = "Registry not writable"
 
 
 class NotAuthorized(DashboardError):

@@ -60,6 +60,11 @@ class SessionSigner:
         self._serializer = URLSafeSerializer(secret_key, salt=_SALT)
         self._lifetime_ms = int(hours * 3600 * 1000)
 
+    def due_for_renewal(self, session: Session, now_ms: int) -> bool:
+        """Whether a session in use has less than half its life left: it is then issued
+        again, so that a screen left open on a page stays signed in while its token lasts."""
+        return session.expires_ms - now_ms < self._lifetime_ms // 2
+
     def issue(self, token: Token, now_ms: int) -> tuple[str, int]:
         """A cookie value for ``token`` and its max-age in seconds (never past the token's
         own expiry)."""

@@ -36,6 +36,8 @@ def safe_next(target: str | None) -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return "/"
+    if parts.path == SIGNIN_PATH:
+        return "/"
     return target
 
 

@@ -37,10 +37,12 @@ class TickMemo:
                 self.hits += 1
                 return self._items[key]  # type: ignore[return-value]
             self.misses += 1
-        value = compute()  # two threads may compute the same key at once: both agree
+        value = compute()
         with self._lock:
-            self._items[key] = value
+            # Two threads may have computed the same key at once: the first stored wins,
+            # so every caller gets the same object.
+            stored = self._items.setdefault(key, value)
             self._items.move_to_end(key)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
-        return value
+        return stored  # type: ignore[return-value]

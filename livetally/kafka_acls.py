@@ -69,6 +69,9 @@ _WORKER_WRITES = (
 )
 
 
+_DASHBOARD_READS = (names.REGISTRY, names.PARTIALS, names.STATS, names.ALERTS, names.METRICS)
+
+
 def acl_grants(kafka: KafkaSettings) -> list[Grant]:
     """Every grant of the services' users, for ``kafka``'s topic names.
 
@@ -78,12 +81,14 @@ def acl_grants(kafka: KafkaSettings) -> list[Grant]:
     ingest = SERVICE_USERS["ingest"]
     worker = SERVICE_USERS["worker"]
     dashboard = SERVICE_USERS["dashboard"]
+    registrar = SERVICE_USERS["registrar"]
     grants = [Grant(ingest, "WRITE", "TOPIC", kafka.topic(n)) for n in _INGEST_WRITES]
     grants += [Grant(ingest, "READ", "TOPIC", kafka.topic(n)) for n in _INGEST_READS]
     grants += [Grant(worker, "READ", "TOPIC", kafka.topic(n)) for n in _WORKER_READS]
     grants += [Grant(worker, "WRITE", "TOPIC", kafka.topic(n)) for n in _WORKER_WRITES]
     grants.append(Grant(worker, "READ", "GROUP", WORKER_GROUP_PREFIX, "PREFIXED"))
-    grants.append(Grant(dashboard, "READ", "TOPIC", kafka.topic_prefix, "PREFIXED"))
+    grants += [Grant(dashboard, "READ", "TOPIC", kafka.topic(n)) for n in _DASHBOARD_READS]
+    grants.append(Grant(registrar, "WRITE", "TOPIC", kafka.topic(names.REGISTRY)))
     return sorted(grants)
 
 

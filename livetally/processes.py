@@ -179,7 +179,9 @@ def prepare_kafka(
     if settings.kafka.external or (brokers is None and not secure):
         kafka_server.ensure_running(settings)
     else:
-        kafka_server.start(settings, brokers=brokers or 1, secure=secure)
+        kafka_server.start(
+            settings, brokers=brokers or kafka_server.local_size(settings) or 1, secure=secure
+        )
     settings = settings.with_home_credentials("admin")
     size = None if settings.kafka.external else kafka_server.local_size(settings)
     if size == 3 and settings.kafka.replication_factor == 1:

@@ -327,6 +327,10 @@ def register_agents(
                         return
                     try:
                         await states.ensure(partition, offsets[partition])
+                    except TruncatedLog as exc:
+                        logger.critical("%s", exc)
+                        await app.crash(exc)
+                        return
                     except Exception:
                         logger.exception("building partition %d failed; retrying", partition)
                         continue

@@ -17,6 +17,7 @@ from dashboard.signin import safe_next
 from tests.dashboard.builders import VIEWER_TOKEN
 
 BEARER = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
+NOW_MS = 1_734_778_800_000
 
 
 @pytest.fixture
@@ -177,8 +178,11 @@ def test_an_expired_token_is_refused_and_caps_its_session(client, app_and_data, 
     )
 
 
+OWN = {"Origin": "http://localhost"}
+
+
 def test_signing_in_with_the_form(client):
-    refused = client.post("/signin", data={"token": "wrong", "next": "/screen"})
+    refused = client.post("/signin", data={"token": "wrong", "next": "/screen"}, headers=OWN)
     assert refused.status_code == 401 and "Set-Cookie" not in refused.headers
     accepted = client.post(
         "/signin",
@@ -190,19 +194,61 @@ def test_signing_in_with_the_form(client):
     assert client.get("/screen").status_code == 200
 
 
-def test_sign_in_from_another_site_is_refused(client):
-    response = client.post(
-        "/signin", data={"token": VIEWER_TOKEN}, headers={"Origin": "https://evil.example"}
-    )
+@pytest.mark.parametrize(
+    "headers",
+    [{"Origin": "https://evil.example"}, {"Origin": "null"}, {}, {"Referer": "https://x.example/"}],
+)
+def test_sign_in_from_another_site_is_refused(client, headers):
+    response = client.post("/signin", data={"token": VIEWER_TOKEN}, headers=headers)
     assert response.status_code == 403
     assert "Set-Cookie" not in response.headers
+
+
+def test_an_old_link_never_comes_back_after_signing_in(client):
+    page = client.get("/screen?token=tok_expired&kiosk=1", headers=HTML).get_data(as_text=True)
+    assert "tok_expired" not in page  # not in the form's next, nor in the language switch
+    assert 'name="next" value="/screen?kiosk=1"' in page
+    signed_in = client.post(
+        "/signin", data={"token": VIEWER_TOKEN, "next": "/screen?kiosk=1"}, headers=OWN
+    )
+    assert signed_in.headers["Location"] == "/screen?kiosk=1"
+    assert client.get("/screen?kiosk=1").status_code == 200
+
+
+def test_a_session_in_use_is_renewed_before_it_ends(sample_snapshot):
+    import flask
+
+    from dashboard.auth import install_auth
+    from dashboard.sessions import SessionSigner
+
+    clock = [NOW_MS]
+    server = flask.Flask("renewal")
+    server.add_url_rule("/", "page", lambda: "ok")
+    install_auth(
+        server,
+        lambda: sample_snapshot.registry,
+        SessionSigner(b"renewal-key-0123456789", hours=12),
+        session_hours=12,
+        clock_ms=lambda: clock[0],
+    )
+    client = server.test_client()
+    assert client.get(f"/?token={VIEWER_TOKEN}").status_code == 303
+    clock[0] += 3 * 3600_000  # a quarter of 12 h: nothing to renew yet
+    assert "Set-Cookie" not in client.get("/").headers
+    clock[0] += 4 * 3600_000  # 7 h in: less than half left
+    renewed = client.get("/")
+    assert renewed.status_code == 200 and "Max-Age=43200" in renewed.headers["Set-Cookie"]
+    clock[0] += 11 * 3600_000  # 18 h after signing in, 11 h after the renewal
+    assert client.get("/").status_code == 200
+    clock[0] += 13 * 3600_000  # unused for longer than a session: it has ended
+    assert client.get("/").status_code == 401
 
 
 @pytest.mark.parametrize(
     "target", ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:x", ""]
 )
 def test_sign_in_never_redirects_off_site(client, target):
-    response = client.post("/signin", data={"token": VIEWER_TOKEN, "next": target})
+    response = client.post("/signin", data={"token": VIEWER_TOKEN, "next": target}, headers=OWN)
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
     assert safe_next(target) == "/"

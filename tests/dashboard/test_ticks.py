@@ -31,19 +31,25 @@ def test_the_oldest_key_goes_first_once_full():
     assert memo.get("a", lambda: "new a") == "new a"  # evicted by "b" coming back
 
 
-def test_threads_agree_on_a_value():
+def test_threads_that_compute_at_once_all_get_the_first_stored_value():
     memo = TickMemo()
-    seen: list[int] = []
+    ready = threading.Barrier(8)
+    seen: list[object] = []
+
+    def compute() -> object:
+        ready.wait(timeout=5)  # every thread is computing before any stores
+        return object()
 
     def work() -> None:
-        seen.append(memo.get("k", lambda: 42))
+        seen.append(memo.get("k", compute))
 
-    threads = [threading.Thread(target=work) for _ in range(16)]
+    threads = [threading.Thread(target=work) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert seen == [42] * 16
+    assert len(seen) == 8 and all(value is seen[0] for value in seen)
+    assert memo.misses == 8 and memo.get("k", object) is seen[0]
 
 
 def test_each_snapshot_has_its_own_memo():

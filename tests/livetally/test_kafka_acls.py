@@ -35,7 +35,10 @@ def test_each_service_gets_exactly_its_grants():
             p + n for n in ALL_TOPICS - {topics.EVENTS, topics.REGISTRY}
         },
         ("livetally-worker", "READ", "GROUP"): {"PREFIXED:livetally-stream"},
-        ("livetally-dashboard", "READ", "TOPIC"): {"PREFIXED:livetally."},
+        ("livetally-dashboard", "READ", "TOPIC"): {
+            p + n for n in ("registry", "partials", "stats", "alerts", "metrics")
+        },
+        ("livetally-registrar", "WRITE", "TOPIC"): {p + "registry"},
     }
 
 
@@ -46,12 +49,19 @@ def test_the_admin_has_no_acl_because_it_is_a_super_user():
 def test_grants_follow_the_topic_prefix():
     grants = acl_grants(KafkaSettings(topic_prefix="t1."))
     assert Grant("livetally-ingest", "WRITE", "TOPIC", "t1.events") in grants
-    assert Grant("livetally-dashboard", "READ", "TOPIC", "t1.", "PREFIXED") in grants
+    assert Grant("livetally-dashboard", "READ", "TOPIC", "t1.partials") in grants
     assert not [g for g in grants if g.resource == "TOPIC" and "livetally." in g.name]
 
 
-def test_nobody_but_the_worker_joins_a_group_and_nobody_writes_the_registry():
+def test_only_the_worker_joins_a_group_and_only_the_registrar_writes_the_registry():
     grants = acl_grants(KafkaSettings())
     assert {g.user for g in grants if g.resource == "GROUP"} == {"livetally-worker"}
-    assert not [g for g in grants if g.operation == "WRITE" and g.name.endswith("registry")]
+    writers = {g.user for g in grants if g.operation == "WRITE" and g.name.endswith("registry")}
+    assert writers == {"livetally-registrar"}
+    assert [g for g in grants if g.user == "livetally-registrar"] == [
+        Grant("livetally-registrar", "WRITE", "TOPIC", "livetally.registry")
+    ]
+    # The dashboard never reads raw events, rejected events or checkpoints.
+    dashboard = {g.name for g in grants if g.user == "livetally-dashboard"}
+    assert not dashboard & {"livetally.events", "livetally.deadletter", "livetally.checkpoints"}
     assert not [g for g in grants if g.user == "livetally-dashboard" and g.operation != "READ"]

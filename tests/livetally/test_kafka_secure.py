@@ -174,7 +174,7 @@ def test_ingest_reads_the_registry_but_not_the_checkpoints_and_sees_only_its_top
     assert visible == {secured.kafka.topic(n) for n in ("events", "metrics", "registry")}
 
 
-def test_the_dashboard_reads_every_topic_and_writes_none(secured):
+def test_the_dashboard_reads_its_topics_only_and_writes_none(secured):
     from kafka import KafkaConsumer, TopicPartition
     from kafka.errors import (
         ClusterAuthorizationFailedError,
@@ -184,7 +184,11 @@ def test_the_dashboard_reads_every_topic_and_writes_none(secured):
 
     names = [spec.name for spec in topic_specs(secured.kafka)]
     dashboard = _as(secured, "dashboard")
-    assert len(_end_offsets(dashboard, names)) == len(names)
+    shown = [secured.kafka.topic(n) for n in ("registry", "partials", "stats", "alerts", "metrics")]
+    assert len(_end_offsets(dashboard, shown)) == len(shown)
+    for hidden in ("events", "deadletter", "checkpoints"):
+        with pytest.raises(TopicAuthorizationFailedError):
+            _end_offsets(dashboard, [secured.kafka.topic(hidden)])
 
     producer = _producer(dashboard, enable_idempotence=False)
     try:
@@ -198,7 +202,7 @@ def test_the_dashboard_reads_every_topic_and_writes_none(secured):
     idempotent = _producer(dashboard)
     try:
         with pytest.raises(KafkaError, match=ClusterAuthorizationFailedError.__name__):
-            idempotent.send(names[0], b"x").get(timeout=30)
+            idempotent.send(shown[1], b"x").get(timeout=30)  # a topic it may read
     finally:
         idempotent.close()
 
@@ -220,6 +224,20 @@ def test_the_dashboard_reads_every_topic_and_writes_none(secured):
     finally:
         consumer.close()
     assert payload in received
+
+
+def test_the_registrar_writes_the_registry_and_nothing_else(secured):
+    from kafka.errors import TopicAuthorizationFailedError
+
+    registrar = _producer(_as(secured, "registrar"))
+    try:
+        registrar.send(secured.kafka.topic("registry"), b"{}", key=b"probe/x").get(timeout=30)
+        with pytest.raises(TopicAuthorizationFailedError):
+            registrar.send(secured.kafka.topic("events"), b"x").get(timeout=30)
+    finally:
+        registrar.close()
+    with pytest.raises(TopicAuthorizationFailedError):
+        _end_offsets(_as(secured, "registrar"), [secured.kafka.topic("events")])
 
 
 def test_the_worker_commits_in_its_own_group_only(secured):
@@ -253,7 +271,7 @@ def test_credentials_are_private_and_in_the_shared_format(secured):
     tls = secured.home / "kafka" / "tls"
     assert data["protocol"] == "SASL_SSL" and data["mechanism"] == "SCRAM-SHA-512"
     assert data["ca_file"] == str(tls / "ca.pem")
-    assert sorted(data["users"]) == ["admin", "dashboard", "ingest", "worker"]
+    assert sorted(data["users"]) == ["admin", "dashboard", "ingest", "registrar", "worker"]
     for service, user in data["users"].items():
         assert set(user) == {"username", "password"}
         assert user["username"] == f"livetally-{service}"

@@ -25,13 +25,14 @@ def test_credentials_are_written_once_0600_in_the_format_clients_read(tmp_path):
         "ingest": "livetally-ingest",
         "worker": "livetally-worker",
         "dashboard": "livetally-dashboard",
+        "registrar": "livetally-registrar",
         "admin": "livetally-admin",
     }
     assert data["broker"]["username"] == "livetally-broker"
     passwords = {u.password for u in made.everyone()}
-    assert len(passwords) == 5 and all(len(p) >= 32 for p in passwords)
+    assert len(passwords) == 6 and all(len(p) >= 32 for p in passwords)
     assert kafka_users.ensure_credentials(tmp_path, ca) == made
-    for service in ("ingest", "worker", "dashboard", "admin"):
+    for service in ("ingest", "worker", "dashboard", "registrar", "admin"):
         security = read_security({}, tmp_path, service)
         assert security.username == f"livetally-{service}"
         assert security.password == made.users[service].password
@@ -41,7 +42,7 @@ def test_credentials_are_written_once_0600_in_the_format_clients_read(tmp_path):
 def test_every_user_becomes_one_add_scram_argument_for_the_storage_tool(tmp_path):
     made = kafka_users.ensure_credentials(tmp_path, tmp_path / "ca.pem")
     argv = kafka_users.scram_arguments(made)
-    assert argv[::2] == ["--add-scram"] * 5
+    assert argv[::2] == ["--add-scram"] * 6
     admin = made.users["admin"]
     assert f"SCRAM-SHA-512=[name=livetally-admin,password={admin.password}]" in argv[1::2]
 
