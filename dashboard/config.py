@@ -43,6 +43,9 @@ class DashboardConfig:
     """How long a sign-in lasts (``LIVETALLY_SESSION_HOURS``), at most the token's own life."""
     threads: int = 32
     """Requests served at once (``LIVETALLY_DASHBOARD_THREADS``); more wait in the backlog."""
+    max_connections: int = 4096
+    """Connections held open at once, idle keep-alive ones included
+    (``LIVETALLY_DASHBOARD_MAX_CONNECTIONS``); an open page keeps about three."""
     request_timeout_s: int = 60
     """A request still running after this long has its worker restarted
     (``LIVETALLY_DASHBOARD_TIMEOUT_S``); exports are bounded well below it."""
@@ -62,6 +65,8 @@ class DashboardConfig:
             raise SettingsError("LIVETALLY_SESSION_HOURS must be between 0 and 8760")
         if not 1 <= self.threads <= 1024:
             raise SettingsError("LIVETALLY_DASHBOARD_THREADS must be between 1 and 1024")
+        if not 16 <= self.max_connections <= 65536:
+            raise SettingsError("LIVETALLY_DASHBOARD_MAX_CONNECTIONS must be between 16 and 65536")
         if self.request_timeout_s < 5:
             raise SettingsError("LIVETALLY_DASHBOARD_TIMEOUT_S must be at least 5")
         if self.secret_key and len(self.secret_key) < 16:
@@ -92,6 +97,7 @@ class DashboardConfig:
             secret_key=env.get("LIVETALLY_SECRET_KEY", "").strip(),
             session_hours=read_float(env, "LIVETALLY_SESSION_HOURS", 12.0),
             threads=read_int(env, "LIVETALLY_DASHBOARD_THREADS", 32),
+            max_connections=read_int(env, "LIVETALLY_DASHBOARD_MAX_CONNECTIONS", 4096),
             request_timeout_s=read_int(env, "LIVETALLY_DASHBOARD_TIMEOUT_S", 60),
             trusted_proxies=env.get("LIVETALLY_TRUSTED_PROXIES", "").strip(),
         )

@@ -20,6 +20,7 @@ from contract.settings import KafkaSettings
 from contract.topics import ALERTS, METRICS, PARTIALS, STATS
 from dashboard.model import PlatformStats, Snapshot, StatsRecord, aggregate_stats, parse_stats
 from dashboard.monitor import MonitorSnapshot, MonitorState
+from dashboard.ticks import TickMemo
 from stream.merge import Chunk, PlatformDiffs, Steps, decode_chunk
 
 __all__ = [
@@ -125,8 +126,8 @@ class StreamState:
         """Grows with every change."""
         return self._version
 
-    def build(self, registry: Registry, version: int) -> Snapshot:
-        """An immutable snapshot of the current state."""
+    def build(self, registry: Registry, version: int, recent: TickMemo | None = None) -> Snapshot:
+        """An immutable snapshot of the current state (``recent``: see ``Snapshot.recent``)."""
         platforms: dict[str, dict[str, Steps]] = {}
         for (stream, platform), diffs in self._diffs.items():
             platforms.setdefault(stream, {})[platform] = diffs.steps()
@@ -137,6 +138,7 @@ class StreamState:
             totals={stream: diffs.steps() for stream, diffs in self._totals.items()},
             stats=stats,
             version=version,
+            recent=recent if recent is not None else TickMemo(),
         )
 
 
@@ -168,6 +170,7 @@ class LiveData:
         self._kafka = kafka
         self._poll_ms = max(1, int(poll_interval_s * 1000))
         self._min_rebuild_s = min_rebuild_s
+        self._recent = TickMemo()
         self._registry = registry or RegistryFollower(kafka)
         self._state = StreamState()
         self._snapshot = Snapshot()
@@ -278,7 +281,7 @@ class LiveData:
                     self._version += 1
                     built_version = self._state.version
                     registry = current
-                    self._snapshot = self._state.build(current, self._version)
+                    self._snapshot = self._state.build(current, self._version, self._recent)
                     built_at = time.monotonic()
                 if caught_up:
                     self._ready.set()

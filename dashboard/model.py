@@ -145,6 +145,10 @@ class Snapshot:
     """Grows whenever the data or the registry changed."""
     memo: TickMemo = field(default_factory=TickMemo, init=False, compare=False, repr=False)
     """What pages derived from this snapshot, shared by every viewer (``dashboard.ticks``)."""
+    recent: TickMemo = field(default_factory=TickMemo, compare=False, repr=False)
+    """Shared by all the snapshots of one data source: what pages may take from a snapshot
+    up to a second older (whole charts, keyed by their second), since snapshots change
+    several times a second and a whole chart costs far more than its patches."""
 
     def stream(self, stream_id: str) -> Stream:
         """A registered stream, or a stand-in for one that only has data; else ``UnknownStream``."""

@@ -36,10 +36,11 @@ def server_options(config: DashboardConfig) -> dict[str, Any]:
         "workers": 1,
         "worker_class": "gthread",
         "threads": config.threads,
-        # Connections held open at once (idle keep-alive ones included); beyond this the
-        # kernel's backlog queues them.
-        "worker_connections": max(64, 8 * config.threads),
-        "backlog": 256,
+        # Connections held open at once, idle keep-alive ones included: every open page
+        # keeps a few (its interval callbacks), so this bounds the screens one process
+        # serves; beyond it new connections wait in the kernel's backlog.
+        "worker_connections": config.max_connections,
+        "backlog": 1024,
         "timeout": config.request_timeout_s,
         "graceful_timeout": GRACEFUL_TIMEOUT_S,
         "keepalive": 5,

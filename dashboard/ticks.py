@@ -20,11 +20,16 @@ T = TypeVar("T")
 
 
 class TickMemo:
-    """A small thread-safe LRU of computed results; a miss computes outside the lock."""
+    """A small thread-safe LRU of computed results, computing each key once: callers that
+    ask for a key being computed wait for that computation instead of repeating it (many
+    viewers ask for the same second at once; computing it for each would only queue them).
+    """
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 64, wait_s: float = 30.0) -> None:
         self._size = size
+        self._wait_s = wait_s
         self._items: OrderedDict[Hashable, object] = OrderedDict()
+        self._pending: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -36,13 +41,27 @@ class TickMemo:
                 self._items.move_to_end(key)
                 self.hits += 1
                 return self._items[key]  # type: ignore[return-value]
-            self.misses += 1
-        value = compute()
-        with self._lock:
-            # Two threads may have computed the same key at once: the first stored wins,
-            # so every caller gets the same object.
-            stored = self._items.setdefault(key, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return stored  # type: ignore[return-value]
+            pending = self._pending.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self._pending[key] = threading.Event()
+                self.misses += 1
+        if not owner:
+            pending.wait(self._wait_s)
+            with self._lock:
+                if key in self._items:
+                    self.hits += 1
+                    return self._items[key]  # type: ignore[return-value]
+            return compute()  # the computation failed or is stuck: do it here
+        try:
+            value = compute()
+            with self._lock:
+                self._items[key] = value
+                self._items.move_to_end(key)
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
+            return value
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
+            pending.set()

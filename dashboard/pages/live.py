@@ -55,6 +55,9 @@ FULL_REDRAW_S = 60
 aligned, so every open page redraws in the same second and shares one drawing); patched
 in between."""
 
+CHART_SHARE_S = 5
+"""Whole charts drawn for any second of such a slot are shared; divides ``FULL_REDRAW_S``."""
+
 dash.register_page(__name__, path="/", name="Live", title="livetally")  # type: ignore[no-untyped-call]
 
 _CARDS = ("concurrent", "peak", "views", "uniques")
@@ -233,8 +236,11 @@ def chart_update(
     stream_id = resolve_stream(snapshot, selected)
 
     def full() -> tuple[Any, Any, dict[str, Any]]:
-        return snapshot.memo.get(
-            ("charts", stream_id, lang, stacked, now),
+        # Shared by every page asking within one CHART_SHARE_S slot (of its redraw window):
+        # a chart ending a few seconds ago is extended by the next patch.
+        slot = now - now % CHART_SHARE_S
+        return snapshot.recent.get(
+            ("charts", stream_id, lang, stacked, slot),
             lambda: _full_charts(snapshot, stream_id, lang, stacked, now),
         )
 

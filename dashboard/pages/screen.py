@@ -110,14 +110,19 @@ def refresh_screen_chart(
     snapshot = current_data().snapshot()
     stream_id = resolve_stream(snapshot, selected)
     lang = lang_of(lang_value)
+    now = int(time.time())
+    # Redrawn when the data, stream or language changed, but at most once a second for the
+    # same stream and language (snapshots change several times a second).
+    shown = repr((stream_id, lang))
     key = repr((snapshot.version, stream_id, lang))
-    if key == version:
+    before, _, second = (version or "").rpartition("@")
+    if before == key or (second == str(now) and before.endswith(shown[1:])):
         raise PreventUpdate
-    figure = snapshot.memo.get(
-        ("screen-chart", stream_id, lang),
-        lambda: chart_for(snapshot, stream_id, lang, int(time.time()), dark=True).to_plotly_json(),
+    figure = snapshot.recent.get(
+        ("screen-chart", stream_id, lang, now),
+        lambda: chart_for(snapshot, stream_id, lang, now, dark=True).to_plotly_json(),
     )
-    return figure, key
+    return figure, f"{key}@{now}"
 
 
 callback(

@@ -15,10 +15,12 @@ step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -127,9 +129,75 @@ def live_callbacks(dependencies: Sequence[dict[str, Any]]) -> list[Callback]:
     return found
 
 
+class _Conn:
+    """One keep-alive HTTP/1.1 connection posting callbacks (far cheaper per request than a
+    general client, so that the load generator is not what is measured)."""
+
+    def __init__(self, host: str, port: int, headers: bytes) -> None:
+        self.host, self.port, self.headers = host, port, headers
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _send(self, path: str, body: bytes) -> bytes:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = f"POST {path} HTTP/1.1\r\nContent-Length: {len(body)}\r\n".encode()
+        self.writer.write(head + self.headers + body)
+        return await self.reader.readline()
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        reused = self.writer is not None
+        try:
+            status_line = await self._send(path, body)
+        except (OSError, ConnectionError):
+            if not reused:
+                raise
+            status_line = b""
+        if not status_line and reused:
+            # The server closed the idle connection (its keep-alive timeout) before reading
+            # the request: send it again on a fresh one, as browsers do.
+            await self.close()
+            status_line = await self._send(path, body)
+        if not status_line:
+            await self.close()
+            raise ConnectionError("the dashboard closed the connection")
+        assert self.reader is not None  # noqa: S101 - _send opened it
+        status = int(status_line.split(b" ", 2)[1])
+        length, close = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            lowered = name.strip().lower()
+            if lowered == b"content-length":
+                length = int(value.strip())
+            elif lowered == b"connection" and value.strip().lower() == b"close":
+                close = True
+        payload = await self.reader.readexactly(length) if length else b""
+        if close:
+            await self.close()
+        return status, payload
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError, ConnectionError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
 class _Viewer:
-    def __init__(self, client: httpx.AsyncClient, stream: str, callbacks: list[Callback]):
-        self.client = client
+    def __init__(self, base_url: str, cookie: str, stream: str, callbacks: list[Callback]):
+        parts = urlsplit(base_url)
+        headers = (
+            f"Host: {parts.netloc}\r\nCookie: {cookie}\r\n"
+            # What a browser sends: Dash posts JSON from the page's own origin.
+            f"Origin: {base_url.rstrip('/')}\r\nContent-Type: application/json\r\n\r\n"
+        ).encode()
+        # One connection per callback, as a browser keeps several to one site.
+        self.conns = {
+            c.store: _Conn(parts.hostname or "127.0.0.1", parts.port or 80, headers)
+            for c in callbacks
+        }
+        self.busy: set[str] = set()
         self.callbacks = callbacks
         self.values: dict[str, Any] = {
             "app-interval.n_intervals": 0,
@@ -157,28 +225,31 @@ class _Viewer:
 
     async def fire(self, callback: Callback, step: Step) -> None:
         started = time.perf_counter()
+        self.busy.add(callback.store)
         try:
-            response = await self.client.post(
-                "/_dash-update-component",
-                content=self.body(callback),
-                # What a browser sends: Dash posts JSON from the page's own origin.
-                headers={
-                    "Content-Type": "application/json",
-                    "Origin": str(self.client.base_url).rstrip("/"),
-                },
+            status, payload = await self.conns[callback.store].post(
+                "/_dash-update-component", self.body(callback)
             )
-        except httpx.HTTPError:
+        except asyncio.CancelledError:
+            await self.conns[callback.store].close()  # its answer would come next
+            raise
+        except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
             step.failed += 1
+            if len(step.errors) < 5:
+                step.errors.append(f"{type(exc).__name__}: {exc}")
+            await self.conns[callback.store].close()
             return
-        if response.status_code == 200:
-            doc = orjson.loads(response.content)
+        finally:
+            self.busy.discard(callback.store)
+        if status == 200:
+            doc = orjson.loads(payload)
             kept = doc.get("response", {}).get(callback.store, {})
             if "data" in kept:
                 self.values[f"{callback.store}.data"] = kept["data"]
-        elif response.status_code != 204:  # 204: PreventUpdate, nothing changed
+        elif status != 204:  # 204: PreventUpdate, nothing changed
             step.failed += 1
             if len(step.errors) < 5:
-                step.errors.append(f"{response.status_code} {response.text[:200]}")
+                step.errors.append(f"{status} {payload[:200]!r}")
             return
         step.answered += 1
         step.latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -191,24 +262,32 @@ class _Viewer:
             self.values["app-interval.n_intervals"] += 1
             for callback in self.callbacks:
                 step.offered += 1
+                if callback.store in self.busy:
+                    continue  # the last one is still unanswered: offered, not served
                 task = asyncio.create_task(self.fire(callback, step))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             next_tick += 1.0
             await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
         # Answers still outstanding at the end of the step do not count as served.
-        for task in list(tasks):
+        pending = list(tasks)
+        for task in pending:
             task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self) -> None:
+        for conn in self.conns.values():
+            await conn.close()
 
 
-async def _signed_in(base_url: str, token: str, limits: httpx.Limits) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=base_url, timeout=30.0, limits=limits)
-    response = await client.get(f"/?token={token}")
-    if response.status_code != 303:
-        await client.aclose()
-        raise RuntimeError(f"sign-in answered {response.status_code}: {response.text[:200]}")
-    await client.get("/_dash-layout")
-    return client
+async def _signed_in(base_url: str, token: str) -> str:
+    """Sign in as a browser does; the ``Cookie`` header value of the session."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30.0) as client:
+        response = await client.get(f"/?token={token}")
+        if response.status_code != 303:
+            raise RuntimeError(f"sign-in answered {response.status_code}: {response.text[:200]}")
+        await client.get("/_dash-layout")
+        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
 
 async def _measure(
@@ -219,13 +298,11 @@ async def _measure(
         callbacks = live_callbacks((await probe.get("/_dash-dependencies")).json())
     results: list[Step] = []
     viewers: list[_Viewer] = []
-    # A browser holds a few connections to the dashboard.
-    limits = httpx.Limits(max_connections=3, max_keepalive_connections=3)
     try:
         for count in steps:
             while len(viewers) < count:
-                client = await _signed_in(base_url, token, limits)
-                viewers.append(_Viewer(client, stream, callbacks))
+                cookie = await _signed_in(base_url, token)
+                viewers.append(_Viewer(base_url, cookie, stream, callbacks))
             step = Step(viewers=count, seconds=seconds)
             until = time.monotonic() + seconds
             await asyncio.gather(
@@ -237,7 +314,7 @@ async def _measure(
                 break  # far past capacity: more viewers only measure a queue
     finally:
         for viewer in viewers:
-            await viewer.client.aclose()
+            await viewer.close()
     return results
 
 
