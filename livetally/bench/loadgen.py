@@ -18,7 +18,7 @@ import orjson
 from livetally.bench.eventlog import read_log
 from livetally.bench.stats import pacing_schedule
 
-__all__ = ["ClosedResult", "LoadSpec", "OpenResult", "closed_loop", "open_loop"]
+__all__ = ["ClosedResult", "Conn", "LoadSpec", "OpenResult", "bearer", "closed_loop", "open_loop"]
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,14 @@ class OpenResult(_Counts):
     """Largest delay of a send behind its schedule (the generator's own lateness)."""
 
 
-class _Conn:
-    """One keep-alive HTTP/1.1 connection."""
+def bearer(key: str) -> str:
+    """The header line of a partner key (or dashboard token), for ``Conn.post``."""
+    return f"Authorization: Bearer {key}\r\n"
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection posting JSON, far cheaper per request than a
+    general HTTP client (so the load generator is not what is measured)."""
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
@@ -91,10 +97,11 @@ class _Conn:
     """Requests sent again, in this process, because the server had closed a kept-alive
     connection (class-wide: the load runs read it before and after)."""
 
-    async def post(self, path: str, body: bytes, key: str) -> tuple[int, bytes]:
+    async def post(self, path: str, body: bytes, headers: str) -> tuple[int, bytes]:
+        """POST ``body`` as JSON with the extra ``headers`` lines (each ending in CRLF)."""
         reused = self.writer is not None
         try:
-            status_line = await self._send(path, body, key)
+            status_line = await self._send(path, body, headers)
         except (OSError, ConnectionError):
             if not reused:
                 raise
@@ -104,19 +111,19 @@ class _Conn:
             # keep-alive timeout): nothing was received, so send it once more on a fresh
             # connection, as HTTP clients do.
             await self.close()
-            _Conn.stale_retries += 1
-            status_line = await self._send(path, body, key)
+            Conn.stale_retries += 1
+            status_line = await self._send(path, body, headers)
         if not status_line:
             await self.close()
             raise ConnectionError("server closed the connection")
         return await self._answer(status_line)
 
-    async def _send(self, path: str, body: bytes, key: str) -> bytes:
+    async def _send(self, path: str, body: bytes, headers: str) -> bytes:
         if self.writer is None or self.reader is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+            f"{headers}Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         self.writer.write(head + body)
@@ -176,18 +183,18 @@ async def _closed(spec: LoadSpec, seconds: float, clients: int) -> ClosedResult:
     parts = urlsplit(spec.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     result = ClosedResult()
-    stale_before = _Conn.stale_retries
+    stale_before = Conn.stale_retries
     counter = iter(range(1 << 62))
     started = time.monotonic()
     deadline = started + seconds
 
     async def client() -> None:
-        conn = _Conn(host, port)
+        conn = Conn(host, port)
         try:
             while time.monotonic() < deadline:
                 key, body, _ = bodies[next(counter) % len(bodies)]
                 try:
-                    status, payload = await conn.post("/v1/events", body, key)
+                    status, payload = await conn.post("/v1/events", body, bearer(key))
                 except (OSError, ConnectionError, asyncio.IncompleteReadError):
                     result.failed += 1
                     await conn.close()
@@ -198,7 +205,7 @@ async def _closed(spec: LoadSpec, seconds: float, clients: int) -> ClosedResult:
 
     await asyncio.gather(*(client() for _ in range(clients)))
     result.seconds = time.monotonic() - started
-    result.stale_retries = _Conn.stale_retries - stale_before
+    result.stale_retries = Conn.stale_retries - stale_before
     return result
 
 
@@ -214,14 +221,14 @@ async def _open(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResu
         total += size
     schedule = pacing_schedule(sizes, events_per_s)
     result = OpenResult(offered_rate=events_per_s)
-    stale_before = _Conn.stale_retries
-    idle: list[_Conn] = []
+    stale_before = Conn.stale_retries
+    idle: list[Conn] = []
 
     async def send(index: int, due: float) -> None:
         key, body, _ = bodies[index % len(bodies)]
-        conn = idle.pop() if idle else _Conn(host, port)
+        conn = idle.pop() if idle else Conn(host, port)
         try:
-            status, payload = await conn.post("/v1/events", body, key)
+            status, payload = await conn.post("/v1/events", body, bearer(key))
         except (OSError, ConnectionError, asyncio.IncompleteReadError):
             result.failed += 1
             await conn.close()
@@ -243,7 +250,7 @@ async def _open(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResu
         tasks.append(asyncio.create_task(send(index, due)))
     await asyncio.gather(*tasks)
     result.seconds = time.monotonic() - started
-    result.stale_retries = _Conn.stale_retries - stale_before
+    result.stale_retries = Conn.stale_retries - stale_before
     for conn in idle:
         await conn.close()
     return result
@@ -265,12 +272,12 @@ def warm_up(spec: LoadSpec, requests: Sequence[int] = (0, 1, 2)) -> int:
     async def run() -> int:
         bodies = _load(spec)
         parts = urlsplit(spec.url)
-        conn = _Conn(parts.hostname or "127.0.0.1", parts.port or 80)
+        conn = Conn(parts.hostname or "127.0.0.1", parts.port or 80)
         ok = 0
         try:
             for index in requests:
                 key, body, _ = bodies[index % len(bodies)]
-                status, _ = await conn.post("/v1/events", body, key)
+                status, _ = await conn.post("/v1/events", body, bearer(key))
                 ok += status in (202, 207)
         finally:
             await conn.close()

@@ -15,7 +15,6 @@ step.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import httpx
 import orjson
 
 from livetally.bench.context import Context, register
-from livetally.bench.loadgen import LoadSpec, open_loop, warm_up
+from livetally.bench.loadgen import Conn, LoadSpec, open_loop, warm_up
 from livetally.bench.stats import percentile
 from livetally.demo.carnival import STREAM
 from livetally.demo.replay import wait_ready
@@ -129,73 +128,14 @@ def live_callbacks(dependencies: Sequence[dict[str, Any]]) -> list[Callback]:
     return found
 
 
-class _Conn:
-    """One keep-alive HTTP/1.1 connection posting callbacks (far cheaper per request than a
-    general client, so that the load generator is not what is measured)."""
-
-    def __init__(self, host: str, port: int, headers: bytes) -> None:
-        self.host, self.port, self.headers = host, port, headers
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def _send(self, path: str, body: bytes) -> bytes:
-        if self.writer is None or self.reader is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        head = f"POST {path} HTTP/1.1\r\nContent-Length: {len(body)}\r\n".encode()
-        self.writer.write(head + self.headers + body)
-        return await self.reader.readline()
-
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        reused = self.writer is not None
-        try:
-            status_line = await self._send(path, body)
-        except (OSError, ConnectionError):
-            if not reused:
-                raise
-            status_line = b""
-        if not status_line and reused:
-            # The server closed the idle connection (its keep-alive timeout) before reading
-            # the request: send it again on a fresh one, as browsers do.
-            await self.close()
-            status_line = await self._send(path, body)
-        if not status_line:
-            await self.close()
-            raise ConnectionError("the dashboard closed the connection")
-        assert self.reader is not None  # noqa: S101 - _send opened it
-        status = int(status_line.split(b" ", 2)[1])
-        length, close = 0, False
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            lowered = name.strip().lower()
-            if lowered == b"content-length":
-                length = int(value.strip())
-            elif lowered == b"connection" and value.strip().lower() == b"close":
-                close = True
-        payload = await self.reader.readexactly(length) if length else b""
-        if close:
-            await self.close()
-        return status, payload
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(OSError, ConnectionError):
-                await self.writer.wait_closed()
-        self.reader = self.writer = None
-
-
 class _Viewer:
     def __init__(self, base_url: str, cookie: str, stream: str, callbacks: list[Callback]):
         parts = urlsplit(base_url)
-        headers = (
-            f"Host: {parts.netloc}\r\nCookie: {cookie}\r\n"
-            # What a browser sends: Dash posts JSON from the page's own origin.
-            f"Origin: {base_url.rstrip('/')}\r\nContent-Type: application/json\r\n\r\n"
-        ).encode()
+        # What a browser sends: its session cookie, and Dash posts from the page's origin.
+        self.headers = f"Cookie: {cookie}\r\nOrigin: {base_url.rstrip('/')}\r\n"
         # One connection per callback, as a browser keeps several to one site.
         self.conns = {
-            c.store: _Conn(parts.hostname or "127.0.0.1", parts.port or 80, headers)
-            for c in callbacks
+            c.store: Conn(parts.hostname or "127.0.0.1", parts.port or 80) for c in callbacks
         }
         self.busy: set[str] = set()
         self.callbacks = callbacks
@@ -228,7 +168,7 @@ class _Viewer:
         self.busy.add(callback.store)
         try:
             status, payload = await self.conns[callback.store].post(
-                "/_dash-update-component", self.body(callback)
+                "/_dash-update-component", self.body(callback), self.headers
             )
         except asyncio.CancelledError:
             await self.conns[callback.store].close()  # its answer would come next

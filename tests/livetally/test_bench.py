@@ -401,7 +401,7 @@ def test_parts_can_be_selected_by_name_and_unknown_names_are_refused():
 async def test_load_generator_resends_once_when_the_server_closed_an_idle_connection():
     import asyncio
 
-    from livetally.bench.loadgen import _Conn
+    from livetally.bench.loadgen import Conn, bearer
 
     served: list[int] = []
 
@@ -418,15 +418,15 @@ async def test_load_generator_resends_once_when_the_server_closed_an_idle_connec
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    conn = _Conn("127.0.0.1", port)
-    before = _Conn.stale_retries
+    conn = Conn("127.0.0.1", port)
+    before = Conn.stale_retries
     try:
-        assert await conn.post("/v1/events", b"{}", "k") == (202, b"{}")
+        assert await conn.post("/v1/events", b"{}", bearer("k")) == (202, b"{}")
         await asyncio.sleep(0.1)  # the server has closed it by now
-        assert await conn.post("/v1/events", b"{}", "k") == (202, b"{}")
+        assert await conn.post("/v1/events", b"{}", bearer("k")) == (202, b"{}")
     finally:
         await conn.close()
         server.close()
         await server.wait_closed()
     assert served == [2, 2]
-    assert _Conn.stale_retries - before == 1
+    assert Conn.stale_retries - before == 1
