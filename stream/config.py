@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from contract.settings import Settings, read_int
+from contract.settings import Settings, SettingsError, read_float, read_int
 
 __all__ = ["DEFAULT_MILESTONES", "StreamConfig", "parse_milestones"]
 
@@ -15,17 +14,9 @@ DEFAULT_MILESTONES = "every:100000,1000000"
 
 
 def _read_float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    value = read_float(environ, name, default)
     if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
+        raise SettingsError(f"{name} must be positive, got {environ.get(name)!r}")
     return value
 
 
