@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 
-from livetally.bench.context import PROBE_PARTNER, Context, register
+from livetally.bench.context import PROBE_PARTNER, Context, Registration, register
 from livetally.bench.loadgen import LoadSpec, open_loop, warm_up
+from livetally.bench.stack import Service
 from livetally.bench.stats import percentile, summarize_ms
 from livetally.demo.carnival import DURATION_S, STREAM
 from livetally.demo.replay import wait_ready
@@ -166,22 +167,46 @@ def probe_summary(
     return result
 
 
-def run_end_to_end(ctx: Context) -> None:
-    """The whole pipeline under a sustained offered load, followed by probe events."""
-    sizes = ctx.config.sizes
-    results = ctx.results
+@dataclass(frozen=True)
+class WholeStack:
+    """Worker, ingest and dashboard serving one isolated set of topics, warmed up."""
+
+    reg: Registration
+    spec: LoadSpec
+    ingest_url: str
+    dashboard_url: str
+    dashboard: Service
+
+
+def serve_whole_stack(ctx: Context, prefix: str, name: str) -> WholeStack:
+    """Register the carnival's partners on ``prefix``'s topics, start the three services
+    (``worker-<name>``, ...) and post a few warm-up batches through ingest."""
     stack = ctx.stack
-    reg = register(stack, PREFIX)
-    env = stack.env(PREFIX, 4, LIVETALLY_STREAM_APP_ID="bench-e2e")
-    stack.serve("worker", "worker-e2e", env)
-    ingest = stack.serve("ingest", "ingest-e2e", env)
-    dashboard = stack.serve("dashboard", "dashboard-e2e", env)
+    reg = register(stack, prefix)
+    env = stack.env(prefix, 4, LIVETALLY_STREAM_APP_ID=f"bench-{name}")
+    stack.serve("worker", f"worker-{name}", env)
+    ingest = stack.serve("ingest", f"ingest-{name}", env)
+    dashboard = stack.serve("dashboard", f"dashboard-{name}", env)
     ingest_url = ingest.health_url.removesuffix("/healthz")
-    dashboard_url = dashboard.health_url.removesuffix("/healthz")
     wait_ready(ingest_url)
     spec = LoadSpec(url=ingest_url, keys=reg.keys, log_path=str(ctx.log_path))
     if ctx.executor.submit(warm_up, spec).result() == 0:
         raise ProcessFailed(f"ingest refused the warm-up batches:\n{ingest.tail()}")
+    dashboard_url = dashboard.health_url.removesuffix("/healthz")
+    return WholeStack(reg, spec, ingest_url, dashboard_url, dashboard)
+
+
+def run_end_to_end(ctx: Context) -> None:
+    """The whole pipeline under a sustained offered load, followed by probe events."""
+    sizes = ctx.config.sizes
+    results = ctx.results
+    whole = serve_whole_stack(ctx, PREFIX, "e2e")
+    reg, spec, ingest_url, dashboard_url = (
+        whole.reg,
+        whole.spec,
+        whole.ingest_url,
+        whole.dashboard_url,
+    )
     rate = sizes.latency_rate
     ctx.say(f"end to end: {rate:,} events/s for {sizes.e2e_seconds:g} s, probing the summary API")
     load = ctx.executor.submit(open_loop, spec, rate, sizes.e2e_seconds)

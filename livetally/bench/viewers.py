@@ -24,12 +24,11 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
-from livetally.bench.context import Context, register
-from livetally.bench.loadgen import Conn, LoadSpec, open_loop, warm_up
+from livetally.bench.context import Context
+from livetally.bench.endtoend import serve_whole_stack
+from livetally.bench.loadgen import Conn, open_loop
 from livetally.bench.stats import percentile
 from livetally.demo.carnival import STREAM
-from livetally.demo.replay import wait_ready
-from livetally.exceptions import ProcessFailed
 
 __all__ = [
     "P95_LIMIT_MS",
@@ -278,28 +277,17 @@ def capacity(steps: Sequence[Step]) -> int | None:
 def run_viewers(ctx: Context) -> None:
     """The dashboard's live-page capacity, with the stack counting a steady load."""
     sizes = ctx.config.sizes
-    stack = ctx.stack
-    reg = register(stack, PREFIX)
-    env = stack.env(PREFIX, 4, LIVETALLY_STREAM_APP_ID="bench-viewers")
-    stack.serve("worker", "worker-viewers", env)
-    ingest = stack.serve("ingest", "ingest-viewers", env)
-    dashboard = stack.serve("dashboard", "dashboard-viewers", env)
-    ingest_url = ingest.health_url.removesuffix("/healthz")
-    dashboard_url = dashboard.health_url.removesuffix("/healthz")
-    wait_ready(ingest_url)
-    spec = LoadSpec(url=ingest_url, keys=reg.keys, log_path=str(ctx.log_path))
-    if ctx.executor.submit(warm_up, spec).result() == 0:
-        raise ProcessFailed(f"ingest refused the warm-up batches:\n{ingest.tail()}")
+    whole = serve_whole_stack(ctx, PREFIX, "viewers")
     seconds = len(sizes.viewer_steps) * (sizes.viewer_step_s + 6) + 10
     ctx.say(
         f"dashboard viewers: steps {list(sizes.viewer_steps)} of {sizes.viewer_step_s:g} s, "
         f"ingest taking {sizes.viewer_load_rate:,} events/s"
     )
-    load = ctx.executor.submit(open_loop, spec, sizes.viewer_load_rate, seconds)
+    load = ctx.executor.submit(open_loop, whole.spec, sizes.viewer_load_rate, seconds)
     time.sleep(3.0)  # the first numbers reach the dashboard
     try:
         steps = measure_viewers(
-            dashboard_url, reg.token, STREAM.id, sizes.viewer_steps, sizes.viewer_step_s
+            whole.dashboard_url, whole.reg.token, STREAM.id, sizes.viewer_steps, sizes.viewer_step_s
         )
     finally:
         load.result()
@@ -313,7 +301,7 @@ def run_viewers(ctx: Context) -> None:
         "steps": [s.as_json() for s in steps],
         "p95_limit_ms": P95_LIMIT_MS,
         "served_min": SERVED_MIN,
-        "dashboard_rss_mib": round(dashboard.rss_bytes() / 2**20, 1),
+        "dashboard_rss_mib": round(whole.dashboard.rss_bytes() / 2**20, 1),
     }
     for s in steps:
         ctx.say(
