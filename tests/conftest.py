@@ -58,6 +58,8 @@ class Stack:
     worker_url: str
     procs: dict[str, subprocess.Popen[bytes]]
     logs: Path
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Environments of single services that differ from ``env`` (``env`` is the CLI's)."""
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the livetally CLI against this stack."""
@@ -75,7 +77,7 @@ class Stack:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "livetally", "serve", name],
-            env=self.env,
+            env=self.service_env.get(name, self.env),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -86,6 +88,16 @@ class Stack:
             "dashboard": self.dashboard_url + "/healthz",
         }[name]
         wait_healthy(url, self.procs[name], self.logs / f"{name}.log")
+
+    def stop_all(self) -> None:
+        """SIGTERM every service, then SIGKILL what has not exited within 30 s."""
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
     def kill(self, name: str, sig: int = 9) -> None:
         """Send a signal to one service and wait for it to exit."""
@@ -140,12 +152,6 @@ def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             s.start(name)
         yield s
     finally:
-        for proc in s.procs.values():
-            proc.terminate()
-        for proc in s.procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        s.stop_all()
         if os.environ.get("LIVETALLY_KEEP_LOGS"):
             shutil.copytree(logs, REPO / ".livetally" / "test-logs", dirs_exist_ok=True)

@@ -8,7 +8,6 @@ it how to log in. The numbers must come out exact, as on the plain cluster.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 
 from contract.settings import KafkaSettings, Settings
 from livetally import kafka_server
-from tests.conftest import Stack, wait_healthy
+from tests.conftest import Stack
 from tests.integration.test_pipeline import STREAM, make_log, post_all, wait_exact
 from tests.ports import free_port, free_port_pair
 
@@ -40,31 +39,8 @@ def _user_env(credentials: dict, service: str) -> dict[str, str]:
     }
 
 
-@dataclasses.dataclass
-class SecureStack(Stack):
-    """The stack with one Kafka user per service; ``cli`` runs as the admin user."""
-
-    service_env: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
-
-    def start(self, name: str) -> None:
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - owned by the process
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "livetally", "serve", name],
-            env=self.service_env[name],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        url = {
-            "worker": self.worker_url,
-            "ingest": self.ingest_url + "/healthz",
-            "dashboard": self.dashboard_url + "/healthz",
-        }[name]
-        wait_healthy(url, self.procs[name], self.logs / f"{name}.log")
-
-
 @pytest.fixture(scope="module")
-def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureStack]:
+def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("secure-cluster")
     port = free_port_pair()
     cluster = Settings(home=home, kafka=KafkaSettings(bootstrap=f"127.0.0.1:{port}", port=port))
@@ -85,7 +61,7 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSta
         }
     )
     logs = tmp_path_factory.mktemp("secure-logs")
-    stack = SecureStack(
+    stack = Stack(
         settings=cluster,
         env={**base, **_user_env(credentials, "admin")},
         ingest_url=f"http://127.0.0.1:{ports['ingest']}",
@@ -105,13 +81,7 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSta
             stack.start(name)
         yield stack
     finally:
-        for proc in stack.procs.values():
-            proc.terminate()
-        for proc in stack.procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stack.stop_all()
         kafka_server.stop(cluster)
 
 

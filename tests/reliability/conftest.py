@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -222,13 +221,7 @@ def rstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RStack]:
             f"repairs between tests: {rstack.repairs or 'none'}"
         )
     finally:
-        for proc in stack.procs.values():
-            proc.terminate()
-        for proc in stack.procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stack.stop_all()
         for node in range(3):  # a test that failed mid-pause leaves a node stopped
             pid_file = home / "run" / f"kafka-{node}.pid"
             if pid_file.exists():
