@@ -427,7 +427,19 @@ def expected(
     *,
     with_peak: bool = True,
 ) -> dict[int, dict[str, Any]]:
-    """The oracle's numbers at each instant: per platform, total, and the peak so far."""
+    """The oracle's numbers at each instant: per platform, total, and the peak so far.
+
+    The oracle counts a session once by its ``session_id``; the stream app routes by viewer
+    identity and counts a session sent under two identities once per partition they reach
+    (docs/metrics.md). So a log that does so (two ``make_events`` seeds colliding, say) has
+    no single right answer here, and is refused rather than compared.
+    """
+    identity: dict[tuple[str, str | None], str | None] = {}
+    for e in events:
+        if e.type != "count":
+            key = (e.platform, e.session_id)
+            seen = identity.setdefault(key, e.viewer_id)
+            assert seen == e.viewer_id, f"session {key} sent as viewer {seen} and {e.viewer_id}"
     by_platform = {p: [e for e in events if e.platform == p] for p in platforms}
     first_s = min((e.ts for e in events), default=0) // 1000 - 1
     last_s = max(instants) // 1000
