@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -184,21 +184,44 @@ def _from_environment(env: Mapping[str, str]) -> KafkaSecurity:
         )
     if not username:
         raise SettingsError(f"LIVETALLY_KAFKA_USERNAME is required with {protocol}")
+    password = _password(env, "LIVETALLY_KAFKA", protocol)
+    return KafkaSecurity(
+        protocol, mechanism, username, password, ca_file, cert_file, key_file, "environment"
+    )
+
+
+def _password(env: Mapping[str, str], prefix: str, protocol: str) -> str:
+    """``<prefix>_PASSWORD``, or the first line of ``<prefix>_PASSWORD_FILE``: one of them."""
+    password = env.get(f"{prefix}_PASSWORD", "")
+    password_file = _file(env, f"{prefix}_PASSWORD_FILE")
     if password and password_file:
-        raise SettingsError(
-            "set LIVETALLY_KAFKA_PASSWORD or LIVETALLY_KAFKA_PASSWORD_FILE, not both"
-        )
+        raise SettingsError(f"set {prefix}_PASSWORD or {prefix}_PASSWORD_FILE, not both")
     if password_file:
         lines = Path(password_file).read_text(encoding="utf-8").splitlines()
         password = lines[0] if lines else ""
     if not password:
         raise SettingsError(
-            f"LIVETALLY_KAFKA_PASSWORD (or LIVETALLY_KAFKA_PASSWORD_FILE) is required with "
-            f"{protocol}"
+            f"{prefix}_PASSWORD (or {prefix}_PASSWORD_FILE) is required with {protocol}"
         )
-    return KafkaSecurity(
-        protocol, mechanism, username, password, ca_file, cert_file, key_file, "environment"
-    )
+    return password
+
+
+def _registrar(env: Mapping[str, str], base: KafkaSecurity) -> KafkaSecurity:
+    """The dashboard's registry writer: ``base`` (the dashboard's settings) with the user of
+    ``LIVETALLY_REGISTRAR_KAFKA_USERNAME`` and its password, when that is set."""
+    prefix = "LIVETALLY_REGISTRAR_KAFKA"
+    username = env.get(f"{prefix}_USERNAME", "").strip()
+    if not username:
+        stray = [n for n in (f"{prefix}_PASSWORD", f"{prefix}_PASSWORD_FILE") if env.get(n)]
+        if stray:
+            raise SettingsError(f"{stray[0]} is set but {prefix}_USERNAME is not")
+        return base
+    if not base.sasl:
+        raise SettingsError(
+            f"{prefix}_USERNAME is set but LIVETALLY_KAFKA_SECURITY_PROTOCOL is "
+            f"{base.protocol}, which does not log in; use SASL_SSL or SASL_PLAINTEXT"
+        )
+    return replace(base, username=username, password=_password(env, prefix, base.protocol))
 
 
 def _from_credentials(path: Path, service: str) -> KafkaSecurity:
@@ -224,12 +247,15 @@ def read_security(env: Mapping[str, str], home: Path, service: str) -> KafkaSecu
     """The security settings of a process of ``service`` (one of ``SERVICES``).
 
     Any ``LIVETALLY_KAFKA_*`` security variable means the environment decides; otherwise a
-    secured local cluster's credentials file under ``home`` does; otherwise PLAINTEXT.
+    secured local cluster's credentials file under ``home`` does; otherwise PLAINTEXT. From
+    the environment, the ``registrar`` logs in like the dashboard unless
+    ``LIVETALLY_REGISTRAR_KAFKA_USERNAME`` and its password name a user of its own.
     """
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}")
     if any(env.get(name, "").strip() for name in _VARIABLES):
-        return _from_environment(env)
+        security = _from_environment(env)
+        return _registrar(env, security) if service == "registrar" else security
     credentials = home / CREDENTIALS_FILE
     if credentials.is_file():
         return _from_credentials(credentials, service)

@@ -99,8 +99,8 @@ def ensure_topics(kafka: KafkaSettings, *, timeout_s: float = 60.0) -> list[str]
             reason = explain(exc, kafka) or str(exc)
             raise KafkaLoginError(
                 f"{reason}. Some of livetally's topics are missing and this user may not "
-                "create them: create them once as an admin user (`livetally up`, or "
-                "`livetally kafka start` + `livetally status` with admin credentials)"
+                "create them: create them once as an admin user (`livetally kafka setup` "
+                "with admin credentials, or `livetally up` on a local cluster)"
             ) from None
         except (KafkaConnectionError, KafkaTimeoutError, BrokerNotAvailableError) as exc:
             if time.monotonic() > deadline:

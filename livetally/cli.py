@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from contract.settings import Settings, SettingsError
 
@@ -47,6 +48,29 @@ def build_parser() -> argparse.ArgumentParser:
         "fetch", help="download the Apache Kafka jars with Maven into the user cache (once)"
     )
     kafka_sub.add_parser("status", help="show the local brokers and the Kafka version")
+    setup = kafka_sub.add_parser(
+        "setup",
+        help="create livetally's topics on the cluster LIVETALLY_BOOTSTRAP names (idempotent; "
+        "run with an admin user's settings)",
+    )
+    setup.add_argument(
+        "--acls",
+        action="store_true",
+        help="also give the users livetally-ingest, -worker, -dashboard and -registrar their "
+        "least-privilege ACLs (docs/deploy.md)",
+    )
+    secrets = kafka_sub.add_parser(
+        "secrets",
+        help="write the CA, users and broker files of docker-compose.secure.yml under DIR "
+        "(kept if there)",
+    )
+    secrets.add_argument("directory", metavar="DIR", type=Path)
+    secrets.add_argument(
+        "--kafka-owner", metavar="UID[:GID]", help="hand DIR/kafka to the broker's user"
+    )
+    secrets.add_argument(
+        "--service-owner", metavar="UID[:GID]", help="hand DIR/<service> to the services' user"
+    )
 
     up = sub.add_parser(
         "up", help="start Kafka, the worker, ingest and the dashboard in the background"

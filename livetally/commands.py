@@ -22,6 +22,10 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
             kafka_server.stop(settings)
         elif args.kafka_command == "fetch":
             print(f"Apache Kafka {kafka_server.kafka_version()} in {kafka_server.ensure_libs()}")
+        elif args.kafka_command == "setup":
+            _kafka_setup(settings, acls=args.acls)
+        elif args.kafka_command == "secrets":
+            _kafka_secrets(args)
         else:
             print(kafka_server.status(settings))
         return 0
@@ -61,6 +65,36 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "serve":
         return _serve(args, settings)
     raise ValueError(f"unknown command {command!r}")  # argparse prevents this
+
+
+def _kafka_setup(settings: Settings, *, acls: bool) -> None:
+    from contract.kafka_login import check_login
+    from contract.topics import ensure_topics
+
+    check_login(settings.kafka, timeout_s=60)
+    created = ensure_topics(settings.kafka)
+    print(f"topics created: {', '.join(created) or 'none (all there)'}")
+    if acls:
+        from livetally.kafka_acls import grant_services
+
+        count = grant_services(settings.kafka.client_options(), settings.kafka)
+        print(f"ACLs in force: {count} grants for the services' users")
+
+
+def _kafka_secrets(args: argparse.Namespace) -> None:
+    from livetally.exceptions import LivetallyError
+    from livetally.kafka_compose import Owner, write_secrets
+
+    try:
+        kafka_owner = Owner.parse(args.kafka_owner) if args.kafka_owner else None
+        service_owner = Owner.parse(args.service_owner) if args.service_owner else None
+    except ValueError as exc:
+        raise LivetallyError(str(exc)) from None
+    try:
+        write_secrets(args.directory, kafka_owner=kafka_owner, service_owner=service_owner)
+    except PermissionError as exc:
+        raise LivetallyError(f"cannot write the secrets: {exc}") from None
+    print(f"secrets of docker-compose.secure.yml in {args.directory}")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,7 +19,14 @@ from contract.settings import KafkaSettings
 from livetally.exceptions import KafkaUnavailable
 from livetally.kafka_users import SERVICE_USERS
 
-__all__ = ["WORKER_GROUP_PREFIX", "Grant", "acl_grants", "apply_grants", "present_grants"]
+__all__ = [
+    "WORKER_GROUP_PREFIX",
+    "Grant",
+    "acl_grants",
+    "apply_grants",
+    "grant_services",
+    "present_grants",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -179,3 +186,28 @@ def apply_grants(admin: Any, grants: Iterable[Grant], *, timeout_s: float = 30.0
                 f"{len(missing)} ACL(s) created but not in force after {timeout_s:.0f} s"
             )
         time.sleep(0.2)
+
+
+def grant_services(options: Mapping[str, Any], kafka: KafkaSettings) -> int:
+    """Give the services' users their grants (``acl_grants``) on the cluster a super user's
+    kafka-python ``options`` reach; return how many grants there are."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError, SecurityDisabledError
+
+    try:
+        admin = KafkaAdminClient(**options, client_id="livetally-kafka-acls")
+    except (KafkaError, OSError) as exc:
+        raise KafkaUnavailable(f"cannot connect to create Kafka ACLs: {exc!r}") from exc
+    try:
+        grants = acl_grants(kafka)
+        apply_grants(admin, grants)
+        return len(grants)
+    except SecurityDisabledError:
+        raise KafkaUnavailable(
+            "this Kafka cluster has no authorizer (authorizer.class.name), so it enforces no "
+            "ACLs: enable one, or leave out --acls"
+        ) from None
+    except (KafkaError, OSError) as exc:
+        raise KafkaUnavailable(f"creating Kafka ACLs failed: {exc!r}") from exc
+    finally:
+        admin.close()

@@ -9,6 +9,7 @@ properties file, whereas mTLS reuses the CA and authenticates both ends by certi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from contract.settings import Settings
@@ -21,7 +22,15 @@ from livetally.kafka_users import (
     ensure_credentials,
 )
 
-__all__ = ["AUTHORIZER", "SUPER_USERS", "NodeSecurity", "prepare_security", "secure_lines"]
+__all__ = [
+    "AUTHORIZER",
+    "SUPER_USERS",
+    "Listener",
+    "NodeSecurity",
+    "listener_lines",
+    "prepare_security",
+    "secure_lines",
+]
 
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 SUPER_USERS = (BROKER_USER, CONTROLLER_CN, SERVICE_USERS["admin"])
@@ -42,6 +51,16 @@ class NodeSecurity:
     broker: User
 
 
+@dataclass(frozen=True)
+class Listener:
+    """One SASL_SSL client listener of a node: its name, where it binds and what it
+    advertises (the address clients then connect to)."""
+
+    name: str
+    bind: str
+    advertised: str
+
+
 def prepare_security(settings: Settings) -> NodeSecurity:
     """Create the TLS material and the users of ``settings.home`` unless they exist."""
     tls = ensure_tls(settings.home / "kafka" / "tls")
@@ -50,32 +69,58 @@ def prepare_security(settings: Settings) -> NodeSecurity:
 
 
 def secure_lines(client_port: int, controller_port: int, security: NodeSecurity) -> list[str]:
-    """The listener, TLS, SASL and authorizer lines of one node's server.properties."""
+    """The listener, TLS, SASL and authorizer lines of one local node's server.properties."""
     tls = security.tls
+    address = f"127.0.0.1:{client_port}"
+    return listener_lines(
+        [Listener(_LISTENER, address, address)],
+        f"127.0.0.1:{controller_port}",
+        security.broker,
+        ca=str(tls.ca_cert),
+        broker_keystore=str(tls.broker_keystore),
+        controller_keystore=str(tls.controller_keystore),
+    )
+
+
+def listener_lines(
+    clients: Sequence[Listener],
+    controller: str,
+    broker: User,
+    *,
+    ca: str,
+    broker_keystore: str,
+    controller_keystore: str,
+) -> list[str]:
+    """The listener, TLS, SASL and authorizer lines of a secured node: SASL_SSL on each of
+    ``clients`` (the first also carries the brokers' own traffic), mutual TLS on the
+    controller listener bound at ``controller``, the PEM files at the paths given."""
+    if not clients:
+        raise ValueError("a node needs at least one client listener")
     jaas = (
         "org.apache.kafka.common.security.scram.ScramLoginModule required "
-        f'username="{security.broker.username}" password="{security.broker.password}";'
+        f'username="{broker.username}" password="{broker.password}";'
     )
     mechanism = MECHANISM.lower()
+    binds = [f"{c.name}://{c.bind}" for c in clients] + [f"{_CONTROLLER}://{controller}"]
+    protocols = [f"{c.name}:SASL_SSL" for c in clients] + [f"{_CONTROLLER}:SSL"]
     return [
-        f"listeners={_LISTENER}://127.0.0.1:{client_port},"
-        f"{_CONTROLLER}://127.0.0.1:{controller_port}",
-        f"advertised.listeners={_LISTENER}://127.0.0.1:{client_port}",
+        "listeners=" + ",".join(binds),
+        "advertised.listeners=" + ",".join(f"{c.name}://{c.advertised}" for c in clients),
         f"controller.listener.names={_CONTROLLER}",
-        f"inter.broker.listener.name={_LISTENER}",
-        f"listener.security.protocol.map={_LISTENER}:SASL_SSL,{_CONTROLLER}:SSL",
+        f"inter.broker.listener.name={clients[0].name}",
+        "listener.security.protocol.map=" + ",".join(protocols),
         f"sasl.enabled.mechanisms={MECHANISM}",
         f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
-        f"listener.name.{_LISTENER.lower()}.{mechanism}.sasl.jaas.config={jaas}",
+        *(f"listener.name.{c.name.lower()}.{mechanism}.sasl.jaas.config={jaas}" for c in clients),
         # PEM files read as they are; their keys are unencrypted PKCS#8 (mode 0600), so
         # no ssl.key.password is set.
         "ssl.keystore.type=PEM",
-        f"ssl.keystore.location={tls.broker_keystore}",
+        f"ssl.keystore.location={broker_keystore}",
         "ssl.truststore.type=PEM",
-        f"ssl.truststore.location={tls.ca_cert}",
+        f"ssl.truststore.location={ca}",
         "ssl.endpoint.identification.algorithm=https",
         f"ssl.principal.mapping.rules={_PRINCIPAL_RULES}",
-        f"listener.name.{_CONTROLLER.lower()}.ssl.keystore.location={tls.controller_keystore}",
+        f"listener.name.{_CONTROLLER.lower()}.ssl.keystore.location={controller_keystore}",
         f"listener.name.{_CONTROLLER.lower()}.ssl.client.auth=required",
         f"authorizer.class.name={AUTHORIZER}",
         "allow.everyone.if.no.acl.found=false",

@@ -26,7 +26,7 @@ from contract.kafka_auth import KafkaSecurity
 from contract.settings import Settings
 from livetally import pidfiles
 from livetally.exceptions import KafkaUnavailable, LivetallyError, MissingRequirement
-from livetally.kafka_acls import acl_grants, apply_grants
+from livetally.kafka_acls import grant_services
 from livetally.kafka_secure import NodeSecurity, prepare_security, secure_lines
 from livetally.kafka_tls import write_private
 from livetally.kafka_users import (
@@ -46,9 +46,11 @@ __all__ = [
     "kafka_version",
     "libs_dir",
     "local_size",
+    "new_cluster_id",
     "node_layout",
     "parse_java_major",
     "render_properties",
+    "replication_lines",
     "start",
     "status",
     "stop",
@@ -98,9 +100,6 @@ def render_properties(
     """The server.properties of one node of a combined-mode (broker + controller) cluster;
     with ``security``, of a secured one (SASL_SSL, mTLS controllers, ACLs)."""
     voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in nodes)
-    replicated = len(nodes) >= 3
-    rf = 3 if replicated else 1
-    min_isr = 2 if replicated else 1
     if security is None:
         listeners = [
             f"listeners=PLAINTEXT://127.0.0.1:{node.client_port},"
@@ -123,6 +122,19 @@ def render_properties(
         f"controller.quorum.voters={voters}",
         *listeners,
         f"log.dirs={data_dir}",
+        *replication_lines(len(nodes)),
+        *trailer,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def replication_lines(nodes: int) -> list[str]:
+    """Replication and group defaults of a cluster of ``nodes`` combined-mode nodes: three
+    copies and two in sync from three nodes on, else one."""
+    replicated = nodes >= 3
+    rf = 3 if replicated else 1
+    min_isr = 2 if replicated else 1
+    return [
         "num.partitions=1",
         f"default.replication.factor={rf}",
         f"min.insync.replicas={min_isr}",
@@ -133,9 +145,7 @@ def render_properties(
         f"share.coordinator.state.topic.min.isr={min_isr}",
         "unclean.leader.election.enable=false",
         "group.initial.rebalance.delay.ms=0",
-        *trailer,
     ]
-    return "\n".join(lines) + "\n"
 
 
 def parse_java_major(version_output: str) -> int | None:
@@ -149,7 +159,7 @@ def parse_java_major(version_output: str) -> int | None:
     return major
 
 
-def _new_cluster_id() -> str:
+def new_cluster_id() -> str:
     """A random KRaft cluster id (a UUID in URL-safe base64, never starting with '-')."""
     while True:
         cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii").rstrip("=")
@@ -391,24 +401,12 @@ def _local_servers(nodes: list[NodeLayout]) -> list[str]:
 
 def _apply_acls(settings: Settings, nodes: list[NodeLayout]) -> None:
     """Create the services' ACLs (idempotent) as the admin user."""
-    from kafka.admin import KafkaAdminClient
-    from kafka.errors import KafkaError
-
+    options = {
+        "bootstrap_servers": _local_servers(nodes),
+        **admin_security(settings).kafka_python(),
+    }
     with _quiet_kafka_client():
-        try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=_local_servers(nodes),
-                client_id="livetally-kafka-acls",
-                **admin_security(settings).kafka_python(),
-            )
-        except (KafkaError, OSError) as exc:
-            raise KafkaUnavailable(f"cannot connect to create Kafka ACLs: {exc!r}") from exc
-        try:
-            apply_grants(admin, acl_grants(settings.kafka))
-        except (KafkaError, OSError) as exc:
-            raise KafkaUnavailable(f"creating Kafka ACLs failed: {exc!r}") from exc
-        finally:
-            admin.close()
+        grant_services(options, settings.kafka)
 
 
 # --- local nodes ----------------------------------------------------------------------
@@ -453,7 +451,7 @@ def _cluster_id(settings: Settings) -> str:
     except OSError:
         cid = ""
     if not cid:
-        cid = _new_cluster_id()
+        cid = new_cluster_id()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(cid + "\n", encoding="ascii")
     return cid

@@ -106,6 +106,62 @@ def test_wrong_or_missing_settings_name_the_variable(
     assert "\n" not in str(caught.value)
 
 
+_SCRAM = {
+    "LIVETALLY_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+    "LIVETALLY_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+    "LIVETALLY_KAFKA_USERNAME": "livetally-dashboard",
+    "LIVETALLY_KAFKA_PASSWORD": "read-only",
+}
+
+
+def test_the_registrar_logs_in_as_its_own_user_when_named(tmp_path: Path) -> None:
+    secret = tmp_path / "registrar"
+    secret.write_text("may-write\n", encoding="utf-8")
+    env = {
+        **_SCRAM,
+        "LIVETALLY_REGISTRAR_KAFKA_USERNAME": "livetally-registrar",
+        "LIVETALLY_REGISTRAR_KAFKA_PASSWORD_FILE": str(secret),
+    }
+    registrar = _read(env, tmp_path, "registrar")
+    assert (registrar.username, registrar.password) == ("livetally-registrar", "may-write")
+    assert (registrar.protocol, registrar.mechanism) == ("SASL_SSL", "SCRAM-SHA-512")
+    assert _read(env, tmp_path, "dashboard").username == "livetally-dashboard"
+    # Without a user of its own it logs in like the dashboard.
+    assert _read(_SCRAM, tmp_path, "registrar") == _read(_SCRAM, tmp_path, "dashboard")
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"LIVETALLY_REGISTRAR_KAFKA_PASSWORD": "x"}, "LIVETALLY_REGISTRAR_KAFKA_USERNAME"),
+        ({"LIVETALLY_REGISTRAR_KAFKA_USERNAME": "r"}, "LIVETALLY_REGISTRAR_KAFKA_PASSWORD"),
+        (
+            {
+                "LIVETALLY_REGISTRAR_KAFKA_USERNAME": "r",
+                "LIVETALLY_REGISTRAR_KAFKA_PASSWORD": "x",
+                "LIVETALLY_REGISTRAR_KAFKA_PASSWORD_FILE": __file__,
+            },
+            "not both",
+        ),
+    ],
+)
+def test_a_half_configured_registrar_names_the_variable(
+    tmp_path: Path, extra: dict[str, str], named: str
+) -> None:
+    with pytest.raises(SettingsError, match=named):
+        _read({**_SCRAM, **extra}, tmp_path, "registrar")
+
+
+def test_a_registrar_user_needs_a_protocol_that_logs_in(tmp_path: Path) -> None:
+    env = {
+        "LIVETALLY_KAFKA_SECURITY_PROTOCOL": "SSL",
+        "LIVETALLY_REGISTRAR_KAFKA_USERNAME": "r",
+        "LIVETALLY_REGISTRAR_KAFKA_PASSWORD": "x",
+    }
+    with pytest.raises(SettingsError, match="does not log in"):
+        _read(env, tmp_path, "registrar")
+
+
 def test_ca_file_without_tls_is_refused(tmp_path: Path) -> None:
     env = {"LIVETALLY_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT", "LIVETALLY_KAFKA_CA_FILE": __file__}
     with pytest.raises(SettingsError, match="need TLS"):

@@ -174,7 +174,7 @@ def test_java_major_version_is_parsed_from_java_version_output(output, major):
 
 
 def test_new_cluster_ids_are_kraft_uuids():
-    ids = {kafka_server._new_cluster_id() for _ in range(200)}
+    ids = {kafka_server.new_cluster_id() for _ in range(200)}
     assert len(ids) == 200
     for cid in ids:
         assert len(cid) == 22 and not cid.startswith("-")
