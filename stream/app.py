@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
+from functools import partial
 from typing import Any
 
 from contract.topics import CHECKPOINTS, EVENTS, ensure_topics
-from stream.agents import Runtime, register_agents
+from stream.agents import register_agents
+from stream.alert_duty import AlertDuty
+from stream.alerting import AlertMonitor
 from stream.alerts import AlertRules
+from stream.assignment import Assignment
+from stream.checkpointer import Checkpointer
 from stream.checkpoints import CheckpointStore
+from stream.clients import committed_offsets
 from stream.config import StreamConfig, parse_milestones
+from stream.metrics import worker_id
+from stream.publisher import Publisher
+from stream.runtime import Runtime
+from stream.sender import topic_sender
 from stream.states import PartitionStates
 from stream.topics import declare_topics
 
@@ -57,24 +70,42 @@ def create_app(config: StreamConfig) -> Any:
         milestone_every=every,
         milestones=extra,
     )
-    runtime = Runtime.for_app(
-        config.app_id,
+    topics = declare_topics(app, config)
+    send = topic_sender(topics)
+    lock = asyncio.Lock()
+    publisher = Publisher(states, lock, send, config.flush_interval_s, config.flush_max_interval_s)
+    events = topics.events.get_topic_name()
+    new_monitor = partial(
+        AlertMonitor,
+        connect,
+        topics.partials.get_topic_name(),
+        topics.stats.get_topic_name(),
+        topics.alerts.get_topic_name(),
+        rules,
+    )
+    runtime = Runtime(
+        worker=worker_id(config.app_id, socket.gethostname(), os.getpid()),
         states=states,
-        checkpoints=store,
-        checkpoint_interval_s=config.checkpoint_interval_s,
-        checkpoint_min_records=config.checkpoint_min_records,
+        lock=lock,
+        publisher=publisher,
+        assignment=Assignment(
+            states,
+            lock,
+            publisher,
+            partial(committed_offsets, connect, config.app_id, events),
+            app.crash,
+        ),
+        alerts=AlertDuty(new_monitor, send, config.alert_webhook),
+        checkpointer=Checkpointer(
+            states,
+            store,
+            lock,
+            config.checkpoint_interval_s,
+            config.checkpoint_min_records,
+        ),
         metrics_interval_s=config.metrics_interval_s,
-        rules=rules,
-        webhook=config.alert_webhook,
-        connect=connect,
     )
-    register_agents(
-        app,
-        declare_topics(app, config),
-        runtime,
-        config.flush_interval_s,
-        config.flush_max_interval_s,
-    )
+    register_agents(app, topics, runtime)
     return app
 
 

@@ -56,3 +56,45 @@ def run_pipeline(
 @pytest.fixture
 def pipeline():
     return run_pipeline
+
+
+class Sent:
+    """An in-memory ``stream.sender.Send``: every record sent, in order."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, bytes]] = []
+
+    async def __call__(self, topic: str, key: bytes, value: bytes) -> None:
+        self.records.append((topic, key, value))
+
+    def on(self, topic: str) -> list[tuple[bytes, bytes]]:
+        return [(key, value) for t, key, value in self.records if t == topic]
+
+
+class Clock:
+    """A fake clock: calling it gives the time, ``advance`` moves it on."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def join_record(received_at: int, session: str = "a", stream: str = "s") -> bytes:
+    """An events-topic record of one join at ``received_at`` (epoch ms)."""
+    event = Accepted("web", "join", received_at, session, f"v-{session}", timeout_ms=60_000)
+    return encode_batch("web", received_at, [to_event(event, stream)], timeout_ms=60_000)
+
+
+@pytest.fixture
+def sent() -> Sent:
+    return Sent()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
