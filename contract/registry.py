@@ -6,14 +6,21 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contract.events import PartnerMode
 
 __all__ = [
+    "DEFAULT_KEY_GRACE_S",
+    "DEFAULT_RATE",
+    "DEFAULT_SESSION_TIMEOUT_S",
+    "DEFAULT_TZ",
+    "AlreadyRegistered",
+    "NotRegistered",
     "Partner",
     "Registry",
     "RegistryError",
@@ -29,9 +36,32 @@ __all__ = [
 Role = Literal["viewer", "admin"]
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
+DEFAULT_TZ = "Asia/Shanghai"
+"""Time zone of a stream registered without one."""
+DEFAULT_SESSION_TIMEOUT_S = 30
+"""Seconds without a heartbeat after which a partner's viewer counts as gone."""
+DEFAULT_RATE = 5000
+"""Events per second a partner may post unless registered with another rate."""
+DEFAULT_KEY_GRACE_S = 600
+"""Seconds a partner's previous API key keeps working after its key is rotated."""
+
 
 class RegistryError(ValueError):
     """A registration that breaks a rule (bad id, unknown time zone, ...)."""
+
+
+class AlreadyRegistered(RegistryError):
+    """An add for an id that is already registered (and would be overwritten)."""
+
+
+class NotRegistered(RegistryError):
+    """No stream, partner or token is registered under the id given."""
+
+    def __init__(self, kind: str, item_id: str, known: Iterable[str]) -> None:
+        names = ", ".join(sorted(known)) or "none registered"
+        super().__init__(f"no {kind} with id {item_id!r} (known: {names})")
+        self.kind = kind
+        self.item_id = item_id
 
 
 def validate_id(kind: str, value: str) -> str:
@@ -60,7 +90,7 @@ class Stream:
 
     id: str
     title: str
-    tz: str = "Asia/Shanghai"
+    tz: str = DEFAULT_TZ
 
     def __post_init__(self) -> None:
         validate_id("stream", self.id)
@@ -78,10 +108,14 @@ class Partner:
     name: str
     name_en: str = ""
     mode: PartnerMode = "sessions"
-    session_timeout_s: int = 30
-    rate: int = 5000
+    session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S
+    rate: int = DEFAULT_RATE
     key_hash: str = ""
     revoked: bool = False
+    previous_key_hash: str = ""
+    """Hash of the key a rotation replaced; accepted until ``previous_key_expires_at``."""
+    previous_key_expires_at: int = 0
+    """Epoch milliseconds until which the previous key still works (0: it does not)."""
 
     def __post_init__(self) -> None:
         validate_id("partner", self.id)
@@ -91,6 +125,18 @@ class Partner:
             raise RegistryError("session timeout must be 1 to 3600 seconds")
         if self.rate < 1:
             raise RegistryError("rate must be at least 1 event per second")
+
+    def accepts(self, digest: str, now_ms: int | None = None) -> bool:
+        """Whether a key with this hash may post for the partner at ``now_ms`` (default: now):
+        its current key, or the previous one during the grace period after a rotation."""
+        if self.revoked:
+            return False
+        if hmac.compare_digest(self.key_hash, digest):
+            return True
+        if not self.previous_key_hash or not hmac.compare_digest(self.previous_key_hash, digest):
+            return False
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        return now < self.previous_key_expires_at
 
     def display_name(self, lang: str) -> str:
         """The partner's name in a language (``zh`` or ``en``)."""
@@ -122,23 +168,35 @@ def record_key(item: Stream | Partner | Token) -> str:
     return f"{kind}/{item.id}"
 
 
+_OMITTED_WHEN_EMPTY = frozenset({"previous_key_hash", "previous_key_expires_at"})
+"""Fields added after the first release: left out while empty, so that a service of an
+earlier release still reads every partner that has never had its key rotated."""
+
+
 def to_record(item: Stream | Partner | Token) -> dict[str, Any]:
     """A registry item as the JSON mapping stored in Kafka."""
     kind = record_key(item).split("/", 1)[0]
-    return {"kind": kind, **asdict(item)}
+    doc = {k: v for k, v in asdict(item).items() if v or k not in _OMITTED_WHEN_EMPTY}
+    return {"kind": kind, **doc}
 
 
 def from_record(doc: Mapping[str, Any]) -> Stream | Partner | Token:
-    """Rebuild a registry item from its stored mapping."""
-    fields = {k: v for k, v in doc.items() if k != "kind"}
+    """Rebuild a registry item from its stored mapping.
+
+    Missing fields take their defaults (records written before a field existed) and unknown
+    ones are ignored (records written by a later release).
+    """
     kind = doc.get("kind")
-    if kind == "stream":
-        return Stream(**fields)
-    if kind == "partner":
-        return Partner(**fields)
-    if kind == "token":
-        return Token(**fields)
-    raise RegistryError(f"unknown registry record kind {kind!r}")
+    types: dict[Any, type[Stream] | type[Partner] | type[Token]] = {
+        "stream": Stream,
+        "partner": Partner,
+        "token": Token,
+    }
+    cls = types.get(kind)
+    if cls is None:
+        raise RegistryError(f"unknown registry record kind {kind!r}")
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in doc.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -164,11 +222,12 @@ class Registry:
                 tokens[item.id] = item
         return cls(streams=streams, partners=partners, tokens=tokens)
 
-    def partner_for_key(self, key: str) -> Partner | None:
-        """The active partner whose API key this is, if any."""
+    def partner_for_key(self, key: str, now_ms: int | None = None) -> Partner | None:
+        """The active partner whose API key this is at ``now_ms`` (default: now), if any:
+        its current key, or its previous one during the grace period after a rotation."""
         digest = hash_secret(key)
         for partner in self.partners.values():
-            if not partner.revoked and hmac.compare_digest(partner.key_hash, digest):
+            if partner.accepts(digest, now_ms):
                 return partner
         return None
 

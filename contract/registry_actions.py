@@ -1,0 +1,245 @@
+"""Admin actions on the registry, shared by the CLI and the dashboard's admin page.
+
+Each action is pure: it takes the current registry snapshot and returns the record to write
+(and a new key or token, which only its caller ever sees). Writing it is the caller's job,
+so the same rules hold whether the record then goes to Kafka or to a test's list.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import replace
+
+from contract.durations import parse_duration
+from contract.registry import (
+    DEFAULT_KEY_GRACE_S,
+    DEFAULT_RATE,
+    DEFAULT_SESSION_TIMEOUT_S,
+    DEFAULT_TZ,
+    AlreadyRegistered,
+    NotRegistered,
+    Partner,
+    Registry,
+    RegistryError,
+    Stream,
+    Token,
+    hash_secret,
+    new_secret,
+)
+
+__all__ = [
+    "KEY_PREFIX",
+    "TOKEN_PREFIX",
+    "add_partner",
+    "add_stream",
+    "create_token",
+    "revoke_partner",
+    "revoke_token",
+    "rotate_key",
+    "update_partner",
+    "update_stream",
+]
+
+KEY_PREFIX = "ltk"
+"""First characters of every partner API key."""
+TOKEN_PREFIX = "ltt"  # noqa: S105  # a prefix, not a secret
+"""First characters of every dashboard token."""
+MAX_GRACE_S = 7 * 86400
+"""Longest time an old key may keep working after a rotation."""
+
+
+def _now(now_ms: int | None) -> int:
+    return int(time.time() * 1000) if now_ms is None else now_ms
+
+
+def _text(field: str, value: str, *, required: bool) -> str:
+    value = value.strip()
+    if required and not value:
+        raise RegistryError(f"a {field} must not be empty")
+    return value
+
+
+def _partner(registry: Registry, partner_id: str) -> Partner:
+    partner = registry.partners.get(partner_id)
+    if partner is None:
+        raise NotRegistered("partner", partner_id, registry.partners)
+    return partner
+
+
+def _stream(registry: Registry, stream_id: str) -> Stream:
+    stream = registry.streams.get(stream_id)
+    if stream is None:
+        raise NotRegistered("stream", stream_id, registry.streams)
+    return stream
+
+
+def add_stream(
+    registry: Registry,
+    stream_id: str,
+    *,
+    title: str,
+    tz: str = DEFAULT_TZ,
+    replace_existing: bool = False,
+) -> Stream:
+    """A new stream record. Registering an id again with the same title and time zone is
+    allowed (nothing changes); with other settings it is refused unless ``replace_existing``
+    (``update_stream`` changes one setting)."""
+    stream = Stream(id=stream_id, title=_text("stream title", title, required=True), tz=tz)
+    existing = registry.streams.get(stream.id)
+    if existing is not None and existing != stream and not replace_existing:
+        raise AlreadyRegistered(
+            f"stream {stream.id!r} is already registered ({existing.title}, {existing.tz}); "
+            "update it, or replace it"
+        )
+    return stream
+
+
+def update_stream(
+    registry: Registry, stream_id: str, *, title: str | None = None, tz: str | None = None
+) -> Stream:
+    """The stream with a new title and/or time zone."""
+    stream = _stream(registry, stream_id)
+    if title is None and tz is None:
+        raise RegistryError("nothing to update: give a new title or time zone")
+    return replace(
+        stream,
+        title=stream.title if title is None else _text("stream title", title, required=True),
+        tz=stream.tz if tz is None else tz,
+    )
+
+
+def add_partner(
+    registry: Registry,
+    partner_id: str,
+    *,
+    name: str,
+    name_en: str = "",
+    mode: str = "sessions",
+    session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S,
+    rate: int = DEFAULT_RATE,
+    replace_existing: bool = False,
+    key: str | None = None,
+) -> tuple[Partner, str]:
+    """A new partner record and its API key (only the key's hash is in the record).
+
+    A partner whose key is live is not replaced unless ``replace_existing``: replacing it
+    ends its key at once. A revoked partner may be added again.
+    """
+    secret = new_secret(KEY_PREFIX) if key is None else key
+    partner = Partner(
+        id=partner_id,
+        name=_text("partner name", name, required=True),
+        name_en=_text("English name", name_en, required=False),
+        mode=mode,  # type: ignore[arg-type]  # checked by Partner
+        session_timeout_s=session_timeout_s,
+        rate=rate,
+        key_hash=hash_secret(secret),
+    )
+    existing = registry.partners.get(partner.id)
+    if existing is not None and not existing.revoked and not replace_existing:
+        raise AlreadyRegistered(
+            f"partner {partner.id!r} is already registered and its key is live; nothing "
+            "was changed (rotate its key, update its settings, or replace it)"
+        )
+    return partner, secret
+
+
+def update_partner(
+    registry: Registry,
+    partner_id: str,
+    *,
+    name: str | None = None,
+    name_en: str | None = None,
+    session_timeout_s: int | None = None,
+    rate: int | None = None,
+) -> Partner:
+    """The partner with new settings; its key (and any key in its grace period) is kept."""
+    partner = _partner(registry, partner_id)
+    if name is None and name_en is None and session_timeout_s is None and rate is None:
+        raise RegistryError("nothing to update: give a name, English name, rate or timeout")
+    return replace(
+        partner,
+        name=partner.name if name is None else _text("partner name", name, required=True),
+        name_en=partner.name_en
+        if name_en is None
+        else _text("English name", name_en, required=False),
+        session_timeout_s=partner.session_timeout_s
+        if session_timeout_s is None
+        else session_timeout_s,
+        rate=partner.rate if rate is None else rate,
+    )
+
+
+def rotate_key(
+    registry: Registry,
+    partner_id: str,
+    *,
+    grace_s: int = DEFAULT_KEY_GRACE_S,
+    now_ms: int | None = None,
+    key: str | None = None,
+) -> tuple[Partner, str]:
+    """The partner with a new API key; its current key keeps working for ``grace_s``
+    seconds (0: it stops at once) so the partner can switch without losing events. A key
+    still in the grace period of an earlier rotation stops now."""
+    partner = _partner(registry, partner_id)
+    if partner.revoked:
+        raise RegistryError(f"partner {partner_id!r} is revoked; add it again for a new key")
+    if not 0 <= grace_s <= MAX_GRACE_S:
+        raise RegistryError(f"the grace period must be 0 to {MAX_GRACE_S} seconds")
+    secret = new_secret(KEY_PREFIX) if key is None else key
+    rotated = replace(
+        partner,
+        key_hash=hash_secret(secret),
+        previous_key_hash=partner.key_hash if grace_s else "",
+        previous_key_expires_at=_now(now_ms) + grace_s * 1000 if grace_s else 0,
+    )
+    return rotated, secret
+
+
+def revoke_partner(registry: Registry, partner_id: str) -> Partner:
+    """The partner marked revoked: every key of it, old or new, is refused from then on."""
+    return replace(_partner(registry, partner_id), revoked=True)
+
+
+def create_token(
+    role: str,
+    *,
+    name: str = "",
+    expires: str = "",
+    now_ms: int | None = None,
+    token_id: str | None = None,
+    secret: str | None = None,
+) -> tuple[Token, str]:
+    """A new dashboard token record and its secret.
+
+    ``expires`` is a duration (``90s``, ``30m``, ``12h``, ``7d``) from ``now_ms``; empty
+    for a token that lasts until it is revoked.
+    """
+    if role not in ("viewer", "admin"):
+        raise RegistryError("token role must be viewer or admin")
+    now = _now(now_ms)
+    expires_at = 0
+    if expires.strip():
+        try:
+            expires_at = now + parse_duration(expires) * 1000
+        except ValueError as exc:
+            raise RegistryError(str(exc)) from None
+    value = new_secret(TOKEN_PREFIX) if secret is None else secret
+    token = Token(
+        id=secrets.token_hex(4) if token_id is None else token_id,
+        role="admin" if role == "admin" else "viewer",
+        name=name.strip(),
+        token_hash=hash_secret(value),
+        expires_at=expires_at,
+        created_at=now,
+    )
+    return token, value
+
+
+def revoke_token(registry: Registry, token_id: str) -> Token:
+    """The token marked revoked; sessions signed in with it end at their next request."""
+    token = registry.tokens.get(token_id)
+    if token is None:
+        raise NotRegistered("token", token_id, registry.tokens)
+    return replace(token, revoked=True)

@@ -1,0 +1,119 @@
+"""Registry records: their stored form across releases, and which keys a partner accepts."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract.registry import (
+    DEFAULT_RATE,
+    DEFAULT_SESSION_TIMEOUT_S,
+    DEFAULT_TZ,
+    Partner,
+    Registry,
+    Stream,
+    Token,
+    from_record,
+    hash_secret,
+    to_record,
+)
+
+NOW = 1_700_000_000_000
+
+
+def test_defaults_are_the_documented_ones():
+    assert (DEFAULT_TZ, DEFAULT_SESSION_TIMEOUT_S, DEFAULT_RATE) == ("Asia/Shanghai", 30, 5000)
+    assert Stream("s", "t").tz == DEFAULT_TZ
+    partner = Partner("p", "P")
+    assert (partner.session_timeout_s, partner.rate) == (30, 5000)
+
+
+def test_a_record_written_before_key_rotation_existed_still_reads():
+    old = {
+        "kind": "partner",
+        "id": "kandu",
+        "name": "看度",
+        "name_en": "",
+        "mode": "sessions",
+        "session_timeout_s": 30,
+        "rate": 5000,
+        "key_hash": hash_secret("ltk_old"),
+        "revoked": False,
+    }
+    partner = from_record(old)
+    assert isinstance(partner, Partner)
+    assert (partner.previous_key_hash, partner.previous_key_expires_at) == ("", 0)
+    assert Registry.of([partner]).partner_for_key("ltk_old") == partner
+
+
+def test_a_partner_never_rotated_is_stored_as_before():
+    partner = Partner("kandu", "看度", key_hash=hash_secret("k"))
+    doc = to_record(partner)
+    assert "previous_key_hash" not in doc and "previous_key_expires_at" not in doc
+    assert from_record(doc) == partner
+
+
+def test_a_rotated_partner_round_trips():
+    partner = Partner(
+        "kandu",
+        "看度",
+        key_hash=hash_secret("new"),
+        previous_key_hash=hash_secret("old"),
+        previous_key_expires_at=NOW,
+    )
+    assert from_record(to_record(partner)) == partner
+
+
+def test_fields_of_a_later_release_are_ignored():
+    doc = {**to_record(Stream("s", "t")), "colour": "red"}
+    assert from_record(doc) == Stream("s", "t")
+    token = Token("t1", "viewer", token_hash="h")
+    assert from_record({**to_record(token), "scopes": ["a"]}) == token
+
+
+@pytest.mark.parametrize(
+    ("key", "now", "accepted"),
+    [
+        ("new", NOW - 1, True),
+        ("new", NOW + 10**9, True),
+        ("old", NOW - 1, True),
+        ("old", NOW, False),
+        ("old", NOW + 1, False),
+        ("other", NOW - 1, False),
+    ],
+)
+def test_the_previous_key_works_only_until_its_expiry(key, now, accepted):
+    partner = Partner(
+        "kandu",
+        "看度",
+        key_hash=hash_secret("new"),
+        previous_key_hash=hash_secret("old"),
+        previous_key_expires_at=NOW,
+    )
+    found = Registry.of([partner]).partner_for_key(key, now)
+    assert (found == partner) is accepted
+
+
+def test_a_revoked_partner_accepts_neither_key():
+    partner = Partner(
+        "kandu",
+        "看度",
+        key_hash=hash_secret("new"),
+        revoked=True,
+        previous_key_hash=hash_secret("old"),
+        previous_key_expires_at=NOW,
+    )
+    registry = Registry.of([partner])
+    assert registry.partner_for_key("new", NOW - 1) is None
+    assert registry.partner_for_key("old", NOW - 1) is None
+
+
+def test_without_a_time_the_previous_key_is_judged_by_the_clock():
+    live = Partner(
+        "a", "A", key_hash="x", previous_key_hash=hash_secret("old"), previous_key_expires_at=2**62
+    )
+    gone = Partner(
+        "b", "B", key_hash="y", previous_key_hash=hash_secret("gone"), previous_key_expires_at=1
+    )
+    registry = Registry.of([live, gone])
+    assert registry.partner_for_key("old") == live
+    assert registry.partner_for_key("gone") is None
