@@ -7,24 +7,26 @@ written to the registry topic, and no listing ever shows it again.
 from __future__ import annotations
 
 import re
-import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import flask
 import orjson
 
-from contract.durations import parse_duration
+from contract import registry_actions
 from contract.registry import (
+    DEFAULT_KEY_GRACE_S,
+    DEFAULT_RATE,
+    DEFAULT_SESSION_TIMEOUT_S,
+    AlreadyRegistered,
+    NotRegistered,
     Partner,
     Registry,
     RegistryError,
     Stream,
     Token,
-    hash_secret,
-    new_secret,
     record_key,
 )
 from dashboard.exceptions import BadParameter, Conflict, RegistryUnavailable, UnknownItem
@@ -84,6 +86,12 @@ def _int(fields: Mapping[str, Any], key: str, default: int) -> int:
     return number
 
 
+def _optional_int(fields: Mapping[str, Any], key: str) -> int | None:
+    if fields.get(key) in (None, ""):
+        return None
+    return _int(fields, key, 0)
+
+
 def partner_json(partner: Partner) -> dict[str, Any]:
     """A partner for display: never its key or key hash."""
     return {
@@ -94,6 +102,7 @@ def partner_json(partner: Partner) -> dict[str, Any]:
         "session_timeout_s": partner.session_timeout_s,
         "rate": partner.rate,
         "revoked": partner.revoked,
+        "previous_key_expires_at": partner.previous_key_expires_at or None,
     }
 
 
@@ -159,6 +168,10 @@ class AdminActions:
                 tokens[item.id] = item
         return partners, tokens
 
+    def _snapshot(self) -> Registry:
+        partners, tokens = self._current()
+        return Registry(streams=self._registry().streams, partners=partners, tokens=tokens)
+
     def partners(self) -> list[Partner]:
         """Every partner, by id."""
         return sorted(self._current()[0].values(), key=lambda p: p.id)
@@ -168,36 +181,65 @@ class AdminActions:
         return sorted(self._current()[1].values(), key=lambda t: t.id)
 
     def add_partner(self, fields: Mapping[str, Any]) -> tuple[Partner, str]:
-        """Register a partner; return it and its new API key (the only time it is shown)."""
+        """Register a partner; return it and its new API key (the only time it is shown).
+
+        A partner whose key is live is refused (409) unless ``replace`` is true.
+        """
         raw_id = fields.get("id")
         if not isinstance(raw_id, str):
             raise BadParameter("id", "must be a string")
-        existing = self._current()[0].get(raw_id.strip())
-        if existing is not None and not existing.revoked:
-            raise Conflict(f"partner {existing.id!r} is already registered; revoke it first")
-        key = new_secret("ltk")
-        mode = fields.get("mode") or "sessions"
-        try:
-            partner = Partner(
-                id=raw_id.strip(),
-                name=_name(fields, "name", required=True),
-                name_en=_name(fields, "name_en", required=False),
-                mode=mode,  # type: ignore[arg-type]  # checked by Partner
-                session_timeout_s=_int(fields, "session_timeout_s", 30),
-                rate=_int(fields, "rate", 5000),
-                key_hash=hash_secret(key),
+        name = _name(fields, "name", required=True)
+        name_en = _name(fields, "name_en", required=False)
+        timeout = _int(fields, "session_timeout_s", DEFAULT_SESSION_TIMEOUT_S)
+        rate = _int(fields, "rate", DEFAULT_RATE)
+        replace_existing = _flag(fields, "replace")
+        with _refusals("partner", raw_id.strip()):
+            partner, key = registry_actions.add_partner(
+                self._snapshot(),
+                raw_id.strip(),
+                name=name,
+                name_en=name_en,
+                mode=str(fields.get("mode") or "sessions"),
+                session_timeout_s=timeout,
+                rate=rate,
+                replace_existing=replace_existing,
             )
-        except RegistryError as exc:
-            raise BadParameter("partner", f"is not valid: {exc}") from None
+        self._write(partner)
+        return partner, key
+
+    def update_partner(self, partner_id: str, fields: Mapping[str, Any]) -> Partner:
+        """Change a partner's names, session timeout or rate; its key is kept."""
+        with _refusals("partner", partner_id):
+            partner = registry_actions.update_partner(
+                self._snapshot(),
+                partner_id,
+                name=_name(fields, "name", required=True) if "name" in fields else None,
+                name_en=_name(fields, "name_en", required=False) if "name_en" in fields else None,
+                session_timeout_s=_optional_int(fields, "session_timeout_s"),
+                rate=_optional_int(fields, "rate"),
+            )
+        self._write(partner)
+        return partner
+
+    def rotate_key(self, partner_id: str, fields: Mapping[str, Any]) -> tuple[Partner, str]:
+        """Give a partner a new key (shown once); the old one works for ``grace_s`` more
+        seconds (default ten minutes, 0 ends it at once)."""
+        grace = fields.get("grace_s")
+        if (grace == 0 and not isinstance(grace, bool)) or grace == "0":
+            grace_s = 0  # _int reads only positive numbers
+        else:
+            grace_s = _int(fields, "grace_s", DEFAULT_KEY_GRACE_S)
+        with _refusals("partner", partner_id):
+            partner, key = registry_actions.rotate_key(
+                self._snapshot(), partner_id, grace_s=grace_s
+            )
         self._write(partner)
         return partner, key
 
     def revoke_partner(self, partner_id: str) -> Partner:
         """Revoke a partner's key; its events are refused from then on."""
-        partner = self._current()[0].get(partner_id)
-        if partner is None:
-            raise UnknownItem("partner", partner_id)
-        revoked = replace(partner, revoked=True)
+        with _refusals("partner", partner_id):
+            revoked = registry_actions.revoke_partner(self._snapshot(), partner_id)
         self._write(revoked)
         return revoked
 
@@ -209,33 +251,40 @@ class AdminActions:
         expires = fields.get("expires", "")
         if not isinstance(expires, str):
             raise BadParameter("expires", "must be a duration such as 90s, 30m, 12h or 7d")
-        now = int(time.time() * 1000)
-        expires_at = 0
-        if expires.strip():
-            try:
-                expires_at = now + parse_duration(expires) * 1000
-            except ValueError as exc:
-                raise BadParameter("expires", str(exc)) from None
-        secret = new_secret("ltt")
-        token = Token(
-            id=secrets.token_hex(4),
-            role="admin" if role == "admin" else "viewer",
-            name=_name(fields, "name", required=False),
-            token_hash=hash_secret(secret),
-            expires_at=expires_at,
-            created_at=now,
-        )
+        name = _name(fields, "name", required=False)
+        try:
+            token, secret = registry_actions.create_token(role, name=name, expires=expires)
+        except RegistryError as exc:
+            raise BadParameter("expires", str(exc)) from None
         self._write(token)
         return token, secret
 
     def revoke_token(self, token_id: str) -> Token:
         """Revoke a token; requests bearing it are refused from then on."""
-        token = self._current()[1].get(token_id)
-        if token is None:
-            raise UnknownItem("token", token_id)
-        revoked = replace(token, revoked=True)
+        with _refusals("token", token_id):
+            revoked = registry_actions.revoke_token(self._snapshot(), token_id)
         self._write(revoked)
         return revoked
+
+
+@contextmanager
+def _refusals(kind: str, item_id: str) -> Iterator[None]:
+    """The registry's refusals as the dashboard's client errors (404, 409, 400)."""
+    try:
+        yield
+    except NotRegistered:
+        raise UnknownItem(kind, item_id) from None
+    except AlreadyRegistered as exc:
+        raise Conflict(str(exc)) from None
+    except RegistryError as exc:
+        raise BadParameter(kind, f"is not valid: {exc}") from None
+
+
+def _flag(fields: Mapping[str, Any], key: str) -> bool:
+    value = fields.get(key, False)
+    if not isinstance(value, bool):
+        raise BadParameter(key, "must be true or false")
+    return value
 
 
 def current_admin() -> AdminActions:
@@ -277,6 +326,13 @@ def register_admin_api(server: flask.Flask, actions: AdminActions) -> None:
     def revoke_partner(partner_id: str) -> flask.Response:
         return _json({"partner": partner_json(actions.revoke_partner(partner_id))})
 
+    def update_partner(partner_id: str) -> flask.Response:
+        return _json({"partner": partner_json(actions.update_partner(partner_id, _body()))})
+
+    def rotate_key(partner_id: str) -> flask.Response:
+        partner, key = actions.rotate_key(partner_id, _body())
+        return _json({"partner": partner_json(partner), "key": key})
+
     def list_tokens() -> flask.Response:
         return _json({"tokens": [token_json(t) for t in actions.tokens()]})
 
@@ -292,6 +348,8 @@ def register_admin_api(server: flask.Flask, actions: AdminActions) -> None:
         (f"{base}/partners", "partners", list_partners, ["GET"]),
         (f"{base}/partners", "partner_add", add_partner, ["POST"]),
         (f"{base}/partners/<partner_id>/revoke", "partner_revoke", revoke_partner, ["POST"]),
+        (f"{base}/partners/<partner_id>", "partner_update", update_partner, ["PATCH"]),
+        (f"{base}/partners/<partner_id>/rotate-key", "partner_rotate", rotate_key, ["POST"]),
         (f"{base}/tokens", "tokens", list_tokens, ["GET"]),
         (f"{base}/tokens", "token_add", create_token, ["POST"]),
         (f"{base}/tokens/<token_id>/revoke", "token_revoke", revoke_token, ["POST"]),

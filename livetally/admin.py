@@ -4,39 +4,50 @@ from __future__ import annotations
 
 import argparse
 import logging
-import secrets
+import re
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
+from contract import registry_actions as actions
 from contract.durations import parse_duration
 from contract.kafka_login import explain
 from contract.registry import (
+    DEFAULT_RATE,
+    DEFAULT_SESSION_TIMEOUT_S,
+    DEFAULT_TZ,
+    AlreadyRegistered,
+    NotRegistered,
     Partner,
     Registry,
     RegistryError,
-    Role,
     Stream,
     Token,
-    hash_secret,
-    new_secret,
 )
 from contract.settings import KafkaSettings, Settings
 from livetally.exceptions import KafkaUnavailable, LivetallyError
 
 __all__ = [
+    "AlreadyExists",
+    "Change",
     "InvalidRegistration",
+    "KafkaRegistry",
+    "RegistryIO",
+    "UnknownItem",
     "UnknownPartner",
     "build_partner",
     "build_stream",
     "build_token",
+    "decide",
     "format_partners",
     "format_streams",
     "format_tokens",
     "load_registry",
+    "parse_grace",
     "register",
     "register_partner",
     "register_stream",
@@ -46,27 +57,53 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_ZERO = re.compile(r"^\s*0+\s*[smhd]?\s*$")
 
 
 class InvalidRegistration(LivetallyError):
     """A registration breaks a rule (bad id, unknown time zone, bad timeout, ...)."""
+
+    exit_code = 2
+    """A bad argument value: a usage error, like the ones argparse reports."""
 
 
 class UnknownPartner(LivetallyError):
     """No partner is registered under the id given."""
 
 
+class UnknownItem(LivetallyError):
+    """No stream or token is registered under the id given."""
+
+
+class AlreadyExists(LivetallyError):
+    """An add for an id that is registered; nothing was changed."""
+
+
 # --- pure: building registry items -------------------------------------------------------
+# The rules live in contract.registry_actions (the dashboard uses the same); these wrap
+# them in the CLI's errors.
 
 
-def build_stream(stream_id: str, title: str, tz: str = "Asia/Shanghai") -> Stream:
+@contextmanager
+def _registration() -> Iterator[None]:
+    try:
+        yield
+    except NotRegistered as exc:
+        if exc.kind == "partner":
+            raise UnknownPartner(str(exc)) from None
+        raise UnknownItem(str(exc)) from None
+    except AlreadyRegistered as exc:
+        raise AlreadyExists(str(exc)) from None
+    except RegistryError as exc:
+        raise InvalidRegistration(str(exc)) from None
+
+
+def build_stream(stream_id: str, title: str, tz: str = DEFAULT_TZ) -> Stream:
     """A stream record; raises ``InvalidRegistration`` saying what is wrong."""
     if not title.strip():
         raise InvalidRegistration("a stream needs a non-empty --title")
-    try:
-        return Stream(id=stream_id, title=title.strip(), tz=tz)
-    except RegistryError as exc:
-        raise InvalidRegistration(str(exc)) from None
+    with _registration():
+        return actions.add_stream(Registry(), stream_id, title=title, tz=tz)
 
 
 def build_partner(
@@ -76,24 +113,24 @@ def build_partner(
     key: str,
     name_en: str = "",
     mode: str = "sessions",
-    session_timeout_s: int = 30,
-    rate: int = 5000,
+    session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S,
+    rate: int = DEFAULT_RATE,
 ) -> Partner:
     """A partner record holding only the hash of ``key``."""
     if not name.strip():
         raise InvalidRegistration("a partner needs a non-empty --name")
-    try:
-        return Partner(
-            id=partner_id,
-            name=name.strip(),
-            name_en=name_en.strip(),
-            mode=mode,  # type: ignore[arg-type]  # checked by Partner
+    with _registration():
+        partner, _ = actions.add_partner(
+            Registry(),
+            partner_id,
+            name=name,
+            name_en=name_en,
+            mode=mode,
             session_timeout_s=session_timeout_s,
             rate=rate,
-            key_hash=hash_secret(key),
+            key=key,
         )
-    except RegistryError as exc:
-        raise InvalidRegistration(str(exc)) from None
+    return partner
 
 
 def build_token(
@@ -110,33 +147,17 @@ def build_token(
     ``expires`` is a duration (``90s``, ``30m``, ``12h``, ``7d``) from ``now_ms``; empty
     for a token that lasts until it is revoked.
     """
-    if role not in ("viewer", "admin"):
-        raise InvalidRegistration("token role must be viewer or admin")
-    checked: Role = "admin" if role == "admin" else "viewer"
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    expires_at = 0
-    if expires.strip():
-        try:
-            expires_at = now + parse_duration(expires) * 1000
-        except ValueError as exc:
-            raise InvalidRegistration(f"--expires: {exc}") from None
-    return Token(
-        id=token_id,
-        role=checked,
-        name=name.strip(),
-        token_hash=hash_secret(secret),
-        expires_at=expires_at,
-        created_at=now,
-    )
+    with _registration():
+        token, _ = actions.create_token(
+            role, name=name, expires=expires, now_ms=now_ms, token_id=token_id, secret=secret
+        )
+    return token
 
 
 def revoked_token(registry: Registry, token_id: str) -> Token:
-    """The token ``token_id`` marked revoked; ``InvalidRegistration`` if there is none."""
-    token = registry.tokens.get(token_id)
-    if token is None:
-        known = ", ".join(sorted(registry.tokens)) or "none created"
-        raise InvalidRegistration(f"no token with id {token_id!r} (known: {known})")
-    return replace(token, revoked=True)
+    """The token ``token_id`` marked revoked; ``UnknownItem`` if there is none."""
+    with _registration():
+        return actions.revoke_token(registry, token_id)
 
 
 def _instant(ms: int) -> str:
@@ -163,11 +184,8 @@ def format_tokens(tokens: Iterable[Token], now_ms: int) -> str:
 
 def revoked_partner(registry: Registry, partner_id: str) -> Partner:
     """The partner ``partner_id`` marked revoked; ``UnknownPartner`` if it is not registered."""
-    partner = registry.partners.get(partner_id)
-    if partner is None:
-        known = ", ".join(sorted(registry.partners)) or "none registered"
-        raise UnknownPartner(f"no partner with id {partner_id!r} (known: {known})")
-    return replace(partner, revoked=True)
+    with _registration():
+        return actions.revoke_partner(registry, partner_id)
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -295,98 +313,220 @@ def register_partner(settings: Settings, partner: Partner) -> None:
     _put(settings, partner)
 
 
-def _partner_add(args: argparse.Namespace, settings: Settings) -> list[str]:
-    key = new_secret("ltk")
-    partner = build_partner(
-        args.id,
-        name=args.name,
-        key=key,
-        name_en=args.name_en,
-        mode=args.mode,
-        session_timeout_s=args.session_timeout,
-        rate=args.rate,
+def _describe(partner: Partner) -> str:
+    names = partner.name + (f" / {partner.name_en}" if partner.name_en else "")
+    return (
+        f"partner {partner.id} ({names}): mode {partner.mode}, session timeout "
+        f"{partner.session_timeout_s}s, rate {partner.rate} events/s"
     )
-    _prepare(settings)
-    existed = partner.id in _load(settings).partners
-    _put(settings, partner)
-    lines = [
-        f"{'replaced' if existed else 'registered'} partner {partner.id} "
-        f"({partner.name}{' / ' + partner.name_en if partner.name_en else ''}): "
-        f"mode {partner.mode}, session timeout {partner.session_timeout_s}s, "
-        f"rate {partner.rate} events/s"
-    ]
-    if existed:
+
+
+def parse_grace(text: str) -> int:
+    """Seconds of a ``--grace`` duration (``0`` ends the old key at once)."""
+    if _ZERO.match(text):
+        return 0
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise InvalidRegistration(f"--grace: {exc}") from None
+
+
+def _partner_add(args: argparse.Namespace, registry: Registry) -> Change:
+    with _registration():
+        try:
+            partner, key = actions.add_partner(
+                registry,
+                args.id,
+                name=args.name,
+                name_en=args.name_en,
+                mode=args.mode,
+                session_timeout_s=args.session_timeout,
+                rate=args.rate,
+                replace_existing=args.replace,
+            )
+        except AlreadyRegistered as exc:
+            raise AlreadyExists(
+                f"{exc}; `livetally partner rotate-key {args.id}` gives it a new key and keeps "
+                "the old one working for a while, `partner update` changes its settings, "
+                "`partner add --replace` ends its key at once"
+            ) from None
+    existed = args.id in registry.partners
+    lines = [f"{'replaced' if existed else 'registered'} {_describe(partner)}"]
+    if existed and not registry.partners[args.id].revoked:
         lines.append("its previous settings and API key were replaced; the old key no longer works")
-    lines.append("API key (shown only once; store it safely):")
-    lines.append(key)
-    return lines
+    lines += ["API key (shown only once; store it safely):", key]
+    return Change(partner, lines)
 
 
-def _partner_revoke(args: argparse.Namespace, settings: Settings) -> list[str]:
-    _prepare(settings)
-    partner = revoked_partner(_load(settings), args.id)
-    _put(settings, partner)
-    return [f"revoked the API key of partner {partner.id}; its events are now refused"]
-
-
-def _token_create(args: argparse.Namespace, settings: Settings) -> list[str]:
-    secret = new_secret("ltt")
-    token = build_token(
-        args.role,
-        secret=secret,
-        token_id=secrets.token_hex(4),
-        name=args.name,
-        expires=args.expires or "",
+def _partner_rotate(args: argparse.Namespace, registry: Registry) -> Change:
+    grace_s = parse_grace(args.grace)
+    with _registration():
+        partner, key = actions.rotate_key(registry, args.id, grace_s=grace_s)
+    if grace_s:
+        until = _instant(partner.previous_key_expires_at)
+        old = f"the old key keeps working until {until} ({args.grace.strip()})"
+    else:
+        old = "the old key no longer works"
+    return Change(
+        partner,
+        [
+            f"new API key for partner {partner.id}; {old}",
+            "API key (shown only once; store it safely):",
+            key,
+        ],
     )
-    _prepare(settings)
-    _put(settings, token)
+
+
+def _partner_update(args: argparse.Namespace, registry: Registry) -> Change:
+    with _registration():
+        partner = actions.update_partner(
+            registry,
+            args.id,
+            name=args.name,
+            name_en=args.name_en,
+            session_timeout_s=args.session_timeout,
+            rate=args.rate,
+        )
+    return Change(partner, [f"updated {_describe(partner)}; its API key is unchanged"])
+
+
+def _partner_revoke(args: argparse.Namespace, registry: Registry) -> Change:
+    partner = revoked_partner(registry, args.id)
+    return Change(
+        partner, [f"revoked the API key of partner {partner.id}; its events are now refused"]
+    )
+
+
+def _stream_add(args: argparse.Namespace, registry: Registry) -> Change:
+    if not args.title.strip():
+        raise InvalidRegistration("a stream needs a non-empty --title")
+    with _registration():
+        try:
+            stream = actions.add_stream(
+                registry, args.id, title=args.title, tz=args.tz, replace_existing=args.replace
+            )
+        except AlreadyRegistered as exc:
+            raise AlreadyExists(
+                f"{exc}: `livetally stream update {args.id} --title ...` or `stream add --replace`"
+            ) from None
+    if registry.streams.get(stream.id) == stream:
+        return Change(
+            None, [f"stream {stream.id} is already registered: {stream.title} ({stream.tz})"]
+        )
+    verb = "replaced" if stream.id in registry.streams else "registered"
+    return Change(stream, [f"{verb} stream {stream.id}: {stream.title} ({stream.tz})"])
+
+
+def _stream_update(args: argparse.Namespace, registry: Registry) -> Change:
+    with _registration():
+        stream = actions.update_stream(registry, args.id, title=args.title, tz=args.tz)
+    return Change(stream, [f"updated stream {stream.id}: {stream.title} ({stream.tz})"])
+
+
+def _token_create(args: argparse.Namespace, _registry: Registry) -> Change:
+    if args.role not in ("viewer", "admin"):
+        raise InvalidRegistration("token role must be viewer or admin")
+    try:
+        token, secret = actions.create_token(args.role, name=args.name, expires=args.expires or "")
+    except RegistryError as exc:
+        raise InvalidRegistration(f"--expires: {exc}") from None
     label = f" ({token.name})" if token.name else ""
     until = f", expires {_instant(token.expires_at)}" if token.expires_at else ""
-    return [
-        f"created {token.role} token {token.id}{label}{until}",
-        "token (shown only once):",
-        secret,
-    ]
+    return Change(
+        token,
+        [
+            f"created {token.role} token {token.id}{label}{until}",
+            "token (shown only once):",
+            secret,
+        ],
+    )
 
 
-def _token_action(args: argparse.Namespace, settings: Settings) -> list[str]:
-    action: str = args.token_command
-    if action == "create":
-        return _token_create(args, settings)
-    _prepare(settings)
-    registry = _load(settings)
-    if action == "revoke":
-        token = revoked_token(registry, args.id)
-        _put(settings, token)
-        return [f"revoked token {token.id}; its sign-ins end at their next request"]
-    return [format_tokens(registry.tokens.values(), int(time.time() * 1000))]
+def _token_revoke(args: argparse.Namespace, registry: Registry) -> Change:
+    token = revoked_token(registry, args.id)
+    return Change(token, [f"revoked token {token.id}; its sign-ins end at their next request"])
 
 
-def _lines(args: argparse.Namespace, settings: Settings) -> list[str]:
+def _listing(args: argparse.Namespace, registry: Registry) -> Change:
     command: str = args.command
     if command == "stream":
-        if args.stream_command == "add":
-            stream = build_stream(args.id, args.title, args.tz)
-            register_stream(settings, stream)
-            return [f"registered stream {stream.id}: {stream.title} ({stream.tz})"]
-        _prepare(settings)
-        return [format_streams(_load(settings).streams.values())]
+        return Change(None, [format_streams(registry.streams.values())])
     if command == "partner":
-        if args.partner_command == "add":
-            return _partner_add(args, settings)
-        if args.partner_command == "revoke":
-            return _partner_revoke(args, settings)
-        _prepare(settings)
-        return [format_partners(_load(settings).partners.values())]
-    if command == "token":
-        return _token_action(args, settings)
-    raise ValueError(f"not a registration command: {command!r}")
+        return Change(None, [format_partners(registry.partners.values())])
+    return Change(None, [format_tokens(registry.tokens.values(), int(time.time() * 1000))])
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run a ``stream``, ``partner`` or ``token`` subcommand; print its result; return 0."""
+@dataclass(frozen=True)
+class Change:
+    """What a subcommand decided: the record to write (``None``: nothing) and what to print."""
+
+    item: Stream | Partner | Token | None
+    lines: list[str]
+
+
+_ACTIONS: dict[tuple[str, str], Callable[[argparse.Namespace, Registry], Change]] = {
+    ("stream", "add"): _stream_add,
+    ("stream", "update"): _stream_update,
+    ("stream", "list"): _listing,
+    ("partner", "add"): _partner_add,
+    ("partner", "rotate-key"): _partner_rotate,
+    ("partner", "update"): _partner_update,
+    ("partner", "revoke"): _partner_revoke,
+    ("partner", "list"): _listing,
+    ("token", "create"): _token_create,
+    ("token", "revoke"): _token_revoke,
+    ("token", "list"): _listing,
+}
+
+
+def decide(args: argparse.Namespace, registry: Registry) -> Change:
+    """What a ``stream``, ``partner`` or ``token`` subcommand does to ``registry`` (pure)."""
+    command: str = args.command
+    action: str = getattr(args, f"{command}_command", "")
+    handler = _ACTIONS.get((command, action))
+    if handler is None:
+        raise ValueError(f"not a registration command: {command} {action}")
+    return handler(args, registry)
+
+
+class RegistryIO(Protocol):
+    """Where a command reads the registry and writes its record (Kafka, or a test's list)."""
+
+    def load(self) -> Registry:
+        """The whole registry as it is now."""
+        ...
+
+    def put(self, item: Stream | Partner | Token) -> None:
+        """Write one record and wait until it is stored."""
+        ...
+
+
+class KafkaRegistry:
+    """The registry topic, with the topics made first and Kafka's failures explained."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def load(self) -> Registry:
+        """Make sure the topics exist and read the whole registry."""
+        return load_registry(self._settings)
+
+    def put(self, item: Stream | Partner | Token) -> None:
+        """Write one record (acks=all)."""
+        _put(self._settings, item)
+
+
+def run(args: argparse.Namespace, settings: Settings, io: RegistryIO | None = None) -> int:
+    """Run a ``stream``, ``partner`` or ``token`` subcommand; print its result; return 0.
+
+    ``io`` defaults to the registry topic of ``settings``.
+    """
     # kafka-python logs every connection at INFO; a one-shot command only needs problems.
     logging.getLogger("kafka").setLevel(logging.WARNING)
-    for line in _lines(args, settings):
+    store = KafkaRegistry(settings) if io is None else io
+    change = decide(args, store.load())
+    if change.item is not None:
+        store.put(change.item)
+    for line in change.lines:
         print(line)
     return 0

@@ -8,6 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from contract.registry import (
+    DEFAULT_KEY_GRACE_S,
+    DEFAULT_RATE,
+    DEFAULT_SESSION_TIMEOUT_S,
+    DEFAULT_TZ,
+)
 from contract.settings import Settings, SettingsError
 
 __all__ = ["build_parser", "main"]
@@ -17,6 +23,10 @@ _SECURE_HELP = (
     "a SASL_SSL listener with one SCRAM user per service and least-privilege ACLs "
     "(credentials in $LIVETALLY_HOME/kafka/credentials.json); a home once secured stays so"
 )
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -81,23 +91,91 @@ def build_parser() -> argparse.ArgumentParser:
 
     stream = sub.add_parser("stream", help="register live streams")
     stream_sub = stream.add_subparsers(dest="stream_command", required=True, metavar="ACTION")
-    stream_add = stream_sub.add_parser("add", help="register a live stream")
+    stream_add = stream_sub.add_parser(
+        "add",
+        help="register a live stream (again with the same settings: nothing changes)",
+        epilog=_examples(
+            'livetally stream add carnival-2024 --title "社区邻里嘉年华" --tz Asia/Shanghai'
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     stream_add.add_argument("id")
     stream_add.add_argument("--title", required=True)
-    stream_add.add_argument("--tz", default="Asia/Shanghai", help="IANA time zone")
+    stream_add.add_argument(
+        "--tz", default=DEFAULT_TZ, help=f"IANA time zone (default: {DEFAULT_TZ})"
+    )
+    stream_add.add_argument(
+        "--replace", action="store_true", help="replace a stream registered with other settings"
+    )
+    stream_update = stream_sub.add_parser("update", help="change a stream's title or time zone")
+    stream_update.add_argument("id")
+    stream_update.add_argument("--title", default=None)
+    stream_update.add_argument("--tz", default=None, help="IANA time zone")
     stream_sub.add_parser("list", help="list registered streams")
 
     partner = sub.add_parser("partner", help="register partner platforms and their API keys")
     partner_sub = partner.add_subparsers(dest="partner_command", required=True, metavar="ACTION")
     partner_add = partner_sub.add_parser(
-        "add", help="register a partner; prints its new API key as the last line"
+        "add",
+        help="register a partner; prints its new API key as the last line",
+        description="Register a partner and print its new API key (shown only once) as the "
+        "last line. An id already registered is refused (exit 1, its key stays valid) "
+        "unless --replace.",
+        epilog=_examples(
+            "livetally partner add scnews --name 四川新闻网 --name-en 'Sichuan News Network'",
+            "livetally partner add cctv --name 央视 --mode reports --rate 200",
+            "livetally partner add scnews --name 四川新闻网 --replace   # ends the old key now",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     partner_add.add_argument("id")
     partner_add.add_argument("--name", required=True, help="display name (Chinese)")
     partner_add.add_argument("--name-en", default="", help="English display name")
     partner_add.add_argument("--mode", choices=("sessions", "reports"), default="sessions")
-    partner_add.add_argument("--session-timeout", type=int, default=30, metavar="SECONDS")
-    partner_add.add_argument("--rate", type=int, default=5000, metavar="EVENTS_PER_S")
+    partner_add.add_argument(
+        "--session-timeout",
+        type=int,
+        default=DEFAULT_SESSION_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"default: {DEFAULT_SESSION_TIMEOUT_S}",
+    )
+    partner_add.add_argument(
+        "--rate",
+        type=int,
+        default=DEFAULT_RATE,
+        metavar="EVENTS_PER_S",
+        help=f"default: {DEFAULT_RATE}",
+    )
+    partner_add.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace a registered partner: new settings and key, its old key stops at once",
+    )
+    rotate = partner_sub.add_parser(
+        "rotate-key",
+        help="give a partner a new API key; the old one keeps working for --grace",
+        epilog=_examples(
+            "livetally partner rotate-key scnews",
+            "livetally partner rotate-key scnews --grace 1h",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rotate.add_argument("id")
+    rotate.add_argument(
+        "--grace",
+        default=f"{DEFAULT_KEY_GRACE_S // 60}m",
+        metavar="DURATION",
+        help="how long the old key stays valid: 0, 90s, 30m, 12h, 7d "
+        f"(default: {DEFAULT_KEY_GRACE_S // 60}m)",
+    )
+    partner_update = partner_sub.add_parser(
+        "update", help="change a partner's names, rate or session timeout (its key is kept)"
+    )
+    partner_update.add_argument("id")
+    partner_update.add_argument("--name", default=None, help="display name (Chinese)")
+    partner_update.add_argument("--name-en", default=None, help="English display name")
+    partner_update.add_argument("--session-timeout", type=int, default=None, metavar="SECONDS")
+    partner_update.add_argument("--rate", type=int, default=None, metavar="EVENTS_PER_S")
     partner_sub.add_parser("list", help="list partners (keys are never shown)")
     partner_revoke = partner_sub.add_parser("revoke", help="revoke a partner's API key")
     partner_revoke.add_argument("id")

@@ -27,9 +27,28 @@ __all__ = [
     "layout",
     "revoke_partner",
     "revoke_token",
+    "rotate_partner_key",
 ]
 
 dash.register_page(__name__, path="/admin", name="Admin", title="livetally · admin")  # type: ignore[no-untyped-call]
+
+
+_NEW_TEXTS: dict[str, tuple[str, str]] = {
+    "admin.rotate_key": ("更换密钥", "New key"),
+    "admin.rotated_key_once": (
+        "新 API 密钥(仅显示这一次;旧密钥在 {until} 前仍然有效):",
+        "New API key (shown only this once; the old key works until {until}):",
+    ),
+}
+"""Texts of this page that ``dashboard.i18n`` does not hold yet."""
+
+
+def _label(key: str, lang: Lang) -> str:
+    found = text(key, lang)
+    if found != key or key not in _NEW_TEXTS:
+        return found
+    zh, en = _NEW_TEXTS[key]
+    return en if lang == "en" else zh
 
 
 def _input(component_id: str, label_key: str, lang: Lang, **kwargs: Any) -> html.Label:
@@ -80,6 +99,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                 [
                     dcc.Dropdown(id="admin-partner-choice", className="lt-choice"),
                     html.Button(text("admin.revoke", page_lang), id="admin-partner-revoke"),
+                    html.Button(_label("admin.rotate_key", page_lang), id="admin-partner-rotate"),
                 ],
                 className="lt-form",
             ),
@@ -177,6 +197,26 @@ def revoke_partner(clicks: int | None, partner_id: str | None, lang_value: objec
     except DashboardError as exc:
         return _error(exc)
     return _done(partner_id, lang_value)
+
+
+def rotate_partner_key(clicks: int | None, partner_id: str | None, lang_value: object) -> Any:
+    """Give the chosen partner a new key and show it once; the old key works for ten more
+    minutes, so the partner can switch without losing events."""
+    if not clicks or not partner_id:
+        raise PreventUpdate
+    actions = _guard()
+    lang = lang_of(lang_value)
+    try:
+        partner, key = actions.rotate_key(partner_id, {})
+    except DashboardError as exc:
+        return _error(exc)
+    until = _expiry(partner.previous_key_expires_at)
+    return html.Div(
+        [
+            html.Div(_label("admin.rotated_key_once", lang).format(until=until)),
+            html.Code(key, id="admin-new-key"),
+        ]
+    )
 
 
 def create_token(
@@ -306,6 +346,13 @@ callback(
     State("app-lang", "data"),
     prevent_initial_call=True,
 )(checked(revoke_partner, count, ident, raw))
+callback(
+    Output("admin-partner-result", "children", allow_duplicate=True),
+    Input("admin-partner-rotate", "n_clicks"),
+    State("admin-partner-choice", "value"),
+    State("app-lang", "data"),
+    prevent_initial_call=True,
+)(checked(rotate_partner_key, count, ident, raw))
 callback(
     Output("admin-token-result", "children"),
     Input("admin-token-create", "n_clicks"),

@@ -65,6 +65,8 @@ def client(setup):
         ("get", "/api/v1/admin/partners"),
         ("post", "/api/v1/admin/partners"),
         ("post", "/api/v1/admin/partners/douyin/revoke"),
+        ("post", "/api/v1/admin/partners/douyin/rotate-key"),
+        ("patch", "/api/v1/admin/partners/douyin"),
         ("get", "/api/v1/admin/tokens"),
         ("post", "/api/v1/admin/tokens"),
         ("post", "/api/v1/admin/tokens/t1/revoke"),
@@ -99,6 +101,7 @@ def test_admin_adds_a_partner_and_sees_its_key_exactly_once(client, setup):
         "session_timeout_s": 30,
         "rate": 100,
         "revoked": False,
+        "previous_key_expires_at": None,
     }
     written = store.items[-1]
     assert written.key_hash == hash_secret(key)
@@ -239,3 +242,84 @@ def test_a_rate_written_with_digits_is_accepted(client, setup):
         2500,
         45,
     )
+
+
+def test_adding_a_registered_partner_again_keeps_its_key_unless_replace(client, setup):
+    _, store = setup
+    first = client.post("/api/v1/admin/partners", headers=ADMIN, json={"id": "p1", "name": "一"})
+    key = first.json["key"]
+    written = len(store.items)
+    again = client.post("/api/v1/admin/partners", headers=ADMIN, json={"id": "p1", "name": "二"})
+    assert again.status_code == 409 and "already registered" in again.json["detail"]
+    assert len(store.items) == written
+    assert store.registry().partner_for_key(key).name == "一"
+    body = {"id": "p1", "name": "二", "replace": True}
+    replaced = client.post("/api/v1/admin/partners", headers=ADMIN, json=body)
+    assert replaced.status_code == 201
+    assert store.registry().partner_for_key(key) is None
+    assert store.registry().partner_for_key(replaced.json["key"]).name == "二"
+    bad = client.post("/api/v1/admin/partners", headers=ADMIN, json={**body, "replace": "yes"})
+    assert bad.status_code == 400 and "'replace'" in bad.json["detail"]
+
+
+def test_rotating_a_key_keeps_the_old_one_for_the_grace_period(client, setup):
+    _, store = setup
+    key = client.post(
+        "/api/v1/admin/partners", headers=ADMIN, json={"id": "p2", "name": "二"}
+    ).json["key"]
+    before = int(time.time() * 1000)
+    rotated = client.post("/api/v1/admin/partners/p2/rotate-key", headers=ADMIN)
+    assert rotated.status_code == 200 and rotated.headers["Cache-Control"] == "no-store"
+    new_key = rotated.json["key"]
+    until = rotated.json["partner"]["previous_key_expires_at"]
+    assert until - before == pytest.approx(600_000, abs=60_000)
+    registry = store.registry()
+    assert registry.partner_for_key(key, until - 1).id == "p2"
+    assert registry.partner_for_key(key, until) is None
+    assert registry.partner_for_key(new_key, until).id == "p2"
+    assert key not in rotated.get_data(as_text=True)
+    assert hash_secret(new_key) not in rotated.get_data(as_text=True)
+    now = client.post("/api/v1/admin/partners/p2/rotate-key", headers=ADMIN, json={"grace_s": 0})
+    assert now.json["partner"]["previous_key_expires_at"] is None
+    assert store.registry().partner_for_key(new_key) is None
+    missing = client.post("/api/v1/admin/partners/nope/rotate-key", headers=ADMIN)
+    assert missing.status_code == 404
+    too_long = client.post(
+        "/api/v1/admin/partners/p2/rotate-key", headers=ADMIN, json={"grace_s": 10**8}
+    )
+    assert too_long.status_code == 400
+
+
+def test_updating_a_partner_keeps_its_key(client, setup):
+    _, store = setup
+    key = client.post(
+        "/api/v1/admin/partners", headers=ADMIN, json={"id": "p3", "name": "三"}
+    ).json["key"]
+    updated = client.patch("/api/v1/admin/partners/p3", headers=ADMIN, json={"rate": "70"})
+    assert updated.status_code == 200, updated.json
+    assert (updated.json["partner"]["rate"], updated.json["partner"]["name"]) == (70, "三")
+    assert store.registry().partner_for_key(key).rate == 70
+    assert client.patch("/api/v1/admin/partners/p3", headers=ADMIN, json={}).status_code == 400
+    assert (
+        client.patch("/api/v1/admin/partners/nope", headers=ADMIN, json={"rate": 1}).status_code
+        == 404
+    )
+
+
+def test_the_page_rotates_a_key_and_shows_the_new_one_once(setup):
+    app, store = setup
+    admin_page = importlib.import_module("dashboard.pages.admin")
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "viewer"
+        with pytest.raises(PreventUpdate):
+            admin_page.rotate_partner_key(1, "douyin", "en")
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "admin"
+        shown = admin_page.add_partner(1, "p8", "平台八", "P8", "sessions", "30", "en")
+        old = shown.children[1].children
+        rotated = admin_page.rotate_partner_key(1, "p8", "en")
+        new = rotated.children[1].children
+        assert "the old key works until" in rotated.children[0].children
+        assert store.registry().partner_for_key(old).id == "p8"
+        assert store.registry().partner_for_key(new).id == "p8"
+        assert "no partner" in repr(admin_page.rotate_partner_key(2, "nope", "zh"))

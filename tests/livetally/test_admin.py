@@ -117,6 +117,130 @@ def test_unreachable_kafka_is_a_clear_error_quickly():
         admin.run(args, settings)
 
 
+# --- the commands on an in-memory registry ------------------------------------------------
+
+
+class MemoryRegistry:
+    """Stands in for the registry topic: the records written, in order."""
+
+    def __init__(self, *items) -> None:
+        self.items = list(items)
+
+    def load(self):
+        from contract.registry import Registry
+
+        return Registry.of(self.items)
+
+    def put(self, item) -> None:
+        self.items.append(item)
+
+
+@pytest.fixture
+def memory():
+    return MemoryRegistry()
+
+
+def _cli(memory, capsys, *argv):
+    assert admin.run(build_parser().parse_args(list(argv)), Settings(), memory) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_partner_add_refuses_a_registered_id_and_keeps_its_key(memory, capsys):
+    key = _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")[-1]
+    written = len(memory.items)
+    with pytest.raises(admin.AlreadyExists, match=r"kandu.*rotate-key.*--replace"):
+        _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度2")
+    assert len(memory.items) == written
+    assert memory.load().partner_for_key(key).name == "看度"
+
+
+def test_partner_add_replace_ends_the_old_key(memory, capsys):
+    key = _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")[-1]
+    out = _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度", "--replace")
+    assert out[0].startswith("replaced partner kandu")
+    assert "old key no longer works" in out[1]
+    registry = memory.load()
+    assert registry.partner_for_key(key) is None
+    assert registry.partner_for_key(out[-1]).id == "kandu"
+
+
+def test_rotate_key_prints_a_new_key_and_keeps_the_old_one_for_the_grace(memory, capsys):
+    old = _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")[-1]
+    out = _cli(memory, capsys, "partner", "rotate-key", "kandu")
+    new = out[-1]
+    assert new.startswith("ltk_") and new != old
+    assert "old key keeps working until" in out[0] and "(10m)" in out[0]
+    registry = memory.load()
+    now = int(time.time() * 1000)
+    assert registry.partner_for_key(old, now).id == "kandu"
+    assert registry.partner_for_key(old, now + 601_000) is None
+    assert registry.partner_for_key(new, now + 601_000).id == "kandu"
+
+
+def test_rotate_key_with_no_grace_ends_the_old_key(memory, capsys):
+    old = _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")[-1]
+    out = _cli(memory, capsys, "partner", "rotate-key", "kandu", "--grace", "0")
+    assert "no longer works" in out[0]
+    assert memory.load().partner_for_key(old) is None
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0), ("0s", 0), ("90s", 90), ("1h", 3600)])
+def test_grace_durations(text, seconds):
+    assert admin.parse_grace(text) == seconds
+
+
+def test_a_bad_grace_is_a_usage_error(memory, capsys):
+    _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")
+    with pytest.raises(admin.InvalidRegistration, match="--grace") as info:
+        _cli(memory, capsys, "partner", "rotate-key", "kandu", "--grace", "soon")
+    assert info.value.exit_code == 2
+
+
+def test_partner_update_keeps_the_key(memory, capsys):
+    key = _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")[-1]
+    out = _cli(memory, capsys, "partner", "update", "kandu", "--rate", "80", "--name-en", "Kandu")
+    assert "rate 80 events/s" in out[0] and "key is unchanged" in out[0]
+    partner = memory.load().partner_for_key(key)
+    assert (partner.rate, partner.name_en, partner.session_timeout_s) == (80, "Kandu", 30)
+    with pytest.raises(admin.InvalidRegistration, match="nothing to update"):
+        _cli(memory, capsys, "partner", "update", "kandu")
+    with pytest.raises(admin.UnknownPartner, match="nope"):
+        _cli(memory, capsys, "partner", "update", "nope", "--rate", "1")
+
+
+def test_stream_add_update_and_list(memory, capsys):
+    assert _cli(memory, capsys, "stream", "add", "c1", "--title", "嘉年华")[0] == (
+        "registered stream c1: 嘉年华 (Asia/Shanghai)"
+    )
+    again = _cli(memory, capsys, "stream", "add", "c1", "--title", "嘉年华")
+    assert "already registered" in again[0] and len(memory.items) == 1
+    with pytest.raises(admin.AlreadyExists, match="stream update c1"):
+        _cli(memory, capsys, "stream", "add", "c1", "--title", "other")
+    out = _cli(memory, capsys, "stream", "update", "c1", "--title", "新", "--tz", "UTC")
+    assert out == ["updated stream c1: 新 (UTC)"]
+    listing = _cli(memory, capsys, "stream", "list")
+    assert listing[0].split() == ["id", "title", "tz"]
+    assert listing[1].split() == ["c1", "新", "UTC"]
+    with pytest.raises(admin.UnknownItem, match="stream"):
+        _cli(memory, capsys, "stream", "update", "nope", "--title", "x")
+
+
+def test_token_revoke_of_an_unknown_id_names_the_known_ones(memory, capsys):
+    out = _cli(memory, capsys, "token", "create", "--role", "viewer")
+    token_id = out[0].split()[3]
+    with pytest.raises(admin.UnknownItem, match=token_id):
+        _cli(memory, capsys, "token", "revoke", "nope")
+    with pytest.raises(admin.InvalidRegistration, match="--expires"):
+        _cli(memory, capsys, "token", "create", "--role", "viewer", "--expires", "soon")
+
+
+def test_the_cli_defaults_are_the_registrys():
+    args = build_parser().parse_args(["partner", "add", "p", "--name", "P"])
+    assert (args.session_timeout, args.rate, args.replace) == (30, 5000, False)
+    assert build_parser().parse_args(["stream", "add", "s", "--title", "t"]).tz == "Asia/Shanghai"
+    assert build_parser().parse_args(["partner", "rotate-key", "p"]).grace == "10m"
+
+
 # --- integration: the real registry topic -------------------------------------------------
 
 
@@ -134,7 +258,7 @@ def _run(settings, capsys, *argv):
 
 
 @pytest.mark.integration
-def test_partner_add_stores_hash_not_key_and_readd_replaces_it(settings, capsys):
+def test_partner_add_stores_hash_not_key_and_readd_needs_replace(settings, capsys):
     from contract.registry_store import RegistryStore
 
     out = _run(settings, capsys, "partner", "add", "kandu", "--name", "看度", "--rate", "900")
@@ -148,12 +272,32 @@ def test_partner_add_stores_hash_not_key_and_readd_replaces_it(settings, capsys)
     assert key not in repr(registry)
     assert registry.partner_for_key(key) == partner
 
-    out = _run(settings, capsys, "partner", "add", "kandu", "--name", "看度", "--mode", "reports")
+    with pytest.raises(admin.AlreadyExists):
+        _run(settings, capsys, "partner", "add", "kandu", "--name", "看度", "--mode", "reports")
+    assert RegistryStore(settings.kafka).load().partner_for_key(key) == partner
+
+    out = _run(
+        settings,
+        capsys,
+        "partner",
+        "add",
+        "kandu",
+        "--name",
+        "看度",
+        "--mode",
+        "reports",
+        "--replace",
+    )
     new_key = out[-1]
     assert "replaced" in "\n".join(out[:-1])
     registry = RegistryStore(settings.kafka).load()
     assert registry.partner_for_key(key) is None
     assert registry.partner_for_key(new_key).mode == "reports"
+
+    rotated = _run(settings, capsys, "partner", "rotate-key", "kandu")[-1]
+    registry = RegistryStore(settings.kafka).load()
+    assert registry.partner_for_key(new_key).id == "kandu"  # in its grace period
+    assert registry.partner_for_key(rotated).id == "kandu"
 
     listing = _run(settings, capsys, "partner", "list")
     assert any(line.startswith("kandu") and "reports" in line for line in listing)
