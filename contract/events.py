@@ -1,4 +1,4 @@
-"""The viewer event: its fields, their rules and the one place they are checked."""
+"""The viewer event checked in full against the schema of ``contract.wire``, and normalised."""
 
 from __future__ import annotations
 
@@ -8,11 +8,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
+import msgspec
+
+from contract.wire import (
+    MAX_COUNTER,
+    MAX_FUTURE_MS,
+    MAX_ID_LENGTH,
+    MAX_PAST_MS,
+    MAX_TS,
+    MIN_TS,
+    EventType,
+    SessionType,
+    WireEvent,
+)
+
 __all__ = [
     "EVENT_FIELDS",
     "MAX_COUNTER",
     "MAX_FUTURE_MS",
     "MAX_PAST_MS",
+    "REQUIRED_FIELDS",
     "SESSION_TYPES",
     "Event",
     "EventType",
@@ -23,7 +38,6 @@ __all__ = [
     "parse_ts",
 ]
 
-EventType = Literal["join", "heartbeat", "leave", "count"]
 PartnerMode = Literal["sessions", "reports"]
 RejectionCode = Literal[
     "not_an_object",
@@ -37,29 +51,19 @@ RejectionCode = Literal[
     "wrong_mode",
 ]
 
-SESSION_TYPES: frozenset[str] = frozenset({"join", "heartbeat", "leave"})
+# The rules below are read from the schema in contract/wire.py, never written again here.
+SESSION_TYPES: frozenset[str] = frozenset(get_args(SessionType))
 EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
-EVENT_FIELDS: frozenset[str] = frozenset(
-    {
-        "type",
-        "stream",
-        "ts",
-        "session_id",
-        "viewer_id",
-        "platform",
-        "event_id",
-        "concurrent",
-        "cumulative",
-        "uniques",
-    }
+EVENT_FIELDS: frozenset[str] = frozenset(WireEvent.__struct_fields__)
+REQUIRED_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in msgspec.structs.fields(WireEvent) if f.required
 )
-MAX_FUTURE_MS = 5 * 60 * 1000
-"""An event may be at most this far ahead of the clock it is checked against."""
-MAX_PAST_MS = 24 * 60 * 60 * 1000
-"""An event may be at most this old when it is accepted."""
-MAX_ID_LENGTH = 128
-MAX_COUNTER = 10**12
-"""Partner counters above this are refused as implausible (and to keep sums exact)."""
+"""The fields every event has (``type``, ``stream``, ``ts``), in the schema's order."""
+_REQUIRED_SET = frozenset(REQUIRED_FIELDS)
+_TYPES_TEXT = ", ".join(get_args(EventType))
+_SESSION_TYPES_TEXT = ", ".join(get_args(SessionType)[:-1]) + f" or {get_args(SessionType)[-1]}"
+_FUTURE_TEXT = f"ts is more than {MAX_FUTURE_MS // 60_000} minutes ahead of the server clock"
+_PAST_TEXT = f"ts is more than {MAX_PAST_MS // 3_600_000} hours old"
 
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
@@ -128,7 +132,7 @@ def parse_ts(value: object) -> int:
     if isinstance(value, bool):
         raise TypeError("ts must be an RFC 3339 string or integer epoch milliseconds")
     if isinstance(value, int):
-        if not -(2**53) < value < 2**53:
+        if not MIN_TS <= value <= MAX_TS:
             raise ValueError("ts is out of range")
         return value
     if isinstance(value, str):
@@ -202,23 +206,23 @@ def _parse(raw: object, *, now_ms: int, streams: Container[str], mode: PartnerMo
         unknown = sorted(str(k) for k in raw.keys() - EVENT_FIELDS)
         raise _Reject("unknown_field", f"unknown field(s): {', '.join(unknown)}")
     kind = raw.get("type")
-    if kind is None or "stream" not in raw or "ts" not in raw:
-        missing = next(n for n in ("type", "stream", "ts") if raw.get(n) is None)
+    if kind is None or not raw.keys() >= _REQUIRED_SET:
+        missing = next(n for n in REQUIRED_FIELDS if raw.get(n) is None)
         if missing in raw:
             raise _Reject("bad_type", f"{missing} must not be null")
         raise _Reject("missing_field", f"{missing} is required")
     if kind.__class__ is not str:
         raise _Reject("bad_type", "type must be a string")
     if kind not in EVENT_TYPES:
-        raise _Reject("bad_value", "type must be one of join, heartbeat, leave, count")
+        raise _Reject("bad_value", f"type must be one of {_TYPES_TEXT}")
     if (kind == "count") != (mode == "reports"):
-        wanted = "count" if mode == "reports" else "join, heartbeat or leave"
+        wanted = "count" if mode == "reports" else _SESSION_TYPES_TEXT
         raise _Reject("wrong_mode", f"this partner reports in {mode} mode: type must be {wanted}")
     stream = _text(raw, "stream")
     if stream is None:
         raise _Reject("bad_type", "stream must be a string, not null")
     ts_raw = raw["ts"]
-    if ts_raw.__class__ is int and -(2**53) < ts_raw < 2**53:
+    if ts_raw.__class__ is int and MIN_TS <= ts_raw <= MAX_TS:
         ts: int = ts_raw
     else:
         try:
@@ -228,9 +232,9 @@ def _parse(raw: object, *, now_ms: int, streams: Container[str], mode: PartnerMo
         except ValueError as exc:
             raise _Reject("bad_value", str(exc)) from None
     if ts > now_ms + MAX_FUTURE_MS:
-        raise _Reject("ts_in_future", "ts is more than 5 minutes ahead of the server clock")
+        raise _Reject("ts_in_future", _FUTURE_TEXT)
     if ts < now_ms - MAX_PAST_MS:
-        raise _Reject("ts_too_old", "ts is more than 24 hours old")
+        raise _Reject("ts_too_old", _PAST_TEXT)
     session_id = _text(raw, "session_id")
     viewer_id = _text(raw, "viewer_id") if "viewer_id" in raw else None
     if "platform" in raw:

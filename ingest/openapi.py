@@ -1,80 +1,83 @@
-"""The hand-written OpenAPI 3.1 description of the ingest API and the /docs page made from it."""
+"""The OpenAPI 3.1 description of the ingest API and the /docs page made from it.
+
+The ``Event`` component is generated from the event schema (``contract.wire``); only the
+prose and what the schema cannot state (a ``ts`` may also be an RFC 3339 string) is added.
+"""
 
 from __future__ import annotations
 
 import html
 from typing import Any, get_args
 
-from contract.events import RejectionCode
+import msgspec
+
+from contract.events import REQUIRED_FIELDS, RejectionCode
+from contract.wire import MAX_FUTURE_MS, MAX_PAST_MS, SessionType, WireEvent
 from ingest.config import IngestConfig
 from ingest.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, problem_type_uri
 
-__all__ = ["REJECTION_CODES", "ROUTE_STATUSES", "docs_html", "openapi_spec"]
+__all__ = ["REJECTION_CODES", "ROUTE_STATUSES", "docs_html", "event_schema", "openapi_spec"]
+
+_SESSION_TYPES = "/".join(get_args(SessionType))
+_WINDOW_FUTURE = f"{MAX_FUTURE_MS // 60_000} minutes"
+_WINDOW_PAST = f"{MAX_PAST_MS // 3_600_000} hours"
 
 REJECTION_CODES: dict[str, str] = {
     "not_an_object": "The event is not a JSON object.",
-    "missing_field": "A required field is missing (type, stream, ts; session_id for "
-    "join/heartbeat/leave; concurrent for count).",
+    "missing_field": f"A required field is missing ({', '.join(REQUIRED_FIELDS)}; session_id "
+    f"for {_SESSION_TYPES}; concurrent for count).",
     "unknown_field": "The event has a field the contract does not define.",
     "bad_type": "A field has the wrong JSON type (e.g. a number where a string is needed).",
     "bad_value": "A field has the right type but a value out of range or badly formed.",
-    "ts_in_future": "ts is more than 5 minutes ahead of the server clock.",
-    "ts_too_old": "ts is more than 24 hours old.",
+    "ts_in_future": f"ts is more than {_WINDOW_FUTURE} ahead of the server clock.",
+    "ts_too_old": f"ts is more than {_WINDOW_PAST} old.",
     "unknown_stream": "stream names no registered stream.",
-    "wrong_mode": "The event type does not fit the partner's mode (sessions: join/heartbeat/"
-    "leave; reports: count).",
+    "wrong_mode": f"The event type does not fit the partner's mode (sessions: {_SESSION_TYPES}; "
+    "reports: count).",
 }
 assert set(REJECTION_CODES) == set(get_args(RejectionCode))  # noqa: S101 - kept in step
 
-_EVENT_FIELDS: list[tuple[str, dict[str, Any], str]] = [
-    (
-        "type",
-        {"type": "string", "enum": ["join", "heartbeat", "leave", "count"]},
-        "join/heartbeat/leave for partners in sessions mode; count in reports mode. Required.",
-    ),
-    (
-        "stream",
-        {"type": "string", "minLength": 1, "maxLength": 128},
-        "Id of a registered stream. Required.",
-    ),
-    (
-        "ts",
-        {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "integer"}]},
-        "When it happened: RFC 3339 with offset (2024-12-21T19:30:00+08:00) or epoch "
-        "milliseconds. At most 5 minutes ahead of and 24 hours behind the server clock. Required.",
-    ),
-    (
-        "session_id",
-        {"type": "string", "minLength": 1, "maxLength": 128},
-        "One viewing session (printable). Required for join/heartbeat/leave.",
-    ),
-    (
-        "viewer_id",
-        {"type": "string", "minLength": 1, "maxLength": 128},
-        "Stable viewer identity for uniques (printable); defaults to session_id.",
-    ),
-    (
-        "platform",
-        {"type": "string"},
-        "Optional; if present it must equal your partner id, else the whole request is 403.",
-    ),
-    ("event_id", {"type": "string", "maxLength": 128}, "Optional id of your own, for tracing."),
-    (
-        "concurrent",
-        {"type": "integer", "minimum": 0, "maximum": 10**12},
-        "Viewers watching now. Required for count.",
-    ),
-    (
-        "cumulative",
-        {"type": "integer", "minimum": 0, "maximum": 10**12},
-        "Views so far (count events).",
-    ),
-    (
-        "uniques",
-        {"type": "integer", "minimum": 0, "maximum": 10**12},
-        "Unique viewers so far (count events).",
-    ),
-]
+_FIELD_TEXT: dict[str, str] = {
+    "type": f"{_SESSION_TYPES} for partners in sessions mode; count in reports mode. Required.",
+    "stream": "Id of a registered stream. Required.",
+    "ts": "When it happened: RFC 3339 with offset (2024-12-21T19:30:00+08:00) or epoch "
+    f"milliseconds. At most {_WINDOW_FUTURE} ahead of and {_WINDOW_PAST} behind the server "
+    "clock. Required.",
+    "session_id": f"One viewing session (printable). Required for {_SESSION_TYPES}.",
+    "viewer_id": "Stable viewer identity for uniques (printable); defaults to session_id.",
+    "event_id": "Optional id of your own, for tracing.",
+    "concurrent": "Viewers watching now. Required for count.",
+    "cumulative": "Views so far (count events).",
+    "uniques": "Unique viewers so far (count events).",
+    "platform": "Optional; if present it must equal your partner id, else the whole request "
+    "is 403.",
+}
+"""What each field of the schema means to a partner (every field, in no other order)."""
+
+
+def event_schema() -> dict[str, Any]:
+    """The ``Event`` component: ``WireEvent``'s JSON Schema, with the prose for partners.
+
+    The schema's ``ts`` is the integer form; the API also takes an RFC 3339 string, which
+    the general path converts (``contract.events.parse_ts``).
+    """
+    generated = msgspec.json.schema(WireEvent)
+    event: dict[str, Any] = generated["$defs"][WireEvent.__name__]
+    properties: dict[str, dict[str, Any]] = event["properties"]
+    if set(properties) != set(_FIELD_TEXT):
+        raise ValueError(f"describe exactly the schema's fields: {sorted(properties)}")
+    properties["type"] = {"type": "string", **properties["type"]}
+    properties["ts"] = {"oneOf": [{"type": "string", "format": "date-time"}, properties["ts"]]}
+    return {
+        "type": "object",
+        "required": event["required"],
+        "additionalProperties": event["additionalProperties"],
+        "properties": {
+            name: {**schema, "description": _FIELD_TEXT[name]}
+            for name, schema in properties.items()
+        },
+    }
+
 
 _INGEST_STATUSES = (202, 207, 400, 401, 403, 408, 413, 415, 422, 429, 500, 503)
 ROUTE_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
@@ -193,7 +196,6 @@ def _json_ok(description: str, schema: dict[str, Any]) -> dict[str, Any]:
 
 def openapi_spec(config: IngestConfig) -> dict[str, Any]:
     """The OpenAPI 3.1 document of the ingest API."""
-    event_props = {name: {**schema, "description": text} for name, schema, text in _EVENT_FIELDS}
     rejected_item = {
         "type": "object",
         "required": ["index", "code", "detail"],
@@ -335,12 +337,7 @@ def openapi_spec(config: IngestConfig) -> dict[str, Any]:
                 }
             },
             "schemas": {
-                "Event": {
-                    "type": "object",
-                    "required": ["type", "stream", "ts"],
-                    "additionalProperties": False,
-                    "properties": event_props,
-                },
+                "Event": event_schema(),
                 "EventBatch": {
                     "type": "object",
                     "required": ["events"],
