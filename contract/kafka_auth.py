@@ -44,6 +44,11 @@ _VARIABLES = (
     "LIVETALLY_KAFKA_CERT_FILE",
     "LIVETALLY_KAFKA_KEY_FILE",
 )
+_REGISTRAR_VARIABLES = (
+    "LIVETALLY_REGISTRAR_KAFKA_USERNAME",
+    "LIVETALLY_REGISTRAR_KAFKA_PASSWORD",
+    "LIVETALLY_REGISTRAR_KAFKA_PASSWORD_FILE",
+)
 
 
 class SettingsError(ValueError):
@@ -212,7 +217,7 @@ def _registrar(env: Mapping[str, str], base: KafkaSecurity) -> KafkaSecurity:
     prefix = "LIVETALLY_REGISTRAR_KAFKA"
     username = env.get(f"{prefix}_USERNAME", "").strip()
     if not username:
-        stray = [n for n in (f"{prefix}_PASSWORD", f"{prefix}_PASSWORD_FILE") if env.get(n)]
+        stray = [n for n in _REGISTRAR_VARIABLES[1:] if env.get(n)]
         if stray:
             raise SettingsError(f"{stray[0]} is set but {prefix}_USERNAME is not")
         return base
@@ -256,6 +261,12 @@ def read_security(env: Mapping[str, str], home: Path, service: str) -> KafkaSecu
     if any(env.get(name, "").strip() for name in _VARIABLES):
         security = _from_environment(env)
         return _registrar(env, security) if service == "registrar" else security
+    stray = [name for name in _REGISTRAR_VARIABLES if env.get(name, "").strip()]
+    if stray:
+        raise SettingsError(
+            f"{stray[0]} is set but no LIVETALLY_KAFKA_* variable is: the registrar logs in "
+            "like the dashboard, so set LIVETALLY_KAFKA_SECURITY_PROTOCOL and the rest too"
+        )
     credentials = home / CREDENTIALS_FILE
     if credentials.is_file():
         return _from_credentials(credentials, service)

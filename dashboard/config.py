@@ -19,9 +19,10 @@ class DashboardConfig:
     shared: Settings = field(default_factory=Settings)
     """Home directory and Kafka cluster, as the dashboard's (read-only) Kafka user."""
     registry_kafka: KafkaSettings | None = None
-    """The Kafka identity ``/admin`` writes the registry with. On a secured local cluster
-    that is the ``livetally-registrar`` user from its credentials file, which may write the
-    registry topic and nothing else, since the dashboard's own user may only read;
+    """The Kafka identity ``/admin`` writes the registry with: a user that may write the
+    registry topic and nothing else, since the dashboard's own user may only read. On a
+    secured local cluster ``livetally-registrar`` from its credentials file; configured by
+    environment, ``LIVETALLY_REGISTRAR_KAFKA_USERNAME`` and its password when set;
     otherwise the same as ``shared.kafka``."""
     host: str = "127.0.0.1"
     """Interface to listen on (``LIVETALLY_DASHBOARD_HOST``)."""

@@ -30,7 +30,14 @@ from pathlib import Path
 from livetally.kafka_secure import Listener, listener_lines
 from livetally.kafka_server import new_cluster_id, replication_lines
 from livetally.kafka_tls import ensure_tls, write_private
-from livetally.kafka_users import MECHANISM, PROTOCOL, Credentials, User, ensure_credentials
+from livetally.kafka_users import (
+    MECHANISM,
+    PROTOCOL,
+    Credentials,
+    User,
+    ensure_credentials,
+    scram_arguments,
+)
 
 __all__ = [
     "KAFKA_FILES",
@@ -134,13 +141,6 @@ def client_properties(broker: ComposeBroker, node: User) -> str:
     )
 
 
-def _scram_lines(credentials: Credentials) -> str:
-    lines: list[str] = []
-    for user in credentials.everyone():
-        lines += ["--add-scram", f"{MECHANISM}=[name={user.username},password={user.password}]"]
-    return "\n".join(lines) + "\n"
-
-
 def _write(path: Path, data: bytes, owner: Owner | None) -> None:
     write_private(path, data)
     if owner is not None:
@@ -191,7 +191,11 @@ def write_secrets(
         client_properties(broker, credentials.broker).encode(),
         kafka_owner,
     )
-    _write(kafka / "scram.args", _scram_lines(credentials).encode(), kafka_owner)
+    _write(
+        kafka / "scram.args",
+        "".join(f"{a}\n" for a in scram_arguments(credentials)).encode(),
+        kafka_owner,
+    )
 
     for directory, service in SERVICE_DIRS.items():
         target = _directory(out / directory, service_owner)

@@ -152,6 +152,12 @@ def test_a_half_configured_registrar_names_the_variable(
         _read({**_SCRAM, **extra}, tmp_path, "registrar")
 
 
+def test_a_registrar_user_without_the_dashboards_settings_is_refused(tmp_path: Path) -> None:
+    env = {"LIVETALLY_REGISTRAR_KAFKA_USERNAME": "r", "LIVETALLY_REGISTRAR_KAFKA_PASSWORD": "x"}
+    with pytest.raises(SettingsError, match="LIVETALLY_REGISTRAR_KAFKA_USERNAME is set"):
+        _read(env, tmp_path, "registrar")
+
+
 def test_a_registrar_user_needs_a_protocol_that_logs_in(tmp_path: Path) -> None:
     env = {
         "LIVETALLY_KAFKA_SECURITY_PROTOCOL": "SSL",

@@ -117,11 +117,41 @@ def test_the_cli_names_a_bad_owner(tmp_path, capsys):
 # --- for real ---------------------------------------------------------------------------
 
 
-def _start_script(doc: dict, mount: Path, bin_dir: Path) -> str:
+def _start_script(doc: dict, mount: Path, bin_dir: Path, data: Path) -> str:
     """The kafka service's entrypoint script as its shell runs it, with the container's
     paths taken here: ``$$`` is Compose's escape for ``$``."""
     script = doc["services"]["kafka"]["entrypoint"][-1].replace("$$", "$")
-    return script.replace(ComposeBroker().mount, str(mount)).replace("/opt/kafka/bin", str(bin_dir))
+    for container, here in (
+        (ComposeBroker().mount, mount),
+        (ComposeBroker().data_dir, data),
+        ("/opt/kafka/bin", bin_dir),
+    ):
+        script = script.replace(container, str(here))
+    return script
+
+
+def test_the_broker_refuses_a_volume_formatted_by_another_cluster(tmp_path):
+    write_secrets(tmp_path / "secrets")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "meta.properties").write_text("version=1\ncluster.id=AnotherCluster0000000\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kafka-storage.sh", "kafka-server-start.sh"):
+        (bin_dir / tool).write_text(f"#!/bin/sh\necho {tool} ran\n")
+        (bin_dir / tool).chmod(0o755)
+    doc = compose.load(compose.BASE, compose.SECURE)
+    script = _start_script(doc, tmp_path / "secrets" / "kafka", bin_dir, data)
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert "another cluster's data" in done.stderr
+    assert "ran" not in done.stdout
+    # Its own cluster's volume goes on to the (already formatted) start.
+    cluster_id = (tmp_path / "secrets" / "kafka" / "cluster.id").read_text().strip()
+    (data / "meta.properties").write_text(f"version=1\ncluster.id={cluster_id}\n")
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["kafka-storage.sh", "ran", "kafka-server-start.sh", "ran"]
 
 
 def _tool(bin_dir: Path, name: str, main_class: str, libs: Path, log4j: Path) -> None:
@@ -160,7 +190,7 @@ def compose_broker(tmp_path_factory):
     _tool(bin_dir, "kafka-storage.sh", "kafka.tools.StorageTool", libs, log4j)
     _tool(bin_dir, "kafka-server-start.sh", "kafka.Kafka", libs, log4j)
     doc = compose.load(compose.BASE, compose.SECURE)
-    script = _start_script(doc, out / "kafka", bin_dir)
+    script = _start_script(doc, out / "kafka", bin_dir, root / "data")
 
     def start() -> subprocess.Popen[bytes]:
         log = (root / "kafka.log").open("ab")
