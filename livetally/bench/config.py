@@ -131,7 +131,7 @@ class BenchConfig:
     """Run only these parts (``LIVETALLY_BENCH_PARTS=scale,memory``); all when empty."""
     ingest_workers: int = 2
     """Ingest server processes in the ingest part (``LIVETALLY_BENCH_INGEST_WORKERS``): 2,
-    the setting docs/deploy.md recommends for a peak evening on a 2-core machine."""
+    one per core here; docs/deploy.md compares its figures with the default of 1."""
 
     @classmethod
     def from_env(cls, *, quick: bool, environ: Mapping[str, str] | None = None) -> BenchConfig:

@@ -1,8 +1,8 @@
 """Part 1: ingest throughput (closed loop) and request latency at a fixed offered load.
 
 Measured twice in one run: first with the whole stack up — the stream worker counting
-everything ingest writes, and the dashboard — which is the condition of the targets (issue
-3) and gives the headline figures; then with only Kafka and ingest up (ingest's own
+everything ingest writes, and the dashboard — which is the condition of the targets and
+gives the headline figures; then with only Kafka and ingest up (ingest's own
 figure). Before each open-loop run the worker has counted the closed loop's backlog, so
 the latency is that of a stack keeping up with 20,000 events/s, not of one catching up.
 """
