@@ -14,20 +14,21 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     """Run the subcommand named in ``args``."""
     command: str = args.command
     if command == "kafka":
-        from livetally import kafka_server
+        from livetally import kafka_cluster, kafka_install
 
         if args.kafka_command == "start":
-            kafka_server.start(settings, brokers=args.brokers, secure=args.secure)
+            print(kafka_cluster.start(settings, brokers=args.brokers, secure=args.secure))
         elif args.kafka_command == "stop":
-            kafka_server.stop(settings)
+            print(kafka_cluster.stop(settings))
         elif args.kafka_command == "fetch":
-            print(f"Apache Kafka {kafka_server.kafka_version()} in {kafka_server.ensure_libs()}")
+            libs = kafka_install.ensure_libs()
+            print(f"Apache Kafka {kafka_install.kafka_version()} in {libs}")
         elif args.kafka_command == "setup":
             _kafka_setup(settings, acls=args.acls)
         elif args.kafka_command == "secrets":
             _kafka_secrets(args)
         else:
-            print(kafka_server.status(settings))
+            print(kafka_cluster.status(settings))
         return 0
     if command in ("up", "down", "status"):
         from livetally import processes

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from contract.settings import Settings
-from livetally import kafka_server, pidfiles
+from livetally import kafka_cluster, pidfiles
 from livetally.exceptions import LivetallyError, ProcessFailed
 
 __all__ = [
@@ -176,14 +176,17 @@ def prepare_kafka(
     """
     from contract.topics import ensure_topics
 
+    started: kafka_cluster.Started | None
     if settings.kafka.external or (brokers is None and not secure):
-        kafka_server.ensure_running(settings)
+        started = kafka_cluster.ensure_running(settings)
     else:
-        kafka_server.start(
-            settings, brokers=brokers or kafka_server.local_size(settings) or 1, secure=secure
+        started = kafka_cluster.start(
+            settings, brokers=brokers or kafka_cluster.local_size(settings) or 1, secure=secure
         )
+    if started is not None and not started.already_running:
+        print(started)
     settings = settings.with_home_credentials("admin")
-    size = None if settings.kafka.external else kafka_server.local_size(settings)
+    size = None if settings.kafka.external else kafka_cluster.local_size(settings)
     if size == 3 and settings.kafka.replication_factor == 1:
         # Three local nodes are for trying failures: give the topics three copies.
         settings = replace(settings, kafka=replace(settings.kafka, replication_factor=3))
@@ -282,7 +285,7 @@ def _down(settings: Settings, names: tuple[str, ...], *, kafka: bool = True) -> 
     for name in names:
         _stop_service(settings, name)
     if kafka and not settings.kafka.external:
-        kafka_server.stop(settings)
+        print(kafka_cluster.stop(settings))
 
 
 def down(settings: Settings) -> None:
@@ -332,7 +335,7 @@ def _status(settings: Settings, services: Mapping[str, Service]) -> str:
     summary = _replay_summary(settings)
     if summary:
         lines.append(summary)
-    lines.append(kafka_server.status(settings))
+    lines.append(kafka_cluster.status(settings))
     return "\n".join(lines)
 
 
