@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract.events import Event
+from contract.partitioner import partition_for, partitions_for
 from contract.records import encode_raw_batch, encode_wire_batch, partition_key
 from contract.wire import WireEvent, viewer_key
-from ingest.partitioner import partition_for, partitions_for
 
 __all__ = [
     "MAX_RECORD_BYTES",

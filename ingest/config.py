@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from contract.ingest_address import IngestAddress
 from contract.settings import Settings, read_int
 
 __all__ = ["HttpParser", "IngestConfig", "LoopKind"]
@@ -41,9 +42,9 @@ class IngestConfig:
 
     shared: Settings = field(default_factory=Settings)
     """Home directory and Kafka cluster."""
-    host: str = "127.0.0.1"
+    host: str = IngestAddress.host
     """Interface to listen on (``LIVETALLY_INGEST_HOST``)."""
-    port: int = 8080
+    port: int = IngestAddress.port
     """Port to listen on (``LIVETALLY_INGEST_PORT``)."""
     max_body_bytes: int = 1024 * 1024
     """Largest request body accepted, after decompression."""
@@ -99,16 +100,17 @@ class IngestConfig:
     @property
     def base_url(self) -> str:
         """The URL partners post to."""
-        return f"http://{self.host}:{self.port}"
+        return IngestAddress(self.host, self.port).base_url
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> IngestConfig:
         """Read the configuration from ``LIVETALLY_*`` variables."""
         env = os.environ if environ is None else environ
+        address = IngestAddress.from_env(env)
         return cls(
             shared=Settings.from_env(env, service="ingest"),
-            host=env.get("LIVETALLY_INGEST_HOST", "127.0.0.1"),
-            port=read_int(env, "LIVETALLY_INGEST_PORT", 8080),
+            host=address.host,
+            port=address.port,
             workers=max(1, read_int(env, "LIVETALLY_INGEST_WORKERS", 1)),
             loop=_choice(env, "LIVETALLY_INGEST_LOOP", get_args(LoopKind), "auto"),  # type: ignore[arg-type]
             http=_choice(env, "LIVETALLY_INGEST_HTTP", get_args(HttpParser), "auto"),  # type: ignore[arg-type]

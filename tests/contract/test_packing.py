@@ -7,14 +7,14 @@ from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2
 
 from contract.events import Event
-from contract.records import decode_batch, partition_key
-from ingest.packing import (
+from contract.packing import (
     MAX_RECORD_BYTES,
     pack_events,
     pack_raw_events,
     partition_for,
     raw_partition_key,
 )
+from contract.records import decode_batch, partition_key
 
 
 def event(session: str, stream: str = "carnival") -> Event:

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kafka.partitioner.default import murmur2 as kafka_murmur2
 
-from ingest.partitioner import murmur2_many, partition_for, partitions_for
+from contract.partitioner import murmur2_many, partition_for, partitions_for
 
 
 @settings(deadline=None)  # the machine is shared: time is not what this checks

@@ -16,10 +16,10 @@ import orjson
 from kafka.partitioner.default import murmur2
 
 from contract.events import parse_event
+from contract.packing import pack_events, pack_wire_events
+from contract.partitioner import partitions_for
 from contract.records import partition_key
 from ingest.fastpath import accept_whole
-from ingest.packing import pack_events, pack_wire_events
-from ingest.partitioner import partitions_for
 from ingest.validation import _unique_pairs, parse_json_events, validate_events
 
 

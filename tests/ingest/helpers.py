@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from contract.packing import OutRecord
 from contract.registry import Partner, Registry, Stream, hash_secret
-from ingest.packing import OutRecord
 
 KEY = "pk_test_sessions_key"
 REPORTS_KEY = "pk_test_reports_key"

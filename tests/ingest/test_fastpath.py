@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from msgspec import UNSET
 
+from contract.packing import pack_events, pack_wire_events
 from contract.records import decode_batch
 from ingest.exceptions import IngestError
 from ingest.fastpath import accept_whole
-from ingest.packing import pack_events, pack_wire_events
 from ingest.validation import (
     check_platform,
     parse_json_events,

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from kafka import KafkaConsumer, TopicPartition
 
+from contract.packing import partition_for
 from contract.records import decode_batch, partition_key
 from contract.registry import Partner, Stream, hash_secret
 from contract.registry_store import RegistryStore
@@ -23,7 +24,6 @@ from contract.topics import EVENTS, ensure_topics
 from ingest.app import create_app
 from ingest.config import IngestConfig
 from ingest.openapi import ROUTE_STATUSES
-from ingest.packing import partition_for
 from ingest.server import uvicorn_config
 from tests.ports import free_port, free_port_pair
 
