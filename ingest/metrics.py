@@ -1,10 +1,10 @@
 """Publishing ingest's figures to the compacted metrics topic for the dashboard's monitor.
 
-Every ``interval_s`` one record per partner, keyed ``ingest/<instance>/<partner>``, with the
-counts since this instance started (``instance`` = host-pid-port, so restarts and worker
-processes are told apart): accepted events, rejections by code, and ``unexpected_errors``
-(the partner's requests answered 500). Best effort: a failed publish is logged and retried
-next time; requests never wait for it.
+Every ``interval_s`` one record per partner (``contract.metrics.IngestMetrics``), keyed
+``ingest/<instance>/<partner>``, with the counts since this instance started (``instance`` =
+host-pid-port, so restarts and worker processes are told apart): accepted events, rejections
+by code, and ``unexpected_errors`` (the partner's requests answered 500). Best effort: a
+failed publish is logged and retried next time; requests never wait for it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
-import orjson
-
+from contract.metrics import IngestMetrics, encode_metric, metric_key
 from ingest.packing import OutRecord
 from ingest.producer import EventSink
 from ingest.stats import IngestStats, PartnerTotals
@@ -39,17 +37,15 @@ def metrics_records(
     """One metrics record per partner from its totals."""
     records = []
     for partner, counts in sorted(totals.items()):
-        doc: dict[str, Any] = {
-            "kind": "ingest",
-            "instance": instance,
-            "partner": partner,
-            "at": at_ms,
-            "accepted": counts.accepted,
-            "rejected": dict(sorted(counts.rejected.items())),
-            "unexpected_errors": counts.unexpected_errors,
-        }
-        key = f"ingest/{instance}/{partner}".encode()
-        records.append(OutRecord(0, key, orjson.dumps(doc), 0))
+        metric = IngestMetrics(
+            instance=instance,
+            partner=partner,
+            at=at_ms,
+            accepted=counts.accepted,
+            rejected=dict(counts.rejected),
+            unexpected_errors=counts.unexpected_errors,
+        )
+        records.append(OutRecord(0, metric_key(metric), encode_metric(metric), 0))
     return records
 
 

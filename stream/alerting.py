@@ -2,10 +2,11 @@
 
 Alerts need totals over all partitions, which are spread over workers, so they are evaluated
 in one place: the worker that owns partition 0 of the events topic runs an ``AlertMonitor``.
-It follows the partials and stats topics like the dashboard does (from the beginning), reads
-the alerts already published so that a restart does not raise them again, and evaluates the
-pure rules of ``stream.alerts``. The churn figures each partition publishes in its stats
-records are summed per partner with ``stream.churn.combine``.
+It follows the partials and stats topics like the dashboard does (from the beginning, into
+the same ``contract.series.PartialsMerge``), reads the alerts already published so that a
+restart does not raise them again, and evaluates the pure rules of ``stream.alerts``. The
+churn figures each partition publishes in its stats records are summed per partner with
+``stream.churn.combine``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 
 import orjson
 
+from contract.partials import decode_chunk
+from contract.series import PartialsMerge, Steps
+from contract.stats import decode_stats
 from stream.alerts import Alert, AlertEvaluator, AlertRules, active_streams
 from stream.churn import RecentFigures, combine
 from stream.clients import partitions_of, started_consumer
-from stream.merge import PlatformDiffs, Steps, decode_chunk, sum_steps
 
 __all__ = ["AlertMonitor", "post_webhook"]
 
@@ -43,7 +46,7 @@ class AlertMonitor:
         self._stats = stats_topic
         self._alerts = alerts_topic
         self.evaluator = AlertEvaluator(rules)
-        self.diffs: dict[tuple[str, str], PlatformDiffs] = {}
+        self.partials = PartialsMerge()
         self.arrivals: dict[tuple[str, str, int], int] = {}
         self.recent: dict[tuple[str, str, int], RecentFigures] = {}
         """Each partition's churn figures per (stream, partner, partition)."""
@@ -92,19 +95,17 @@ class AlertMonitor:
             return
         try:
             if topic == self._partials:
-                chunk = decode_chunk(value)
-                slot = (chunk.stream, chunk.platform)
-                self.diffs.setdefault(slot, PlatformDiffs()).put(chunk)
+                self.partials.put(decode_chunk(value))
             elif topic == self._stats:
-                doc = orjson.loads(value)
-                where = (str(doc["stream"]), str(doc["platform"]), int(doc["partition"]))
-                if doc.get("last_arrival") is not None:
-                    self.arrivals[where] = int(doc["last_arrival"])
-                if doc.get("recent_as_of") is not None:  # absent from older records
+                stats = decode_stats(value)
+                where = (stats.stream, stats.platform, stats.partition)
+                if stats.last_arrival is not None:
+                    self.arrivals[where] = stats.last_arrival
+                if stats.recent_as_of is not None:  # absent from older records
                     self.recent[where] = RecentFigures(
-                        int(doc["recent_as_of"]),
-                        int(doc.get("recent_offline_sessions", 0)),
-                        int(doc.get("recent_single_event_offline", 0)),
+                        stats.recent_as_of,
+                        stats.recent_offline_sessions,
+                        stats.recent_single_event_offline,
                     )
             elif topic == self._alerts:
                 doc = orjson.loads(value)
@@ -122,15 +123,14 @@ class AlertMonitor:
         for (stream, platform, _), at in self.arrivals.items():
             last[(stream, platform)] = max(at, last.get((stream, platform), at))
         streams = set(active_streams(last, now_ms, rules))
-        steps: dict[tuple[str, str], Steps] = {}
-        totals: dict[str, Steps] = {}
-        by_stream: dict[str, list[dict[int, tuple[int, int, int]]]] = {}
-        for (stream, platform), diffs in self.diffs.items():
-            if stream in streams:
-                steps[(stream, platform)] = diffs.steps()
-                by_stream.setdefault(stream, []).append(diffs.diffs())
-        for stream, parts in by_stream.items():
-            totals[stream] = sum_steps(parts)
+        steps: dict[tuple[str, str], Steps] = {
+            key: diffs.steps() for key, diffs in self.partials.partners.items() if key[0] in streams
+        }
+        totals = {
+            stream: diffs.steps()
+            for stream, diffs in self.partials.totals.items()
+            if stream in streams
+        }
         per_partner: dict[tuple[str, str], list[RecentFigures]] = {}
         for (stream, platform, _), figures in self.recent.items():
             per_partner.setdefault((stream, platform), []).append(figures)

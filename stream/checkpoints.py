@@ -24,88 +24,26 @@ import secrets
 import time
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from contract.checkpoints import (
+    Manifest,
+    decode_manifest,
+    encode_manifest,
+    manifest_key,
+    piece_key,
+)
 from stream.clients import partitions_of, started_consumer
 
 __all__ = [
     "CheckpointStore",
     "Manifest",
-    "chunk_key",
     "decode_manifest",
     "encode_manifest",
     "manifest_key",
 ]
 
 logger = logging.getLogger(__name__)
-
-MANIFEST_VERSION = 1
-
-
-def manifest_key(partition: int) -> bytes:
-    """Key of the newest checkpoint manifest of an events partition."""
-    return f"p{partition}/manifest".encode()
-
-
-def chunk_key(partition: int, epoch: str, index: int) -> bytes:
-    """Key of one piece of a checkpoint."""
-    return f"p{partition}/{epoch}/{index}".encode()
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What a checkpoint holds and where its pieces are."""
-
-    partition: int
-    epoch: str
-    offset: int
-    """The events offset the checkpointed state ends before (its ``next_offset``)."""
-    chunks: tuple[int, ...]
-    """Offsets of the chunk records in the checkpoints topic, in order."""
-    size: int
-    crc32: int
-    written_at: int
-
-
-def encode_manifest(manifest: Manifest) -> bytes:
-    """The manifest record's value."""
-    return orjson.dumps(
-        {
-            "v": MANIFEST_VERSION,
-            "partition": manifest.partition,
-            "epoch": manifest.epoch,
-            "offset": manifest.offset,
-            "chunks": list(manifest.chunks),
-            "size": manifest.size,
-            "crc32": manifest.crc32,
-            "written_at": manifest.written_at,
-        }
-    )
-
-
-def decode_manifest(value: bytes) -> Manifest:
-    """Parse a manifest; ``ValueError`` says what is wrong with it."""
-    try:
-        doc = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"manifest is not JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("v") != MANIFEST_VERSION:
-        raise ValueError(f"manifest version must be {MANIFEST_VERSION}")
-    try:
-        return Manifest(
-            partition=int(doc["partition"]),
-            epoch=str(doc["epoch"]),
-            offset=int(doc["offset"]),
-            chunks=tuple(int(o) for o in doc["chunks"]),
-            size=int(doc["size"]),
-            crc32=int(doc["crc32"]),
-            written_at=int(doc["written_at"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"manifest field missing or malformed: {exc!r}") from None
 
 
 class CheckpointStore:
@@ -150,7 +88,7 @@ class CheckpointStore:
         offsets: list[int] = []
         for index, piece in enumerate(split_chunks(data, self._chunk_bytes)):
             meta = await producer.send_and_wait(
-                self._topic, piece, key=chunk_key(partition, epoch, index), partition=target
+                self._topic, piece, key=piece_key(partition, epoch, index), partition=target
             )
             offsets.append(meta.offset)
         manifest = Manifest(
@@ -168,7 +106,7 @@ class CheckpointStore:
         for key in self._replaced.pop(partition, []):
             await producer.send(self._topic, None, key=key, partition=target)
         await producer.flush()
-        self._replaced[partition] = [chunk_key(partition, epoch, i) for i in range(len(offsets))]
+        self._replaced[partition] = [piece_key(partition, epoch, i) for i in range(len(offsets))]
         return manifest
 
     async def load(self, partition: int) -> tuple[Manifest, bytes] | None:
@@ -195,7 +133,7 @@ class CheckpointStore:
             data = await self._read_chunks(consumer, tp, manifest)
             if data is None:
                 return None
-            own = {chunk_key(partition, manifest.epoch, i) for i in range(len(manifest.chunks))}
+            own = {piece_key(partition, manifest.epoch, i) for i in range(len(manifest.chunks))}
             self._replaced[partition] = sorted(own | stale)
             return manifest, data
         finally:
@@ -251,7 +189,7 @@ class CheckpointStore:
             return None
         pieces: dict[int, bytes] = {}
         wanted = {
-            offset: chunk_key(manifest.partition, manifest.epoch, i)
+            offset: piece_key(manifest.partition, manifest.epoch, i)
             for i, offset in enumerate(manifest.chunks)
         }
         async for record in self._records(

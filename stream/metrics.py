@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from typing import Any
+
+from contract.metrics import metric_doc, pipeline_metrics
 
 __all__ = ["LatencyWindow", "RateWindow", "pipeline_record", "worker_id"]
 
@@ -91,14 +92,9 @@ def pipeline_record(
     lag: Mapping[int, int],
     latency_ms: Mapping[str, float],
     events_per_s: float,
-) -> dict[str, Any]:
-    """The value of a ``pipeline/<worker>`` record on the metrics topic."""
-    return {
-        "kind": "pipeline",
-        "worker": worker,
-        "at": at_ms,
-        "partitions": sorted(partitions),
-        "lag": {str(p): max(0, n) for p, n in sorted(lag.items())},
-        "latency_ms": dict(latency_ms),
-        "events_per_s": events_per_s,
-    }
+) -> dict[str, object]:
+    """The value of a ``pipeline/<worker>`` record on the metrics topic, as a JSON object.
+
+    The record is ``contract.metrics.PipelineMetrics``; ``pipeline_key`` is its key.
+    """
+    return metric_doc(pipeline_metrics(worker, at_ms, partitions, lag, latency_ms, events_per_s))

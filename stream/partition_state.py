@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import msgspec
 from msgspec import UNSET
 
+from contract.deadletter import DeadLetter
 from contract.events import (
     MAX_FUTURE_MS,
     MAX_PAST_MS,
@@ -30,6 +31,7 @@ from contract.records import (
     decode_batch,
     decode_wire_batch,
 )
+from contract.stats import PartitionStats
 from stream.churn import ChurnCounter
 from stream.merge import Chunk
 from stream.presence import Session
@@ -50,37 +52,8 @@ class _AnyStream:
 _ANY_STREAM = _AnyStream()
 _MIN_TS, _MAX_TS = -(2**53) + 1, 2**53 - 1
 Batch = EventBatch | WireBatch
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A record or event the worker refused, with the reason."""
-
-    partition: int
-    offset: int
-    index: int | None
-    code: str
-    detail: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformStats:
-    """Monitor figures of one (stream, partner) in one partition."""
-
-    stream: str
-    platform: str
-    partition: int
-    last_event_ts: int | None
-    last_arrival: int | None
-    events: int
-    rejected: int
-    recent_as_of: int | None = None
-    """The event time the two figures below refer to (``stream.churn``)."""
-    recent_offline_sessions: int = 0
-    """Sessions started in the 5 min before ``recent_as_of`` and offline at it."""
-    recent_single_event_offline: int = 0
-    """Those of them that had a single event."""
+PlatformStats = PartitionStats
+"""The stats record under its former name (``contract.stats.PartitionStats``)."""
 
 
 @dataclass

@@ -1,10 +1,9 @@
-"""Pipeline metrics helpers, the checkpoint manifest and the worker's configuration."""
+"""Pipeline metrics helpers and the worker's configuration."""
 
 from __future__ import annotations
 
 import pytest
 
-from stream.checkpoints import Manifest, decode_manifest, encode_manifest
 from stream.config import StreamConfig, parse_milestones
 from stream.metrics import LatencyWindow, RateWindow, pipeline_record, worker_id
 
@@ -47,17 +46,6 @@ def test_pipeline_record_shape():
         "latency_ms": {},
         "events_per_s": 1.5,
     }
-
-
-def test_manifest_round_trip_and_errors():
-    manifest = Manifest(2, "10-ab", 10, (4, 5), 99, 1234, 1)
-    assert decode_manifest(encode_manifest(manifest)) == manifest
-    with pytest.raises(ValueError, match="not JSON"):
-        decode_manifest(b"{")
-    with pytest.raises(ValueError, match="version"):
-        decode_manifest(b'{"v": 9}')
-    with pytest.raises(ValueError, match="missing"):
-        decode_manifest(b'{"v": 1, "partition": 1}')
 
 
 @pytest.mark.parametrize(
