@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from contract.registry import (
@@ -15,8 +16,24 @@ from contract.registry import (
     DEFAULT_TZ,
 )
 from contract.settings import Settings, SettingsError
+from livetally import __version__
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_ERROR", "EXIT_USAGE", "build_parser", "checkout_home", "log_level", "main"]
+
+EXIT_ERROR = 1
+"""Exit status of a command that failed (Kafka unreachable, unknown id, refused add, ...)."""
+EXIT_USAGE = 2
+"""Exit status of a command line that is wrong (argparse's own, and bad argument values)."""
+
+_EPILOG = """\
+exit status: 0 done; 1 the command failed (Kafka not reachable, unknown id, an add
+refused, ...); 2 the command line is wrong, or no COMMAND was given (this help is printed);
+130 interrupted.
+
+LIVETALLY_HOME (Kafka data, logs, pid files) defaults to .livetally at the root of the
+livetally checkout when run anywhere inside it, else to ./.livetally. Log level: -v, -q or
+LIVETALLY_LOG_LEVEL (DEBUG, INFO, WARNING, ERROR; default INFO).
+"""
 
 
 _SECURE_HELP = (
@@ -27,6 +44,32 @@ _SECURE_HELP = (
 
 def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _verbosity(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Below the top level the defaults are suppressed, so `livetally -v up` and
+    # `livetally up -v` both count.
+    default: object = 0 if top else argparse.SUPPRESS
+    group = parser.add_argument_group("output")
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default,
+        help="more log output (-vv: also the Kafka and HTTP clients')",
+    )
+    group.add_argument(
+        "-q", "--quiet", action="count", default=default, help="only warnings (-qq: errors)"
+    )
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                found += [child, *_subparsers(child)]
+    return found
 
 
 def _cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livetally",
         description="Exact livestream audience analytics: ingest, Kafka, Faust, Dash.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"livetally {__version__}")
+    _verbosity(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     kafka = sub.add_parser("kafka", help="run a local Apache Kafka (KRaft) from Maven Central")
     kafka_sub = kafka.add_subparsers(dest="kafka_command", required=True, metavar="ACTION")
@@ -196,13 +243,30 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke.add_argument("id")
 
     demo = sub.add_parser(
-        "demo", help="start everything and replay the 2024 carnival through the ingest API"
+        "demo",
+        help="start everything and replay the 2024 carnival through the ingest API",
+        epilog=_examples(
+            "livetally demo                           # the real evening, in real time",
+            "livetally demo --speed 10 --scale 0.05   # ten times faster, 5 % of the audience",
+            "livetally demo --brokers 3 --secure      # on three secured local brokers",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--speed", type=float, default=1.0, help="time compression factor")
     demo.add_argument("--scale", type=float, default=1.0, help="audience scale (1 = 1M views)")
     _cluster_options(demo)
 
-    send = sub.add_parser("send", help="post an NDJSON file of events to the ingest API")
+    send = sub.add_parser(
+        "send",
+        help="post an NDJSON file of events to the ingest API",
+        epilog=_examples(
+            "LIVETALLY_KEY=ltk_... livetally send events.ndjson",
+            "livetally send events.ndjson --key-file ~/.config/scnews.key",
+            "gunzip -c day1.ndjson.gz | livetally send - --key-file key.txt "
+            "--url https://ingest.example",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     send.add_argument("file", help="NDJSON file, one event per line ('-' for stdin)")
     key = send.add_mutually_exclusive_group()
     key.add_argument(
@@ -216,13 +280,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.add_argument("--url", default=None, help="ingest base URL (default from settings)")
 
-    export = sub.add_parser("export", help="export a stream's numbers to a file")
+    export = sub.add_parser(
+        "export",
+        help="export a stream's numbers to a file",
+        epilog=_examples(
+            "livetally export carnival-2024 -o carnival.csv",
+            "livetally export carnival-2024 --format xlsx --lang en -o carnival.xlsx",
+            "livetally export carnival-2024 --resolution 1s --from 2024-12-21T19:30:00 "
+            "--to 2024-12-21T20:00:00 -o peak.parquet --format parquet",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     export.add_argument("stream")
     export.add_argument("--format", choices=("csv", "xlsx", "parquet", "json"), default="csv")
     export.add_argument("--resolution", choices=("1s", "10s", "1m", "5m", "1h"), default="1m")
     export.add_argument("--lang", choices=("zh", "en"), default="zh")
-    export.add_argument("--from", dest="from_", default=None, metavar="TIME")
-    export.add_argument("--to", default=None, metavar="TIME")
+    export.add_argument(
+        "--from",
+        dest="from_",
+        default=None,
+        metavar="TIME",
+        help="RFC 3339 or epoch ms; without an offset, in the stream's time zone",
+    )
+    export.add_argument("--to", default=None, metavar="TIME", help="like --from")
     export.add_argument("-o", "--output", required=True, help="file to write")
 
     bench = sub.add_parser("bench", help="run the benchmark suite on its own stack")
@@ -233,25 +313,81 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=("ingest", "worker", "dashboard", "replay"))
     serve.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     serve.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
+    for child in _subparsers(parser):
+        _verbosity(child, top=False)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the process exit code."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Client libraries log every connection and request at INFO; keep the CLI readable.
+def checkout_home(cwd: Path, checkout: Path) -> Path | None:
+    """``<checkout>/.livetally`` when ``cwd`` is inside the livetally source checkout
+    ``checkout`` (one holding ``pyproject.toml``), else None."""
+    if not (checkout / "pyproject.toml").is_file():
+        return None  # an installed package: no checkout to anchor the home in
+    if cwd != checkout and checkout not in cwd.parents:
+        return None
+    return checkout / ".livetally"
+
+
+def settings_environ(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """The environment to read settings from: ``environ`` with ``LIVETALLY_HOME`` set to
+    the checkout's home when it is unset and ``cwd`` is inside the checkout, so that every
+    directory of the checkout finds the same running stack."""
+    env = dict(environ)
+    if not env.get("LIVETALLY_HOME"):
+        home = checkout_home(cwd.resolve(), Path(__file__).resolve().parent.parent)
+        if home is not None:
+            env["LIVETALLY_HOME"] = str(home)
+    return env
+
+
+def log_level(environ: Mapping[str, str], verbose: int, quiet: int) -> int:
+    """The log level from ``LIVETALLY_LOG_LEVEL`` (default INFO), ten lower per ``-v``
+    and ten higher per ``-q``."""
+    raw = environ.get("LIVETALLY_LOG_LEVEL", "").strip().upper()
+    if not raw:
+        base = logging.INFO
+    elif raw.isdigit():
+        base = int(raw)
+    else:
+        named = logging.getLevelNamesMapping().get(raw)
+        if named is None:
+            raise SettingsError(
+                f"LIVETALLY_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {raw!r}"
+            )
+        base = named
+    return max(logging.DEBUG, min(logging.CRITICAL, base - 10 * verbose + 10 * quiet))
+
+
+def _configure_logging(level: int, verbose: int) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)
+    # Client libraries log every connection and request at INFO; keep the CLI readable
+    # unless asked twice for more.
+    noisy_level = logging.DEBUG if verbose >= 2 else max(level, logging.WARNING)
     for noisy in ("kafka", "aiokafka", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(noisy_level)
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Run the CLI; return the process exit code (see ``EXIT_ERROR``, ``EXIT_USAGE``).
+
+    ``environ`` defaults to ``os.environ``.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     from livetally import commands
     from livetally.exceptions import LivetallyError
 
+    env = settings_environ(os.environ if environ is None else environ, Path.cwd())
     try:
-        return commands.dispatch(args, Settings.from_env())
+        _configure_logging(log_level(env, args.verbose, args.quiet), args.verbose)
+        return commands.dispatch(args, Settings.from_env(env), env)
     except (LivetallyError, SettingsError) as exc:
         print(f"livetally: {exc}", file=sys.stderr)
-        return 2
+        code: int = getattr(exc, "exit_code", EXIT_ERROR)
+        return code
     except KeyboardInterrupt:
         return 130

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping
 
 from contract.settings import Settings
+from livetally.exceptions import LivetallyError
 
-__all__ = ["dispatch"]
+__all__ = ["BadArgument", "dispatch"]
 
 
-def dispatch(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the subcommand named in ``args``."""
+class BadArgument(LivetallyError):
+    """An argument value argparse could not check; a usage error like argparse's own."""
+
+    exit_code = 2
+
+
+def dispatch(
+    args: argparse.Namespace, settings: Settings, environ: Mapping[str, str] | None = None
+) -> int:
+    """Run the subcommand named in ``args``; ``environ`` (default ``os.environ``) is what
+    a service run in the foreground reads its configuration from."""
     command: str = args.command
     if command == "kafka":
         from livetally import kafka_cluster, kafka_install
@@ -64,7 +76,7 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_bench(settings, quick=args.quick, json_path=args.json)
     if command == "serve":
-        return _serve(args, settings)
+        return _serve(args, settings, os.environ if environ is None else environ)
     raise ValueError(f"unknown command {command!r}")  # argparse prevents this
 
 
@@ -83,14 +95,13 @@ def _kafka_setup(settings: Settings, *, acls: bool) -> None:
 
 
 def _kafka_secrets(args: argparse.Namespace) -> None:
-    from livetally.exceptions import LivetallyError
     from livetally.kafka_compose import Owner, write_secrets
 
     try:
         kafka_owner = Owner.parse(args.kafka_owner) if args.kafka_owner else None
         service_owner = Owner.parse(args.service_owner) if args.service_owner else None
     except ValueError as exc:
-        raise LivetallyError(str(exc)) from None
+        raise BadArgument(str(exc)) from None
     try:
         write_secrets(args.directory, kafka_owner=kafka_owner, service_owner=service_owner)
     except PermissionError as exc:
@@ -98,23 +109,23 @@ def _kafka_secrets(args: argparse.Namespace) -> None:
     print(f"secrets of docker-compose.secure.yml in {args.directory}")
 
 
-def _serve(args: argparse.Namespace, settings: Settings) -> int:
+def _serve(args: argparse.Namespace, settings: Settings, environ: Mapping[str, str]) -> int:
     service: str = args.service
     if service == "ingest":
         from ingest.app import serve as serve_ingest
         from ingest.config import IngestConfig
 
-        serve_ingest(IngestConfig.from_env())
+        serve_ingest(IngestConfig.from_env(environ))
     elif service == "worker":
         from stream.app import serve as serve_worker
         from stream.config import StreamConfig
 
-        serve_worker(StreamConfig.from_env())
+        serve_worker(StreamConfig.from_env(environ))
     elif service == "dashboard":
         from dashboard.app import serve as serve_dashboard
         from dashboard.config import DashboardConfig
 
-        serve_dashboard(DashboardConfig.from_env())
+        serve_dashboard(DashboardConfig.from_env(environ))
     else:
         from livetally.demo.replay import run_replay
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -133,10 +134,13 @@ def _start_service(settings: Settings, service: Service) -> int | None:
     if _pid(settings, service.name) is not None:
         return None
     _pid_path(settings, service.name).unlink(missing_ok=True)  # stale: its process is gone
+    # The home is passed on explicitly: the CLI may have found it from the checkout
+    # rather than from the environment, and a service must use the same one.
     return pidfiles.spawn(
         service.argv,
         log_path=_log_path(settings, service.name),
         pid_path=_pid_path(settings, service.name),
+        env={**os.environ, "LIVETALLY_HOME": str(settings.home)},
     )
 
 
