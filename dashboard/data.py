@@ -9,19 +9,20 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any, Protocol
 
 import orjson
 
+from contract.partials import Chunk, chunk_from_record
 from contract.registry import Registry
 from contract.registry_store import RegistryFollower
+from contract.series import PartialsMerge, Steps
 from contract.settings import KafkaSettings
+from contract.stats import PartitionStats, decode_stats
 from contract.topics import ALERTS, METRICS, PARTIALS, STATS
-from dashboard.model import PlatformStats, Snapshot, StatsRecord, aggregate_stats, parse_stats
+from dashboard.model import PartnerStats, Snapshot, aggregate_stats
 from dashboard.monitor import MonitorSnapshot, MonitorState
 from dashboard.ticks import TickMemo
-from stream.merge import Chunk, PlatformDiffs, Steps, decode_chunk
 
 __all__ = [
     "DataSource",
@@ -35,7 +36,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_SEP = "\x1f"
 EXTENSION = "livetally_data"
 """Key under which the app's data source is kept in ``flask.Flask.extensions``."""
 
@@ -95,25 +95,16 @@ class StreamState:
     """
 
     def __init__(self) -> None:
-        self._diffs: dict[tuple[str, str], PlatformDiffs] = {}
-        self._totals: dict[str, PlatformDiffs] = {}
-        self._slots: dict[tuple[str, str, int], int] = {}
-        self._stats: dict[str, StatsRecord] = {}
+        self._partials = PartialsMerge()
+        self._stats: dict[str, PartitionStats] = {}
         self._version = 0
 
     def put_chunk(self, chunk: Chunk) -> None:
         """Apply a chunk, replacing the one of its (stream, partner, partition, minute)."""
-        self._diffs.setdefault((chunk.stream, chunk.platform), PlatformDiffs()).put(chunk)
-        # The stream total keeps its own merge, with one slot per (partner, partition), so a
-        # replaced chunk is subtracted there too without re-adding every partner each time.
-        slot = self._slots.setdefault(
-            (chunk.stream, chunk.platform, chunk.partition), len(self._slots)
-        )
-        total = self._totals.setdefault(chunk.stream, PlatformDiffs())
-        total.put(replace(chunk, partition=slot))
+        self._partials.put(chunk)
         self._version += 1
 
-    def put_stats(self, key: str, record: StatsRecord | None) -> None:
+    def put_stats(self, key: str, record: PartitionStats | None) -> None:
         """Store (or, with None, delete) the stats record under its topic key."""
         if record is None:
             self._stats.pop(key, None)
@@ -129,27 +120,17 @@ class StreamState:
     def build(self, registry: Registry, version: int, recent: TickMemo | None = None) -> Snapshot:
         """An immutable snapshot of the current state (``recent``: see ``Snapshot.recent``)."""
         platforms: dict[str, dict[str, Steps]] = {}
-        for (stream, platform), diffs in self._diffs.items():
+        for (stream, platform), diffs in self._partials.partners.items():
             platforms.setdefault(stream, {})[platform] = diffs.steps()
-        stats: dict[str, dict[str, PlatformStats]] = aggregate_stats(self._stats.values())
+        stats: dict[str, dict[str, PartnerStats]] = aggregate_stats(self._stats.values())
         return Snapshot(
             registry=registry,
             platforms=platforms,
-            totals={stream: diffs.steps() for stream, diffs in self._totals.items()},
+            totals={stream: diffs.steps() for stream, diffs in self._partials.totals.items()},
             stats=stats,
             version=version,
             recent=recent if recent is not None else TickMemo(),
         )
-
-
-def chunk_from_record(key: bytes | None, value: bytes | None) -> Chunk | None:
-    """A partials record as a chunk; a tombstone becomes an empty chunk for its key."""
-    if value is not None:
-        return decode_chunk(value)
-    parts = (key or b"").decode(errors="replace").split(_SEP)
-    if len(parts) != 4:
-        raise ValueError(f"bad partials key {key!r}")
-    return Chunk(parts[0], parts[1], int(parts[2]), int(parts[3]), {})
 
 
 class LiveData:
@@ -292,14 +273,10 @@ class LiveData:
         for record in records:
             try:
                 if partials:
-                    chunk = chunk_from_record(record.key, record.value)
-                    if chunk is not None:
-                        self._state.put_chunk(chunk)
+                    self._state.put_chunk(chunk_from_record(record.key, record.value))
                 else:
                     key = (record.key or b"").decode(errors="replace")
-                    stats = (
-                        None if record.value is None else parse_stats(orjson.loads(record.value))
-                    )
+                    stats = None if record.value is None else decode_stats(record.value)
                     self._state.put_stats(key, stats)
             except (ValueError, KeyError, TypeError, IndexError) as exc:
                 logger.warning("ignoring bad record at %s:%s: %s", record.topic, record.offset, exc)

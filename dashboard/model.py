@@ -6,67 +6,47 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from contract import stats as stats_record
 from contract.registry import Partner, Registry, Stream
+from contract.series import Numbers, Steps
+from contract.stats import PartitionStats, Status, feed_status
 from dashboard.exceptions import BadParameter, UnknownStream
 from dashboard.ticks import TickMemo
-from stream.merge import Numbers, Steps
 
 __all__ = [
-    "LIVE_S",
     "RESOLUTIONS",
-    "STALE_S",
     "Bucket",
     "Figures",
+    "PartnerStats",
     "PartnerSummary",
-    "PlatformStats",
     "Resolution",
     "SeriesResult",
     "Snapshot",
     "Status",
-    "StatsRecord",
     "StreamSummary",
     "aggregate_stats",
     "bucket_series",
     "figures_at",
     "parse_instant",
     "parse_stats",
-    "partner_status",
     "rfc3339",
     "stream_series",
     "summarize",
 ]
 
-Status = Literal["live", "stale", "offline"]
 Resolution = Literal["1s", "10s", "1m", "5m", "1h"]
 RESOLUTIONS: dict[str, int] = {"1s": 1, "10s": 10, "1m": 60, "5m": 300, "1h": 3600}
 """Bucket widths in seconds by resolution name."""
-LIVE_S = 30
-"""A partner is live while its newest event arrived less than this many seconds ago."""
-STALE_S = 300
-"""A partner is stale (not offline) while its newest event arrived less than this ago."""
 DEFAULT_TZ = "Asia/Shanghai"
 
 
 @dataclass(frozen=True, slots=True)
-class StatsRecord:
-    """One partition's monitor figures for one (stream, partner), as read from the stats topic."""
-
-    stream: str
-    platform: str
-    partition: int
-    last_event_ts: int | None
-    last_arrival: int | None
-    events: int
-    rejected: int
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformStats:
+class PartnerStats:
     """Monitor figures of one (stream, partner) over all partitions."""
 
     last_event_ts: int | None = None
@@ -75,34 +55,15 @@ class PlatformStats:
     rejected: int = 0
 
 
-def _int_or_none(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"expected a number or null, got {value!r}")
-    return int(value)
-
-
-def parse_stats(doc: object) -> StatsRecord:
-    """Check and convert one decoded stats record; ``ValueError`` says what is wrong."""
-    if not isinstance(doc, dict):
-        raise ValueError("stats record is not an object")
-    try:
-        events = _int_or_none(doc.get("events", 0)) or 0
-        rejected = _int_or_none(doc.get("rejected", 0)) or 0
-        return StatsRecord(
-            stream=str(doc["stream"]),
-            platform=str(doc["platform"]),
-            partition=int(doc["partition"]),
-            last_event_ts=_int_or_none(doc.get("last_event_ts")),
-            last_arrival=_int_or_none(doc.get("last_arrival")),
-            events=events,
-            rejected=rejected,
-        )
-    except KeyError as exc:
-        raise ValueError(f"stats record lacks {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"bad stats record: {exc}") from None
+def parse_stats(doc: object) -> PartitionStats:
+    """The figures the dashboard shows of a decoded stats record: ``contract.stats.parse_stats``
+    with the churn figures, which only the alert monitor reads, left at their defaults."""
+    return replace(
+        stats_record.parse_stats(doc),
+        recent_as_of=None,
+        recent_offline_sessions=0,
+        recent_single_event_offline=0,
+    )
 
 
 def _max(a: int | None, b: int | None) -> int | None:
@@ -114,14 +75,14 @@ def _max(a: int | None, b: int | None) -> int | None:
 
 
 def aggregate_stats(
-    records: Iterable[StatsRecord],
-) -> dict[str, dict[str, PlatformStats]]:
+    records: Iterable[PartitionStats],
+) -> dict[str, dict[str, PartnerStats]]:
     """Combine per-partition records: newest times are the max, counts are summed."""
-    out: dict[str, dict[str, PlatformStats]] = {}
+    out: dict[str, dict[str, PartnerStats]] = {}
     for rec in records:
         per_stream = out.setdefault(rec.stream, {})
-        old = per_stream.get(rec.platform, PlatformStats())
-        per_stream[rec.platform] = PlatformStats(
+        old = per_stream.get(rec.platform, PartnerStats())
+        per_stream[rec.platform] = PartnerStats(
             last_event_ts=_max(old.last_event_ts, rec.last_event_ts),
             last_arrival=_max(old.last_arrival, rec.last_arrival),
             events=old.events + rec.events,
@@ -139,7 +100,7 @@ class Snapshot:
     """Counts as step functions by stream, then partner id."""
     totals: Mapping[str, Steps] = field(default_factory=dict)
     """Counts summed over partners, by stream."""
-    stats: Mapping[str, Mapping[str, PlatformStats]] = field(default_factory=dict)
+    stats: Mapping[str, Mapping[str, PartnerStats]] = field(default_factory=dict)
     """Monitor figures by stream, then partner id."""
     version: int = 0
     """Grows whenever the data or the registry changed."""
@@ -217,18 +178,6 @@ def figures_at(steps: Steps | None, second: int) -> Figures:
     return Figures(now.concurrent, peak, peak_at, now.views, now.uniques)
 
 
-def partner_status(last_arrival_ms: int | None, now_ms: int) -> Status:
-    """live under 30 s since the newest event arrived, stale under 5 min, else offline."""
-    if last_arrival_ms is None:
-        return "offline"
-    age = now_ms - last_arrival_ms
-    if age < LIVE_S * 1000:
-        return "live"
-    if age < STALE_S * 1000:
-        return "stale"
-    return "offline"
-
-
 @dataclass(frozen=True, slots=True)
 class PartnerSummary:
     """One partner's numbers and health for a stream."""
@@ -266,14 +215,14 @@ def summarize(snapshot: Snapshot, stream_id: str, second: int, now_ms: int) -> S
     partners = []
     for pid in snapshot.partner_ids(stream_id):
         registered: Partner | None = snapshot.registry.partners.get(pid)
-        st = stats.get(pid, PlatformStats())
+        st = stats.get(pid, PartnerStats())
         partners.append(
             PartnerSummary(
                 id=pid,
                 name=registered.name if registered else pid,
                 name_en=registered.name_en if registered else "",
                 figures=figures_at(steps.get(pid), second),
-                status=partner_status(st.last_arrival, now_ms),
+                status=feed_status(st.last_arrival, now_ms),
                 last_event_ts=st.last_event_ts,
                 last_arrival=st.last_arrival,
                 events=st.events,

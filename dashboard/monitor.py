@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from contract.alerts import Alert, AlertKind, AlertLevel, parse_alert
-from dashboard.model import PlatformStats, Status, partner_status
+from contract.metrics import IngestMetrics, Metrics, PipelineMetrics, parse_metric
+from contract.stats import Status, feed_status
+from dashboard.model import PartnerStats
 
 __all__ = [
     "MAX_ALERTS",
@@ -43,34 +45,6 @@ Key = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
-class PipelineMetrics:
-    """One worker's report: its partitions, consumer lag and event-to-publish latency."""
-
-    worker: str
-    at: int
-    partitions: tuple[int, ...]
-    lag: Mapping[int, int]
-    latency_ms: Mapping[str, float]
-    events_per_s: float
-
-    @property
-    def total_lag(self) -> int:
-        """Records behind, summed over the worker's partitions."""
-        return sum(self.lag.values())
-
-
-@dataclass(frozen=True, slots=True)
-class IngestMetrics:
-    """One ingest instance's counters for one partner since the instance started."""
-
-    instance: str
-    partner: str
-    at: int
-    accepted: int
-    rejected: Mapping[str, int]
-
-
-@dataclass(frozen=True, slots=True)
 class StatusChange:
     """A partner feed's status as first seen, or a change of it."""
 
@@ -80,74 +54,6 @@ class StatusChange:
     """Epoch milliseconds of the observation that saw the new status."""
     status: Status
     previous: Status | None
-
-
-def _int(doc: Mapping[str, object], name: str) -> int:
-    value = doc.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer")
-    return value
-
-
-def _num(value: object, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number")
-    return float(value)
-
-
-def _str(doc: Mapping[str, object], name: str) -> str:
-    value = doc.get(name)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{name} must be a non-empty string")
-    return value
-
-
-def _counts(value: object, name: str) -> dict[str, int]:
-    if not isinstance(value, dict):
-        raise ValueError(f"{name} must be an object")
-    out: dict[str, int] = {}
-    for k, v in value.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise ValueError(f"{name}[{k!r}] must be a non-negative integer")
-        out[str(k)] = v
-    return out
-
-
-def parse_metric(key: str, doc: object) -> PipelineMetrics | IngestMetrics:
-    """A decoded ``metrics`` record; ``ValueError`` says what is wrong with it."""
-    if not isinstance(doc, dict):
-        raise ValueError("metrics record is not an object")
-    kind = doc.get("kind")
-    if kind == "pipeline" and key.startswith("pipeline/"):
-        partitions = doc.get("partitions", [])
-        if not isinstance(partitions, list) or not all(
-            isinstance(p, int) and not isinstance(p, bool) for p in partitions
-        ):
-            raise ValueError("partitions must be a list of integers")
-        lag = {int(p): n for p, n in _counts(doc.get("lag", {}), "lag").items()}
-        latency = doc.get("latency_ms", {})
-        if not isinstance(latency, dict):
-            raise ValueError("latency_ms must be an object")
-        return PipelineMetrics(
-            worker=_str(doc, "worker"),
-            at=_int(doc, "at"),
-            partitions=tuple(sorted(partitions)),
-            lag=lag,
-            latency_ms={str(k): _num(v, f"latency_ms[{k!r}]") for k, v in latency.items()},
-            events_per_s=_num(doc.get("events_per_s", 0), "events_per_s"),
-        )
-    if kind == "ingest" and key.startswith("ingest/"):
-        accepted = _int(doc, "accepted")
-        if accepted < 0:
-            raise ValueError("accepted must not be negative")
-        return IngestMetrics(
-            instance=_str(doc, "instance"),
-            partner=_str(doc, "partner"),
-            at=_int(doc, "at"),
-            accepted=accepted,
-            rejected=_counts(doc.get("rejected", {}), "rejected"),
-        )
-    raise ValueError(f"metrics record kind {kind!r} does not match key {key!r}")
 
 
 class RateTracker:
@@ -247,7 +153,7 @@ class MonitorState:
     """Latest metrics per key, alerts by id, rates and status history; ``build`` snapshots it."""
 
     def __init__(self) -> None:
-        self._metrics: dict[str, PipelineMetrics | IngestMetrics] = {}
+        self._metrics: dict[str, Metrics] = {}
         self._alerts: dict[str, Alert] = {}
         self.rates = RateTracker()
         self.history = StatusHistory()
@@ -275,11 +181,11 @@ class MonitorState:
             del self._alerts[oldest.id]
         self._version += 1
 
-    def observe(self, now_ms: int, stats: Mapping[str, Mapping[str, PlatformStats]]) -> None:
+    def observe(self, now_ms: int, stats: Mapping[str, Mapping[str, PartnerStats]]) -> None:
         """Sample the stats' event counters and feed statuses at ``now_ms``."""
         counters = {(s, p): st.events for s, per in stats.items() for p, st in per.items()}
         statuses = {
-            (s, p): partner_status(st.last_arrival, now_ms)
+            (s, p): feed_status(st.last_arrival, now_ms)
             for s, per in stats.items()
             for p, st in per.items()
         }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from contract.partials import Chunk
 from contract.registry import Partner, Registry, Stream, Token, hash_secret
+from contract.stats import PartitionStats
 from dashboard.data import StreamState
-from dashboard.model import Snapshot, StatsRecord
-from stream.merge import Chunk
+from dashboard.model import Snapshot
 
 VIEWER_TOKEN = "tok_viewer_secret"
 T0 = 1_734_778_800  # 2024-12-21T19:00:00+08:00, a minute boundary
@@ -41,4 +42,4 @@ def build(chunks, stats=(), reg=None, version=1) -> Snapshot:
 
 
 def stats(platform, partition, *, arrival=None, event=None, events=0, stream="carnival"):
-    return StatsRecord(stream, platform, partition, event, arrival, events, 0)
+    return PartitionStats(stream, platform, partition, event, arrival, events, 0)

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
+from contract.partials import chunk_key
 from contract.registry import Registry
+from contract.stats import PartitionStats
 from dashboard.data import StreamState, chunk_from_record
-from dashboard.model import StatsRecord, figures_at
-from stream.merge import chunk_key, encode_chunk
+from dashboard.model import figures_at
 from tests.dashboard.builders import T0, chunk
-
-
-def test_record_decodes_to_its_chunk():
-    original = chunk("douyin", 2, {T0: (1, 2, 3)})
-    key = chunk_key("carnival", "douyin", 2, original.minute)
-    assert chunk_from_record(key, encode_chunk(original)) == original
 
 
 def test_tombstone_becomes_an_empty_chunk_that_clears_its_slot():
@@ -29,15 +22,10 @@ def test_tombstone_becomes_an_empty_chunk_that_clears_its_slot():
     assert figures_at(snap.platforms["carnival"]["douyin"], T0).views == 1
 
 
-def test_malformed_partials_key_is_a_value_error():
-    with pytest.raises(ValueError, match="partials key"):
-        chunk_from_record(b"only\x1ftwo", None)
-
-
 def test_stats_tombstone_removes_the_partition_record():
     state = StreamState()
-    state.put_stats("a", StatsRecord("carnival", "douyin", 0, 10, 20, 3, 0))
-    state.put_stats("b", StatsRecord("carnival", "douyin", 1, 30, 40, 4, 0))
+    state.put_stats("a", PartitionStats("carnival", "douyin", 0, 10, 20, 3, 0))
+    state.put_stats("b", PartitionStats("carnival", "douyin", 1, 30, 40, 4, 0))
     state.put_stats("b", None)
     merged = state.build(Registry(), 1).stats["carnival"]["douyin"]
     assert (merged.last_arrival, merged.events) == (20, 3)

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from contract.series import sum_steps
+from contract.stats import PartitionStats
 from dashboard.exceptions import BadParameter, UnknownStream
 from dashboard.model import (
     Figures,
-    StatsRecord,
     aggregate_stats,
     bucket_series,
     parse_instant,
-    parse_stats,
-    partner_status,
     rfc3339,
     stream_series,
     summarize,
 )
-from stream.merge import sum_steps
 from tests.dashboard.builders import T0, build, chunk
 
 
@@ -77,32 +75,12 @@ def test_a_newer_chunk_for_the_same_key_replaces_the_old_one():
     assert summarize(snap, "carnival", T0, 0).total == Figures()
 
 
-@pytest.mark.parametrize(
-    ("age_ms", "status"),
-    [
-        (0, "live"),
-        (29_999, "live"),
-        (30_000, "stale"),
-        (299_999, "stale"),
-        (300_000, "offline"),
-        (-5_000, "live"),  # arrival stamped slightly ahead of our clock
-    ],
-)
-def test_status_thresholds(age_ms, status):
-    now = 1_000_000_000
-    assert partner_status(now - age_ms, now) == status
-
-
-def test_status_without_any_arrival_is_offline():
-    assert partner_status(None, 123) == "offline"
-
-
 def test_stats_take_newest_times_and_sum_events_over_partitions():
     merged = aggregate_stats(
         [
-            StatsRecord("s", "p", 0, 100, 150, 3, 1),
-            StatsRecord("s", "p", 1, 200, 120, 4, 0),
-            StatsRecord("s", "p", 2, None, None, 0, 2),
+            PartitionStats("s", "p", 0, 100, 150, 3, 1),
+            PartitionStats("s", "p", 1, 200, 120, 4, 0),
+            PartitionStats("s", "p", 2, None, None, 0, 2),
         ]
     )["s"]["p"]
     assert (merged.last_event_ts, merged.last_arrival, merged.events, merged.rejected) == (
@@ -128,23 +106,6 @@ def test_registered_partner_without_data_is_listed_with_zeros(sample_snapshot):
 def test_unknown_stream_raises():
     with pytest.raises(UnknownStream):
         summarize(build([]), "nope", T0, 0)
-
-
-def test_parse_stats_rejects_missing_fields():
-    with pytest.raises(ValueError, match="platform"):
-        parse_stats({"stream": "s", "partition": 0})
-    rec = parse_stats(
-        {
-            "stream": "s",
-            "platform": "p",
-            "partition": 1,
-            "last_event_ts": None,
-            "last_arrival": 5,
-            "events": 2,
-            "rejected": 0,
-        }
-    )
-    assert rec == StatsRecord("s", "p", 1, None, 5, 2, 0)
 
 
 @pytest.mark.parametrize(

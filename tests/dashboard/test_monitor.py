@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.model import PlatformStats
+from dashboard.model import PartnerStats
 from dashboard.monitor import (
     MonitorState,
     RateTracker,
     StatusHistory,
     parse_alert,
-    parse_metric,
 )
 
 PIPELINE = {
@@ -42,41 +41,6 @@ ALERT = {
     "message_en": "Douyin is stale",
     "value": 42,
 }
-
-
-def test_pipeline_record_parses():
-    m = parse_metric("pipeline/w1", PIPELINE)
-    assert (m.worker, m.partitions, m.lag, m.total_lag) == ("w1", (0, 2), {0: 5, 2: 7}, 12)
-    assert m.latency_ms == {"p50": 120.0, "p95": 480.5, "p99": 950.0}
-    assert m.events_per_s == 321.5
-
-
-def test_ingest_record_parses():
-    m = parse_metric("ingest/host-1/douyin", INGEST)
-    assert (m.instance, m.partner, m.accepted, dict(m.rejected)) == (
-        "host-1",
-        "douyin",
-        1000,
-        {"bad_value": 3, "ts_too_old": 2},
-    )
-
-
-@pytest.mark.parametrize(
-    ("key", "doc"),
-    [
-        ("pipeline/w1", [1, 2]),
-        ("ingest/h/p", PIPELINE),  # kind does not match the key
-        ("pipeline/w1", {**PIPELINE, "lag": {"0": -1}}),
-        ("pipeline/w1", {**PIPELINE, "partitions": ["0"]}),
-        ("pipeline/w1", {**PIPELINE, "at": "soon"}),
-        ("ingest/h/p", {**INGEST, "accepted": True}),
-        ("ingest/h/p", {**INGEST, "rejected": {"bad_value": "3"}}),
-        ("other/x", {"kind": "other"}),
-    ],
-)
-def test_malformed_metrics_are_value_errors(key, doc):
-    with pytest.raises(ValueError):
-        parse_metric(key, doc)
 
 
 def test_alert_parses_and_speaks_both_languages():
@@ -159,10 +123,10 @@ def test_state_builds_sums_over_ingest_instances_and_orders_alerts():
 def test_state_observes_stats_into_rates_and_statuses():
     state = MonitorState()
     now = 1_734_778_900_000
-    state.observe(now, {"carnival": {"douyin": PlatformStats(None, now - 1000, 10, 0)}})
-    state.observe(now + 2000, {"carnival": {"douyin": PlatformStats(None, now - 1000, 30, 0)}})
+    state.observe(now, {"carnival": {"douyin": PartnerStats(None, now - 1000, 10, 0)}})
+    state.observe(now + 2000, {"carnival": {"douyin": PartnerStats(None, now - 1000, 30, 0)}})
     assert state.build().rates[("carnival", "douyin")] == pytest.approx(10.0)
-    state.observe(now + 60_000, {"carnival": {"douyin": PlatformStats(None, now - 1000, 30, 0)}})
+    state.observe(now + 60_000, {"carnival": {"douyin": PartnerStats(None, now - 1000, 30, 0)}})
     snap = state.build()
     assert [c.status for c in snap.history_for("carnival")] == ["stale", "live"]
     assert snap.rates[("carnival", "douyin")] == 0.0  # nothing new in the last window

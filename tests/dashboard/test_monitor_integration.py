@@ -15,13 +15,13 @@ import orjson
 import pandas as pd
 import pytest
 
+from contract.partials import Chunk, chunk_key, encode_chunk
 from contract.registry import Partner, Stream
 from contract.registry_store import RegistryStore
 from contract.settings import Settings
 from contract.topics import ALERTS, METRICS, PARTIALS, ensure_topics
 from dashboard.data import LiveData
 from dashboard.exports import export_command, parse_export_request, render_export
-from stream.merge import Chunk, chunk_key, encode_chunk
 
 pytestmark = pytest.mark.integration
 
