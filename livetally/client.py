@@ -1,35 +1,59 @@
-"""A small partner SDK for the ingest API, and the ``livetally send`` command built on it.
+"""The partner SDK for the ingest API, and the ``livetally send`` command built on it.
 
-Retrying is always safe: counting is duplicate-proof, so an event sent twice counts once.
+``Client`` batches events the way Segment's and PostHog's SDKs do: a batch goes out when
+``batch_size`` events are waiting or the oldest has waited ``flush_interval`` seconds,
+whichever comes first; optionally from a background thread with a bounded queue. Retrying
+is always safe: counting is duplicate-proof, so an event sent twice counts once.
+
+It needs httpx only (orjson, when installed, makes encoding faster) and imports nothing of
+the ingest service: the rules of an event are the contract's (``contract.wire``).
 """
 
 from __future__ import annotations
 
+import atexit
 import gzip as gzip_module
+import json
 import logging
 import os
 import random
 import sys
+import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TextIO
+from typing import TYPE_CHECKING, Any, Self, TextIO
 
 import httpx
-import orjson
 
-from contract.kafka_auth import KafkaSecurity
 from livetally.exceptions import LivetallyError
 
+if TYPE_CHECKING:
+    from contract.kafka_auth import KafkaSecurity
+    from contract.wire import SessionType
+
+try:
+    import orjson
+
+    _fast_dumps: Callable[[Any], bytes] | None = orjson.dumps
+    _fast_loads: Callable[[str | bytes], Any] | None = orjson.loads
+except ImportError:  # the SDK needs httpx only
+    _fast_dumps = _fast_loads = None
+
 __all__ = [
+    "EXIT_TIMEOUT_S",
     "BatchResult",
     "Client",
     "ClientError",
     "KafkaClient",
     "LineError",
+    "OnError",
+    "QueueFull",
     "RejectedEvent",
     "backoff_delay",
     "iter_ndjson",
@@ -39,12 +63,16 @@ __all__ = [
     "send_file",
 ]
 
+logger = logging.getLogger(__name__)
+
 RETRY_STATUSES: frozenset[int] = frozenset({408, 429, 502, 503, 504})
 """Statuses that mean "try again later" (too slow a link, overload, rate limit, Kafka
 briefly away)."""
 MAX_500_RETRIES = 2
 """A 500 is a fault of the service that usually fails the same way again: it is retried
 this many times per batch (in case it was a one-off), then reported with its error id."""
+EXIT_TIMEOUT_S = 10.0
+"""How long the interpreter's exit waits for each open client's last events."""
 
 
 class ClientError(LivetallyError):
@@ -54,6 +82,14 @@ class ClientError(LivetallyError):
         super().__init__(message)
         self.status = status
         self.problem: dict[str, Any] = problem if isinstance(problem, dict) else {}
+
+
+class QueueFull(ClientError):
+    """A background client's queue held ``max_queue_size`` events: the new one was dropped."""
+
+
+OnError = Callable[[ClientError, list[Mapping[str, Any]]], None]
+"""``on_error(error, events)``: called with events that will not be delivered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +117,24 @@ class BatchResult:
 
 
 # --- pure helpers -------------------------------------------------------------------------
+
+
+def _dumps(doc: Any) -> bytes:
+    """``doc`` as compact JSON; ``TypeError``/``ValueError`` if it is not JSON."""
+    if _fast_dumps is not None:
+        return _fast_dumps(doc)
+    return json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _loads(data: str | bytes) -> Any:
+    """Parsed JSON; ``ValueError`` if it is not JSON."""
+    if _fast_loads is not None:
+        return _fast_loads(data)
+    return json.loads(data)
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def parse_result(doc: Any) -> BatchResult:
@@ -170,44 +224,51 @@ def _is_outcome(doc: Any) -> bool:
 
 def _json_or_none(response: httpx.Response) -> Any:
     try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
+        return _loads(response.content)
+    except ValueError:
         return None
 
 
 # --- the client ---------------------------------------------------------------------------
 
+_OPEN: weakref.WeakSet[Client] = weakref.WeakSet()
+"""Clients not closed yet, closed (and so flushed) when the interpreter exits."""
 
-class _FlushOnExit:
-    """``with client:`` flushes what is buffered when the block ends cleanly, then closes."""
 
-    def flush(self) -> object:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+def _close_open_clients() -> None:
+    for client in list(_OPEN):
         try:
-            if exc_type is None:
-                self.flush()
-        finally:
-            self.close()
+            client.close(timeout_s=EXIT_TIMEOUT_S)
+        except Exception:
+            logger.exception("livetally: could not send the last events at exit")
 
 
-class Client(_FlushOnExit):
+atexit.register(_close_open_clients)
+
+
+class Client:
     """Posts a partner's events to ``POST {base_url}/v1/events`` in batches.
 
-    ``send`` buffers, ``flush`` posts what is buffered; ``result`` accumulates the
-    outcome of every event sent, indexed in the order they were given to ``send``.
+    ``send`` (or ``join``/``heartbeat``/``leave``/``count``) queues an event; a batch is
+    posted once ``batch_size`` events wait or the oldest has waited ``flush_interval``
+    seconds, whichever comes first. ``flush`` posts everything now; ``close``, the end of a
+    ``with`` block and the interpreter's exit flush too. ``result`` accumulates the outcome
+    of every event sent, indexed in the order they were given to ``send``.
+
+    By default batches are posted by the thread that calls ``send``, which then waits for
+    the answer (and ``flush_interval`` is checked at each ``send`` and ``flush_if_due``).
+    With ``background=True`` one sender thread posts them, on time even when no more events
+    come, and ``send`` never waits: it only puts the event on a queue of at most
+    ``max_queue_size`` events. When that queue is full the new event is dropped: ``send``
+    returns False, ``dropped`` counts it and ``on_error`` gets a ``QueueFull``. Memory stays
+    bounded by ``max_queue_size`` events plus the batch being posted.
+
+    ``on_error(error, events)`` receives every event that will not be delivered: a batch the
+    API refused or that could not be posted after every retry, or a dropped event. Without
+    it, the calling thread gets the ``ClientError`` (the sender thread logs it instead).
+
+    A client without a background thread belongs to the thread that uses it; with one,
+    any thread may call ``send`` and the helpers.
     """
 
     def __init__(
@@ -216,22 +277,41 @@ class Client(_FlushOnExit):
         key: str,
         *,
         batch_size: int = 500,
+        flush_interval: float = 1.0,
+        background: bool = False,
+        max_queue_size: int = 10_000,
+        on_error: OnError | None = None,
         gzip: bool = True,
         max_retries: int = 8,
         timeout_s: float = 10,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        now_ms: Callable[[], int] = _wall_ms,
         rng: random.Random | None = None,
+        flush_at_exit: bool = True,
     ) -> None:
+        """``clock`` times ``flush_interval`` (seconds, monotonic); ``now_ms`` is the event
+        time the helpers stamp (epoch ms); ``sleep`` waits between retries."""
         if not 1 <= batch_size <= 1000:
             raise ValueError("batch_size must be 1 to 1000")
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        if flush_interval < 0:
+            raise ValueError("flush_interval must be >= 0")
+        if max_queue_size < 1:
+            raise ValueError("max_queue_size must be at least 1")
         self._url = base_url.rstrip("/") + "/v1/events"
         self._gzip = gzip
         self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._background = background
+        self._max_queue_size = max_queue_size
+        self._on_error = on_error
         self._max_retries = max_retries
         self._sleep = sleep
+        self._clock = clock
+        self._now_ms = now_ms
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._http = httpx.Client(
             timeout=timeout_s,
@@ -242,35 +322,254 @@ class Client(_FlushOnExit):
                 "User-Agent": "livetally-client/0.1",
             },
         )
-        self._buffer: list[Mapping[str, Any]] = []
+        # (when queued by ``clock``, event); the sender thread and ``send`` share it.
+        self._queue: deque[tuple[float, Mapping[str, Any]]] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._in_flight = 0
+        self._flushing = 0
+        self._closed = False
+        self._full = False
         self._sent = 0
         self.result = BatchResult()
-        """Outcome of every event flushed so far."""
+        """Outcome of every event posted so far."""
         self.retries = 0
         """How many requests were retried."""
+        self.dropped = 0
+        """Events dropped because the background queue was full."""
+        if flush_at_exit:
+            _OPEN.add(self)
 
     @property
     def pending(self) -> int:
-        """Events buffered and not yet posted."""
-        return len(self._buffer)
+        """Events queued and not yet answered."""
+        with self._cond:
+            return len(self._queue) + self._in_flight
 
-    def send(self, event: Mapping[str, Any]) -> None:
-        """Buffer one event; posts a batch once ``batch_size`` events are waiting."""
-        self._buffer.append(event)
-        if len(self._buffer) >= self._batch_size:
-            self.flush()
+    # --- queueing ---------------------------------------------------------------------
+
+    def send(self, event: Mapping[str, Any]) -> bool:
+        """Queue one event; False if it was dropped because the background queue is full.
+
+        A background client checks here that the event is JSON (``TypeError`` or
+        ``ValueError`` otherwise), so one bad event cannot sink a batch on the sender.
+        """
+        if self._closed:
+            raise ClientError("this client is closed")
+        if not self._background:
+            self._queue.append((self._clock(), event))
+            if self._due():
+                self.flush()
+            return True
+        _dumps(event)
+        with self._cond:
+            if len(self._queue) >= self._max_queue_size:
+                self.dropped += 1
+                warn, self._full = not self._full, True
+            else:
+                self._queue.append((self._clock(), event))
+                self._full = False
+                self._cond.notify_all()
+                self._start_sender()
+                return True
+        if warn:
+            logger.warning(
+                "livetally: the send queue holds %d events; dropping new ones", len(self._queue)
+            )
+        self._report(QueueFull(f"the send queue is full ({self._max_queue_size} events)"), [event])
+        return False
+
+    def join(
+        self,
+        stream: str,
+        session_id: str,
+        *,
+        viewer_id: str | None = None,
+        ts: int | str | None = None,
+        event_id: str | None = None,
+    ) -> bool:
+        """Send a ``join``: a viewer started watching ``stream``.
+
+        ``ts`` is now (``now_ms``) unless given, as epoch milliseconds or an RFC 3339
+        string; ``viewer_id`` (for uniques) defaults to the session on the server.
+        """
+        return self.send(self._session_event("join", stream, session_id, viewer_id, ts, event_id))
+
+    def heartbeat(
+        self,
+        stream: str,
+        session_id: str,
+        *,
+        viewer_id: str | None = None,
+        ts: int | str | None = None,
+        event_id: str | None = None,
+    ) -> bool:
+        """Send a ``heartbeat``: the viewer is still watching (arguments as for ``join``)."""
+        return self.send(
+            self._session_event("heartbeat", stream, session_id, viewer_id, ts, event_id)
+        )
+
+    def leave(
+        self,
+        stream: str,
+        session_id: str,
+        *,
+        viewer_id: str | None = None,
+        ts: int | str | None = None,
+        event_id: str | None = None,
+    ) -> bool:
+        """Send a ``leave``: the viewer stopped watching (arguments as for ``join``)."""
+        return self.send(self._session_event("leave", stream, session_id, viewer_id, ts, event_id))
+
+    def count(
+        self,
+        stream: str,
+        concurrent: int,
+        *,
+        cumulative: int | None = None,
+        uniques: int | None = None,
+        ts: int | str | None = None,
+        event_id: str | None = None,
+    ) -> bool:
+        """Send a ``count`` (a partner in reports mode): ``concurrent`` viewers now, and
+        optionally the views (``cumulative``) and ``uniques`` so far."""
+        event: dict[str, Any] = {"type": "count", "stream": stream, "ts": self._ts(ts)}
+        optional = {"event_id": event_id, "concurrent": concurrent}
+        optional |= {"cumulative": cumulative, "uniques": uniques}
+        event.update((k, v) for k, v in optional.items() if v is not None)
+        return self.send(event)
+
+    def _ts(self, ts: int | str | None) -> int | str:
+        return self._now_ms() if ts is None else ts
+
+    def _session_event(
+        self,
+        kind: SessionType,
+        stream: str,
+        session_id: str,
+        viewer_id: str | None,
+        ts: int | str | None,
+        event_id: str | None,
+    ) -> dict[str, Any]:
+        event: dict[str, Any] = {"type": kind, "stream": stream, "ts": self._ts(ts)}
+        event["session_id"] = session_id
+        if viewer_id is not None:
+            event["viewer_id"] = viewer_id
+        if event_id is not None:
+            event["event_id"] = event_id
+        return event
+
+    # --- sending ----------------------------------------------------------------------
+
+    def _due(self) -> bool:
+        """Whether a batch should go now (with ``_cond`` held in background mode)."""
+        if not self._queue:
+            return False
+        if len(self._queue) >= self._batch_size or self._flushing or self._closed:
+            return True
+        return self._clock() - self._queue[0][0] >= self._flush_interval
+
+    def _wait_s(self) -> float | None:
+        if not self._queue:
+            return None
+        return max(0.0, self._queue[0][0] + self._flush_interval - self._clock())
+
+    def _take(self) -> list[Mapping[str, Any]]:
+        count = min(len(self._queue), self._batch_size)
+        return [self._queue.popleft()[1] for _ in range(count)]
+
+    def flush_if_due(self) -> BatchResult:
+        """Post the batches ``batch_size`` or ``flush_interval`` call for; for a client
+        without a background thread, from the caller's own loop."""
+        if self._background:
+            with self._cond:
+                self._cond.notify_all()
+            return BatchResult()
+        out = BatchResult()
+        while self._due():
+            out.add(self._deliver(self._take()))
+        return out
 
     def flush(self) -> BatchResult:
-        """Post every buffered event; return the outcome of those events."""
-        out = BatchResult()
-        while self._buffer:
-            batch = self._buffer[: self._batch_size]
-            del self._buffer[: self._batch_size]
+        """Post every queued event and wait for the answers; return their outcome (with a
+        background sender: of every event answered while it waited)."""
+        if not self._background:
+            out = BatchResult()
+            while self._queue:
+                out.add(self._deliver(self._take()))
+            return out
+        if threading.current_thread() is self._thread:
+            return BatchResult()  # on_error calling flush: the sender is already at it
+        with self._cond:
+            accepted, rejected = self.result.accepted, len(self.result.rejected)
+            self._flushing += 1
+            self._cond.notify_all()
+            try:
+                while (self._queue or self._in_flight) and self._sender_alive():
+                    self._cond.wait(1.0)
+            finally:
+                self._flushing -= 1
+            return BatchResult(self.result.accepted - accepted, self.result.rejected[rejected:])
+
+    def _deliver(self, batch: list[Mapping[str, Any]]) -> BatchResult:
+        """Post one batch; its outcome with indexes counted from the first event sent."""
+        offset = self._sent
+        self._sent += len(batch)
+        try:
             result = self.post_batch(batch)
-            out.add(result, offset=self._sent)
-            self.result.add(result, offset=self._sent)
-            self._sent += len(batch)
-        return out
+        except ClientError as error:
+            if self._on_error is None and not self._background:
+                raise
+            self._report(error, batch)
+            return BatchResult()
+        except Exception as exc:
+            if not self._background:
+                raise
+            self._report(ClientError(f"could not post events: {type(exc).__name__}: {exc}"), batch)
+            return BatchResult()
+        shifted = BatchResult()
+        shifted.add(result, offset)
+        with self._cond:
+            self.result.add(result, offset)
+        return shifted
+
+    def _report(self, error: ClientError, events: list[Mapping[str, Any]]) -> None:
+        if self._on_error is None:
+            if not isinstance(error, QueueFull):
+                logger.error("livetally: %d events not delivered: %s", len(events), error)
+            return
+        try:
+            self._on_error(error, events)
+        except Exception:
+            logger.exception("livetally: on_error failed")
+
+    # --- the sender thread ------------------------------------------------------------
+
+    def _start_sender(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="livetally-sender", daemon=True)
+            self._thread.start()
+
+    def _sender_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._due():
+                    if self._closed and not self._queue:
+                        return
+                    self._cond.wait(self._wait_s())
+                batch = self._take()
+                self._in_flight = len(batch)
+            try:
+                self._deliver(batch)
+            finally:
+                with self._cond:
+                    self._in_flight = 0
+                    self._cond.notify_all()
+
+    # --- one request ------------------------------------------------------------------
 
     def post_batch(self, events: Iterable[Mapping[str, Any]]) -> BatchResult:
         """Post one batch now; rejection indexes are within the batch.
@@ -278,7 +577,7 @@ class Client(_FlushOnExit):
         408, 429, 502-504 and network errors are retried up to ``max_retries`` times with
         back-off; a 500 at most ``MAX_500_RETRIES`` times; anything else is not retried.
         """
-        body = orjson.dumps({"events": list(events)})
+        body = _dumps({"events": list(events)})
         headers = {}
         if self._gzip:
             body = gzip_module.compress(body, compresslevel=1)
@@ -323,9 +622,77 @@ class Client(_FlushOnExit):
             attempt += 1
             self.retries += 1
 
+    # --- the end ----------------------------------------------------------------------
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Post what is queued, stop the sender thread and close the connection pool.
+
+        A background client waits at most ``timeout_s`` (None: as long as it takes) for
+        its sender; events it has not posted by then go to ``on_error``.
+        """
+        if self._closed:
+            return
+        _OPEN.discard(self)
+        try:
+            if not self._background:
+                self.flush()
+                return
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+            if self._thread is not None:
+                self._thread.join(timeout_s)
+            with self._cond:
+                left = [event for _, event in self._queue]
+                self._queue.clear()
+            if left:
+                self._report(ClientError(f"closed before {len(left)} events were sent"), left)
+        finally:
+            self._closed = True
+            if not self._sender_alive():
+                self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:  # the block failed: still send what it queued, without hiding its error
+            self.close()
+        except Exception:
+            logger.exception("livetally: could not send the last events")
+
+
+class _FlushOnExit:
+    """``with client:`` flushes what is buffered when the block ends cleanly, then closes."""
+
+    def flush(self) -> object:
+        raise NotImplementedError
+
     def close(self) -> None:
-        """Close the HTTP connection pool (does not flush)."""
-        self._http.close()
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self.flush()
+        finally:
+            self.close()
 
 
 # --- straight to Kafka ---------------------------------------------------------------------
@@ -334,9 +701,9 @@ class Client(_FlushOnExit):
 class KafkaClient(_FlushOnExit):
     """An operator's tool: produces one partner's events straight to the events topic, for
     a bulk backfill of a log by whoever holds an operator Kafka user (one with Write on the
-    events topic). Partners post over HTTP (``IngestClient``); they are never given Kafka.
+    events topic). Partners post over HTTP (``Client``); they are never given Kafka.
 
-    It writes the same records ingest writes (``ingest.packing``), one per partition per
+    It writes the same records ingest writes (``contract.packing``), one per partition per
     flush, produced with ``acks=all`` and an idempotent producer. Whatever it writes is
     trusted as accepted by ingest, so it is only for the operator.
 
@@ -367,6 +734,7 @@ class KafkaClient(_FlushOnExit):
             raise ValueError("timeout_ms must be positive")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        from contract.kafka_auth import KafkaSecurity
         from contract.topics import EVENTS
 
         servers = bootstrap.split(",") if isinstance(bootstrap, str) else list(bootstrap)
@@ -393,7 +761,7 @@ class KafkaClient(_FlushOnExit):
             from kafka import KafkaProducer
             from kafka.errors import KafkaError
 
-            from ingest.producer import producer_options
+            from contract.producing import producer_options
 
             options = {
                 **producer_options(self._ack_timeout_s),
@@ -422,8 +790,8 @@ class KafkaClient(_FlushOnExit):
                 f"event has platform {platform!r} but this client produces for {self._partner!r}"
             )
         try:
-            orjson.dumps(event)
-        except TypeError as exc:
+            _dumps(event)
+        except (TypeError, ValueError) as exc:
             raise ClientError(f"event is not JSON: {exc}") from None
         self._buffer.append(event)
         if len(self._buffer) >= self._batch_size:
@@ -435,7 +803,7 @@ class KafkaClient(_FlushOnExit):
             return 0
         from kafka.errors import KafkaError
 
-        from ingest.packing import pack_raw_events
+        from contract.packing import pack_raw_events
 
         events, self._buffer = self._buffer, []
         try:
@@ -490,8 +858,8 @@ def iter_ndjson(lines: Iterable[str]) -> Iterator[tuple[int, Any] | LineError]:
         if not text.strip():
             continue
         try:
-            yield number, orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
+            yield number, _loads(text)
+        except ValueError as exc:
             yield LineError(number, f"not valid JSON: {exc}")
 
 
@@ -551,9 +919,9 @@ def send_file(
     Returns 0 when every event was accepted, 1 when some were rejected.
     """
     if url is None:
-        from ingest.config import IngestConfig
+        from contract.ingest_address import IngestAddress
 
-        url = IngestConfig.from_env().base_url
+        url = IngestAddress.from_env().base_url
     printer = out or sys.stdout
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
     accepted = 0

@@ -25,6 +25,7 @@ from ingest.app import create_app
 from ingest.config import IngestConfig
 from ingest.openapi import ROUTE_STATUSES
 from ingest.server import uvicorn_config
+from livetally.client import BatchResult
 from tests.ports import free_port, free_port_pair
 
 from .broker import Broker
@@ -175,6 +176,22 @@ def test_accepted_events_are_in_kafka_in_the_partition_their_key_maps_to(server,
         assert batch.platform == "douyu" and batch.timeout_ms == 30_000
     # one record per partition per request: no more records than partitions used
     assert len({key for _, key, _, _ in found.values()}) <= PARTITIONS
+
+
+def test_the_partner_sdk_s_events_reach_kafka_in_their_viewer_s_partition(server, kafka):
+    from livetally.client import Client
+
+    sessions = [f"sdk-{uuid.uuid4().hex[:8]}-{i}" for i in range(12)]
+    with Client(server, KEY, background=True, batch_size=5, flush_at_exit=False) as client:
+        for session in sessions:
+            client.join("carnival", session)
+            client.heartbeat("carnival", session)
+    assert client.result == BatchResult(accepted=24)
+    found = stored_events(kafka, set(sessions))
+    assert found.keys() == set(sessions)
+    for session, (partition, _key, _event, batch) in found.items():
+        assert partition == partition_for(partition_key("carnival", "douyu", session), PARTITIONS)
+        assert batch.platform == "douyu"
 
 
 def test_ndjson_and_gzip_reach_kafka(server, kafka, spec):

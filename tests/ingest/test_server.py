@@ -310,3 +310,32 @@ def test_headers_and_a_large_body_in_one_send_are_not_mistaken_for_large_headers
         sock.sendall(request_head(len(body)) + body)
         status, _, _ = read_response(sock)
     assert status == 202
+
+
+def test_the_partner_sdk_posts_through_the_real_server_from_its_sender_thread(serve):
+    from contract.records import decode_batch
+    from livetally.client import Client
+
+    sink = AcknowledgingSink()
+    running = serve(sink)
+    errors: list = []
+    client = Client(
+        running.url,
+        KEY,
+        background=True,
+        batch_size=3,
+        on_error=lambda error, events: errors.append(error),
+        flush_at_exit=False,
+    )
+    with client:
+        client.join("carnival", "sdk-1", viewer_id="v-1")
+        client.heartbeat("carnival", "sdk-1")
+        client.heartbeat("nowhere", "sdk-1")  # refused by the server, counted as rejected
+        client.leave("carnival", "sdk-1")
+    assert errors == []
+    assert client.result.accepted == 3
+    [rejected] = client.result.rejected
+    assert (rejected.index, rejected.code) == (2, "unknown_stream")
+    stored = [e for _, record in sink.sent for e in decode_batch(record.value).events]
+    assert sorted(e["type"] for e in stored) == ["heartbeat", "join", "leave"]
+    assert all(e["session_id"] == "sdk-1" for e in stored)
