@@ -15,8 +15,8 @@ from collections.abc import Container
 import msgspec
 from msgspec import UNSET
 
-from contract.events import MAX_FUTURE_MS, MAX_PAST_MS, PartnerMode
-from contract.wire import WireBody, WireEvent
+from contract.events import PartnerMode
+from contract.wire import MAX_FUTURE_MS, MAX_PAST_MS, WireBody, WireEvent
 from ingest.body import BodyKind
 
 __all__ = ["accept_whole"]

@@ -621,6 +621,50 @@ def test_kafka_client_refuses_what_ingest_would_refuse_before_producing():
         KafkaClient("127.0.0.1:1", "")
 
 
+class FakeProducer:
+    """Stands in for kafka-python's producer: four partitions, every send acknowledged."""
+
+    def __init__(self):
+        self.sent = []
+
+    def partitions_for(self, topic):
+        return {0, 1, 2, 3}
+
+    def send(self, topic, *, key, value, partition):
+        self.sent.append((topic, key, value, partition))
+        return FakeFuture()
+
+    def flush(self, timeout=None):
+        return None
+
+
+class FakeFuture:
+    def get(self, timeout=None):
+        return None
+
+
+def test_kafka_client_writes_the_records_ingest_writes_in_the_key_s_partition():
+    from contract.packing import partition_for
+    from contract.records import decode_batch, partition_key
+
+    client = KafkaClient("127.0.0.1:1", "douyu", 45_000, clock_ms=lambda: 1_734_780_000_000)
+    producer = client._producer = FakeProducer()
+    for i in range(10):
+        client.send({"type": "join", "stream": "carnival", "ts": 1, "session_id": f"k{i}"})
+    assert client.flush() == 10 and client.produced == 10
+    seen = set()
+    for topic, _key, value, partition in producer.sent:
+        batch = decode_batch(value)
+        assert topic == "livetally.events" and batch.platform == "douyu"
+        assert (batch.received_at, batch.timeout_ms) == (1_734_780_000_000, 45_000)
+        for event in batch.events:
+            assert partition == partition_for(
+                partition_key("carnival", "douyu", event["session_id"]), 4
+            )
+            seen.add(event["session_id"])
+    assert seen == {f"k{i}" for i in range(10)}
+
+
 def _read_topic(kafka, name: str, *, until, timeout_s: float = 60) -> list[dict]:
     from kafka import KafkaConsumer, TopicPartition
 
