@@ -22,6 +22,7 @@ __all__ = [
     "AlreadyRegistered",
     "NotRegistered",
     "Partner",
+    "PartnerRevoked",
     "Registry",
     "RegistryError",
     "Role",
@@ -52,6 +53,10 @@ class RegistryError(ValueError):
 
 class AlreadyRegistered(RegistryError):
     """An add for an id that is already registered (and would be overwritten)."""
+
+
+class PartnerRevoked(RegistryError):
+    """An action that needs a live partner on a revoked one."""
 
 
 class NotRegistered(RegistryError):

@@ -20,6 +20,7 @@ from contract.registry import (
     AlreadyRegistered,
     NotRegistered,
     Partner,
+    PartnerRevoked,
     Registry,
     RegistryError,
     Stream,
@@ -184,7 +185,7 @@ def rotate_key(
     still in the grace period of an earlier rotation stops now."""
     partner = _partner(registry, partner_id)
     if partner.revoked:
-        raise RegistryError(f"partner {partner_id!r} is revoked; add it again for a new key")
+        raise PartnerRevoked(f"partner {partner_id!r} is revoked; add it again for a new key")
     if not 0 <= grace_s <= MAX_GRACE_S:
         raise RegistryError(f"the grace period must be 0 to {MAX_GRACE_S} seconds")
     secret = new_secret(KEY_PREFIX) if key is None else key

@@ -23,6 +23,7 @@ from contract.registry import (
     AlreadyRegistered,
     NotRegistered,
     Partner,
+    PartnerRevoked,
     Registry,
     RegistryError,
     Stream,
@@ -274,7 +275,7 @@ def _refusals(kind: str, item_id: str) -> Iterator[None]:
         yield
     except NotRegistered:
         raise UnknownItem(kind, item_id) from None
-    except AlreadyRegistered as exc:
+    except (AlreadyRegistered, PartnerRevoked) as exc:
         raise Conflict(str(exc)) from None
     except RegistryError as exc:
         raise BadParameter(kind, f"is not valid: {exc}") from None

@@ -23,6 +23,7 @@ from contract.registry import (
     AlreadyRegistered,
     NotRegistered,
     Partner,
+    PartnerRevoked,
     Registry,
     RegistryError,
     Stream,
@@ -49,8 +50,6 @@ __all__ = [
     "load_registry",
     "parse_grace",
     "register",
-    "register_partner",
-    "register_stream",
     "revoked_partner",
     "revoked_token",
     "run",
@@ -76,7 +75,8 @@ class UnknownItem(LivetallyError):
 
 
 class AlreadyExists(LivetallyError):
-    """An add for an id that is registered; nothing was changed."""
+    """What is registered refuses the change (an id taken, a partner revoked); nothing was
+    changed."""
 
 
 # --- pure: building registry items -------------------------------------------------------
@@ -92,7 +92,7 @@ def _registration() -> Iterator[None]:
         if exc.kind == "partner":
             raise UnknownPartner(str(exc)) from None
         raise UnknownItem(str(exc)) from None
-    except AlreadyRegistered as exc:
+    except (AlreadyRegistered, PartnerRevoked) as exc:
         raise AlreadyExists(str(exc)) from None
     except RegistryError as exc:
         raise InvalidRegistration(str(exc)) from None
@@ -299,18 +299,6 @@ def register(settings: Settings, *items: Stream | Partner | Token) -> None:
     _prepare(settings)
     for item in items:
         _put(settings, item)
-
-
-def register_stream(settings: Settings, stream: Stream) -> None:
-    """Make sure the topics exist and write ``stream`` to the registry."""
-    _prepare(settings)
-    _put(settings, stream)
-
-
-def register_partner(settings: Settings, partner: Partner) -> None:
-    """Make sure the topics exist and write ``partner`` to the registry."""
-    _prepare(settings)
-    _put(settings, partner)
 
 
 def _describe(partner: Partner) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -11,6 +12,8 @@ from contract.settings import Settings
 from livetally.exceptions import LivetallyError
 
 __all__ = ["BadArgument", "dispatch"]
+
+logger = logging.getLogger(__name__)
 
 
 class BadArgument(LivetallyError):
@@ -70,6 +73,8 @@ def dispatch(
     if command == "export":
         from dashboard.exports import export_command
 
+        # Reading the stream's history from Kafka takes a while on a long stream.
+        logger.info("exporting %s: reading its numbers from Kafka ...", args.stream)
         return export_command(args, settings)
     if command == "bench":
         from livetally.bench import run_bench

@@ -10,6 +10,7 @@ from contract.registry import (
     AlreadyRegistered,
     NotRegistered,
     Partner,
+    PartnerRevoked,
     Registry,
     RegistryError,
     Stream,
@@ -112,7 +113,7 @@ def test_a_grace_period_out_of_range_is_refused(memory, grace_s):
 
 def test_a_revoked_partner_gets_no_new_key(memory):
     memory.put(actions.revoke_partner(memory.registry, "kandu"))
-    with pytest.raises(RegistryError, match="revoked"):
+    with pytest.raises(PartnerRevoked, match="revoked"):
         actions.rotate_key(memory.registry, "kandu")
 
 

@@ -288,6 +288,9 @@ def test_rotating_a_key_keeps_the_old_one_for_the_grace_period(client, setup):
         "/api/v1/admin/partners/p2/rotate-key", headers=ADMIN, json={"grace_s": 10**8}
     )
     assert too_long.status_code == 400
+    client.post("/api/v1/admin/partners/p2/revoke", headers=ADMIN)
+    revoked = client.post("/api/v1/admin/partners/p2/rotate-key", headers=ADMIN)
+    assert revoked.status_code == 409 and "revoked" in revoked.json["detail"]
 
 
 def test_updating_a_partner_keeps_its_key(client, setup):

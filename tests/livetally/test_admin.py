@@ -196,6 +196,14 @@ def test_a_bad_grace_is_a_usage_error(memory, capsys):
     assert info.value.exit_code == 2
 
 
+def test_a_revoked_partner_gets_no_new_key_and_the_cli_exits_1(memory, capsys):
+    _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")
+    _cli(memory, capsys, "partner", "revoke", "kandu")
+    with pytest.raises(admin.AlreadyExists, match="revoked") as info:
+        _cli(memory, capsys, "partner", "rotate-key", "kandu")
+    assert getattr(info.value, "exit_code", 1) == 1
+
+
 def test_partner_update_keeps_the_key(memory, capsys):
     key = _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")[-1]
     out = _cli(memory, capsys, "partner", "update", "kandu", "--rate", "80", "--name-en", "Kandu")
