@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
-__all__ = ["Alert", "AlertKind", "AlertLevel", "parse_alert"]
+import orjson
+
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "AlertLevel",
+    "alert_key",
+    "decode_alert",
+    "encode_alert",
+    "parse_alert",
+]
 
 AlertKind = Literal["stale", "offline", "live", "drop", "milestone", "churn"]
 AlertLevel = Literal["info", "warning", "critical"]
@@ -83,3 +93,22 @@ def parse_alert(doc: object) -> Alert:
         message_en=message_en,
         value=None if value is None else float(value),
     )
+
+
+def alert_key(alert: Alert) -> bytes:
+    """The alerts-topic key of an alert: its id."""
+    return alert.id.encode()
+
+
+def encode_alert(alert: Alert) -> bytes:
+    """The alerts-topic value of an alert (the same JSON the webhook gets)."""
+    return orjson.dumps(alert.to_json())
+
+
+def decode_alert(value: bytes) -> Alert:
+    """Parse an alerts-topic value; ``ValueError`` says what is wrong with it."""
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"alert is not JSON: {exc}") from None
+    return parse_alert(doc)
