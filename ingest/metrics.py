@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from contract.metrics import IngestMetrics, encode_metric, metric_key
-from ingest.packing import OutRecord
+from contract.packing import OutRecord
 from ingest.producer import EventSink
 from ingest.stats import IngestStats, PartnerTotals
 

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from contract.packing import OutRecord, pack_events, pack_wire_events
 from contract.registry import Partner, Registry
 from ingest.auth import authenticate
 from ingest.body import BodyReader, body_kind, is_gzip
@@ -28,7 +29,6 @@ from ingest.exceptions import (
 )
 from ingest.fastpath import accept_whole
 from ingest.faults import ErrorWindow, new_error_id
-from ingest.packing import OutRecord, pack_events, pack_wire_events
 from ingest.problems import problem_for_error, problem_response
 from ingest.producer import EventSink
 from ingest.ratelimit import RateLimiter

@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from contract.events import Event
+from contract.packing import OutRecord, pack_events
 from contract.records import DEFAULT_TIMEOUT_MS, partition_key
-from ingest.packing import OutRecord, pack_events
 from livetally.demo.audience import AudienceModel, AudienceParams
 from livetally.demo.carnival import DURATION_S, PARTNERS, STREAM
 
