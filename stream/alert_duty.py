@@ -6,9 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
-from contract.alerts import Alert
+from contract.alerts import Alert, alert_key, encode_alert
 from stream.alerting import AlertMonitor, schedule_webhook
 from stream.sender import Send
 
@@ -71,7 +69,7 @@ class AlertDuty:
             return
         for alert in alerts:
             logger.info("alert %s: %s", alert.id, alert.message_en)
-            await self._send("alerts", alert.id.encode(), orjson.dumps(alert.to_json()))
+            await self._send("alerts", alert_key(alert), encode_alert(alert))
         if alerts and self._webhook:
             if self.http is None:
                 self.http = self._http_client()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from contract.metrics import metric_doc, pipeline_metrics
-
-__all__ = ["LatencyWindow", "RateWindow", "pipeline_record", "worker_id"]
+__all__ = ["LatencyWindow", "RateWindow", "worker_id"]
 
 
 def worker_id(app_id: str, hostname: str, pid: int) -> str:
@@ -83,18 +81,3 @@ class RateWindow:
         while counts and counts[0][0] < oldest:
             self._total -= counts.popleft()[1]
         return round(self._total * 1000 / self._window_ms, 1)
-
-
-def pipeline_record(
-    worker: str,
-    at_ms: int,
-    partitions: Iterable[int],
-    lag: Mapping[int, int],
-    latency_ms: Mapping[str, float],
-    events_per_s: float,
-) -> dict[str, object]:
-    """The value of a ``pipeline/<worker>`` record on the metrics topic, as a JSON object.
-
-    The record is ``contract.metrics.PipelineMetrics``; ``pipeline_key`` is its key.
-    """
-    return metric_doc(pipeline_metrics(worker, at_ms, partitions, lag, latency_ms, events_per_s))

@@ -6,28 +6,22 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict
 
-import orjson
-
-from stream.merge import Chunk, chunk_key, encode_chunk
-from stream.metrics import LatencyWindow, RateWindow, pipeline_record
+from contract.deadletter import DeadLetter, deadletter_key, encode_dead_letter
+from contract.metrics import encode_metric, metric_key, pipeline_metrics
+from contract.partials import Chunk, chunk_key, encode_chunk
+from contract.stats import PartitionStats, encode_stats, stats_key
+from stream.metrics import LatencyWindow, RateWindow
 from stream.pacing import publish_interval
-from stream.partition_state import DeadLetter, PlatformStats
 from stream.sender import Send
 from stream.states import PartitionStates
 
-__all__ = ["Drained", "Publisher", "now_ms", "stats_key"]
+__all__ = ["Drained", "Publisher", "now_ms"]
 
 logger = logging.getLogger(__name__)
 
-Drained = list[tuple[list[tuple[int, int]], list[Chunk], list[PlatformStats], list[DeadLetter]]]
+Drained = list[tuple[list[tuple[int, int]], list[Chunk], list[PartitionStats], list[DeadLetter]]]
 """Per partition: (received_at, events) arrivals, chunks, monitor figures, dead letters."""
-
-
-def stats_key(stats: PlatformStats) -> bytes:
-    """The compacted-topic key of one partition's monitor figures for a partner."""
-    return f"{stats.stream}\x1f{stats.platform}\x1f{stats.partition}".encode()
 
 
 def now_ms() -> int:
@@ -84,7 +78,7 @@ class Publisher:
                 key = chunk_key(chunk.stream, chunk.platform, chunk.partition, chunk.minute)
                 await self._send("partials", key, encode_chunk(chunk))
             for item in stats:
-                await self._send("stats", stats_key(item), orjson.dumps(asdict(item)))
+                await self._send("stats", stats_key(item), encode_stats(item))
             for letter in dead:
                 logger.warning(
                     "dead letter p%d@%d: %s %s",
@@ -93,11 +87,7 @@ class Publisher:
                     letter.code,
                     letter.detail,
                 )
-                await self._send(
-                    "deadletter",
-                    f"{letter.partition}/{letter.offset}".encode(),
-                    orjson.dumps(asdict(letter)),
-                )
+                await self._send("deadletter", deadletter_key(letter), encode_dead_letter(letter))
             published = self._wall_ms()
             for received_at, count in arrivals:
                 self.latency.add(published, published - received_at, count)
@@ -148,7 +138,7 @@ class Publisher:
             state = self._states.states.get(partition)
             position = state.next_offset if state is not None else 0
             lag[partition] = max(0, high - position)
-        record = pipeline_record(
+        metric = pipeline_metrics(
             worker,
             at_ms,
             partitions,
@@ -156,4 +146,4 @@ class Publisher:
             self.latency.percentiles(at_ms),
             self.rate.rate(at_ms),
         )
-        await self._send("metrics", f"pipeline/{worker}".encode(), orjson.dumps(record))
+        await self._send("metrics", metric_key(metric), encode_metric(metric))

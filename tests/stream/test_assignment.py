@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from contract.stats import parse_stats_key
 from stream.assignment import Assignment
 from stream.partition_state import PartitionState
 from stream.publisher import Publisher
@@ -226,7 +227,7 @@ async def test_revoked_publishes_what_was_counted_then_drops_the_partitions():
     await a.revoked([0])
     assert a.generation == 1
     assert list(states.states) == [1]
-    assert {int(key.rsplit(b"\x1f", 1)[1]) for key, _ in sent.on("stats")} == {0}
+    assert {parse_stats_key(key)[2] for key, _ in sent.on("stats")} == {0}
     assert sent.on("partials")
 
 

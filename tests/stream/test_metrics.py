@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stream.config import StreamConfig, parse_milestones
-from stream.metrics import LatencyWindow, RateWindow, pipeline_record, worker_id
+from stream.metrics import LatencyWindow, RateWindow, worker_id
 
 
 def test_weighted_percentiles_over_the_window():
@@ -35,17 +35,8 @@ def test_rate_window():
     assert rate.rate(12_000) == 50.0
 
 
-def test_pipeline_record_shape():
-    record = pipeline_record(worker_id("app", "host", 7), 5, [1, 0], {0: 3, 1: -2}, {}, 1.5)
-    assert record == {
-        "kind": "pipeline",
-        "worker": "app@host:7",
-        "at": 5,
-        "partitions": [0, 1],
-        "lag": {"0": 3, "1": 0},
-        "latency_ms": {},
-        "events_per_s": 1.5,
-    }
+def test_worker_id_names_app_host_and_process():
+    assert worker_id("app", "host", 7) == "app@host:7"
 
 
 @pytest.mark.parametrize(

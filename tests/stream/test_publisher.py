@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import orjson
 import pytest
 
-from stream.merge import chunk_key, decode_chunk
+from contract.deadletter import deadletter_key, decode_dead_letter
+from contract.metrics import decode_metric, pipeline_key
+from contract.partials import chunk_key, decode_chunk
+from contract.stats import decode_stats, stats_key
 from stream.partition_state import PartitionState
-from stream.publisher import Publisher, stats_key
+from stream.publisher import Publisher
 from stream.states import PartitionStates
 from tests.stream.conftest import Clock, Sent, join_record
 
@@ -54,9 +56,9 @@ async def test_publish_all_sends_each_partitions_chunks_and_stats(sent: Sent):
     for key, value in sent.on("partials"):
         chunk = decode_chunk(value)
         assert key == chunk_key(chunk.stream, chunk.platform, chunk.partition, chunk.minute)
-    stats = [orjson.loads(value) for _, value in sent.on("stats")]
-    assert sorted((s["partition"], s["events"]) for s in stats) == [(0, 1), (1, 1)]
-    assert sent.on("stats")[0][0] == b"s\x1fweb\x1f0"
+    stats = [decode_stats(value) for _, value in sent.on("stats")]
+    assert sorted((s.partition, s.events) for s in stats) == [(0, 1), (1, 1)]
+    assert [key for key, _ in sent.on("stats")] == [stats_key(s) for s in stats]
 
 
 async def test_a_second_publish_sends_nothing_new(sent: Sent):
@@ -74,8 +76,9 @@ async def test_dead_letters_are_sent_keyed_by_partition_and_offset(sent: Sent):
     states.states[2].apply_record(7, b"not json")
     await publisher(states, sent).publish_all()
     [(key, value)] = sent.on("deadletter")
-    assert key == b"2/7"
-    assert orjson.loads(value)["code"] == "bad_record"
+    letter = decode_dead_letter(value)
+    assert (letter.partition, letter.offset, letter.code) == (2, 7, "bad_record")
+    assert key == deadletter_key(letter)
 
 
 async def test_latency_and_rate_count_arrivals_as_published_now(sent: Sent):
@@ -167,20 +170,9 @@ async def test_pipeline_record_has_lag_from_the_high_watermarks(sent: Sent):
     states.states[0].next_offset = 40
     await publisher(states, sent).publish_pipeline("w1", [0, 1], {0: 50, 1: 12}, T0)
     [(key, value)] = sent.on("metrics")
-    assert key == b"pipeline/w1"
-    record = orjson.loads(value)
-    assert record["worker"] == "w1"
-    assert record["at"] == T0
-    assert record["partitions"] == [0, 1]
-    assert record["lag"] == {"0": 10, "1": 12}  # 1 has no state: all of it is lag
-
-
-def test_stats_key_names_stream_partner_and_partition():
-    [stats] = _one_stats()
-    assert stats_key(stats) == b"s\x1fweb\x1f3"
-
-
-def _one_stats():
-    state = PartitionState(3)
-    state.apply_record(0, join_record(T0))
-    return state.drain()[1]
+    assert key == pipeline_key("w1")
+    record = decode_metric(key, value)
+    assert record.worker == "w1"
+    assert record.at == T0
+    assert record.partitions == (0, 1)
+    assert record.lag == {0: 10, 1: 12}  # 1 has no state: all of it is lag
