@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from contract.alerts import Alert, AlertKind, AlertLevel
+from contract.series import Steps
 from stream.churn import WINDOW_S, RecentFigures
-from stream.merge import Steps
 
 __all__ = [
     "Alert",

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from stream.checkpoints import Manifest
+from contract.checkpoints import Manifest
 from stream.snapshot import dump_state
 from stream.states import PartitionStates
 

@@ -35,13 +35,7 @@ from contract.checkpoints import (
 )
 from stream.clients import partitions_of, started_consumer
 
-__all__ = [
-    "CheckpointStore",
-    "Manifest",
-    "decode_manifest",
-    "encode_manifest",
-    "manifest_key",
-]
+__all__ = ["CheckpointStore"]
 
 logger = logging.getLogger(__name__)
 

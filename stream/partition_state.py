@@ -24,6 +24,7 @@ from contract.events import (
     Rejection,
     parse_event,
 )
+from contract.partials import Chunk
 from contract.records import (
     EventBatch,
     RecordError,
@@ -33,11 +34,10 @@ from contract.records import (
 )
 from contract.stats import PartitionStats
 from stream.churn import ChurnCounter
-from stream.merge import Chunk
 from stream.presence import Session
 from stream.reports import REPORT_TTL_MS, Report, ReportTimeline, merge_report
 
-__all__ = ["DeadLetter", "PartitionState", "PlatformState", "PlatformStats"]
+__all__ = ["PartitionState", "PlatformState"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +52,6 @@ class _AnyStream:
 _ANY_STREAM = _AnyStream()
 _MIN_TS, _MAX_TS = -(2**53) + 1, 2**53 - 1
 Batch = EventBatch | WireBatch
-PlatformStats = PartitionStats
-"""The stats record under its former name (``contract.stats.PartitionStats``)."""
 
 
 @dataclass
@@ -370,10 +368,10 @@ class PartitionState:
             state.churn.catch_up(state.sessions, state.last_event_ts)
             state.stats_dirty = True
 
-    def drain(self) -> tuple[list[Chunk], list[PlatformStats], list[DeadLetter]]:
+    def drain(self) -> tuple[list[Chunk], list[PartitionStats], list[DeadLetter]]:
         """The chunks, monitor figures and dead letters produced since the last drain."""
         chunks: list[Chunk] = []
-        stats: list[PlatformStats] = []
+        stats: list[PartitionStats] = []
         for state in self.platforms.values():
             for minute in sorted(state.dirty):
                 chunks.append(
@@ -396,7 +394,7 @@ class PartitionState:
                 state.stats_dirty = False
                 recent = state.churn.figures(state.last_event_ts)
                 stats.append(
-                    PlatformStats(
+                    PartitionStats(
                         stream=state.stream,
                         platform=state.platform,
                         partition=self.partition,

@@ -9,7 +9,7 @@ import pytest
 
 from contract.events import Event
 from contract.records import encode_batch
-from stream.merge import PlatformDiffs
+from contract.series import PlatformDiffs
 from stream.partition_state import PartitionState
 from tests.oracle import Accepted
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from contract.series import sum_steps
 from stream.alerting import AlertMonitor
 from stream.alerts import (
     AlertEvaluator,
@@ -15,7 +16,6 @@ from stream.alerts import (
     status_of,
 )
 from stream.churn import RecentFigures
-from stream.merge import sum_steps
 
 RULES = AlertRules()
 NOW = 1_734_778_800_000  # a whole second

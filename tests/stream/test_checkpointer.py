@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from contract.checkpoints import Manifest
 from stream.checkpointer import Checkpointer, due
-from stream.checkpoints import Manifest
 from stream.partition_state import PartitionState
 from stream.snapshot import load_state
 from stream.states import PartitionStates

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract.partials import Chunk
 from contract.records import encode_batch
-from stream.merge import Chunk, PlatformDiffs
+from contract.series import PlatformDiffs
 from stream.partition_state import PartitionState
 from stream.snapshot import SnapshotError, dump_state, load_state, split_chunks
 from tests.oracle import Accepted, numbers
