@@ -119,6 +119,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "admin.mode": ("模式", "Mode"),
     "admin.timeout": ("会话超时(秒)", "Session timeout (s)"),
     "admin.submit": ("提交", "Submit"),
+    "admin.rotate_key": ("更换密钥", "New key"),
+    "admin.rotated_key_once": (
+        "新 API 密钥(仅显示这一次;旧密钥在 {until} 前仍然有效):",
+        "New API key (shown only this once; the old key works until {until}):",
+    ),
     "admin.revoke": ("吊销", "Revoke"),
     "admin.revoked": ("已吊销", "revoked"),
     "admin.active": ("有效", "active"),

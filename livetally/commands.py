@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 
 from contract.settings import Settings
-from livetally.exceptions import LivetallyError
+from livetally.exceptions import KafkaUnavailable, LivetallyError
 
 __all__ = ["BadArgument", "dispatch"]
 
@@ -86,11 +86,19 @@ def dispatch(
 
 
 def _kafka_setup(settings: Settings, *, acls: bool) -> None:
+    from kafka.errors import KafkaError
+
     from contract.kafka_login import check_login
     from contract.topics import ensure_topics
 
     check_login(settings.kafka, timeout_s=60)
-    created = ensure_topics(settings.kafka)
+    try:
+        created = ensure_topics(settings.kafka)
+    except KafkaError as exc:  # e.g. a replication factor above the number of brokers
+        raise KafkaUnavailable(
+            f"creating livetally's topics on {settings.kafka.bootstrap} failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
     print(f"topics created: {', '.join(created) or 'none (all there)'}")
     if acls:
         from livetally.kafka_acls import grant_services
@@ -109,8 +117,8 @@ def _kafka_secrets(args: argparse.Namespace) -> None:
         raise BadArgument(str(exc)) from None
     try:
         write_secrets(args.directory, kafka_owner=kafka_owner, service_owner=service_owner)
-    except PermissionError as exc:
-        raise LivetallyError(f"cannot write the secrets: {exc}") from None
+    except (OSError, ValueError) as exc:  # unwritable, or a damaged file from a past run
+        raise LivetallyError(f"cannot write the secrets under {args.directory}: {exc}") from None
     print(f"secrets of docker-compose.secure.yml in {args.directory}")
 
 

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from livetally.kafka_layout import new_cluster_id, replication_lines
 from livetally.kafka_secure import Listener, listener_lines
-from livetally.kafka_server import new_cluster_id, replication_lines
 from livetally.kafka_tls import ensure_tls, write_private
 from livetally.kafka_users import (
     MECHANISM,

@@ -1,9 +1,10 @@
 """A local Apache Kafka (KRaft) for livetally: jars from Maven Central, 1 or 3 nodes, plain
 or secured (SASL_SSL, mutual-TLS controllers, ACLs; see ``livetally.kafka_secure``).
 
-The names here are kept for the code and tests that import them from this module; the
-work is done in ``kafka_install`` (Java, Maven, jars), ``kafka_layout`` (ports, paths,
-properties) and ``kafka_cluster`` (start, stop, status).
+What the CLI, the benchmark stack and the tests use, in one import. The work is done in
+``kafka_install`` (Java, Maven, jars), ``kafka_layout`` (ports, paths, properties),
+``kafka_storage`` (cluster id, formatting), ``kafka_probe`` (does it answer, ACLs) and
+``kafka_cluster`` (start, stop, status).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from livetally.kafka_cluster import (
     status,
     stop,
 )
-from livetally.kafka_cluster import describe as _describe
 from livetally.kafka_install import (
     MIN_JAVA,
     ensure_libs,
@@ -25,7 +25,6 @@ from livetally.kafka_install import (
     libs_dir,
     parse_java_major,
 )
-from livetally.kafka_install import log4j_config as _log4j_config
 from livetally.kafka_layout import (
     NodeLayout,
     new_cluster_id,
@@ -40,8 +39,6 @@ __all__ = [
     "NodeLayout",
     "Started",
     "Stopped",
-    "_describe",
-    "_log4j_config",
     "admin_security",
     "ensure_libs",
     "ensure_running",

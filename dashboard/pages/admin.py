@@ -33,24 +33,6 @@ __all__ = [
 dash.register_page(__name__, path="/admin", name="Admin", title="livetally · admin")  # type: ignore[no-untyped-call]
 
 
-_NEW_TEXTS: dict[str, tuple[str, str]] = {
-    "admin.rotate_key": ("更换密钥", "New key"),
-    "admin.rotated_key_once": (
-        "新 API 密钥(仅显示这一次;旧密钥在 {until} 前仍然有效):",
-        "New API key (shown only this once; the old key works until {until}):",
-    ),
-}
-"""Texts of this page that ``dashboard.i18n`` does not hold yet."""
-
-
-def _label(key: str, lang: Lang) -> str:
-    found = text(key, lang)
-    if found != key or key not in _NEW_TEXTS:
-        return found
-    zh, en = _NEW_TEXTS[key]
-    return en if lang == "en" else zh
-
-
 def _input(component_id: str, label_key: str, lang: Lang, **kwargs: Any) -> html.Label:
     return html.Label(
         [
@@ -99,7 +81,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                 [
                     dcc.Dropdown(id="admin-partner-choice", className="lt-choice"),
                     html.Button(text("admin.revoke", page_lang), id="admin-partner-revoke"),
-                    html.Button(_label("admin.rotate_key", page_lang), id="admin-partner-rotate"),
+                    html.Button(text("admin.rotate_key", page_lang), id="admin-partner-rotate"),
                 ],
                 className="lt-form",
             ),
@@ -213,7 +195,7 @@ def rotate_partner_key(clicks: int | None, partner_id: str | None, lang_value: o
     until = _expiry(partner.previous_key_expires_at)
     return html.Div(
         [
-            html.Div(_label("admin.rotated_key_once", lang).format(until=until)),
+            html.Div(text("admin.rotated_key_once", lang).format(until=until)),
             html.Code(key, id="admin-new-key"),
         ]
     )

@@ -21,8 +21,10 @@ def registered(stack: Stack) -> dict[str, str]:
     """A stream, a sessions partner, a reports partner and a viewer token."""
     stack.cli("stream", "add", STREAM, "--title", "端到端 <b>test</b>", "--tz", "Asia/Shanghai")
     keys = {
-        "web": stack.cli("partner", "add", "web", "--name", "网站").stdout.strip().splitlines()[-1],
-        "tv": stack.cli("partner", "add", "tv", "--name", "电视", "--mode", "reports")
+        "web": stack.cli("partner", "add", "web", "--name", "网站", "--replace")
+        .stdout.strip()
+        .splitlines()[-1],
+        "tv": stack.cli("partner", "add", "tv", "--name", "电视", "--mode", "reports", "--replace")
         .stdout.strip()
         .splitlines()[-1],
     }

@@ -28,9 +28,11 @@ def register(stack: Stack, streams: tuple[str, ...]) -> dict[str, str]:
     for stream in streams:
         stack.cli("stream", "add", stream, "--title", stream, "--tz", "Asia/Shanghai")
     out = {
-        "web": stack.cli("partner", "add", "web", "--name", "网站").stdout.splitlines()[-1],
+        "web": stack.cli(
+            "partner", "add", "web", "--name", "网站", "--replace"
+        ).stdout.splitlines()[-1],
         "tv": stack.cli(
-            "partner", "add", "tv", "--name", "电视", "--mode", "reports"
+            "partner", "add", "tv", "--name", "电视", "--mode", "reports", "--replace"
         ).stdout.splitlines()[-1],
         "token": stack.cli("token", "create", "--role", "viewer").stdout.splitlines()[-1],
     }

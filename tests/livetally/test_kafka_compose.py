@@ -169,7 +169,7 @@ def _tool(bin_dir: Path, name: str, main_class: str, libs: Path, log4j: Path) ->
 def compose_broker(tmp_path_factory):
     """The broker started by docker-compose.secure.yml's script from `kafka secrets` files,
     listening on loopback ports instead of the compose network."""
-    from livetally import kafka_server
+    from livetally import kafka_install
 
     root = tmp_path_factory.mktemp("compose-secure")
     out = root / "secrets"
@@ -183,8 +183,8 @@ def compose_broker(tmp_path_factory):
         data_dir=str(root / "data"),
     )
     write_secrets(out, broker)
-    libs = kafka_server.ensure_libs()
-    log4j = kafka_server._log4j_config()
+    libs = kafka_install.ensure_libs()
+    log4j = kafka_install.log4j_config()
     bin_dir = root / "bin"
     bin_dir.mkdir()
     _tool(bin_dir, "kafka-storage.sh", "kafka.tools.StorageTool", libs, log4j)
@@ -310,3 +310,11 @@ def test_the_health_checks_login_works_and_a_restart_keeps_the_users(compose_bro
         time.sleep(1)
         log = (out.parent / "kafka.log").read_text(encoding="utf-8", errors="replace")
     assert "already formatted" in log.lower()
+
+
+def test_a_damaged_file_from_a_past_run_is_one_line_not_a_traceback(tmp_path, capsys):
+    write_secrets(tmp_path)
+    (tmp_path / "private" / "kafka" / "credentials.json").write_text("{not json")
+    assert main(["kafka", "secrets", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("livetally: cannot write the secrets under")

@@ -23,7 +23,7 @@ import pytest
 
 from contract.records import decode_batch
 from contract.settings import Settings
-from livetally import kafka_server, pidfiles
+from livetally import kafka_probe, pidfiles
 from livetally.client import Client, ClientError
 from tests.oracle import Accepted, numbers
 
@@ -107,7 +107,7 @@ class Cluster:
     def wait_registered(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
-            info = kafka_server._describe(
+            info = kafka_probe.describe(
                 self.settings.kafka.servers, timeout_s=3, security=self.settings.kafka.security
             )
             if info is not None and len(info.get("brokers", [])) == self.brokers:
