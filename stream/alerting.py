@@ -18,10 +18,11 @@ from typing import Any
 
 import orjson
 
+from contract.alerts import Alert
 from contract.partials import decode_chunk
 from contract.series import PartialsMerge, Steps
 from contract.stats import decode_stats
-from stream.alerts import Alert, AlertEvaluator, AlertRules, active_streams
+from stream.alerts import AlertEvaluator, AlertRules, active_streams
 from stream.churn import RecentFigures, combine
 from stream.clients import partitions_of, started_consumer
 

@@ -4,6 +4,7 @@ Rules (thresholds in ``AlertRules``):
 
 - **stale / offline / live**: a partner whose newest event *arrived* 30 s ago goes stale,
   5 min ago offline; a partner that was stale or offline and receives an event is live again.
+  These are the feed statuses of ``contract.stats``, the ones the dashboard shows.
 - **drop**: concurrency of a partner, or of a stream's total, at second s is at most
   (1 − 30 %) of its maximum over the 60 s before s, and that maximum was at least 50
   viewers (smaller audiences swing by 30 % all the time), for at least 5 consecutive seconds.
@@ -28,17 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from contract.alerts import Alert, AlertKind, AlertLevel
+from contract.alerts import Alert
 from contract.series import Steps
+from contract.stats import OFFLINE_AFTER_MS, STALE_AFTER_MS, Status, feed_status
 from stream.churn import WINDOW_S, RecentFigures
 
 __all__ = [
-    "Alert",
     "AlertEvaluator",
-    "AlertKind",
-    "AlertLevel",
     "AlertRules",
     "churning",
     "drop_onset",
@@ -46,7 +45,6 @@ __all__ = [
     "status_of",
 ]
 
-Status = Literal["live", "stale", "offline"]
 TOTAL = "_total"
 """Stands for the stream's total in alert ids."""
 
@@ -55,8 +53,8 @@ TOTAL = "_total"
 class AlertRules:
     """Thresholds of the alert rules."""
 
-    stale_after_ms: int = 30_000
-    offline_after_ms: int = 300_000
+    stale_after_ms: int = STALE_AFTER_MS
+    offline_after_ms: int = OFFLINE_AFTER_MS
     drop_ratio: float = 0.30
     drop_window_s: int = 60
     drop_min_viewers: int = 50
@@ -75,13 +73,13 @@ class AlertRules:
 
 
 def status_of(last_arrival: int, now_ms: int, rules: AlertRules) -> Status:
-    """live under 30 s since the newest arrival, stale under 5 min, else offline."""
-    age = now_ms - last_arrival
-    if age < rules.stale_after_ms:
-        return "live"
-    if age < rules.offline_after_ms:
-        return "stale"
-    return "offline"
+    """``contract.stats.feed_status`` with the rules' thresholds."""
+    return feed_status(
+        last_arrival,
+        now_ms,
+        stale_after_ms=rules.stale_after_ms,
+        offline_after_ms=rules.offline_after_ms,
+    )
 
 
 def drop_onset(values: Sequence[int], rules: AlertRules) -> int | None:
