@@ -10,6 +10,7 @@ import msgspec
 import orjson
 
 from contract.events import Event
+from contract.keys import KEY_SEP
 from contract.wire import JsonInt, WireEvent
 
 __all__ = [
@@ -27,9 +28,6 @@ __all__ = [
 ]
 
 RECORD_VERSION = 1
-_SEP = "\x1f"
-
-
 class RecordError(ValueError):
     """A record on the events topic that is not a valid packed batch."""
 
@@ -46,7 +44,7 @@ class EventBatch:
 
 def partition_key(stream: str, platform: str, viewer_key: str) -> bytes:
     """The Kafka key of an event: one viewer's events always share a partition."""
-    return f"{stream}{_SEP}{platform}{_SEP}{viewer_key}".encode()
+    return f"{stream}{KEY_SEP}{platform}{KEY_SEP}{viewer_key}".encode()
 
 
 DEFAULT_TIMEOUT_MS = 30_000
