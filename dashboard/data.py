@@ -30,7 +30,6 @@ __all__ = [
     "StaticData",
     "StreamState",
     "TopicMissing",
-    "chunk_from_record",
     "current_data",
 ]
 

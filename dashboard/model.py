@@ -6,12 +6,11 @@ import math
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from contract import stats as stats_record
 from contract.registry import Partner, Registry, Stream
 from contract.series import Numbers, Steps
 from contract.stats import PartitionStats, Status, feed_status
@@ -33,7 +32,6 @@ __all__ = [
     "bucket_series",
     "figures_at",
     "parse_instant",
-    "parse_stats",
     "rfc3339",
     "stream_series",
     "summarize",
@@ -53,17 +51,6 @@ class PartnerStats:
     last_arrival: int | None = None
     events: int = 0
     rejected: int = 0
-
-
-def parse_stats(doc: object) -> PartitionStats:
-    """The figures the dashboard shows of a decoded stats record: ``contract.stats.parse_stats``
-    with the churn figures, which only the alert monitor reads, left at their defaults."""
-    return replace(
-        stats_record.parse_stats(doc),
-        recent_as_of=None,
-        recent_offline_sessions=0,
-        recent_single_event_offline=0,
-    )
 
 
 def _max(a: int | None, b: int | None) -> int | None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from contract.partials import chunk_key
+from contract.partials import chunk_from_record, chunk_key
 from contract.registry import Registry
 from contract.stats import PartitionStats
-from dashboard.data import StreamState, chunk_from_record
+from dashboard.data import StreamState
 from dashboard.model import figures_at
 from tests.dashboard.builders import T0, chunk
 
