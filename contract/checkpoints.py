@@ -16,6 +16,7 @@ __all__ = [
     "Manifest",
     "decode_manifest",
     "encode_manifest",
+    "key_prefix",
     "manifest_key",
     "piece_key",
 ]
@@ -30,7 +31,13 @@ def manifest_key(partition: int) -> bytes:
 
 def piece_key(partition: int, epoch: str, index: int) -> bytes:
     """Key of one piece of a checkpoint."""
-    return f"p{partition}/{epoch}/{index}".encode()
+    return key_prefix(partition, epoch) + str(index).encode()
+
+
+def key_prefix(partition: int, epoch: str | None = None) -> bytes:
+    """What every key of an events partition's checkpoints starts with (its manifest's
+    too); with ``epoch``, every key of that checkpoint's pieces."""
+    return f"p{partition}/".encode() + (f"{epoch}/".encode() if epoch is not None else b"")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo
 import plotly.graph_objects as go
 from dash import html
 
+from contract.alerts import Alert
+from contract.stats import Status
 from dashboard.figures import chart_width, concurrency_figure, concurrency_frame, empty_frame
 from dashboard.i18n import Lang, format_age, format_number, format_percent, lang_of, text
-from dashboard.model import Snapshot, Status, StreamSummary, stream_series, summarize
-from dashboard.monitor import Alert, MonitorSnapshot, StatusChange
+from dashboard.model import Snapshot, StreamSummary, stream_series, summarize
+from dashboard.monitor import MonitorSnapshot, StatusChange
 
 __all__ = [
     "alerts_feed",

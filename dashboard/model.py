@@ -26,7 +26,6 @@ __all__ = [
     "Resolution",
     "SeriesResult",
     "Snapshot",
-    "Status",
     "StreamSummary",
     "aggregate_stats",
     "bucket_series",

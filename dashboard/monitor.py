@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from contract.alerts import Alert, AlertKind, AlertLevel, parse_alert
+from contract.alerts import Alert, parse_alert
 from contract.metrics import IngestMetrics, Metrics, PipelineMetrics, parse_metric
 from contract.stats import Status, feed_status
 from dashboard.model import PartnerStats
@@ -19,18 +19,11 @@ __all__ = [
     "MAX_ALERTS",
     "MAX_HISTORY",
     "RATE_WINDOW_MS",
-    "Alert",
-    "AlertKind",
-    "AlertLevel",
-    "IngestMetrics",
     "MonitorSnapshot",
     "MonitorState",
-    "PipelineMetrics",
     "RateTracker",
     "StatusChange",
     "StatusHistory",
-    "parse_alert",
-    "parse_metric",
 ]
 
 MAX_ALERTS = 1000

@@ -30,6 +30,7 @@ from contract.checkpoints import (
     Manifest,
     decode_manifest,
     encode_manifest,
+    key_prefix,
     manifest_key,
     piece_key,
 )
@@ -155,7 +156,7 @@ class CheckpointStore:
         self, consumer: Any, tp: Any, partition: int, begin: int, end: int
     ) -> tuple[Manifest, set[bytes]] | None:
         wanted = manifest_key(partition)
-        prefix = f"p{partition}/".encode()
+        prefix = key_prefix(partition)
         stale: set[bytes] = set()
         window = 16
         stop = end
@@ -172,7 +173,7 @@ class CheckpointStore:
                     if record.value is not None:
                         stale.add(record.key)
             if newest is not None:
-                own = f"p{partition}/{newest.epoch}/".encode()
+                own = key_prefix(partition, newest.epoch)
                 return newest, {key for key in stale if not key.startswith(own)}
             stop = start
             window *= 2

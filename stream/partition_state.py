@@ -17,8 +17,6 @@ from msgspec import UNSET
 
 from contract.deadletter import DeadLetter
 from contract.events import (
-    MAX_FUTURE_MS,
-    MAX_PAST_MS,
     Event,
     PartnerMode,
     Rejection,
@@ -33,6 +31,7 @@ from contract.records import (
     decode_wire_batch,
 )
 from contract.stats import PartitionStats
+from contract.wire import MAX_FUTURE_MS, MAX_PAST_MS, MAX_TS, MIN_TS
 from stream.churn import ChurnCounter
 from stream.presence import Session
 from stream.reports import REPORT_TTL_MS, Report, ReportTimeline, merge_report
@@ -50,7 +49,6 @@ class _AnyStream:
 
 
 _ANY_STREAM = _AnyStream()
-_MIN_TS, _MAX_TS = -(2**53) + 1, 2**53 - 1
 Batch = EventBatch | WireBatch
 
 
@@ -265,8 +263,8 @@ class PartitionState:
         touched: list[PlatformState] = []
         received_at = batch.received_at
         # The event-time window parse_event checks, and its range check of integer ts.
-        oldest = max(received_at - MAX_PAST_MS, _MIN_TS)
-        newest = min(received_at + MAX_FUTURE_MS, _MAX_TS)
+        oldest = max(received_at - MAX_PAST_MS, MIN_TS)
+        newest = min(received_at + MAX_FUTURE_MS, MAX_TS)
         timeout_ms = batch.timeout_ms
         good_streams = self.known_streams
         for index, event in enumerate(batch.events):

@@ -32,3 +32,13 @@ def test_manifest_round_trip_and_errors():
         decode_manifest(b'{"v": 9}')
     with pytest.raises(ValueError, match="missing"):
         decode_manifest(b'{"v": 1, "partition": 1}')
+
+
+def test_key_prefixes_cover_a_partitions_keys_and_one_checkpoints_pieces():
+    from contract.checkpoints import key_prefix, manifest_key, piece_key
+
+    assert piece_key(3, "7-ab", 2) == b"p3/7-ab/2"
+    assert manifest_key(3).startswith(key_prefix(3))
+    assert piece_key(3, "7-ab", 2).startswith(key_prefix(3, "7-ab"))
+    assert not piece_key(31, "7-ab", 2).startswith(key_prefix(3))
+    assert not piece_key(3, "7-abc", 2).startswith(key_prefix(3, "7-ab"))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from contract.alerts import parse_alert
 from dashboard.model import PartnerStats
 from dashboard.monitor import (
     MonitorState,
     RateTracker,
     StatusHistory,
-    parse_alert,
 )
 
 PIPELINE = {
