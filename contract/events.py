@@ -28,7 +28,6 @@ __all__ = [
     "MAX_FUTURE_MS",
     "MAX_PAST_MS",
     "REQUIRED_FIELDS",
-    "SESSION_TYPES",
     "Event",
     "EventType",
     "PartnerMode",
@@ -52,7 +51,6 @@ RejectionCode = Literal[
 ]
 
 # The rules below are read from the schema in contract/wire.py, never written again here.
-SESSION_TYPES: frozenset[str] = frozenset(get_args(SessionType))
 EVENT_TYPES: frozenset[str] = frozenset(get_args(EventType))
 EVENT_FIELDS: frozenset[str] = frozenset(WireEvent.__struct_fields__)
 REQUIRED_FIELDS: tuple[str, ...] = tuple(
