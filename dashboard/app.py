@@ -13,7 +13,7 @@ from contract.kafka_login import check_login
 from dashboard.admin import AdminActions, RegistryWriter, register_admin_api
 from dashboard.api import register_api
 from dashboard.auth import install_auth
-from dashboard.components import stream_options
+from dashboard.components import options_for_streams
 from dashboard.config import DashboardConfig
 from dashboard.data import EXTENSION, DataSource, LiveData, current_data
 from dashboard.guards import install_guards
@@ -98,7 +98,7 @@ def refresh_streams(
 ) -> tuple[Any, Any, Any]:
     """Stream selector options (shown only for several streams) and the chosen stream."""
     snapshot = current_data().snapshot()
-    new_options = stream_options(snapshot)
+    new_options = options_for_streams(snapshot)
     ids = [o["value"] for o in new_options]
     value = selected if selected in ids else (ids[0] if ids else None)
     if new_options == (options or []) and value == selected:

@@ -29,7 +29,7 @@ __all__ = [
     "resolve_stream",
     "stat_card",
     "status_badge",
-    "stream_options",
+    "options_for_streams",
 ]
 
 
@@ -80,7 +80,7 @@ def partner_table(summary: StreamSummary, lang: Lang, now_ms: int) -> html.Table
     return html.Table([header, html.Tbody(rows)], className="lt-table")
 
 
-def stream_options(snapshot: Snapshot) -> list[dict[str, str]]:
+def options_for_streams(snapshot: Snapshot) -> list[dict[str, str]]:
     """Dropdown options for the streams, most recently active first."""
     return [{"label": s.title, "value": s.id} for s in snapshot.streams()]
 
