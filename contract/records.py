@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 RECORD_VERSION = 1
+
+
 class RecordError(ValueError):
     """A record on the events topic that is not a valid packed batch."""
 
