@@ -1,7 +1,7 @@
 """Size, write and load time of a checkpoint, and process memory, for N sessions of state.
 
-Not collected by pytest (a measurement). Run:
-``python -m tests.stream.bench_snapshot [--sessions 1000000]``.
+Not part of ``livetally bench``; run on its own:
+``python -m livetally.bench.inprocess_snapshot [--sessions 1000000]``.
 """
 
 from __future__ import annotations

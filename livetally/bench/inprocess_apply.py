@@ -1,7 +1,7 @@
 """Throughput and memory of ``PartitionState.apply_record`` on a synthetic evening.
 
-Not collected by pytest (a measurement, not a test). Run:
-``python -m tests.stream.bench_apply [--sessions N | --carnival EVENTS] [--profile]``.
+Not part of ``livetally bench``; run on its own:
+``python -m livetally.bench.inprocess_apply [--sessions N | --carnival EVENTS] [--profile]``.
 ``--carnival`` applies the benchmark suite's event log (the carnival's partner mix, 5 % of
 batches late, 2 % twice) packed into 4 partitions exactly as ingest packs it.
 """

@@ -9,7 +9,7 @@ worker processes), on the same broker and in the same run, so the figures compar
 
 Run with a broker (and ideally the whole stack: ``livetally up``) at BOOTSTRAP:
 
-    python -m tests.ingest.bench_http --bootstrap 127.0.0.1:37092 --port 37180
+    python -m livetally.bench.ingest_variants --bootstrap 127.0.0.1:37092 --port 37180
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ BATCH = 500
 _UVLOOP = {"LIVETALLY_INGEST_LOOP": "auto", "LIVETALLY_INGEST_HTTP": "auto"}
 _PLAIN = {"LIVETALLY_INGEST_LOOP": "asyncio", "LIVETALLY_INGEST_HTTP": "h11"}
 VARIANTS: dict[str, dict[str, str]] = {
-    # kafka-python without the crc32c package: its pure-Python CRC-32C, as before issue 3.
+    # kafka-python without the crc32c package: its pure-Python CRC-32C.
     "py CRC, asyncio+h11, 1 proc": {"LIVETALLY_INGEST_WORKERS": "1", "PURE_CRC": "1", **_PLAIN},
     "C CRC, asyncio+h11, 1 proc": {"LIVETALLY_INGEST_WORKERS": "1", **_PLAIN},
     "C CRC, uvloop+httptools, 1 proc": {"LIVETALLY_INGEST_WORKERS": "1", **_UVLOOP},
