@@ -7,10 +7,9 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 
 from contract import registry_actions as actions
@@ -31,6 +30,7 @@ from contract.registry import (
 )
 from contract.settings import KafkaSettings, Settings
 from livetally.exceptions import KafkaUnavailable, LivetallyError
+from livetally.tables import format_partners, format_streams, format_tokens, instant_text
 
 __all__ = [
     "AlreadyExists",
@@ -44,9 +44,6 @@ __all__ = [
     "build_stream",
     "build_token",
     "decide",
-    "format_partners",
-    "format_streams",
-    "format_tokens",
     "load_registry",
     "parse_grace",
     "register",
@@ -160,74 +157,10 @@ def revoked_token(registry: Registry, token_id: str) -> Token:
         return actions.revoke_token(registry, token_id)
 
 
-def _instant(ms: int) -> str:
-    if not ms:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def format_tokens(tokens: Iterable[Token], now_ms: int) -> str:
-    """Tokens as a text table (never the tokens or their hashes)."""
-    rows = []
-    for t in sorted(tokens, key=lambda t: (t.created_at, t.id)):
-        if t.revoked:
-            state = "revoked"
-        elif not t.active(now_ms):
-            state = "expired"
-        else:
-            state = "active"
-        rows.append((t.id, t.role, t.name, state, _instant(t.created_at), _instant(t.expires_at)))
-    if not rows:
-        return "no tokens created"
-    return _table(("id", "role", "name", "state", "created", "expires"), rows)
-
-
 def revoked_partner(registry: Registry, partner_id: str) -> Partner:
     """The partner ``partner_id`` marked revoked; ``UnknownPartner`` if it is not registered."""
     with _registration():
         return actions.revoke_partner(registry, partner_id)
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    all_rows = [list(header), *(list(r) for r in rows)]
-    widths = [max(_width(row[i]) for row in all_rows) for i in range(len(header))]
-    lines = [
-        "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=True))
-        for row in all_rows
-    ]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _width(text: str) -> int:
-    # CJK characters take two terminal columns.
-    return sum(2 if ord(ch) >= 0x1100 and not 0xFF61 <= ord(ch) <= 0xFFDC else 1 for ch in text)
-
-
-def format_streams(streams: Iterable[Stream]) -> str:
-    """Streams as a text table."""
-    rows = [(s.id, s.title, s.tz) for s in sorted(streams, key=lambda s: s.id)]
-    if not rows:
-        return "no streams registered"
-    return _table(("id", "title", "tz"), rows)
-
-
-def format_partners(partners: Iterable[Partner]) -> str:
-    """Partners as a text table (never their keys or key hashes)."""
-    rows = [
-        (
-            p.id,
-            p.name,
-            p.name_en or "-",
-            p.mode,
-            f"{p.session_timeout_s}s",
-            f"{p.rate}/s",
-            "yes" if p.revoked else "no",
-        )
-        for p in sorted(partners, key=lambda p: p.id)
-    ]
-    if not rows:
-        return "no partners registered"
-    return _table(("id", "name", "name_en", "mode", "timeout", "rate", "revoked"), rows)
 
 
 # --- I/O: the registry topic --------------------------------------------------------------
@@ -351,7 +284,7 @@ def _partner_rotate(args: argparse.Namespace, registry: Registry) -> Change:
     with _registration():
         partner, key = actions.rotate_key(registry, args.id, grace_s=grace_s)
     if grace_s:
-        until = _instant(partner.previous_key_expires_at)
+        until = instant_text(partner.previous_key_expires_at)
         old = f"the old key keeps working until {until} ({args.grace.strip()})"
     else:
         old = "the old key no longer works"
@@ -419,7 +352,7 @@ def _token_create(args: argparse.Namespace, _registry: Registry) -> Change:
     except RegistryError as exc:
         raise InvalidRegistration(f"--expires: {exc}") from None
     label = f" ({token.name})" if token.name else ""
-    until = f", expires {_instant(token.expires_at)}" if token.expires_at else ""
+    until = f", expires {instant_text(token.expires_at)}" if token.expires_at else ""
     return Change(
         token,
         [

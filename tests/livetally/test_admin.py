@@ -85,30 +85,6 @@ def test_revoking_an_unknown_partner_names_the_known_ones():
         admin.revoked_partner(registry, "nope")
 
 
-def test_partner_table_shows_settings_never_keys():
-    partners = [
-        admin.build_partner("xiamen", name="厦门网", key="k1", mode="reports"),
-        admin.build_partner("aikan", name="爱看头条", key="k2", name_en="Aikan Toutiao"),
-    ]
-    table = admin.format_partners(partners).splitlines()
-    assert table[0].split() == ["id", "name", "name_en", "mode", "timeout", "rate", "revoked"]
-    assert table[1].startswith("aikan")  # sorted by id
-    assert "reports" in table[2]
-    for partner in partners:
-        assert partner.key_hash not in "\n".join(table)
-
-    # CJK names take two columns each: the mode column starts at the same screen column.
-    def screen_col(line: str, word: str) -> int:
-        return admin._width(line[: line.index(word)])
-
-    assert screen_col(table[1], "sessions") == screen_col(table[2], "reports")
-
-
-def test_empty_tables_say_so():
-    assert admin.format_partners([]) == "no partners registered"
-    assert admin.format_streams([]) == "no streams registered"
-
-
 def test_unreachable_kafka_is_a_clear_error_quickly():
     port = free_port()
     settings = Settings(kafka=KafkaSettings(bootstrap=f"127.0.0.1:{port}", port=port))
@@ -231,6 +207,19 @@ def test_stream_add_update_and_list(memory, capsys):
     assert listing[1].split() == ["c1", "新", "UTC"]
     with pytest.raises(admin.UnknownItem, match="stream"):
         _cli(memory, capsys, "stream", "update", "nope", "--title", "x")
+
+
+def test_partner_and_token_lists_print_their_tables_without_secrets(memory, capsys):
+    assert _cli(memory, capsys, "partner", "list") == ["no partners registered"]
+    key = _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")[-1]
+    listing = _cli(memory, capsys, "partner", "list")
+    assert listing[1].split() == ["kandu", "看度", "-", "sessions", "30s", "5000/s", "no"]
+    assert key not in "\n".join(listing)
+    secret = _cli(memory, capsys, "token", "create", "--role", "admin", "--name", "ops")[-1]
+    tokens = _cli(memory, capsys, "token", "list")
+    assert tokens[0].split() == ["id", "role", "name", "state", "created", "expires"]
+    assert tokens[1].split()[1:4] == ["admin", "ops", "active"]
+    assert secret not in "\n".join(tokens)
 
 
 def test_token_revoke_of_an_unknown_id_names_the_known_ones(memory, capsys):
