@@ -13,7 +13,6 @@ from dashboard.auth import RedactTokens, bearer_token
 from dashboard.data import StaticData
 from dashboard.proxies import TrustedProxies, parse_networks
 from dashboard.sessions import PLAIN_COOKIE, SECURE_COOKIE
-from dashboard.signin import safe_next
 from tests.dashboard.builders import VIEWER_TOKEN
 
 BEARER = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
@@ -251,7 +250,6 @@ def test_sign_in_never_redirects_off_site(client, target):
     response = client.post("/signin", data={"token": VIEWER_TOKEN, "next": target}, headers=OWN)
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
-    assert safe_next(target) == "/"
 
 
 def test_behind_a_trusted_tls_proxy_the_cookie_is_secure_and_host_prefixed(config, sample_snapshot):

@@ -1,4 +1,4 @@
-"""The dashboard's settings: its Kafka identities and the web server's limits."""
+"""The dashboard's settings: its Kafka identities and the limits it checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 from contract.kafka_auth import CREDENTIALS_FILE, SERVICES
 from contract.settings import SettingsError
 from dashboard.config import DashboardConfig
-from dashboard.server import server_options
 
 
 def test_in_a_secured_home_the_dashboard_reads_as_itself_and_registers_as_the_registrar(tmp_path):
@@ -49,11 +48,3 @@ def test_configured_by_environment_the_dashboard_has_one_user(tmp_path):
 def test_bad_settings_name_their_variable(tmp_path, name, value):
     with pytest.raises(SettingsError, match=name):
         DashboardConfig.from_env({"LIVETALLY_HOME": str(tmp_path), name: value})
-
-
-def test_one_gunicorn_process_with_bounded_threads_and_no_query_in_the_access_log():
-    options = server_options(DashboardConfig(threads=8))
-    assert options["workers"] == 1 and options["worker_class"] == "gthread"
-    assert options["threads"] == 8 and options["graceful_timeout"] < 10
-    assert "%(U)s" in options["access_log_format"] and "%(r)s" not in options["access_log_format"]
-    assert options["forwarded_allow_ips"] == ""

