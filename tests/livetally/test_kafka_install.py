@@ -1,9 +1,11 @@
-"""The jars' download: Maven's transfer lines turned into progress lines."""
+"""The jars' download: Maven's progress lines, the Kafka version, Java's version."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+import pytest
 
 from livetally import kafka_install
 
@@ -39,3 +41,25 @@ def test_run_maven_reports_downloads_and_keeps_the_last_lines(tmp_path: Path):
     assert output.splitlines()[-1] == "[ERROR] it broke"
     assert heard[-1].startswith("Maven: 3 file(s) downloaded in")
     assert "latest j2.jar" in heard[-1]
+
+
+@pytest.mark.parametrize(
+    ("output", "major"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime Environment', 17),
+        ('java version "1.8.0_392"\nJava(TM) SE Runtime Environment', 8),
+        ('openjdk version "21" 2023-09-19', 21),
+        ('openjdk version "25-ea" 2025-09-16', 25),
+        ('openjdk version "11.0.2" 2019-01-15', 11),
+        ("bash: java: command not found", None),
+    ],
+)
+def test_java_major_version_is_parsed_from_java_version_output(output, major):
+    assert kafka_install.parse_java_major(output) == major
+
+
+def test_kafka_version_comes_from_the_pom_and_names_the_cached_jar():
+    version = kafka_install.kafka_version()
+    assert version.split(".")[0] == "4"
+    assert kafka_install.libs_dir().name == "libs"
+    assert kafka_install.libs_dir().parent.name == f"kafka-{version}"

@@ -1,4 +1,4 @@
-"""The local Kafka through its facade: refusals, versions, and real 1- and 3-broker clusters."""
+"""The local Kafka through its facade: refusals, and real 1- and 3-broker clusters."""
 
 from __future__ import annotations
 
@@ -39,28 +39,6 @@ def test_a_home_formatted_without_security_cannot_be_started_secured(tmp_path):
     with pytest.raises(LivetallyError, match="fresh LIVETALLY_HOME.*delete"):
         kafka_server.start(settings, secure=True)
     assert not kafka_server.is_secure(settings)
-
-
-@pytest.mark.parametrize(
-    ("output", "major"),
-    [
-        ('openjdk version "17.0.15" 2025-04-15\nOpenJDK Runtime Environment', 17),
-        ('java version "1.8.0_392"\nJava(TM) SE Runtime Environment', 8),
-        ('openjdk version "21" 2023-09-19', 21),
-        ('openjdk version "25-ea" 2025-09-16', 25),
-        ('openjdk version "11.0.2" 2019-01-15', 11),
-        ("bash: java: command not found", None),
-    ],
-)
-def test_java_major_version_is_parsed_from_java_version_output(output, major):
-    assert kafka_server.parse_java_major(output) == major
-
-
-def test_kafka_version_comes_from_the_pom_and_names_the_cached_jar():
-    version = kafka_server.kafka_version()
-    assert version.split(".")[0] == "4"
-    assert kafka_server.libs_dir().name == "libs"
-    assert kafka_server.libs_dir().parent.name == f"kafka-{version}"
 
 
 def test_start_refuses_to_start_when_bootstrap_is_external(tmp_path):
