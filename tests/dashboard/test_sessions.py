@@ -1,4 +1,4 @@
-"""Signed sessions, their key, durations and trusted proxies: the pure parts of sign-in."""
+"""Signed sessions, their key and trusted proxies: the pure parts of sign-in."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from contract.durations import parse_duration
 from contract.registry import Token
 from contract.settings import SettingsError
 from dashboard.proxies import TrustedProxies, parse_networks
@@ -57,19 +56,6 @@ def test_the_key_is_generated_once_and_kept_private(tmp_path: Path):
     assert load_secret_key("configured-key-0123456789", tmp_path) == b"configured-key-0123456789"
     with pytest.raises(ValueError, match="LIVETALLY_SECRET_KEY"):
         load_secret_key("short", tmp_path)
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("30m", 1800), ("12h", 43200), ("7d", 604800)]
-)
-def test_durations(text, seconds):
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "7", "d", "1.5h", "-1d", "0s", "7w", "99999999d"])
-def test_bad_durations_say_what_is_expected(text):
-    with pytest.raises(ValueError, match="duration"):
-        parse_duration(text)
 
 
 def test_trusted_proxy_networks():
