@@ -8,7 +8,7 @@ __all__ = ["MAX_DURATION_S", "parse_duration"]
 
 MAX_DURATION_S = 3650 * 86400
 """Ten years: anything longer is a typo, not a plan."""
-_DURATION = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
+_DURATION = re.compile(r"^\s*([0-9]{1,9})\s*([smhd])\s*$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

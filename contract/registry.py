@@ -189,8 +189,11 @@ def from_record(doc: Mapping[str, Any]) -> Stream | Partner | Token:
     """Rebuild a registry item from its stored mapping.
 
     Missing fields take their defaults (records written before a field existed) and unknown
-    ones are ignored (records written by a later release).
+    ones are ignored (records written by a later release). Anything but a JSON object is
+    refused with ``RegistryError``.
     """
+    if not isinstance(doc, Mapping):
+        raise RegistryError(f"a registry record must be a JSON object, got {type(doc).__name__}")
     kind = doc.get("kind")
     types: dict[Any, type[Stream] | type[Partner] | type[Token]] = {
         "stream": Stream,

@@ -52,3 +52,8 @@ def test_a_duration_outside_one_second_to_ten_years_names_the_bounds(text):
     with pytest.raises(ValueError) as refused:
         parse_duration(text)
     assert str(refused.value) == f"duration {text!r} must be between 1s and 3650d"
+
+
+def test_only_ascii_digits_count():
+    with pytest.raises(ValueError, match="whole number and a unit"):
+        parse_duration("١s")
