@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from contract.series import sum_steps
-from stream.alerting import AlertMonitor
 from stream.alerts import (
     AlertEvaluator,
     AlertRules,
@@ -219,37 +217,3 @@ def test_old_churn_is_not_raised_after_a_restart():
     ev = AlertEvaluator(RULES)
     recent = {("show", "web"): RecentFigures(NOW, 1_000, 900)}
     assert ev.churn_alerts(recent, NOW + 2 * 3_600_000) == []
-
-
-def test_the_monitor_sums_the_partitions_stats_records_into_one_churn_alert():
-    """Each partition's stats record has its share; only their sum reaches the thresholds.
-    Records without the figures (from before they existed) are read as before."""
-    monitor = AlertMonitor({}, "partials", "stats", "alerts", RULES)
-    monitor._caught_up = True
-
-    def stats(partition: int, offline: int, single: int, platform: str = "web") -> bytes:
-        doc = {
-            "stream": "show",
-            "platform": platform,
-            "partition": partition,
-            "last_event_ts": NOW,
-            "last_arrival": NOW,
-            "events": 10,
-            "rejected": 0,
-            "recent_as_of": NOW - partition * 500,
-            "recent_offline_sessions": offline,
-            "recent_single_event_offline": single,
-        }
-        return orjson.dumps(doc)
-
-    old = {"stream": "show", "platform": "tv", "partition": 0, "last_arrival": NOW, "events": 1}
-    monitor._take("stats", b"old", orjson.dumps(old))
-    for partition in range(4):
-        monitor._take("stats", b"k", stats(partition, 200, 170))  # 680 of 800 in all
-    monitor._take("stats", b"k", stats(0, 200, 10, platform="app"))
-    alerts = [a for a in monitor.evaluate(NOW + 2_000) if a.kind == "churn"]
-    assert [(a.id, a.value, a.at) for a in alerts] == [(f"churn/show/web/{NOW // 1000}", 680, NOW)]
-    assert "680 of 800" in alerts[0].message_en
-    # A later record replaces its partition's share.
-    monitor._take("stats", b"k", stats(3, 200, 0))
-    assert monitor.recent[("show", "web", 3)] == RecentFigures(NOW - 1_500, 200, 0)
