@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from contract.alerts import Alert
-from contract.partials import decode_chunk
+from contract.partials import chunk_from_record
 from contract.series import PartialsMerge, Steps
 from contract.stats import decode_stats
 from stream.alerts import AlertEvaluator, AlertRules, active_streams
@@ -92,12 +92,14 @@ class AlertMonitor:
         return self._caught_up
 
     def _take(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        if value is None:
-            return
         try:
             if topic == self._partials:
-                self.partials.put(decode_chunk(value))
-            elif topic == self._stats:
+                # A deleted minute is an empty one, as the dashboard reads it.
+                self.partials.put(chunk_from_record(key, value))
+                return
+            if value is None:
+                return
+            if topic == self._stats:
                 stats = decode_stats(value)
                 where = (stats.stream, stats.platform, stats.partition)
                 if stats.last_arrival is not None:

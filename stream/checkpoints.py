@@ -80,28 +80,39 @@ class CheckpointStore:
         producer = await self._ensure_producer()
         target = await self._topic_partition(partition)
         epoch = f"{offset}-{secrets.token_hex(4)}"
+        old = self._replaced.get(partition, [])
+        written: list[bytes] = []
         offsets: list[int] = []
-        for index, piece in enumerate(split_chunks(data, self._chunk_bytes)):
-            meta = await producer.send_and_wait(
-                self._topic, piece, key=piece_key(partition, epoch, index), partition=target
+        try:
+            for index, piece in enumerate(split_chunks(data, self._chunk_bytes)):
+                key = piece_key(partition, epoch, index)
+                meta = await producer.send_and_wait(self._topic, piece, key=key, partition=target)
+                written.append(key)
+                offsets.append(meta.offset)
+            manifest = Manifest(
+                partition=partition,
+                epoch=epoch,
+                offset=offset,
+                chunks=tuple(offsets),
+                size=len(data),
+                crc32=zlib.crc32(data),
+                written_at=int(time.time() * 1000),
             )
-            offsets.append(meta.offset)
-        manifest = Manifest(
-            partition=partition,
-            epoch=epoch,
-            offset=offset,
-            chunks=tuple(offsets),
-            size=len(data),
-            crc32=zlib.crc32(data),
-            written_at=int(time.time() * 1000),
-        )
-        await producer.send_and_wait(
-            self._topic, encode_manifest(manifest), key=manifest_key(partition), partition=target
-        )
-        for key in self._replaced.pop(partition, []):
-            await producer.send(self._topic, None, key=key, partition=target)
-        await producer.flush()
-        self._replaced[partition] = [piece_key(partition, epoch, i) for i in range(len(offsets))]
+            await producer.send_and_wait(
+                self._topic,
+                encode_manifest(manifest),
+                key=manifest_key(partition),
+                partition=target,
+            )
+            for key in old:
+                await producer.send(self._topic, None, key=key, partition=target)
+            await producer.flush()
+        except BaseException:
+            # Whichever checkpoint is in force now, the next write's tombstones (sent only
+            # after its manifest) delete both the replaced pieces and any written here.
+            self._replaced[partition] = old + written
+            raise
+        self._replaced[partition] = written
         return manifest
 
     async def load(self, partition: int) -> tuple[Manifest, bytes] | None:
@@ -158,6 +169,7 @@ class CheckpointStore:
         wanted = manifest_key(partition)
         prefix = key_prefix(partition)
         stale: set[bytes] = set()
+        deleted: set[bytes] = set()
         window = 16
         stop = end
         while stop > begin:
@@ -170,7 +182,12 @@ class CheckpointStore:
                     except ValueError as exc:
                         logger.warning("skipping checkpoint manifest at %d: %s", record.offset, exc)
                 elif record.key is not None and record.key.startswith(prefix):
-                    if record.value is not None:
+                    # A deleted piece is stale no more, whichever of the two was read
+                    # first (windows are read newest first, each oldest first).
+                    if record.value is None:
+                        deleted.add(record.key)
+                        stale.discard(record.key)
+                    elif record.key not in deleted:
                         stale.add(record.key)
             if newest is not None:
                 own = key_prefix(partition, newest.epoch)

@@ -95,14 +95,17 @@ class StreamConfig:
         """Read the configuration from ``LIVETALLY_*`` variables."""
         env = os.environ if environ is None else environ
         milestones = env.get("LIVETALLY_MILESTONES", "").strip() or DEFAULT_MILESTONES
-        parse_milestones(milestones)  # refuse a bad value at start, naming the variable
+        try:  # refuse a bad value at start, naming the variable
+            parse_milestones(milestones)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
         chunk_bytes = read_int(env, "LIVETALLY_CHECKPOINT_CHUNK_BYTES", 4 * 1024 * 1024)
         if not 1024 <= chunk_bytes <= 15 * 1024 * 1024:
-            raise ValueError("LIVETALLY_CHECKPOINT_CHUNK_BYTES must be between 1 KiB and 15 MiB")
+            raise SettingsError("LIVETALLY_CHECKPOINT_CHUNK_BYTES must be between 1 KiB and 15 MiB")
         flush = _read_float(env, "LIVETALLY_FLUSH_INTERVAL_S", 0.25)
         flush_max = _read_float(env, "LIVETALLY_FLUSH_MAX_INTERVAL_S", max(2.0, flush))
         if flush_max < flush:
-            raise ValueError(
+            raise SettingsError(
                 f"LIVETALLY_FLUSH_MAX_INTERVAL_S ({flush_max:g} s) must not be shorter than "
                 f"LIVETALLY_FLUSH_INTERVAL_S ({flush:g} s)"
             )

@@ -185,7 +185,7 @@ async def test_unreadable_records_are_skipped_with_a_warning_and_tombstones_quie
     cluster, empty_fetches, caplog
 ):
     cluster.append("partials", 0, b"bad", b"{")
-    cluster.append("partials", 1, b"gone", None)
+    cluster.append("partials", 1, chunk_key("show", "tv", 1, START // 60), None)
     cluster.append("stats", 0, b"bad", orjson.dumps({"stream": "show"}))
     cluster.append("stats", 1, b"gone", None)
     cluster.append("alerts", 0, b"bad", b"not json")
@@ -272,3 +272,11 @@ async def test_scheduled_webhooks_run_in_the_background():
     assert client.posts == []
     await asyncio.sleep(0)
     assert [doc["id"] for _, doc in client.posts] == ["live/show/web/1", "live/show/web/2"]
+
+
+async def test_a_deleted_minute_counts_as_empty_as_on_the_dashboard(cluster, empty_fetches):
+    views(cluster)
+    # The app's minute is deleted: the total stays at 60 views, short of the milestone.
+    cluster.append("partials", 0, chunk_key("show", "app", 0, (START + 2) // 60), None)
+    monitor = await started_monitor()
+    assert [a.id for a in monitor.evaluate(NOW)] == []

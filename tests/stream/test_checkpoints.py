@@ -319,3 +319,67 @@ async def test_an_empty_fetch_between_records_does_not_end_the_reading(cluster):
     consumer = FakeConsumer(cluster, batch=2, empty_fetches={1, 2, 4, 5})
     consumer.assign([TP])
     assert await collect(consumer, 0, 6) == [0, 1, 2, 3, 4, 5]
+
+
+class _FailingProducer(FakeProducer):
+    """Fails the ``fail_at``-th ``send_and_wait`` (1 = the first), or the next flush."""
+
+    def __init__(self, cluster: FakeCluster, fail_at: int | None = None, flush: bool = False):
+        super().__init__(cluster)
+        self.fail_at = fail_at
+        self.fail_flush = flush
+        self.calls = 0
+
+    async def send_and_wait(self, topic, value, key=None, partition=0):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise ConnectionError("broker went away")
+        return await super().send_and_wait(topic, value, key=key, partition=partition)
+
+    async def flush(self):
+        if self.fail_flush:
+            self._pending.clear()  # the tombstones are lost with the connection
+            raise ConnectionError("broker went away")
+        await super().flush()
+
+
+@pytest.mark.parametrize(
+    ("fail_at", "fail_flush", "in_force"),
+    [
+        (2, False, "a"),  # the second chunk of b fails: a stays the checkpoint
+        (3, False, "a"),  # b's manifest fails
+        (None, True, "b"),  # b is in force, a's tombstones were lost
+    ],
+)
+async def test_a_failed_write_leaves_nothing_for_the_next_one_to_forget(
+    cluster, new_store, fail_at, fail_flush, in_force
+):
+    store = new_store()
+    a = await store.write(0, 100, b"aaaa")
+    store._producer = _FailingProducer(cluster, fail_at, fail_flush)
+    with pytest.raises(ConnectionError):
+        await store.write(0, 200, b"bbbbbbbb")  # two chunks of b, then the manifest
+    loaded = await new_store().load(0)
+    assert loaded is not None and loaded[0].offset == (100 if in_force == "a" else 200)
+    assert loaded[0].epoch == a.epoch if in_force == "a" else loaded[0].epoch != a.epoch
+    store._producer = FakeProducer(cluster)
+    c = await store.write(0, 300, b"c")
+    # Every piece but c's is deleted now: a's, and whatever of b was written.
+    live = {r.key for r in cluster.records(TOPIC) if r.value is not None}
+    tombstoned = {r.key for r in cluster.records(TOPIC) if r.value is None}
+    pieces = {r.key for r in cluster.records(TOPIC) if r.key != manifest_key(0)}
+    assert pieces - {piece_key(0, c.epoch, 0)} <= tombstoned
+    assert piece_key(0, c.epoch, 0) in live
+
+
+async def test_pieces_deleted_after_the_newest_manifest_are_not_stale(cluster):
+    """As the store writes them: the old epoch's pieces, its manifest, the new piece, the
+    new manifest, then the old pieces' tombstones, so many that the first window holds
+    tombstones only and the pieces they delete are read in the next one."""
+    write_raw(cluster, "old", bytes(range(80)))  # 20 pieces
+    new = write_raw(cluster, "new", b"new")
+    for index in range(20):
+        cluster.append(TOPIC, 0, piece_key(0, "old", index), None)
+    consumer, found = await find(cluster)
+    assert found == (new, set())
+    assert consumer.seeks[:2] == [cluster.ends[TP] - 16, 0]  # it took a second window

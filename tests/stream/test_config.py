@@ -105,11 +105,6 @@ def test_a_flush_max_shorter_than_the_flush_interval_names_both(home):
         StreamConfig.from_env(env)
 
 
-@pytest.mark.xfail(
-    raises=AssertionError,
-    reason="stream/config.py raises plain ValueError here, which `livetally worker` does "
-    "not catch (it prints SettingsError only)",
-)
 @pytest.mark.parametrize(
     ("name", "value"),
     [
