@@ -5,16 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
 from contract import registry_actions as actions
 from contract.durations import parse_duration
-from contract.kafka_login import explain
 from contract.registry import (
     DEFAULT_RATE,
     DEFAULT_SESSION_TIMEOUT_S,
@@ -28,31 +25,27 @@ from contract.registry import (
     Stream,
     Token,
 )
-from contract.settings import KafkaSettings, Settings
-from livetally.exceptions import KafkaUnavailable, LivetallyError
+from contract.settings import Settings
+from livetally.exceptions import LivetallyError
+from livetally.registry_topic import KafkaRegistry, RegistryIO
 from livetally.tables import format_partners, format_streams, format_tokens, instant_text
 
 __all__ = [
     "AlreadyExists",
     "Change",
     "InvalidRegistration",
-    "KafkaRegistry",
-    "RegistryIO",
     "UnknownItem",
     "UnknownPartner",
     "build_partner",
     "build_stream",
     "build_token",
     "decide",
-    "load_registry",
     "parse_grace",
-    "register",
     "revoked_partner",
     "revoked_token",
     "run",
 ]
 
-_T = TypeVar("_T")
 _ZERO = re.compile(r"^\s*0+\s*[smhd]?\s*$")
 
 
@@ -161,77 +154,6 @@ def revoked_partner(registry: Registry, partner_id: str) -> Partner:
     """The partner ``partner_id`` marked revoked; ``UnknownPartner`` if it is not registered."""
     with _registration():
         return actions.revoke_partner(registry, partner_id)
-
-
-# --- I/O: the registry topic --------------------------------------------------------------
-
-
-def _kafka_call(kafka: KafkaSettings, action: Callable[[], _T]) -> _T:
-    from kafka.errors import KafkaError
-
-    try:
-        return action()
-    except (KafkaError, TimeoutError) as exc:
-        reason = explain(exc, kafka)
-        if reason is not None:
-            raise KafkaUnavailable(reason) from None
-        raise KafkaUnavailable(
-            f"Kafka is not reachable at {kafka.bootstrap} ({type(exc).__name__}): "
-            "run `livetally up` or `livetally kafka start`"
-        ) from None
-
-
-def _probe(kafka: KafkaSettings, timeout_s: float = 3.0) -> None:
-    """Fail fast when no bootstrap server accepts a connection (kafka-python waits ~30 s)."""
-    for server in kafka.servers:
-        host, _, port = server.rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout_s):
-                return
-        except (OSError, ValueError):
-            continue
-    raise KafkaUnavailable(
-        f"Kafka is not reachable at {kafka.bootstrap}: "
-        "run `livetally up` or `livetally kafka start`"
-    )
-
-
-def _prepare(settings: Settings) -> None:
-    from contract.kafka_login import check_login
-    from contract.topics import ensure_topics
-
-    _probe(settings.kafka)
-    if settings.kafka.security.sasl or settings.kafka.security.tls:
-        # A refused login would otherwise surface as kafka-python's 30 s timeout.
-        check_login(settings.kafka, timeout_s=10.0)
-    _kafka_call(settings.kafka, lambda: ensure_topics(settings.kafka))
-
-
-def _put(settings: Settings, item: Stream | Partner | Token) -> None:
-    from contract.registry_store import RegistryStore
-
-    store = RegistryStore(settings.kafka)
-    _kafka_call(settings.kafka, lambda: store.put(item))
-
-
-def _load(settings: Settings) -> Registry:
-    from contract.registry_store import RegistryStore
-
-    store = RegistryStore(settings.kafka)
-    return _kafka_call(settings.kafka, store.load)
-
-
-def load_registry(settings: Settings) -> Registry:
-    """Make sure the topics exist and read the whole registry."""
-    _prepare(settings)
-    return _load(settings)
-
-
-def register(settings: Settings, *items: Stream | Partner | Token) -> None:
-    """Make sure the topics exist and write ``items`` to the registry, in order."""
-    _prepare(settings)
-    for item in items:
-        _put(settings, item)
 
 
 def _describe(partner: Partner) -> str:
@@ -408,33 +330,6 @@ def decide(args: argparse.Namespace, registry: Registry) -> Change:
     if handler is None:
         raise ValueError(f"not a registration command: {command} {action}")
     return handler(args, registry)
-
-
-class RegistryIO(Protocol):
-    """Where a command reads the registry and writes its record (Kafka, or a test's list)."""
-
-    def load(self) -> Registry:
-        """The whole registry as it is now."""
-        ...
-
-    def put(self, item: Stream | Partner | Token) -> None:
-        """Write one record and wait until it is stored."""
-        ...
-
-
-class KafkaRegistry:
-    """The registry topic, with the topics made first and Kafka's failures explained."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-
-    def load(self) -> Registry:
-        """Make sure the topics exist and read the whole registry."""
-        return load_registry(self._settings)
-
-    def put(self, item: Stream | Partner | Token) -> None:
-        """Write one record (acks=all)."""
-        _put(self._settings, item)
 
 
 def run(args: argparse.Namespace, settings: Settings, io: RegistryIO | None = None) -> int:

@@ -63,13 +63,13 @@ def register(
 ) -> Registration:
     """Register the carnival, its partners, the probe partner, ``extra`` partners and an
     admin token."""
-    from livetally import admin
+    from livetally import registry_topic
 
     keys = {partner.id: new_secret("ltk") for partner in PARTNERS}
     probe_key = new_secret("ltk")
     token = new_secret("ltt")
     settings = Settings(home=stack.settings.home, kafka=stack.kafka(prefix, partitions))
-    admin.register(
+    registry_topic.register(
         settings,
         STREAM,
         *(partner_record(p, keys[p.id], rate=BENCH_RATE) for p in PARTNERS),

@@ -29,20 +29,20 @@ def _token_path(settings: Settings) -> Path:
 def demo_token(settings: Settings) -> str:
     """The demo's admin token: the one kept under ``home`` while it is still active, else a
     new one (expiring after ``DEMO_TOKEN_LIFE``), kept there with mode 0600."""
-    from livetally import admin
+    from livetally import admin, registry_topic
 
     path = _token_path(settings)
     try:
         kept = path.read_text(encoding="ascii").strip()
     except OSError:
         kept = ""
-    if kept and admin.load_registry(settings).token_for(kept, int(time.time() * 1000)):
+    if kept and registry_topic.load_registry(settings).token_for(kept, int(time.time() * 1000)):
         return kept
     token = new_secret("ltt")
     record = admin.build_token(
         "admin", secret=token, token_id=secrets.token_hex(4), name="demo", expires=DEMO_TOKEN_LIFE
     )
-    admin.register(settings, record)
+    registry_topic.register(settings, record)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -96,11 +96,11 @@ def register_demo(settings: Settings) -> dict[str, str]:
 
     The keys live only in the returned mapping: they are never written or logged.
     """
-    from livetally import admin
+    from livetally.registry_topic import register
 
     keys = {partner.id: new_secret("ltk") for partner in PARTNERS}
     records = [partner_record(partner, keys[partner.id]) for partner in PARTNERS]
-    admin.register(settings, STREAM, *records)
+    register(settings, STREAM, *records)
     return keys
 
 

@@ -9,11 +9,10 @@ import uuid
 import pytest
 
 from contract.registry import RegistryError, hash_secret
-from contract.settings import KafkaSettings, Settings
+from contract.settings import Settings
 from livetally import admin
 from livetally.cli import build_parser
-from livetally.exceptions import KafkaUnavailable, LivetallyError
-from tests.ports import free_port
+from livetally.exceptions import LivetallyError
 
 # --- pure --------------------------------------------------------------------------------
 
@@ -83,14 +82,6 @@ def test_revoking_an_unknown_partner_names_the_known_ones():
     registry = Registry.of([admin.build_partner("kandu", name="看度", key="k")])
     with pytest.raises(admin.UnknownPartner, match=r"'nope'.*kandu"):
         admin.revoked_partner(registry, "nope")
-
-
-def test_unreachable_kafka_is_a_clear_error_quickly():
-    port = free_port()
-    settings = Settings(kafka=KafkaSettings(bootstrap=f"127.0.0.1:{port}", port=port))
-    args = build_parser().parse_args(["partner", "list"])
-    with pytest.raises(KafkaUnavailable, match=rf"127.0.0.1:{port}.*livetally up"):
-        admin.run(args, settings)
 
 
 # --- the commands on an in-memory registry ------------------------------------------------

@@ -131,7 +131,8 @@ class RStack:
 
 
 def _register(settings: Settings) -> Keys:
-    from livetally.admin import build_partner, build_stream, build_token, register
+    from livetally.admin import build_partner, build_stream, build_token
+    from livetally.registry_topic import register
 
     keys: dict[str, str] = {}
     items: list[object] = []
