@@ -8,13 +8,12 @@ each client library livetally uses: kafka-python, aiokafka and Faust.
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 __all__ = [
     "CREDENTIALS_FILE",
@@ -231,7 +230,7 @@ def _registrar(env: Mapping[str, str], base: KafkaSecurity) -> KafkaSecurity:
 
 def _from_credentials(path: Path, service: str) -> KafkaSecurity:
     try:
-        data = orjson.loads(path.read_bytes())
+        data = json.loads(path.read_bytes())
         user = data["users"][service]
         return KafkaSecurity(
             protocol=str(data["protocol"]),
@@ -241,7 +240,7 @@ def _from_credentials(path: Path, service: str) -> KafkaSecurity:
             ca_file=str(data["ca_file"]),
             source=str(path),
         )
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # ValueError: not JSON
         raise SettingsError(
             f"{path} (the secured local Kafka's credentials) cannot be read for the "
             f"{service} user: {exc}"

@@ -181,6 +181,8 @@ class Client(EventShortcuts):
             return True
         dumps(event)
         with self._cond:
+            if self._closed:  # closed by another thread since the check above
+                raise ClientError("this client is closed")
             if len(self._queue) >= self._max_queue_size:
                 self.dropped += 1
                 warn, self._full = not self._full, True
@@ -330,7 +332,15 @@ class Client(EventShortcuts):
         _OPEN.discard(self)
         try:
             if not self._background:
-                self.flush()
+                try:
+                    self.flush()
+                finally:  # a batch that failed stops the flush: say what it left behind
+                    left = [event for _, event in self._queue]
+                    self._queue.clear()
+                    if left:
+                        self._report(
+                            ClientError(f"closed before {len(left)} events were sent"), left
+                        )
                 return
             with self._cond:
                 self._closed = True

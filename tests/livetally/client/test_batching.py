@@ -261,3 +261,43 @@ def test_events_queued_when_the_interpreter_exits_are_sent():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("posted") == 1 and '"session_id":"s1"' in done.stdout
+
+
+def test_close_says_what_a_failed_flush_left_behind(caplog):
+    problem = {"title": "Unauthorized", "detail": "the API key is unknown or revoked"}
+    client, _ = make_client(FakeIngest((401, problem, {})), batch_size=2, flush_interval=60)
+    client.send({"n": 0})
+    client._queue.append((0.0, {"n": 1}))  # queued, not yet due
+    client._queue.append((0.0, {"n": 2}))
+    with caplog.at_level("ERROR", logger="livetally.client"), pytest.raises(ClientError):
+        client.close()  # the first batch ({"n": 0}, {"n": 1}) is refused: the caller hears it
+    assert "1 events not delivered: closed before 1 events were sent" in caplog.text
+    assert client.pending == 0
+
+
+class _ClosingOnEntry:
+    """The client's condition, with another thread's close() landing just before send()
+    takes it (after send()'s first, unlocked check)."""
+
+    def __init__(self, client, real):
+        self.client, self.real = client, real
+
+    def __enter__(self):
+        self.client._closed = True
+        return self.real.__enter__()
+
+    def __exit__(self, *exc):
+        return self.real.__exit__(*exc)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def test_an_event_sent_while_another_thread_closes_is_refused_not_lost():
+    client, _ = make_client(FakeIngest(), background=True)
+    real = client._cond
+    client._cond = _ClosingOnEntry(client, real)
+    with pytest.raises(ClientError, match="closed"):
+        client.send(HEARTBEAT)
+    client._cond = real
+    assert client.pending == 0 and client._thread is None

@@ -58,3 +58,33 @@ def test_every_module_of_the_sdk_imports_on_its_own_without_them():
     for name in SUBMODULES:
         done = run_python(_blocking(f"import livetally.client.{name}\n"))
         assert done.returncode == 0, (name, done.stderr)
+
+
+def test_send_file_finds_the_ingest_address_without_them(tmp_path):
+    """``livetally send`` without --url reads the ingest address from the environment,
+    through contract's settings, which must not need a server dependency either."""
+    events = tmp_path / "events.ndjson"
+    events.write_text('{"type": "join", "stream": "s", "ts": 5, "session_id": "a"}\n')
+    done = run_python(
+        _blocking(
+            f"""
+import io
+import os
+import httpx
+os.environ["LIVETALLY_INGEST_PORT"] = "18080"
+from livetally.client import send as sender
+
+seen = []
+def ingest(request):
+    seen.append(str(request.url))
+    return httpx.Response(202, json={{"accepted": 1}})
+
+code = sender.send_file({str(events)!r}, key="k", out=io.StringIO(),
+                        transport=httpx.MockTransport(ingest))
+print(code, seen[0])
+"""
+        )
+    )
+    assert done.returncode == 0, done.stderr
+    code, url = done.stdout.split()
+    assert code == "0" and url.startswith("http://127.0.0.1:18080/")
