@@ -154,13 +154,15 @@ def update_partner(
     name_en: str | None = None,
     session_timeout_s: int | None = None,
     rate: int | None = None,
+    now_ms: int | None = None,
 ) -> Partner:
-    """The partner with new settings; its key (and any key in its grace period) is kept."""
+    """The partner with new settings; its key (and any key still in its grace period) is
+    kept, a previous key whose grace period is over is dropped from the record."""
     partner = _partner(registry, partner_id)
     if name is None and name_en is None and session_timeout_s is None and rate is None:
         raise RegistryError("nothing to update: give a name, English name, rate or timeout")
     return replace(
-        partner,
+        _without_spent_key(partner, _now(now_ms)),
         name=partner.name if name is None else _text("partner name", name, required=True),
         name_en=partner.name_en
         if name_en is None
@@ -200,7 +202,21 @@ def rotate_key(
 
 def revoke_partner(registry: Registry, partner_id: str) -> Partner:
     """The partner marked revoked: every key of it, old or new, is refused from then on."""
-    return replace(_partner(registry, partner_id), revoked=True)
+    return replace(
+        _partner(registry, partner_id),
+        revoked=True,
+        previous_key_hash="",
+        previous_key_expires_at=0,
+    )
+
+
+def _without_spent_key(partner: Partner, now_ms: int) -> Partner:
+    """``partner`` without a previous key whose grace period is over: records then carry
+    the rotation fields only while they matter (services that predate them cannot read
+    a record that has them)."""
+    if partner.previous_key_hash and partner.previous_key_expires_at <= now_ms:
+        return replace(partner, previous_key_hash="", previous_key_expires_at=0)
+    return partner
 
 
 def create_token(

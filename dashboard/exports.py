@@ -341,7 +341,7 @@ def export_command(args: argparse.Namespace, settings: Settings, timeout_s: floa
                 f"{timeout_s:.0f} s (is Kafka running and the worker started?)",
                 file=sys.stderr,
             )
-            return 2
+            return 1
         snapshot = live.snapshot()
         try:
             stream = snapshot.stream(args.stream)
@@ -359,7 +359,9 @@ def export_command(args: argparse.Namespace, settings: Settings, timeout_s: floa
             export = render_export(snapshot, request, int(time.time()))
         except DashboardError as exc:
             print(f"livetally: {exc.detail}", file=sys.stderr)
-            return 2
+            # A bad option (400) is a wrong command line; an unknown stream or an export
+            # over the limits is a command that failed.
+            return 2 if exc.status == 400 else 1
         output = Path(args.output)
         output.write_bytes(export.content)
         print(f"wrote {output} ({len(export.content):,} bytes, {args.format}, {args.resolution})")

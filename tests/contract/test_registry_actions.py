@@ -140,8 +140,10 @@ def test_updating_a_partner_keeps_its_key_and_other_settings(memory):
 def test_updating_during_the_grace_period_keeps_the_old_key(memory):
     rotated, _ = actions.rotate_key(memory.registry, "kandu", now_ms=NOW)
     memory.put(rotated)
-    memory.put(actions.update_partner(memory.registry, "kandu", session_timeout_s=60))
-    assert memory.registry.partner_for_key(memory.key, NOW).session_timeout_s == 60
+    memory.put(
+        actions.update_partner(memory.registry, "kandu", session_timeout_s=60, now_ms=NOW + 1)
+    )
+    assert memory.registry.partner_for_key(memory.key, NOW + 1).session_timeout_s == 60
 
 
 @pytest.mark.parametrize(
@@ -213,3 +215,18 @@ def test_tokens_are_created_with_an_expiry_and_revoked():
 def test_the_partner_record_is_what_the_registry_holds():
     partner, _ = actions.add_partner(Registry(), "p", name="P", key="ltk_fixed")
     assert partner == Partner("p", "P", key_hash=hash_secret("ltk_fixed"))
+
+
+def test_a_previous_key_leaves_the_record_once_its_grace_period_is_over(memory):
+    rotated, key = actions.rotate_key(memory.registry, "kandu", grace_s=600, now_ms=NOW)
+    memory.put(rotated)
+    during = actions.update_partner(memory.registry, "kandu", rate=10, now_ms=NOW + 599_999)
+    assert during.previous_key_hash == hash_secret(memory.key)  # still in its grace period
+    after = actions.update_partner(memory.registry, "kandu", rate=10, now_ms=NOW + 600_000)
+    assert (after.previous_key_hash, after.previous_key_expires_at) == ("", 0)
+    assert after.key_hash == hash_secret(key)
+    revoked = actions.revoke_partner(memory.registry, "kandu")
+    assert revoked.revoked and (revoked.previous_key_hash, revoked.previous_key_expires_at) == (
+        "",
+        0,
+    )

@@ -151,5 +151,7 @@ def test_export_command_writes_the_same_file_as_the_api(broker, kafka, producer,
         assert render_export(live.snapshot(), request, int(time.time())).content == out.read_bytes()
     finally:
         live.stop()
-    bad = argparse.Namespace(**{**vars(args), "stream": "nope"})
-    assert export_command(bad, settings) == 2
+    unknown = argparse.Namespace(**{**vars(args), "stream": "nope"})
+    assert export_command(unknown, settings) == 1  # the command failed
+    bad = argparse.Namespace(**{**vars(args), "from_": "yesterday-ish"})
+    assert export_command(bad, settings) == 2  # a wrong command line
