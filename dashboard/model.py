@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from contract.registry import Partner, Registry, Stream
+from contract.registry import DEFAULT_TZ, Partner, Registry, Stream
 from contract.series import Numbers, Steps
 from contract.stats import PartitionStats, Status, feed_status
 from dashboard.exceptions import BadParameter, UnknownStream
@@ -39,7 +39,6 @@ __all__ = [
 Resolution = Literal["1s", "10s", "1m", "5m", "1h"]
 RESOLUTIONS: dict[str, int] = {"1s": 1, "10s": 10, "1m": 60, "5m": 300, "1h": 3600}
 """Bucket widths in seconds by resolution name."""
-DEFAULT_TZ = "Asia/Shanghai"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from contract.producing import producer_options
 from contract.settings import KafkaSettings
 from ingest.exceptions import KafkaNotAcknowledged
 
-__all__ = ["EventSink", "KafkaEventProducer", "producer_options"]
+__all__ = ["EventSink", "KafkaEventProducer"]
 
 logger = logging.getLogger(__name__)
 

@@ -237,7 +237,7 @@ def start(
         if secured:
             apply_acls(settings, nodes)
     except KafkaUnavailable:
-        stop(settings, quiet=True)
+        stop(settings)
         raise
     return replace(report, version=kafka_version())
 
@@ -278,11 +278,9 @@ def _wait_answering(
         time.sleep(0.5)
 
 
-def stop(settings: Settings, *, quiet: bool = False) -> Stopped:
-    """Stop the local nodes livetally started under LIVETALLY_HOME (SIGTERM, then SIGKILL).
-
-    Nothing is printed; ``quiet`` is accepted for callers written when this printed."""
-    del quiet
+def stop(settings: Settings) -> Stopped:
+    """Stop the local nodes livetally started under LIVETALLY_HOME (SIGTERM, then SIGKILL);
+    the report says what was stopped (nothing is printed)."""
     run = settings.home / "run"
     pid_files = sorted(run.glob("kafka-*.pid")) if run.is_dir() else []
     running = _running(settings)

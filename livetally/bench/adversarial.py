@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from contract.registry import Partner, hash_secret, new_secret
+from contract.registry_actions import KEY_PREFIX
 from livetally.bench.context import BENCH_RATE, Context, register
 from livetally.bench.endtoend import ProbeResult, partner_figures, probe_summary
 from livetally.bench.worst import measure
@@ -229,7 +230,7 @@ def run_adversarial(ctx: Context) -> None:
     sizes = ctx.config.sizes
     results = ctx.results
     stack = ctx.stack
-    reports_key = new_secret("ltk")
+    reports_key = new_secret(KEY_PREFIX)
     reg = register(
         stack,
         PREFIX,

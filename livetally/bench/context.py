@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contract.registry import Partner, Token, hash_secret, new_secret
+from contract.registry_actions import KEY_PREFIX, TOKEN_PREFIX
 from contract.settings import Settings
 from livetally.bench.config import BenchConfig
 from livetally.bench.report import Results
@@ -65,9 +66,9 @@ def register(
     admin token."""
     from livetally import registry_topic
 
-    keys = {partner.id: new_secret("ltk") for partner in PARTNERS}
-    probe_key = new_secret("ltk")
-    token = new_secret("ltt")
+    keys = {partner.id: new_secret(KEY_PREFIX) for partner in PARTNERS}
+    probe_key = new_secret(KEY_PREFIX)
+    token = new_secret(TOKEN_PREFIX)
     settings = Settings(home=stack.settings.home, kafka=stack.kafka(prefix, partitions))
     registry_topic.register(
         settings,

@@ -227,5 +227,5 @@ class BenchStack:
         if self.kafka_started:
             from livetally import kafka_server
 
-            kafka_server.stop(self.settings, quiet=True)
+            kafka_server.stop(self.settings)
             self.kafka_started = False

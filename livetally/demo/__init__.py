@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from contract.registry import new_secret
+from contract.registry_actions import TOKEN_PREFIX
 from contract.settings import Settings
 
 __all__ = ["dashboard_link", "demo_token", "start_demo"]
@@ -38,7 +39,7 @@ def demo_token(settings: Settings) -> str:
         kept = ""
     if kept and registry_topic.load_registry(settings).token_for(kept, int(time.time() * 1000)):
         return kept
-    token = new_secret("ltt")
+    token = new_secret(TOKEN_PREFIX)
     record = admin.build_token(
         "admin", secret=token, token_id=secrets.token_hex(4), name="demo", expires=DEMO_TOKEN_LIFE
     )

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from contract.registry import new_secret
+from contract.registry_actions import KEY_PREFIX
 from contract.settings import Settings
 from livetally.client import Client, ClientError
 from livetally.demo.audience import AudienceModel, AudienceParams
@@ -98,7 +99,7 @@ def register_demo(settings: Settings) -> dict[str, str]:
     """
     from livetally.registry_topic import register
 
-    keys = {partner.id: new_secret("ltk") for partner in PARTNERS}
+    keys = {partner.id: new_secret(KEY_PREFIX) for partner in PARTNERS}
     records = [partner_record(partner, keys[partner.id]) for partner in PARTNERS]
     register(settings, STREAM, *records)
     return keys

@@ -51,4 +51,4 @@ class Broker:
                 pass
 
     def stop(self) -> None:
-        kafka_server.stop(self.settings, quiet=True)
+        kafka_server.stop(self.settings)

@@ -230,7 +230,7 @@ def rstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RStack]:
                     os.kill(int(pid_file.read_text().strip()), 18)  # SIGCONT
                 except (OSError, ValueError):
                     pass
-        kafka_server.stop(settings, quiet=True)
+        kafka_server.stop(settings)
         if os.environ.get("LIVETALLY_KEEP_LOGS"):
             import shutil
 
