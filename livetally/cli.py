@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         "add",
         help="register a partner; prints its new API key as the last line",
         description="Register a partner and print its new API key (shown only once) as the "
-        "last line. An id already registered is refused (exit 1, its key stays valid) "
+        "last line. An id whose key is live is refused (exit 1, its key stays valid) "
         "unless --replace.",
         epilog=_examples(
             "livetally partner add scnews --name 四川新闻网 --name-en 'Sichuan News Network'",
