@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
+from contract.registry import Registry, Token, hash_secret
 from dashboard.config import DashboardConfig
 from dashboard.data import StaticData
 from dashboard.model import Snapshot
-from tests.dashboard.builders import T0, build, chunk, stats
+from tests.dashboard.builders import T0, build, chunk, registry, stats
+
+ADMIN_TOKEN = "tok_admin_secret"
 
 
 @pytest.fixture
@@ -38,3 +43,49 @@ def app_and_data(config, sample_snapshot):
 
     data = StaticData(sample_snapshot)
     return create_app(config, data=data), data
+
+
+@pytest.fixture
+def pages(app_and_data):
+    """The page modules as the app loaded them, and the app's Flask context."""
+    app, data = app_and_data
+    live = importlib.import_module("dashboard.pages.live")
+    screen = importlib.import_module("dashboard.pages.screen")
+    with app.server.app_context():
+        yield live, screen, data
+
+
+class MemoryRegistry:
+    """Stands in for the registry topic: records written, and the registry they make."""
+
+    def __init__(self, base: Registry) -> None:
+        self.items = [*base.streams.values(), *base.partners.values(), *base.tokens.values()]
+
+    def put(self, item) -> None:
+        self.items.append(item)
+
+    def registry(self) -> Registry:
+        return Registry.of(self.items)
+
+
+@pytest.fixture
+def setup(config):
+    """An app whose registry writes land in memory, with an admin token, and that memory."""
+    from dashboard.app import create_app
+
+    base = Registry.of(
+        [
+            *registry().streams.values(),
+            *registry().partners.values(),
+            *registry().tokens.values(),
+            Token("adm", "admin", "ops", hash_secret(ADMIN_TOKEN)),
+        ]
+    )
+    store = MemoryRegistry(base)
+
+    class Data(StaticData):
+        def snapshot(self):
+            return build([], reg=store.registry())
+
+    app = create_app(config, data=Data(build([], reg=base)), registry_writer=store)
+    return app, store

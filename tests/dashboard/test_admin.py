@@ -1,56 +1,18 @@
-"""Admin routes and page callbacks: admin tokens only, keys shown once, same-origin posts."""
+"""Admin routes: admin tokens only, keys shown once, same-origin posts."""
 
 from __future__ import annotations
 
-import importlib
 import time
 
-import flask
 import pytest
-from dash.exceptions import PreventUpdate
 
-from contract.registry import Registry, Token, hash_secret
-from dashboard.app import create_app
+from contract.registry import hash_secret
 from dashboard.auth import same_origin
-from dashboard.data import StaticData
-from tests.dashboard.builders import VIEWER_TOKEN, build, registry
+from tests.dashboard.builders import VIEWER_TOKEN
+from tests.dashboard.conftest import ADMIN_TOKEN
 
-ADMIN_TOKEN = "tok_admin_secret"
 VIEWER = {"Authorization": f"Bearer {VIEWER_TOKEN}"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-class MemoryRegistry:
-    """Stands in for the registry topic: records written, and the registry they make."""
-
-    def __init__(self, base: Registry) -> None:
-        self.items = [*base.streams.values(), *base.partners.values(), *base.tokens.values()]
-
-    def put(self, item) -> None:
-        self.items.append(item)
-
-    def registry(self) -> Registry:
-        return Registry.of(self.items)
-
-
-@pytest.fixture
-def setup(config):
-    base = Registry.of(
-        [
-            *registry().streams.values(),
-            *registry().partners.values(),
-            *registry().tokens.values(),
-            Token("adm", "admin", "ops", hash_secret(ADMIN_TOKEN)),
-        ]
-    )
-    store = MemoryRegistry(base)
-
-    class Data(StaticData):
-        def snapshot(self):
-            return build([], reg=store.registry())
-
-    app = create_app(config, data=Data(build([], reg=base)), registry_writer=store)
-    return app, store
 
 
 @pytest.fixture
@@ -188,38 +150,6 @@ def test_same_origin_rules():
     assert not same_origin(None, None, "h:8050")
 
 
-def test_admin_page_callbacks_show_the_key_once_and_refuse_viewers(setup):
-    app, store = setup
-    admin_page = importlib.import_module("dashboard.pages.admin")
-    with app.server.test_request_context("/_dash-update-component"):
-        flask.g.livetally_role = "viewer"
-        assert admin_page.layout().children.id == "admin-forbidden"
-        with pytest.raises(PreventUpdate):
-            admin_page.add_partner(1, "p9", "P9", "", "sessions", "30", "en")
-        with pytest.raises(PreventUpdate):
-            admin_page.admin_lists(1, "en", None)
-    with app.server.test_request_context("/_dash-update-component"):
-        flask.g.livetally_role = "admin"
-        shown = admin_page.add_partner(1, "p9", "平台九", "P9", "sessions", "30", "en")
-        key = shown.children[1].children
-        assert store.registry().partner_for_key(key).id == "p9"
-        tables = admin_page.admin_lists(1, "en", None)
-        assert "p9" in repr(tables) and key not in repr(tables)
-        error = admin_page.add_partner(2, "p9", "again", "", "sessions", "30", "en")
-        assert "already registered" in error.children
-        token = admin_page.create_token(1, "admin", "desk", "7d", "zh")
-        secret = token.children[1].children
-        now = int(time.time() * 1000)
-        made = store.registry().token_for(secret, now)
-        assert made is not None and made.role == "admin"
-        assert made.expires_at - now == pytest.approx(7 * 86400_000, abs=60_000)
-        assert store.registry().token_for(secret, made.expires_at) is None
-        refused = admin_page.create_token(2, "viewer", "x", "forever", "en")
-        assert "90s, 30m, 12h or 7d" in repr(refused)
-        assert "p9" in admin_page.revoke_partner(1, "p9", "en")
-        assert store.registry().partners["p9"].revoked
-
-
 @pytest.mark.parametrize(
     "raw",
     [b"[" * 100_000 + b"]" * 100_000, b'{"id": "ok", "name": "x", "rate": 1e999}', b"\xff\xfe"],
@@ -307,22 +237,3 @@ def test_updating_a_partner_keeps_its_key(client, setup):
         client.patch("/api/v1/admin/partners/nope", headers=ADMIN, json={"rate": 1}).status_code
         == 404
     )
-
-
-def test_the_page_rotates_a_key_and_shows_the_new_one_once(setup):
-    app, store = setup
-    admin_page = importlib.import_module("dashboard.pages.admin")
-    with app.server.test_request_context("/_dash-update-component"):
-        flask.g.livetally_role = "viewer"
-        with pytest.raises(PreventUpdate):
-            admin_page.rotate_partner_key(1, "douyin", "en")
-    with app.server.test_request_context("/_dash-update-component"):
-        flask.g.livetally_role = "admin"
-        shown = admin_page.add_partner(1, "p8", "平台八", "P8", "sessions", "30", "en")
-        old = shown.children[1].children
-        rotated = admin_page.rotate_partner_key(1, "p8", "en")
-        new = rotated.children[1].children
-        assert "the old key works until" in rotated.children[0].children
-        assert store.registry().partner_for_key(old).id == "p8"
-        assert store.registry().partner_for_key(new).id == "p8"
-        assert "no partner" in repr(admin_page.rotate_partner_key(2, "nope", "zh"))

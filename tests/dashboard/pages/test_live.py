@@ -1,39 +1,15 @@
-"""Page and shell callbacks called directly as functions."""
+"""The live page's callbacks: numbers, partner table, charts drawn then patched, alerts."""
 
 from __future__ import annotations
 
-import importlib
-
 import plotly.graph_objects as go
 import pytest
-from dash import html, no_update
+from dash import html
 from dash.exceptions import PreventUpdate
 
 from contract.registry import Registry
-from dashboard.app import choose_lang, refresh_streams, shell_mode, shell_texts
 from tests.dashboard.builders import T0, build, chunk
-
-
-@pytest.fixture
-def pages(app_and_data):
-    """The page modules as the app loaded them, and the app's Flask context."""
-    app, data = app_and_data
-    live = importlib.import_module("dashboard.pages.live")
-    screen = importlib.import_module("dashboard.pages.screen")
-    with app.server.app_context():
-        yield live, screen, data
-
-
-def texts(component):
-    """All strings inside a component tree, in order."""
-    if isinstance(component, str):
-        return [component]
-    children = getattr(component, "children", None)
-    if children is None:
-        return []
-    if not isinstance(children, list):
-        children = [children]
-    return [t for child in children for t in texts(child)]
+from tests.dashboard.pages.conftest import texts
 
 
 def test_live_outputs_in_chinese(pages, sample_snapshot):
@@ -169,47 +145,3 @@ def test_alerts_feed_on_the_live_page(pages):
     assert [m["label"] for m in modes] == ["折线", "堆叠面积"]
     with pytest.raises(PreventUpdate):
         live.refresh_alerts(2, "carnival", "zh", key)
-
-
-def test_screen_shows_big_numbers_and_partner_names(pages, sample_snapshot):
-    _, screen, _ = pages
-    out = screen.screen_outputs(sample_snapshot, "carnival", "en", (T0 + 3) * 1000)
-    assert out[0] == "成都第八届社区邻里节"
-    assert out[4:7] == ("12", "12", "12")
-    names = [texts(chip)[0] for chip in out[8]]
-    assert names == ["Douyin", "Bilibili", "Quiet TV"]  # by concurrent: 7, 5, 0
-    figure, _ = screen.refresh_screen_chart(1, "carnival", "en", None)
-    assert go.Figure(figure).layout.paper_bgcolor == "#05070d"
-
-
-def test_language_toggle_and_store_stay_in_step():
-    assert choose_lang("app-lang-toggle", "en", "zh") == ("en", no_update)
-    assert choose_lang("app-lang", "zh", "en") == (no_update, "en")
-    assert choose_lang(None, "zh", None) == (no_update, "zh")  # first visit: Chinese
-
-
-def test_shell_texts_and_screen_mode():
-    assert shell_texts("en")[1:3] == ("Live", "Big screen")
-    assert shell_texts(None)[1] == "实时"
-    assert "lt-screen-mode" in shell_mode("/screen")
-    assert "lt-screen-mode" not in shell_mode("/")
-
-
-def test_stream_selector_defaults_to_most_recent_and_hides_for_one(pages):
-    _, _, data = pages
-    data.set(
-        build(
-            [
-                chunk("douyin", 0, {T0: (1, 1, 1)}, stream="carnival"),
-                chunk("douyin", 0, {T0 + 900: (1, 1, 1)}, stream="encore"),
-            ]
-        )
-    )
-    options, value, style = refresh_streams(1, None, None)
-    assert [o["value"] for o in options] == ["encore", "carnival"]
-    assert value == "encore" and style == {"display": "block"}
-    with pytest.raises(PreventUpdate):
-        refresh_streams(2, "encore", options)
-    data.set(build([]))
-    _, value, style = refresh_streams(3, "encore", options)
-    assert value == "carnival" and style == {"display": "none"}

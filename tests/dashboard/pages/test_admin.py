@@ -1,0 +1,61 @@
+"""The admin page's callbacks: keys and tokens shown once, viewers refused."""
+
+from __future__ import annotations
+
+import importlib
+import time
+
+import flask
+import pytest
+from dash.exceptions import PreventUpdate
+
+
+def test_admin_page_callbacks_show_the_key_once_and_refuse_viewers(setup):
+    app, store = setup
+    admin_page = importlib.import_module("dashboard.pages.admin")
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "viewer"
+        assert admin_page.layout().children.id == "admin-forbidden"
+        with pytest.raises(PreventUpdate):
+            admin_page.add_partner(1, "p9", "P9", "", "sessions", "30", "en")
+        with pytest.raises(PreventUpdate):
+            admin_page.admin_lists(1, "en", None)
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "admin"
+        shown = admin_page.add_partner(1, "p9", "平台九", "P9", "sessions", "30", "en")
+        key = shown.children[1].children
+        assert store.registry().partner_for_key(key).id == "p9"
+        tables = admin_page.admin_lists(1, "en", None)
+        assert "p9" in repr(tables) and key not in repr(tables)
+        error = admin_page.add_partner(2, "p9", "again", "", "sessions", "30", "en")
+        assert "already registered" in error.children
+        token = admin_page.create_token(1, "admin", "desk", "7d", "zh")
+        secret = token.children[1].children
+        now = int(time.time() * 1000)
+        made = store.registry().token_for(secret, now)
+        assert made is not None and made.role == "admin"
+        assert made.expires_at - now == pytest.approx(7 * 86400_000, abs=60_000)
+        assert store.registry().token_for(secret, made.expires_at) is None
+        refused = admin_page.create_token(2, "viewer", "x", "forever", "en")
+        assert "90s, 30m, 12h or 7d" in repr(refused)
+        assert "p9" in admin_page.revoke_partner(1, "p9", "en")
+        assert store.registry().partners["p9"].revoked
+
+
+def test_the_page_rotates_a_key_and_shows_the_new_one_once(setup):
+    app, store = setup
+    admin_page = importlib.import_module("dashboard.pages.admin")
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "viewer"
+        with pytest.raises(PreventUpdate):
+            admin_page.rotate_partner_key(1, "douyin", "en")
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "admin"
+        shown = admin_page.add_partner(1, "p8", "平台八", "P8", "sessions", "30", "en")
+        old = shown.children[1].children
+        rotated = admin_page.rotate_partner_key(1, "p8", "en")
+        new = rotated.children[1].children
+        assert "the old key works until" in rotated.children[0].children
+        assert store.registry().partner_for_key(old).id == "p8"
+        assert store.registry().partner_for_key(new).id == "p8"
+        assert "no partner" in repr(admin_page.rotate_partner_key(2, "nope", "zh"))

@@ -1,0 +1,19 @@
+"""The big-screen page's callbacks: big numbers, partner chips and the dark chart."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from tests.dashboard.builders import T0
+from tests.dashboard.pages.conftest import texts
+
+
+def test_screen_shows_big_numbers_and_partner_names(pages, sample_snapshot):
+    _, screen, _ = pages
+    out = screen.screen_outputs(sample_snapshot, "carnival", "en", (T0 + 3) * 1000)
+    assert out[0] == "成都第八届社区邻里节"
+    assert out[4:7] == ("12", "12", "12")
+    names = [texts(chip)[0] for chip in out[8]]
+    assert names == ["Douyin", "Bilibili", "Quiet TV"]  # by concurrent: 7, 5, 0
+    figure, _ = screen.refresh_screen_chart(1, "carnival", "en", None)
+    assert go.Figure(figure).layout.paper_bgcolor == "#05070d"
