@@ -190,14 +190,20 @@ def _httptools_class() -> type[asyncio.Protocol]:
         _in_headers = False
         _in_message = False
         _header_bytes = 0
+        _began_in_chunk = False
+        _ended_in_chunk = False
 
         def data_received(self, data: bytes) -> None:
             before = self.cycle
+            self._began_in_chunk = self._ended_in_chunk = False
             super().data_received(data)
             if self._in_headers and not self.transport.is_closing():
                 # httptools buffers an unfinished header block without limit: every byte
-                # of a chunk that did not finish the headers belongs to them.
-                self._header_bytes += len(data)
+                # of a chunk that did not finish the headers belongs to them, unless a
+                # pipelined request ended in this chunk before this one began (its bytes
+                # are not these headers'): then the cap may be passed by one read.
+                if not (self._began_in_chunk and self._ended_in_chunk):
+                    self._header_bytes += len(data)
                 if self._header_bytes > MAX_HEADER_BYTES:
                     self._refuse_headers()
                     return
@@ -214,6 +220,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
         def on_message_begin(self) -> None:
             self._in_headers = self._in_message = True
+            self._began_in_chunk = True
             self._header_bytes = 0
             super().on_message_begin()
 
@@ -223,6 +230,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
         def on_message_complete(self) -> None:
             self._in_message = False
+            self._ended_in_chunk = True
             super().on_message_complete()
 
         def _parser_phase(self) -> Phase:

@@ -93,7 +93,8 @@ class KafkaEventProducer:
             if self._client is None:
                 from kafka import KafkaProducer
 
-                self._client = KafkaProducer(**self._connect, **self._options)
+                # The options win over the connection's (no TypeError for a repeated one).
+                self._client = KafkaProducer(**{**self._connect, **self._options})
                 logger.info("Kafka producer connected to %s", ",".join(self._servers))
             return self._client
 

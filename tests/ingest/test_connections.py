@@ -468,9 +468,6 @@ async def test_pipelined_requests_in_one_chunk_are_each_answered(parser):
     assert not conn.transport.closed
 
 
-@pytest.mark.xfail(
-    reason="httptools counts the whole chunk, including the request before, as header bytes",
-)
 async def test_httptools_does_not_count_a_pipelined_request_s_body_as_the_next_one_s_headers():
     conn = await connect("httptools")
     body = b"x" * (2 * MAX_HEADER_BYTES)

@@ -210,6 +210,14 @@ async def test_options_given_override_the_defaults_and_are_copied(cluster):
     assert options["acks"] == "all"
 
 
+async def test_an_option_repeating_a_connection_setting_wins_instead_of_failing(cluster):
+    given = {"bootstrap_servers": ["k9:9092"]}
+    producer = KafkaEventProducer(KafkaSettings(bootstrap="127.0.0.1:1"), options=given)
+    await producer.partitions(TOPIC)
+    await producer.close()
+    assert cluster.clients[0].options["bootstrap_servers"] == ["k9:9092"]
+
+
 async def test_concurrent_first_calls_share_one_client(cluster, producer):
     await asyncio.gather(*(producer.send(TOPIC, records(1)) for _ in range(8)))
     assert len(cluster.clients) == 1
