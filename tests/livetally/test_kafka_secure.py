@@ -287,7 +287,7 @@ def test_status_says_the_cluster_is_secured_and_where_the_credentials_are(secure
     assert "running  answering" in report
 
 
-def test_a_secured_home_restarts_secured_with_the_same_acls(secured, capsys):
+def test_a_secured_home_restarts_secured_with_the_same_acls(secured):
     from kafka.admin import KafkaAdminClient
     from kafka.errors import TopicAuthorizationFailedError
 
@@ -295,8 +295,9 @@ def test_a_secured_home_restarts_secured_with_the_same_acls(secured, capsys):
 
     admin_options = _options(secured, kafka_server.admin_security(secured))
     kafka_server.stop(secured)
-    kafka_server.start(secured)  # secure=False: the home decides
-    assert "starting it secured" in capsys.readouterr().out
+    started = kafka_server.start(secured)  # secure=False: the home decides
+    assert started.secured and started.secured_by_home
+    assert "starting it secured" in str(started)
     admin = KafkaAdminClient(**admin_options)
     try:
         assert present_grants(admin) == set(acl_grants(secured.kafka))
