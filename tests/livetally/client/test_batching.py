@@ -1,16 +1,13 @@
 """The Client: batching by size and by time, the background sender and its bounded queue,
-on_error, the event shortcuts and the flush at exit."""
+on_error and the flush at exit."""
 
 from __future__ import annotations
 
 import threading
 
 import httpx
-import msgspec
 import pytest
 
-from contract.events import Event, parse_event
-from contract.wire import WireEvent
 from livetally.client import BatchResult, Client, ClientError, QueueFull, RejectedEvent
 from tests.livetally.client.fakes import (
     HEARTBEAT,
@@ -210,38 +207,6 @@ def test_a_background_client_refuses_an_event_that_is_not_json_at_the_call():
         client.send({"ts": object()})
     assert client.pending == 0
     client.close()
-
-
-def test_close_posts_what_is_queued_and_the_helpers_write_events_the_contract_accepts():
-    fake = FakeIngest()
-    client, _ = make_client(fake, background=True, now_ms=lambda: 1_734_780_000_000)
-    with client:
-        client.join("carnival", "s1", viewer_id="v1")
-        client.heartbeat("carnival", "s1", event_id="e-2")
-        client.leave("carnival", "s1", ts="2024-12-21T19:20:00+08:00")
-        client.count("carnival", 7, uniques=9)
-    [events] = fake.bodies()
-    assert [e["type"] for e in events] == ["join", "heartbeat", "leave", "count"]
-    assert events[0] == {
-        "type": "join",
-        "stream": "carnival",
-        "ts": 1_734_780_000_000,
-        "session_id": "s1",
-        "viewer_id": "v1",
-    }
-    assert events[3] == {
-        "type": "count",
-        "stream": "carnival",
-        "ts": 1_734_780_000_000,
-        "concurrent": 7,
-        "uniques": 9,
-    }
-    for event in events:
-        if isinstance(event["ts"], int):
-            msgspec.convert(event, WireEvent)  # the schema's fields and types
-        mode = "reports" if event["type"] == "count" else "sessions"
-        parsed = parse_event(event, now_ms=1_734_780_000_000, streams={"carnival"}, mode=mode)
-        assert isinstance(parsed, Event), parsed
 
 
 def test_events_queued_when_the_interpreter_exits_are_sent():
