@@ -10,9 +10,9 @@ from typing import Any
 import flask
 import orjson
 
-from dashboard.auth import problem
+from dashboard.auth import WWW_AUTHENTICATE, problem
 from dashboard.data import DataSource
-from dashboard.exceptions import BadParameter, DashboardError, TooManyRequests
+from dashboard.exceptions import BadParameter, DashboardError, NotAuthorized, TooManyRequests
 from dashboard.exports import parse_export_request, render_export
 from dashboard.i18n import lang_of
 from dashboard.inputs import bounded_int
@@ -146,6 +146,8 @@ def register_api(
     @server.errorhandler(DashboardError)
     def dashboard_error(error: DashboardError) -> flask.Response:
         response = problem(error.status, error.title, error.detail)
+        if isinstance(error, NotAuthorized):  # a 401 names the scheme (RFC 9110)
+            response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
         if isinstance(error, TooManyRequests):
             response.headers["Retry-After"] = str(error.retry_after_s)
         return response

@@ -25,6 +25,7 @@ from dashboard.signin import SIGNIN_PATH, render_signin, safe_next
 
 __all__ = [
     "OPEN_PATHS",
+    "WWW_AUTHENTICATE",
     "RedactTokens",
     "bearer_token",
     "current_role",
@@ -33,6 +34,9 @@ __all__ = [
     "problem",
     "same_origin",
 ]
+
+WWW_AUTHENTICATE = 'Bearer realm="livetally"'
+"""The ``WWW-Authenticate`` header of every 401: the scheme an API client answers with."""
 
 OPEN_PATHS = frozenset({"/healthz"})
 """Paths served without a token (and ``/signin``, which takes one)."""
@@ -253,7 +257,7 @@ def install_auth(
 def _refuse(detail: str) -> flask.Response:
     error = NotAuthorized(detail)
     response = problem(error.status, error.title, error.detail)
-    response.headers["WWW-Authenticate"] = 'Bearer realm="livetally"'
+    response.headers["WWW-Authenticate"] = WWW_AUTHENTICATE
     return response
 
 

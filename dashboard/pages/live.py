@@ -16,6 +16,7 @@ import dash
 from dash import Input, Output, Patch, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from contract.registry import DEFAULT_TZ
 from dashboard.components import (
     alerts_feed,
     clock_time,
@@ -306,7 +307,7 @@ def live_alerts(
     """Title of the alerts box and the newest alerts of the selected stream."""
     lang = lang_of(lang_value)
     stream_id = resolve_stream(snapshot, selected)
-    tz = snapshot.stream(stream_id).tz if stream_id else "Asia/Shanghai"
+    tz = snapshot.stream(stream_id).tz if stream_id else DEFAULT_TZ
     alerts = monitor.alerts_for(stream_id, limit=10) if stream_id else []
     options = [text("chart.lines", lang), text("chart.stacked", lang)]
     return text("alerts", lang), alerts_feed(alerts, lang, tz), options

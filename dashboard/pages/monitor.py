@@ -9,6 +9,7 @@ import dash
 from dash import Input, Output, State, callback, html
 from dash.exceptions import PreventUpdate
 
+from contract.registry import DEFAULT_TZ
 from dashboard.components import (
     alerts_feed,
     history_list,
@@ -55,13 +56,13 @@ def monitor_outputs(
     ]
     stream_id = resolve_stream(snapshot, selected)
     if stream_id is None:
-        tz = "Asia/Shanghai"
+        tz = DEFAULT_TZ
         return (
             text("monitor.title", lang),
             *titles,
             text("no_stream", lang),
             pipeline_table(monitor, lang, now_ms, tz),
-            "",
+            history_list([], {}, lang, tz),
             alerts_feed(monitor.alerts_for(None), lang, tz),
         )
     summary = summarize(snapshot, stream_id, now_ms // 1000, now_ms)

@@ -98,6 +98,8 @@ def test_the_api_answers_a_raised_error_with_its_problem_document(
         "detail": detail,
     }
     assert ("Retry-After" in response.headers) is isinstance(error, TooManyRequests)
+    # Every 401 names the scheme to answer with, however it was raised.
+    assert ("WWW-Authenticate" in response.headers) is (status == 401)
 
 
 def test_too_many_requests_says_when_to_retry(client):

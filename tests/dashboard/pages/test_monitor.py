@@ -191,7 +191,7 @@ def test_without_any_stream_the_pipeline_and_every_alert_are_still_shown(monitor
         "No stream yet",
     )
     assert texts(out[6])[6] == "worker-1"
-    assert out[7] == ""
+    assert texts(out[7]) == ["No status changes yet"]
     assert [texts(item)[2] for item in out[8].children] == ["Douyin is stale", "Elsewhere"]
     bare = page.monitor_outputs(empty, MonitorSnapshot(), None, "en", NOW_MS)
     assert (texts(bare[6]), texts(bare[8])) == (["No worker has reported yet"], ["No alerts"])
