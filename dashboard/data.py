@@ -35,6 +35,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+STALL_S = 20.0
+"""Seconds without a fetched record, while records wait, after which the data follower
+reconnects (``LiveData._check_stalled``)."""
 EXTENSION = "livetally_data"
 """Key under which the app's data source is kept in ``flask.Flask.extensions``."""
 
@@ -132,6 +135,10 @@ class StreamState:
         )
 
 
+class FollowerStalled(RuntimeError):
+    """The data follower's consumer fetches nothing although records wait."""
+
+
 class LiveData:
     """Follows the data topics from the beginning in one thread, metrics and alerts in another.
 
@@ -149,6 +156,8 @@ class LiveData:
     ) -> None:
         self._kafka = kafka
         self._poll_ms = max(1, int(poll_interval_s * 1000))
+        self._resume: dict[Any, int] | None = None
+        """Where a reconnecting data follower goes on (None: from the beginning)."""
         self._min_rebuild_s = min_rebuild_s
         self._recent = TickMemo()
         self._registry = registry or RegistryFollower(kafka)
@@ -215,11 +224,13 @@ class LiveData:
                     logger.warning("%s; waiting for it (run `livetally up` or the worker)", exc)
                     warned = True
                 self._stop.wait(2.0)
+            except FollowerStalled as exc:
+                logger.warning("dashboard data follower: %s", exc)
             except Exception:
                 logger.exception("dashboard data follower failed; retrying in 1 s")
                 self._stop.wait(1.0)
 
-    def _consumer(self) -> tuple[Any, list[Any]]:
+    def _consumer(self, resume: dict[Any, int] | None = None) -> tuple[Any, list[Any]]:
         from kafka import KafkaConsumer, TopicPartition
 
         consumer = KafkaConsumer(
@@ -237,20 +248,29 @@ class LiveData:
             partitions += [TopicPartition(topic, p) for p in sorted(ids)]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
+        for tp, offset in (resume or {}).items():
+            if tp in partitions:
+                consumer.seek(tp, offset)
         return consumer, partitions
 
     def _follow(self) -> None:
-        consumer, partitions = self._consumer()
+        consumer, partitions = self._consumer(self._resume)
         partials = self._kafka.topic(PARTIALS)
         try:
             ends = consumer.end_offsets(partitions)
             built_at = 0.0
             registry: Registry | None = None
             built_version = -1
+            quiet_since = time.monotonic()
             while not self._stop.is_set():
                 batches = consumer.poll(timeout_ms=self._poll_ms)
                 for tp, records in batches.items():
                     self._apply(records, partials=tp.topic == partials)
+                if batches:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= STALL_S:
+                    quiet_since = time.monotonic()
+                    self._check_stalled(consumer, partitions)
                 caught_up = self._ready.is_set() or all(
                     consumer.position(tp) >= end for tp, end in ends.items()
                 )
@@ -267,6 +287,20 @@ class LiveData:
                     self._ready.set()
         finally:
             consumer.close()
+
+    def _check_stalled(self, consumer: Any, partitions: list[Any]) -> None:
+        """Raise ``FollowerStalled`` if records wait that the consumer has not fetched for
+        ``STALL_S``: after a broker outage a kafka-python consumer can stay stuck on a lost
+        connection, and the dashboard would freeze its numbers with no sign of it."""
+        positions = {tp: consumer.position(tp) for tp in partitions}
+        ends = consumer.end_offsets(partitions)
+        behind = [tp for tp in partitions if positions[tp] < ends.get(tp, 0)]
+        if behind:
+            self._resume = positions
+            raise FollowerStalled(
+                f"nothing fetched for {STALL_S:.0f} s while {len(behind)} partition(s) have "
+                "records; reconnecting where it stopped"
+            )
 
     def _apply(self, records: Iterable[Any], *, partials: bool) -> None:
         for record in records:

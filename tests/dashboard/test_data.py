@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from contract.partials import chunk_from_record, chunk_key
 from contract.registry import Registry
 from contract.stats import PartitionStats
@@ -46,3 +48,33 @@ def test_total_slots_keep_partners_on_the_same_partition_apart():
     state.put_chunk(chunk("bili", 0, {T0: (1, 1, 1)}))  # replaces bili's chunk only
     snap = state.build(Registry(), 1)
     assert figures_at(snap.totals["carnival"], T0).concurrent == 3
+
+
+class _Stuck:
+    """A consumer that fetched up to ``positions`` while the log ends at ``ends``."""
+
+    def __init__(self, positions, ends):
+        self.positions, self.ends = positions, ends
+
+    def position(self, tp):
+        return self.positions[tp]
+
+    def end_offsets(self, tps):
+        return {tp: self.ends[tp] for tp in tps}
+
+
+def test_a_follower_that_fetches_nothing_while_records_wait_reconnects_where_it_was():
+    from contract.settings import KafkaSettings
+    from dashboard.data import FollowerStalled, LiveData
+
+    live = LiveData(KafkaSettings())
+    tps = ["partials-0", "stats-0"]
+    live._check_stalled(
+        _Stuck({"partials-0": 5, "stats-0": 2}, {"partials-0": 5, "stats-0": 2}), tps
+    )
+    assert live._resume is None  # caught up: quiet is fine
+    with pytest.raises(FollowerStalled, match="1 partition"):
+        live._check_stalled(
+            _Stuck({"partials-0": 5, "stats-0": 2}, {"partials-0": 9, "stats-0": 2}), tps
+        )
+    assert live._resume == {"partials-0": 5, "stats-0": 2}
