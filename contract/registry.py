@@ -19,6 +19,8 @@ __all__ = [
     "DEFAULT_RATE",
     "DEFAULT_SESSION_TIMEOUT_S",
     "DEFAULT_TZ",
+    "MAX_SEGMENTS",
+    "MAX_TITLE",
     "AlreadyRegistered",
     "NotRegistered",
     "Partner",
@@ -26,8 +28,10 @@ __all__ = [
     "Registry",
     "RegistryError",
     "Role",
+    "Segment",
     "Stream",
     "Token",
+    "Item",
     "hash_secret",
     "new_secret",
     "record_key",
@@ -45,6 +49,12 @@ DEFAULT_RATE = 5000
 """Events per second a partner may post unless registered with another rate."""
 DEFAULT_KEY_GRACE_S = 600
 """Seconds a partner's previous API key keeps working after its key is rotated."""
+MAX_TITLE = 100
+"""Most characters of a segment's title (in either language)."""
+MAX_SEGMENTS = 500
+"""Most programme segments one stream may have."""
+_FIRST_SEGMENT_S = 946_684_800  # 2000-01-01T00:00:00Z
+_LAST_SEGMENT_S = 4_102_444_800  # 2100-01-01T00:00:00Z
 
 
 class RegistryError(ValueError):
@@ -167,25 +177,76 @@ class Token:
         return not self.revoked and (self.expires_at == 0 or now_ms < self.expires_at)
 
 
-def record_key(item: Stream | Partner | Token) -> str:
-    """The compacted-topic key of a registry record."""
+@dataclass(frozen=True)
+class Segment:
+    """A part of a stream's programme (节目 / 环节): what was on stage from ``start``.
+
+    A segment without an ``end`` lasts until the next one starts (or, the last one, until
+    the stream ends); ``contract.programme`` works out those ends.
+    """
+
+    id: str
+    stream: str
+    start: int
+    """Epoch second it began."""
+    title: str
+    title_en: str = ""
+    end: int = 0
+    """Epoch second it ended (exclusive), or 0: when the next segment starts."""
+
+    def __post_init__(self) -> None:
+        validate_id("segment", self.id)
+        validate_id("stream", self.stream)
+        for name, second in (("start", self.start), ("end", self.end)):
+            if isinstance(second, bool) or not isinstance(second, int):
+                raise RegistryError(f"a segment's {name} must be a whole epoch second")
+        if not _FIRST_SEGMENT_S <= self.start < _LAST_SEGMENT_S:
+            raise RegistryError("a segment must start between the years 2000 and 2099")
+        if self.end and not self.start < self.end <= _LAST_SEGMENT_S:
+            raise RegistryError("a segment must end after it starts")
+        for name, text, required in (
+            ("title", self.title, True),
+            ("English title", self.title_en, False),
+        ):
+            if not isinstance(text, str):
+                raise RegistryError(f"a segment's {name} must be text")
+            if required and not text.strip():
+                raise RegistryError(f"a segment's {name} must not be empty")
+            if len(text) > MAX_TITLE or not text.isprintable():
+                raise RegistryError(
+                    f"a segment's {name} must be at most {MAX_TITLE} printable characters"
+                )
+
+    def display_title(self, lang: str) -> str:
+        """The title in a language (``zh`` or ``en``)."""
+        return self.title_en if lang == "en" and self.title_en else self.title
+
+
+Item = Stream | Partner | Token | Segment
+"""Anything the registry topic holds."""
+
+
+def record_key(item: Item) -> str:
+    """The compacted-topic key of a registry record (a segment's names its stream too)."""
+    if isinstance(item, Segment):
+        return f"segment/{item.stream}/{item.id}"
     kind = {Stream: "stream", Partner: "partner", Token: "token"}[type(item)]
     return f"{kind}/{item.id}"
 
 
-_OMITTED_WHEN_EMPTY = frozenset({"previous_key_hash", "previous_key_expires_at"})
+_OMITTED_WHEN_EMPTY = frozenset({"previous_key_hash", "previous_key_expires_at", "title_en", "end"})
 """Fields added after the first release: left out while empty, so that a service of an
 earlier release still reads every partner that has never had its key rotated."""
 
 
-def to_record(item: Stream | Partner | Token) -> dict[str, Any]:
+def to_record(item: Item) -> dict[str, Any]:
     """A registry item as the JSON mapping stored in Kafka."""
     kind = record_key(item).split("/", 1)[0]
     doc = {k: v for k, v in asdict(item).items() if v or k not in _OMITTED_WHEN_EMPTY}
     return {"kind": kind, **doc}
 
 
-def from_record(doc: Mapping[str, Any]) -> Stream | Partner | Token:
+def from_record(doc: Mapping[str, Any]) -> Item:
     """Rebuild a registry item from its stored mapping.
 
     Missing fields take their defaults (records written before a field existed) and unknown
@@ -195,10 +256,11 @@ def from_record(doc: Mapping[str, Any]) -> Stream | Partner | Token:
     if not isinstance(doc, Mapping):
         raise RegistryError(f"a registry record must be a JSON object, got {type(doc).__name__}")
     kind = doc.get("kind")
-    types: dict[Any, type[Stream] | type[Partner] | type[Token]] = {
+    types: dict[Any, type[Item]] = {
         "stream": Stream,
         "partner": Partner,
         "token": Token,
+        "segment": Segment,
     }
     cls = types.get(kind)
     if cls is None:
@@ -214,21 +276,31 @@ class Registry:
     streams: Mapping[str, Stream] = field(default_factory=dict)
     partners: Mapping[str, Partner] = field(default_factory=dict)
     tokens: Mapping[str, Token] = field(default_factory=dict)
+    segments: Mapping[tuple[str, str], Segment] = field(default_factory=dict)
+    """Programme segments by (stream id, segment id)."""
 
     @classmethod
-    def of(cls, items: Iterable[Stream | Partner | Token]) -> Registry:
+    def of(cls, items: Iterable[Item]) -> Registry:
         """Build a snapshot; later items replace earlier ones with the same key."""
         streams: dict[str, Stream] = {}
         partners: dict[str, Partner] = {}
         tokens: dict[str, Token] = {}
+        segments: dict[tuple[str, str], Segment] = {}
         for item in items:
             if isinstance(item, Stream):
                 streams[item.id] = item
             elif isinstance(item, Partner):
                 partners[item.id] = item
+            elif isinstance(item, Segment):
+                segments[(item.stream, item.id)] = item
             else:
                 tokens[item.id] = item
-        return cls(streams=streams, partners=partners, tokens=tokens)
+        return cls(streams=streams, partners=partners, tokens=tokens, segments=segments)
+
+    def programme(self, stream_id: str) -> tuple[Segment, ...]:
+        """A stream's segments in the order they start (ties by id)."""
+        found = [s for (stream, _), s in self.segments.items() if stream == stream_id]
+        return tuple(sorted(found, key=lambda s: (s.start, s.id)))
 
     def partner_for_key(self, key: str, now_ms: int | None = None) -> Partner | None:
         """The active partner whose API key this is at ``now_ms`` (default: now), if any:

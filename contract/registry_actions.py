@@ -12,32 +12,39 @@ import time
 from dataclasses import replace
 
 from contract.durations import parse_duration
+from contract.programme import check_fits
 from contract.registry import (
     DEFAULT_KEY_GRACE_S,
     DEFAULT_RATE,
     DEFAULT_SESSION_TIMEOUT_S,
     DEFAULT_TZ,
+    MAX_SEGMENTS,
     AlreadyRegistered,
     NotRegistered,
     Partner,
     PartnerRevoked,
     Registry,
     RegistryError,
+    Segment,
     Stream,
     Token,
     hash_secret,
     new_secret,
+    record_key,
 )
 
 __all__ = [
     "KEY_PREFIX",
     "TOKEN_PREFIX",
     "add_partner",
+    "add_segment",
     "add_stream",
     "create_token",
+    "remove_segment",
     "revoke_partner",
     "revoke_token",
     "rotate_key",
+    "stream_of",
     "update_partner",
     "update_stream",
 ]
@@ -68,11 +75,13 @@ def _partner(registry: Registry, partner_id: str) -> Partner:
     return partner
 
 
-def _stream(registry: Registry, stream_id: str) -> Stream:
+def stream_of(registry: Registry, stream_id: str) -> Stream:
+    """The registered stream ``stream_id``; ``NotRegistered`` if there is none."""
     stream = registry.streams.get(stream_id)
     if stream is None:
         raise NotRegistered("stream", stream_id, registry.streams)
     return stream
+
 
 
 def add_stream(
@@ -100,7 +109,7 @@ def update_stream(
     registry: Registry, stream_id: str, *, title: str | None = None, tz: str | None = None
 ) -> Stream:
     """The stream with a new title and/or time zone."""
-    stream = _stream(registry, stream_id)
+    stream = stream_of(registry, stream_id)
     if title is None and tz is None:
         raise RegistryError("nothing to update: give a new title or time zone")
     return replace(
@@ -260,3 +269,55 @@ def revoke_token(registry: Registry, token_id: str) -> Token:
     if token is None:
         raise NotRegistered("token", token_id, registry.tokens)
     return replace(token, revoked=True)
+
+
+def add_segment(
+    registry: Registry,
+    stream_id: str,
+    *,
+    start: int,
+    title: str,
+    title_en: str = "",
+    end: int = 0,
+    segment_id: str | None = None,
+    replace_existing: bool = False,
+) -> Segment:
+    """A new programme segment of a registered stream (``start``/``end`` in epoch seconds;
+    ``end`` 0: until the next segment starts).
+
+    Without ``segment_id`` the segment gets a new short id. A segment that starts with, or
+    overlaps, another one is refused, and so is an id already used unless
+    ``replace_existing`` (the segment is then changed in place).
+    """
+    stream_of(registry, stream_id)
+    programme = registry.programme(stream_id)
+    taken = {s.id for s in programme}
+    if segment_id is None:
+        segment_id = secrets.token_hex(3)
+        while segment_id in taken:
+            segment_id = secrets.token_hex(3)
+    elif segment_id in taken and not replace_existing:
+        raise AlreadyRegistered(
+            f"stream {stream_id!r} already has a segment {segment_id!r}; remove it, or replace it"
+        )
+    if segment_id not in taken and len(programme) >= MAX_SEGMENTS:
+        raise RegistryError(f"a stream may have at most {MAX_SEGMENTS} segments")
+    segment = Segment(
+        id=segment_id,
+        stream=stream_id,
+        start=start,
+        title=title.strip(),
+        title_en=title_en.strip(),
+        end=end,
+    )
+    check_fits(programme, segment)
+    return segment
+
+
+def remove_segment(registry: Registry, stream_id: str, segment_id: str) -> str:
+    """The registry key to delete (write a tombstone for) to remove a segment."""
+    stream_of(registry, stream_id)
+    segment = registry.segments.get((stream_id, segment_id))
+    if segment is None:
+        raise NotRegistered("segment", segment_id, [s.id for s in registry.programme(stream_id)])
+    return record_key(segment)

@@ -11,11 +11,9 @@ from typing import Any
 import orjson
 
 from contract.registry import (
-    Partner,
+    Item,
     Registry,
     RegistryError,
-    Stream,
-    Token,
     from_record,
     record_key,
     to_record,
@@ -42,7 +40,7 @@ def _consumer(kafka: KafkaSettings) -> Any:
     return consumer
 
 
-def _decode(value: bytes | None, key: bytes | None) -> Stream | Partner | Token | None:
+def _decode(value: bytes | None, key: bytes | None) -> Item | None:
     if value is None:
         return None
     try:
@@ -58,25 +56,37 @@ class RegistryStore:
     def __init__(self, kafka: KafkaSettings) -> None:
         self._kafka = kafka
 
-    def put(self, item: Stream | Partner | Token) -> None:
+    def put(self, item: Item) -> None:
         """Write one record and wait until Kafka has it (acks=all)."""
+        self._write(record_key(item), orjson.dumps(to_record(item)))
+
+    def delete(self, key: str) -> None:
+        """Write a tombstone for a record key (``record_key``) and wait until Kafka has it."""
+        self._write(key, None)
+
+    def _write(self, key: str, value: bytes | None) -> None:
         from kafka import KafkaProducer
 
         producer = KafkaProducer(**self._kafka.client_options(), acks="all")
         try:
-            producer.send(
-                self._kafka.topic(REGISTRY),
-                key=record_key(item).encode(),
-                value=orjson.dumps(to_record(item)),
-            ).get(timeout=30)
+            producer.send(self._kafka.topic(REGISTRY), key=key.encode(), value=value).get(
+                timeout=30
+            )
         finally:
             producer.close()
 
     def load(self, timeout_s: float = 30.0) -> Registry:
-        """Read the whole registry topic up to its current end."""
-        return Registry.of(self._read(timeout_s))
+        """Read the whole registry topic up to its current end (a tombstone removes its key,
+        as for the follower)."""
+        items: dict[str, Item] = {}
+        for key, item in self._read(timeout_s):
+            if item is None:
+                items.pop(key, None)
+            else:
+                items[key] = item
+        return Registry.of(items.values())
 
-    def _read(self, timeout_s: float) -> Iterator[Stream | Partner | Token]:
+    def _read(self, timeout_s: float) -> Iterator[tuple[str, Item | None]]:
         from kafka import TopicPartition
 
         consumer = _consumer(self._kafka)
@@ -89,9 +99,8 @@ class RegistryStore:
                     raise TimeoutError("timed out reading the registry from Kafka")
                 for records in consumer.poll(timeout_ms=500).values():
                     for record in records:
-                        item = _decode(record.value, record.key)
-                        if item is not None:
-                            yield item
+                        key = (record.key or b"").decode(errors="replace")
+                        yield key, _decode(record.value, record.key)
         finally:
             consumer.close()
 
@@ -102,7 +111,7 @@ class RegistryFollower:
     def __init__(self, kafka: KafkaSettings, poll_interval_s: float = 0.5) -> None:
         self._kafka = kafka
         self._poll_ms = int(poll_interval_s * 1000)
-        self._items: dict[str, Stream | Partner | Token] = {}
+        self._items: dict[str, Item] = {}
         self._snapshot = Registry()
         self._stop = threading.Event()
         self._ready = threading.Event()

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from contract.instants import parse_second, rfc3339
 from contract.registry import DEFAULT_TZ, Partner, Registry, Stream
 from contract.series import Numbers, Steps
 from contract.stats import PartitionStats, Status, feed_status
@@ -346,46 +343,12 @@ def _duration(seconds: int) -> str:
 
 
 def parse_instant(text: str, tz: str, name: str = "at") -> int:
-    """A time as RFC 3339 or epoch milliseconds, floored to a whole epoch second.
+    """A time as RFC 3339 or epoch milliseconds, floored to a whole epoch second
+    (``contract.instants.parse_second``); ``BadParameter`` names ``name`` when it is not one.
 
     A time without an offset is read in the stream's time zone ``tz``.
     """
-    raw = text.strip()
-    if not raw:
-        raise BadParameter(name, "is empty")
-    if len(raw) > _MAX_INSTANT_CHARS:
-        raise BadParameter(name, "is too long for a time")
-    if _EPOCH_MS.fullmatch(raw):
-        second = int(raw) // 1000  # floor, also before 1970
-    else:
-        second = _parse_rfc3339(raw, tz, name)
-    # Years 1 to 9999 in every time zone, so the answer can be written back as RFC 3339.
-    if not _FIRST_SECOND <= second <= _LAST_SECOND:
-        raise BadParameter(name, "is out of range (years 1970 to 9998)")
-    return second
-
-
-_FIRST_SECOND = 0
-_MAX_INSTANT_CHARS = 64
-_EPOCH_MS = re.compile(r"-?[0-9]{1,19}")
-_LAST_SECOND = 253_370_678_400  # 9998-12-31T00:00:00Z
-
-
-def _parse_rfc3339(raw: str, tz: str, name: str) -> int:
     try:
-        moment = datetime.fromisoformat(raw.replace(" ", "T", 1) if "T" not in raw else raw)
-    except ValueError:
-        raise BadParameter(
-            name, "must be RFC 3339 (2024-12-21T19:30:00+08:00) or epoch milliseconds"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(tz))
-    try:
-        return math.floor(moment.timestamp())
-    except (OverflowError, ValueError):
-        raise BadParameter(name, "is out of range (years 1970 to 9998)") from None
-
-
-def rfc3339(second: int, tz: str) -> str:
-    """An epoch second as RFC 3339 in a time zone."""
-    return datetime.fromtimestamp(second, ZoneInfo(tz)).isoformat()
+        return parse_second(text, tz)
+    except ValueError as exc:
+        raise BadParameter(name, str(exc)) from None

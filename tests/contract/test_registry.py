@@ -10,10 +10,13 @@ from contract.registry import (
     DEFAULT_TZ,
     Partner,
     Registry,
+    RegistryError,
+    Segment,
     Stream,
     Token,
     from_record,
     hash_secret,
+    record_key,
     to_record,
 )
 
@@ -117,3 +120,24 @@ def test_without_a_time_the_previous_key_is_judged_by_the_clock():
     registry = Registry.of([live, gone])
     assert registry.partner_for_key("old") == live
     assert registry.partner_for_key("gone") is None
+
+
+def test_a_segment_record_leaves_out_empty_optional_fields_and_round_trips():
+    plain = Segment("opening", "carnival", 1_734_778_800, "开幕式")
+    assert to_record(plain) == {
+        "kind": "segment",
+        "id": "opening",
+        "stream": "carnival",
+        "start": 1_734_778_800,
+        "title": "开幕式",
+    }
+    full = Segment("opening", "carnival", 1_734_778_800, "开幕式", "Opening", 1_734_780_600)
+    assert from_record(to_record(full)) == full
+    assert record_key(full) == "segment/carnival/opening"
+    assert full.display_title("en") == "Opening" and plain.display_title("en") == "开幕式"
+
+
+@pytest.mark.parametrize("start", ["1734778800", 1.5, True])
+def test_a_segment_time_must_be_a_whole_second(start):
+    with pytest.raises(RegistryError, match="whole epoch second"):
+        Segment("opening", "carnival", start, "开幕式")

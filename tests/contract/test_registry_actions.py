@@ -230,3 +230,72 @@ def test_a_previous_key_leaves_the_record_once_its_grace_period_is_over(memory):
         "",
         0,
     )
+
+
+# --- programme segments --------------------------------------------------------------------
+
+T0 = 1_734_778_800  # 2024-12-21T19:00:00+08:00
+CARNIVAL = Registry.of([Stream("carnival", "嘉年华")])
+
+
+def test_a_new_segment_gets_a_short_id_and_stripped_titles():
+    segment = actions.add_segment(
+        CARNIVAL, "carnival", start=T0, title=" 开幕式 ", title_en=" Opening "
+    )
+    assert len(segment.id) == 6 and segment.id.isalnum()
+    assert (segment.stream, segment.start, segment.end) == ("carnival", T0, 0)
+    assert (segment.title, segment.title_en) == ("开幕式", "Opening")
+
+
+def test_a_segment_needs_a_registered_stream():
+    with pytest.raises(NotRegistered, match="no stream with id 'nope' \\(known: carnival\\)"):
+        actions.add_segment(CARNIVAL, "nope", start=T0, title="x")
+
+
+def test_a_segment_id_in_use_is_refused_unless_replaced():
+    first = actions.add_segment(CARNIVAL, "carnival", start=T0, title="开幕式", segment_id="a")
+    registry = Registry.of([*CARNIVAL.streams.values(), first])
+    with pytest.raises(AlreadyRegistered, match="already has a segment 'a'"):
+        actions.add_segment(registry, "carnival", start=T0 + 60, title="x", segment_id="a")
+    moved = actions.add_segment(
+        registry, "carnival", start=T0 + 60, title="x", segment_id="a", replace_existing=True
+    )
+    assert moved.start == T0 + 60
+
+
+def test_a_stream_holds_a_bounded_number_of_segments(monkeypatch):
+    monkeypatch.setattr(actions, "MAX_SEGMENTS", 2)
+    items = [
+        *CARNIVAL.streams.values(),
+        *(
+            actions.add_segment(CARNIVAL, "carnival", start=T0 + i, title="x", segment_id=f"s{i}")
+            for i in range(2)
+        ),
+    ]
+    with pytest.raises(RegistryError, match="at most 2 segments"):
+        actions.add_segment(Registry.of(items), "carnival", start=T0 + 9, title="x")
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"title": "  "}, "title must not be empty"),
+        ({"title": "x" * 101}, "at most 100 printable"),
+        ({"title": "a\nb"}, "at most 100 printable"),
+        ({"title": "x", "start": 0}, "between the years 2000 and 2099"),
+        ({"title": "x", "end": T0}, "must end after it starts"),
+        ({"title": "x", "segment_id": "Bad Id"}, "segment id 'Bad Id' must be"),
+    ],
+)
+def test_a_bad_segment_is_refused_saying_why(fields, reason):
+    args = {"start": T0, **fields}
+    with pytest.raises(RegistryError, match=reason):
+        actions.add_segment(CARNIVAL, "carnival", **args)
+
+
+def test_removing_a_segment_names_its_record_key():
+    segment = actions.add_segment(CARNIVAL, "carnival", start=T0, title="x", segment_id="a")
+    registry = Registry.of([*CARNIVAL.streams.values(), segment])
+    assert actions.remove_segment(registry, "carnival", "a") == "segment/carnival/a"
+    with pytest.raises(NotRegistered, match="no segment with id 'b' \\(known: a\\)"):
+        actions.remove_segment(registry, "carnival", "b")

@@ -12,7 +12,15 @@ import orjson
 import pytest
 
 from contract import registry_store
-from contract.registry import Partner, Registry, Stream, Token, hash_secret, to_record
+from contract.registry import (
+    Partner,
+    Registry,
+    Segment,
+    Stream,
+    Token,
+    hash_secret,
+    to_record,
+)
 from contract.registry_store import RegistryFollower, RegistryStore, _decode
 from contract.settings import KafkaSettings
 
@@ -20,13 +28,14 @@ KAFKA = KafkaSettings(bootstrap="127.0.0.1:1", topic_prefix="t.")
 STREAM = Stream("carnival", "嘉年华")
 PARTNER = Partner("kandu", "看度", key_hash=hash_secret("ltk_k"))
 TOKEN = Token("wall", "viewer", token_hash="h" * 64)
+SEGMENT = Segment("opening", "carnival", 1734778800, "开幕式", "Opening")
 
 
 def value(item) -> bytes:
     return orjson.dumps(to_record(item))
 
 
-@pytest.mark.parametrize("item", [STREAM, PARTNER, TOKEN])
+@pytest.mark.parametrize("item", [STREAM, PARTNER, TOKEN, SEGMENT])
 def test_a_stored_record_decodes_to_its_item(item):
     assert _decode(value(item), b"key") == item
 
@@ -138,6 +147,19 @@ def test_load_reads_the_topic_to_its_end_with_later_records_winning(monkeypatch)
     assert consumer.closed
 
 
+def test_load_drops_a_record_a_later_tombstone_deletes(monkeypatch):
+    later = Segment("dance", "carnival", 1734780600, "街舞")
+    consumer = FakeConsumer(
+        records(
+            ("segment/carnival/opening", SEGMENT),
+            ("segment/carnival/dance", later),
+            ("segment/carnival/opening", None),
+        )
+    )
+    serve(monkeypatch, consumer)
+    assert RegistryStore(KAFKA).load().programme("carnival") == (later,)
+
+
 def test_load_stops_at_the_end_it_saw_when_it_started(monkeypatch):
     consumer = FakeConsumer(
         records(("stream/carnival", STREAM), ("partner/kandu", PARTNER)), batch=1, end=1
@@ -191,7 +213,12 @@ def fake_producer(monkeypatch, *, fail: bool = False) -> list:
 
 @pytest.mark.parametrize(
     ("item", "key"),
-    [(STREAM, b"stream/carnival"), (PARTNER, b"partner/kandu"), (TOKEN, b"token/wall")],
+    [
+        (STREAM, b"stream/carnival"),
+        (PARTNER, b"partner/kandu"),
+        (TOKEN, b"token/wall"),
+        (SEGMENT, b"segment/carnival/opening"),
+    ],
 )
 def test_put_writes_the_item_under_its_key_and_waits_for_every_replica(monkeypatch, item, key):
     calls = fake_producer(monkeypatch)
@@ -199,6 +226,16 @@ def test_put_writes_the_item_under_its_key_and_waits_for_every_replica(monkeypat
     assert calls == [
         ("options", {**KAFKA.client_options(), "acks": "all"}),
         ("send", "t.registry", key, value(item)),
+        ("waited", 30),
+        ("closed",),
+    ]
+
+
+def test_delete_writes_a_tombstone_under_the_key(monkeypatch):
+    calls = fake_producer(monkeypatch)
+    RegistryStore(KAFKA).delete("segment/carnival/opening")
+    assert calls[1:] == [
+        ("send", "t.registry", b"segment/carnival/opening", None),
         ("waited", 30),
         ("closed",),
     ]
