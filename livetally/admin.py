@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from contract import registry_actions as actions
 from contract.durations import parse_duration
+from contract.instants import parse_second
 from contract.registry import (
     DEFAULT_RATE,
     DEFAULT_SESSION_TIMEOUT_S,
@@ -22,13 +23,20 @@ from contract.registry import (
     PartnerRevoked,
     Registry,
     RegistryError,
+    Segment,
     Stream,
     Token,
 )
 from contract.settings import Settings
 from livetally.exceptions import LivetallyError
 from livetally.registry_topic import KafkaRegistry, RegistryIO
-from livetally.tables import format_partners, format_streams, format_tokens, instant_text
+from livetally.tables import (
+    format_partners,
+    format_programme,
+    format_streams,
+    format_tokens,
+    instant_text,
+)
 
 __all__ = [
     "AlreadyExists",
@@ -290,6 +298,50 @@ def _token_revoke(args: argparse.Namespace, registry: Registry) -> Change:
     return Change(token, [f"revoked token {token.id}; its sign-ins end at their next request"])
 
 
+def _segment_time(option: str, text: str, tz: str) -> int:
+    try:
+        return parse_second(text, tz)
+    except ValueError as exc:
+        raise InvalidRegistration(f"{option} {exc}") from None
+
+
+def _segment_add(args: argparse.Namespace, registry: Registry) -> Change:
+    with _registration():
+        stream = actions.stream_of(registry, args.stream)
+        start = _segment_time("--start", args.start, stream.tz)
+        end = 0 if args.end is None else _segment_time("--end", args.end, stream.tz)
+        try:
+            segment = actions.add_segment(
+                registry,
+                stream.id,
+                start=start,
+                end=end,
+                title=args.title,
+                title_en=args.title_en,
+                segment_id=args.id,
+                replace_existing=args.replace,
+            )
+        except AlreadyRegistered as exc:
+            raise AlreadyExists(
+                f"{exc} (`livetally segment add {args.stream} --id {args.id} ... --replace`)"
+            ) from None
+    verb = "replaced" if (stream.id, segment.id) in registry.segments else "added"
+    when = instant_text(segment.start * 1000)
+    return Change(segment, [f"{verb} segment {segment.id} of {stream.id}: {segment.title}, {when}"])
+
+
+def _segment_remove(args: argparse.Namespace, registry: Registry) -> Change:
+    with _registration():
+        key = actions.remove_segment(registry, args.stream, args.segment_id)
+    return Change(None, [f"removed segment {args.segment_id} of {args.stream}"], removed=key)
+
+
+def _segment_list(args: argparse.Namespace, registry: Registry) -> Change:
+    with _registration():
+        stream = actions.stream_of(registry, args.stream)
+    return Change(None, [format_programme(registry.programme(stream.id), stream.tz)])
+
+
 def _listing(args: argparse.Namespace, registry: Registry) -> Change:
     command: str = args.command
     if command == "stream":
@@ -301,10 +353,12 @@ def _listing(args: argparse.Namespace, registry: Registry) -> Change:
 
 @dataclass(frozen=True)
 class Change:
-    """What a subcommand decided: the record to write (``None``: nothing) and what to print."""
+    """What a subcommand decided: the record to write (``None``: nothing), the record key
+    to delete, and what to print."""
 
-    item: Stream | Partner | Token | None
+    item: Stream | Partner | Token | Segment | None
     lines: list[str]
+    removed: str | None = None
 
 
 _ACTIONS: dict[tuple[str, str], Callable[[argparse.Namespace, Registry], Change]] = {
@@ -319,11 +373,15 @@ _ACTIONS: dict[tuple[str, str], Callable[[argparse.Namespace, Registry], Change]
     ("token", "create"): _token_create,
     ("token", "revoke"): _token_revoke,
     ("token", "list"): _listing,
+    ("segment", "add"): _segment_add,
+    ("segment", "list"): _segment_list,
+    ("segment", "remove"): _segment_remove,
 }
 
 
 def decide(args: argparse.Namespace, registry: Registry) -> Change:
-    """What a ``stream``, ``partner`` or ``token`` subcommand does to ``registry`` (pure)."""
+    """What a ``stream``, ``partner``, ``token`` or ``segment`` subcommand does to
+    ``registry`` (pure)."""
     command: str = args.command
     action: str = getattr(args, f"{command}_command", "")
     handler = _ACTIONS.get((command, action))
@@ -333,7 +391,8 @@ def decide(args: argparse.Namespace, registry: Registry) -> Change:
 
 
 def run(args: argparse.Namespace, settings: Settings, io: RegistryIO | None = None) -> int:
-    """Run a ``stream``, ``partner`` or ``token`` subcommand; print its result; return 0.
+    """Run a ``stream``, ``partner``, ``token`` or ``segment`` subcommand; print its
+    result; return 0.
 
     ``io`` defaults to the registry topic of ``settings``.
     """
@@ -343,6 +402,8 @@ def run(args: argparse.Namespace, settings: Settings, io: RegistryIO | None = No
     change = decide(args, store.load())
     if change.item is not None:
         store.put(change.item)
+    if change.removed is not None:
+        store.delete(change.removed)
     for line in change.lines:
         print(line)
     return 0

@@ -227,6 +227,45 @@ def build_parser() -> argparse.ArgumentParser:
     partner_revoke = partner_sub.add_parser("revoke", help="revoke a partner's API key")
     partner_revoke.add_argument("id")
 
+    segment = sub.add_parser(
+        "segment", help="a stream's programme (节目单): segments shown on charts and reports"
+    )
+    segment_sub = segment.add_subparsers(dest="segment_command", required=True, metavar="ACTION")
+    segment_add = segment_sub.add_parser(
+        "add",
+        help="add a programme segment; prints its id",
+        description="Add a segment to a stream's programme. Without --end it lasts until "
+        "the next segment starts. Times are RFC 3339 or epoch ms; without an offset they "
+        "are in the stream's time zone. Segments must not overlap.",
+        epilog=_examples(
+            "livetally segment add carnival-2024 --start 2024-12-21T19:00 --title 开幕式 "
+            "--title-en 'Opening ceremony'",
+            "livetally segment add carnival-2024 --start 2024-12-21T19:30 --title 街舞表演 "
+            "--end 2024-12-21T19:50",
+            "livetally segment add carnival-2024 --id opening --start 2024-12-21T19:02 "
+            "--title 开幕式 --replace",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    segment_add.add_argument("stream")
+    segment_add.add_argument("--start", required=True, metavar="TIME")
+    segment_add.add_argument("--title", required=True, help="title (Chinese)")
+    segment_add.add_argument("--title-en", default="", help="English title")
+    segment_add.add_argument(
+        "--end", default=None, metavar="TIME", help="default: when the next segment starts"
+    )
+    segment_add.add_argument("--id", default=None, help="segment id (default: a new short id)")
+    segment_add.add_argument(
+        "--replace", action="store_true", help="change the segment with this --id in place"
+    )
+    segment_list = segment_sub.add_parser(
+        "list", help="list a stream's segments in order, with when each ends"
+    )
+    segment_list.add_argument("stream")
+    segment_remove = segment_sub.add_parser("remove", help="remove a segment")
+    segment_remove.add_argument("stream")
+    segment_remove.add_argument("segment_id", metavar="SEGMENT_ID")
+
     token = sub.add_parser("token", help="dashboard/API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     token_create = token_sub.add_parser("create", help="create a token; prints it as the last line")

@@ -55,7 +55,7 @@ def dispatch(
         else:
             print(processes.status(settings))
         return 0
-    if command in ("stream", "partner", "token"):
+    if command in ("stream", "partner", "token", "segment"):
         from livetally import admin
 
         return admin.run(args, settings)

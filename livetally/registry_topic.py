@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from contract.kafka_login import explain
-from contract.registry import Partner, Registry, Stream, Token
+from contract.registry import Item, Registry
 from contract.settings import KafkaSettings, Settings
 from livetally.exceptions import KafkaUnavailable
 
@@ -57,11 +57,18 @@ def _prepare(settings: Settings) -> None:
     _kafka_call(settings.kafka, lambda: ensure_topics(settings.kafka))
 
 
-def _put(settings: Settings, item: Stream | Partner | Token) -> None:
+def _put(settings: Settings, item: Item) -> None:
     from contract.registry_store import RegistryStore
 
     store = RegistryStore(settings.kafka)
     _kafka_call(settings.kafka, lambda: store.put(item))
+
+
+def _delete(settings: Settings, key: str) -> None:
+    from contract.registry_store import RegistryStore
+
+    store = RegistryStore(settings.kafka)
+    _kafka_call(settings.kafka, lambda: store.delete(key))
 
 
 def _load(settings: Settings) -> Registry:
@@ -77,7 +84,7 @@ def load_registry(settings: Settings) -> Registry:
     return _load(settings)
 
 
-def register(settings: Settings, *items: Stream | Partner | Token) -> None:
+def register(settings: Settings, *items: Item) -> None:
     """Make sure the topics exist and write ``items`` to the registry, in order."""
     _prepare(settings)
     for item in items:
@@ -91,8 +98,12 @@ class RegistryIO(Protocol):
         """The whole registry as it is now."""
         ...
 
-    def put(self, item: Stream | Partner | Token) -> None:
+    def put(self, item: Item) -> None:
         """Write one record and wait until it is stored."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete the record with this key (a tombstone) and wait until it is stored."""
         ...
 
 
@@ -106,6 +117,10 @@ class KafkaRegistry:
         """Make sure the topics exist and read the whole registry."""
         return load_registry(self._settings)
 
-    def put(self, item: Stream | Partner | Token) -> None:
+    def put(self, item: Item) -> None:
         """Write one record (acks=all)."""
         _put(self._settings, item)
+
+    def delete(self, key: str) -> None:
+        """Write a tombstone for ``key`` (acks=all)."""
+        _delete(self._settings, key)

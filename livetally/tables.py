@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from contract.registry import Partner, Stream, Token
+from contract.programme import slots
+from contract.registry import Partner, Segment, Stream, Token
 
 __all__ = [
     "format_partners",
+    "format_programme",
     "format_streams",
     "format_tokens",
     "instant_text",
@@ -59,6 +62,30 @@ def format_tokens(tokens: Iterable[Token], now_ms: int) -> str:
     if not rows:
         return "no tokens created"
     return text_table(("id", "role", "name", "state", "created", "expires"), rows)
+
+
+def format_programme(programme: Sequence[Segment], tz: str) -> str:
+    """A stream's segments in order, with start and end in the stream's time zone."""
+    zone = ZoneInfo(tz)
+
+    def local(second: int | None) -> str:
+        if second is None:
+            return "-"
+        return datetime.fromtimestamp(second, zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    rows = [
+        (
+            slot.segment.id,
+            local(slot.start),
+            local(slot.end),
+            slot.segment.title,
+            slot.segment.title_en or "-",
+        )
+        for slot in slots(programme)
+    ]
+    if not rows:
+        return "no segments in this stream's programme"
+    return text_table(("id", f"start ({tz})", "end", "title", "title_en"), rows)
 
 
 def format_streams(streams: Iterable[Stream]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 import uuid
 
@@ -94,12 +95,21 @@ class MemoryRegistry:
         self.items = list(items)
 
     def load(self):
-        from contract.registry import Registry
+        from contract.registry import Registry, record_key
 
-        return Registry.of(self.items)
+        current = {}
+        for item in self.items:
+            if isinstance(item, str):  # a deleted key
+                current.pop(item, None)
+            else:
+                current[record_key(item)] = item
+        return Registry.of(current.values())
 
     def put(self, item) -> None:
         self.items.append(item)
+
+    def delete(self, key: str) -> None:
+        self.items.append(key)
 
 
 @pytest.fixture
@@ -332,3 +342,171 @@ def test_token_create_and_stream_add(settings, capsys):
     assert registry.token_for(token, now) is not None
     listing = _run(settings, capsys, "stream", "list")
     assert listing[1].split()[0] == "carnival-2024"
+
+
+# --- segments -----------------------------------------------------------------------------
+
+
+def _carnival(memory, capsys):
+    _cli(memory, capsys, "stream", "add", "carnival", "--title", "嘉年华")
+
+
+def test_segment_add_reads_local_times_in_the_streams_zone(memory, capsys):
+    _carnival(memory, capsys)
+    out = _cli(
+        memory,
+        capsys,
+        "segment",
+        "add",
+        "carnival",
+        "--start",
+        "2024-12-21T19:00",
+        "--title",
+        "开幕式",
+        "--title-en",
+        "Opening",
+        "--id",
+        "opening",
+    )
+    assert out == ["added segment opening of carnival: 开幕式, 2024-12-21 11:00:00Z"]
+    (segment,) = memory.load().programme("carnival")
+    assert segment.start == 1734778800  # 19:00 in Asia/Shanghai
+    assert (segment.title, segment.title_en, segment.end) == ("开幕式", "Opening", 0)
+
+
+def test_segment_list_shows_each_end_as_the_next_start(memory, capsys):
+    _carnival(memory, capsys)
+    for start, title in (("19:30", "街舞"), ("19:00", "开幕式")):
+        _cli(
+            memory,
+            capsys,
+            "segment",
+            "add",
+            "carnival",
+            "--start",
+            f"2024-12-21T{start}",
+            "--title",
+            title,
+        )
+    out = _cli(memory, capsys, "segment", "list", "carnival")
+    assert "start (Asia/Shanghai)" in out[0]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in out[1:]]
+    assert [row[1:] for row in rows] == [
+        ["2024-12-21 19:00:00", "2024-12-21 19:30:00", "开幕式", "-"],
+        ["2024-12-21 19:30:00", "-", "街舞", "-"],
+    ]
+
+
+def test_segment_remove_deletes_its_record(memory, capsys):
+    _carnival(memory, capsys)
+    _cli(
+        memory,
+        capsys,
+        "segment",
+        "add",
+        "carnival",
+        "--start",
+        "2024-12-21T19:00",
+        "--title",
+        "开幕式",
+        "--id",
+        "opening",
+    )
+    assert _cli(memory, capsys, "segment", "remove", "carnival", "opening") == [
+        "removed segment opening of carnival"
+    ]
+    assert memory.items[-1] == "segment/carnival/opening"
+    assert memory.load().programme("carnival") == ()
+    with pytest.raises(admin.UnknownItem, match="no segment with id 'opening'"):
+        _cli(memory, capsys, "segment", "remove", "carnival", "opening")
+
+
+def test_segment_add_refuses_overlaps_bad_times_and_unknown_streams(memory, capsys):
+    _carnival(memory, capsys)
+    _cli(
+        memory,
+        capsys,
+        "segment",
+        "add",
+        "carnival",
+        "--start",
+        "2024-12-21T19:00",
+        "--end",
+        "2024-12-21T19:40",
+        "--title",
+        "开幕式",
+        "--id",
+        "opening",
+    )
+    written = len(memory.items)
+    with pytest.raises(admin.InvalidRegistration, match="must not overlap"):
+        _cli(
+            memory,
+            capsys,
+            "segment",
+            "add",
+            "carnival",
+            "--start",
+            "2024-12-21T19:30",
+            "--title",
+            "街舞",
+        )
+    with pytest.raises(admin.InvalidRegistration, match="--start must be RFC 3339"):
+        _cli(memory, capsys, "segment", "add", "carnival", "--start", "7pm", "--title", "x")
+    with pytest.raises(admin.UnknownItem, match="no stream with id 'nope'"):
+        _cli(
+            memory, capsys, "segment", "add", "nope", "--start", "2024-12-21T19:00", "--title", "x"
+        )
+    with pytest.raises(admin.AlreadyExists, match="--replace"):
+        _cli(
+            memory,
+            capsys,
+            "segment",
+            "add",
+            "carnival",
+            "--id",
+            "opening",
+            "--start",
+            "2024-12-21T18:00",
+            "--title",
+            "x",
+        )
+    assert len(memory.items) == written
+
+
+def test_segment_add_replace_changes_it_in_place(memory, capsys):
+    _carnival(memory, capsys)
+    _cli(
+        memory,
+        capsys,
+        "segment",
+        "add",
+        "carnival",
+        "--start",
+        "2024-12-21T19:00",
+        "--end",
+        "2024-12-21T19:40",
+        "--title",
+        "开幕式",
+        "--id",
+        "opening",
+    )
+    out = _cli(
+        memory,
+        capsys,
+        "segment",
+        "add",
+        "carnival",
+        "--start",
+        "2024-12-21T19:05",
+        "--end",
+        "2024-12-21T19:45",
+        "--title",
+        "开幕式",
+        "--id",
+        "opening",
+        "--replace",
+    )
+    assert out[0].startswith("replaced segment opening")
+    (segment,) = memory.load().programme("carnival")
+    assert segment.start == 1734779100
