@@ -11,7 +11,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from contract.registry import RegistryError, Segment
+from contract.registry import Clash, Segment
 
 __all__ = ["Slot", "check_fits", "segment_at", "slots"]
 
@@ -61,18 +61,16 @@ def segment_at(programme: Sequence[Segment], second: int) -> Segment | None:
 
 
 def check_fits(programme: Sequence[Segment], new: Segment) -> None:
-    """Refuse (``RegistryError``) a segment that starts with, or overlaps, another one of
+    """Refuse (``Clash``) a segment that starts with, or overlaps, another one of
     ``programme`` (a segment with ``new``'s id is the one it replaces, so it is ignored)."""
     others = [s for s in programme if s.id != new.id]
     for other in others:
         if other.start == new.start:
-            raise RegistryError(
-                f"segment {other.id!r} ({other.title}) already starts at that second"
-            )
+            raise Clash(f"segment {other.id!r} ({other.title}) already starts at that second")
     ordered = _ordered([*others, new])
     for first, second in zip(ordered, ordered[1:], strict=False):
         if first.end and first.end > second.start:
-            raise RegistryError(
+            raise Clash(
                 f"segment {first.title!r} would end after {second.title!r} starts; "
                 "segments must not overlap"
             )

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_SEGMENTS",
     "MAX_TITLE",
     "AlreadyRegistered",
+    "Clash",
     "NotRegistered",
     "Partner",
     "PartnerRevoked",
@@ -63,6 +64,10 @@ class RegistryError(ValueError):
 
 class AlreadyRegistered(RegistryError):
     """An add for an id that is already registered (and would be overwritten)."""
+
+
+class Clash(RegistryError):
+    """A record that does not fit with others (a segment overlapping another one)."""
 
 
 class PartnerRevoked(RegistryError):

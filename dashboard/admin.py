@@ -16,16 +16,20 @@ import flask
 import orjson
 
 from contract import registry_actions
+from contract.instants import parse_second, rfc3339
+from contract.programme import slots
 from contract.registry import (
     DEFAULT_KEY_GRACE_S,
     DEFAULT_RATE,
     DEFAULT_SESSION_TIMEOUT_S,
     AlreadyRegistered,
+    Clash,
     NotRegistered,
     Partner,
     PartnerRevoked,
     Registry,
     RegistryError,
+    Segment,
     Stream,
     Token,
     record_key,
@@ -39,6 +43,7 @@ __all__ = [
     "current_admin",
     "partner_json",
     "register_admin_api",
+    "segment_json",
     "token_json",
 ]
 
@@ -53,8 +58,12 @@ _MAX_INT_FIELD = 10**9
 class RegistryWriter(Protocol):
     """Writes one registry record (``contract.registry_store.RegistryStore`` in production)."""
 
-    def put(self, item: Stream | Partner | Token) -> None:
+    def put(self, item: Stream | Partner | Token | Segment) -> None:
         """Write the record and wait until Kafka has it."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Write a tombstone for a record key and wait until Kafka has it."""
         ...
 
 
@@ -107,6 +116,19 @@ def partner_json(partner: Partner) -> dict[str, Any]:
     }
 
 
+def segment_json(segment: Segment, end: int | None, tz: str) -> dict[str, Any]:
+    """A programme segment with its times in the stream's zone; ``end`` is when it ends
+    (its own end, else the next segment's start; None while it is the last one)."""
+    return {
+        "id": segment.id,
+        "title": segment.title,
+        "title_en": segment.title_en,
+        "start": rfc3339(segment.start, tz),
+        "end": None if end is None else rfc3339(end, tz),
+        "end_given": segment.end != 0,
+    }
+
+
 def token_json(token: Token) -> dict[str, Any]:
     """A token for display: never the token or its hash."""
     return {
@@ -130,26 +152,21 @@ class AdminActions:
         self._writer = writer
         self._registry = registry
         self._written: dict[str, Partner | Token] = {}
+        self._segments: dict[str, Segment | None] = {}
+        """Segments written (None: deleted) until the snapshot shows them so."""
 
-    def _write(self, item: Partner | Token) -> None:
-        from kafka.errors import AuthorizationError, KafkaError
-
-        try:
+    def _write(self, item: Partner | Token | Segment) -> None:
+        with _kafka_refusals():
             self._writer.put(item)
-        except KafkaError as exc:
-            # A user with no Write anywhere is refused its producer id first, which
-            # kafka-python reports as a plain KafkaError naming the authorization error.
-            if not isinstance(exc, AuthorizationError) and "AuthorizationFailed" not in str(exc):
-                raise RegistryUnavailable(
-                    f"Kafka did not take the write ({type(exc).__name__}); nothing was "
-                    "changed, try again"
-                ) from None
-            raise RegistryUnavailable(
-                "this dashboard's Kafka user may not write the registry topic; manage "
-                "partners and tokens with the livetally CLI, or give the dashboard a user "
-                "that may (docs/deploy.md, Kafka security)"
-            ) from None
-        self._written[record_key(item)] = item
+        if isinstance(item, Segment):
+            self._segments[record_key(item)] = item
+        else:
+            self._written[record_key(item)] = item
+
+    def _delete(self, key: str) -> None:
+        with _kafka_refusals():
+            self._writer.delete(key)
+        self._segments[key] = None
 
     def _current(self) -> tuple[dict[str, Partner], dict[str, Token]]:
         registry = self._registry()
@@ -169,9 +186,66 @@ class AdminActions:
                 tokens[item.id] = item
         return partners, tokens
 
+    def _current_segments(self, registry: Registry) -> dict[tuple[str, str], Segment]:
+        segments = dict(registry.segments)
+        for key, written in list(self._segments.items()):
+            _, stream, segment_id = key.split("/", 2)
+            seen = registry.segments.get((stream, segment_id))
+            if seen == written:
+                del self._segments[key]  # the snapshot has caught up
+            elif written is None:
+                segments.pop((stream, segment_id), None)
+            else:
+                segments[(stream, segment_id)] = written
+        return segments
+
     def _snapshot(self) -> Registry:
         partners, tokens = self._current()
-        return Registry(streams=self._registry().streams, partners=partners, tokens=tokens)
+        registry = self._registry()
+        return Registry(
+            streams=registry.streams,
+            partners=partners,
+            tokens=tokens,
+            segments=self._current_segments(registry),
+        )
+
+    def programme(self, stream_id: str) -> tuple[Stream, tuple[Segment, ...]]:
+        """A registered stream and its segments in order (404 for an unknown stream)."""
+        snapshot = self._snapshot()
+        with _refusals("stream", stream_id):
+            stream = registry_actions.stream_of(snapshot, stream_id)
+        return stream, snapshot.programme(stream_id)
+
+    def add_segment(self, stream_id: str, fields: Mapping[str, Any]) -> tuple[Stream, Segment]:
+        """Add a programme segment (``start``, ``title``; optional ``title_en``, ``end``,
+        ``id``, ``replace``); times as RFC 3339 or epoch ms, in the stream's zone when
+        they have no offset."""
+        stream, _ = self.programme(stream_id)
+        start = _instant(fields, "start", stream.tz, required=True)
+        end = _instant(fields, "end", stream.tz, required=False)
+        raw_id = fields.get("id")
+        if raw_id is not None and not isinstance(raw_id, str):
+            raise BadParameter("id", "must be a string")
+        with _refusals("segment", raw_id or ""):
+            segment = registry_actions.add_segment(
+                self._snapshot(),
+                stream.id,
+                start=start,
+                end=end,
+                title=_name(fields, "title", required=True),
+                title_en=_name(fields, "title_en", required=False),
+                segment_id=(raw_id or "").strip() or None,
+                replace_existing=_flag(fields, "replace"),
+            )
+        self._write(segment)
+        return stream, segment
+
+    def remove_segment(self, stream_id: str, segment_id: str) -> None:
+        """Remove a programme segment (404 for an unknown stream or segment)."""
+        self.programme(stream_id)
+        with _refusals("segment", segment_id):
+            key = registry_actions.remove_segment(self._snapshot(), stream_id, segment_id)
+        self._delete(key)
 
     def partners(self) -> list[Partner]:
         """Every partner, by id."""
@@ -269,16 +343,54 @@ class AdminActions:
 
 
 @contextmanager
+def _kafka_refusals() -> Iterator[None]:
+    """Kafka refusing a registry write, as a 503 saying what to do."""
+    from kafka.errors import AuthorizationError, KafkaError
+
+    try:
+        yield
+    except KafkaError as exc:
+        # A user with no Write anywhere is refused its producer id first, which
+        # kafka-python reports as a plain KafkaError naming the authorization error.
+        if not isinstance(exc, AuthorizationError) and "AuthorizationFailed" not in str(exc):
+            raise RegistryUnavailable(
+                f"Kafka did not take the write ({type(exc).__name__}); nothing was "
+                "changed, try again"
+            ) from None
+        raise RegistryUnavailable(
+            "this dashboard's Kafka user may not write the registry topic; manage "
+            "partners and tokens with the livetally CLI, or give the dashboard a user "
+            "that may (docs/deploy.md, Kafka security)"
+        ) from None
+
+
+@contextmanager
 def _refusals(kind: str, item_id: str) -> Iterator[None]:
     """The registry's refusals as the dashboard's client errors (404, 409, 400)."""
     try:
         yield
     except NotRegistered:
         raise UnknownItem(kind, item_id) from None
-    except (AlreadyRegistered, PartnerRevoked) as exc:
+    except (AlreadyRegistered, PartnerRevoked, Clash) as exc:
         raise Conflict(str(exc)) from None
     except RegistryError as exc:
         raise BadParameter(kind, f"is not valid: {exc}") from None
+
+
+def _instant(fields: Mapping[str, Any], key: str, tz: str, *, required: bool) -> int:
+    value = fields.get(key)
+    if value is None or value == "":
+        if required:
+            raise BadParameter(key, "is required")
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # epoch milliseconds
+    if not isinstance(value, str):
+        raise BadParameter(key, "must be RFC 3339 or epoch milliseconds")
+    try:
+        return parse_second(value, tz)
+    except ValueError as exc:
+        raise BadParameter(key, str(exc)) from None
 
 
 def _flag(fields: Mapping[str, Any], key: str) -> bool:
@@ -344,6 +456,15 @@ def register_admin_api(server: flask.Flask, actions: AdminActions) -> None:
     def revoke_token(token_id: str) -> flask.Response:
         return _json({"token": token_json(actions.revoke_token(token_id))})
 
+    def add_segment(stream: str) -> flask.Response:
+        found, segment = actions.add_segment(stream, _body())
+        ends = {slot.segment.id: slot.end for slot in slots(actions.programme(stream)[1])}
+        return _json({"segment": segment_json(segment, ends.get(segment.id), found.tz)}, 201)
+
+    def remove_segment(stream: str, segment_id: str) -> flask.Response:
+        actions.remove_segment(stream, segment_id)
+        return flask.Response(status=204, headers={"Cache-Control": "no-store"})
+
     base = "/api/v1/admin"
     rules: list[tuple[str, str, Callable[..., flask.Response], list[str]]] = [
         (f"{base}/partners", "partners", list_partners, ["GET"]),
@@ -354,6 +475,13 @@ def register_admin_api(server: flask.Flask, actions: AdminActions) -> None:
         (f"{base}/tokens", "tokens", list_tokens, ["GET"]),
         (f"{base}/tokens", "token_add", create_token, ["POST"]),
         (f"{base}/tokens/<token_id>/revoke", "token_revoke", revoke_token, ["POST"]),
+        (f"{base}/streams/<stream>/segments", "segment_add", add_segment, ["POST"]),
+        (
+            f"{base}/streams/<stream>/segments/<segment_id>",
+            "segment_remove",
+            remove_segment,
+            ["DELETE"],
+        ),
     ]
     for rule, name, view, methods in rules:
         server.add_url_rule(rule, f"livetally_admin_{name}", view, methods=methods)

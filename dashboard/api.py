@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flask
 import orjson
 
+from contract.programme import slots as programme_slots
+from contract.registry import Segment
+from dashboard.admin import segment_json
 from dashboard.auth import WWW_AUTHENTICATE, problem
 from dashboard.data import DataSource
 from dashboard.exceptions import BadParameter, DashboardError, NotAuthorized, TooManyRequests
@@ -35,6 +38,7 @@ __all__ = [
     "MAX_CELLS",
     "SLOTS_EXTENSION",
     "register_api",
+    "segments_json",
     "series_json",
     "summary_json",
 ]
@@ -55,6 +59,11 @@ def _figures_json(figures: Figures, tz: str) -> dict[str, Any]:
     }
 
 
+def segments_json(programme: Sequence[Segment], tz: str) -> list[dict[str, Any]]:
+    """A stream's programme, each segment with when it ends."""
+    return [segment_json(slot.segment, slot.end, tz) for slot in programme_slots(programme)]
+
+
 def summary_json(summary: StreamSummary) -> dict[str, Any]:
     """The summary response body."""
     tz = summary.stream.tz
@@ -72,6 +81,9 @@ def summary_json(summary: StreamSummary) -> dict[str, Any]:
         "stream": summary.stream.id,
         "as_of": rfc3339(summary.second, tz),
         "total": _figures_json(summary.total, tz),
+        "segment": None
+        if summary.segment is None
+        else segment_json(summary.segment.segment, summary.segment.end, tz),
         "platforms": platforms,
     }
 
@@ -219,6 +231,12 @@ def register_api(
         listed = data.monitor().alerts_for(found.id, limit=limit)
         return _json({"stream": found.id, "alerts": [a.to_json() for a in listed]})
 
+    def segments(stream: str) -> flask.Response:
+        snapshot = data.snapshot()
+        found = snapshot.stream(stream)
+        programme = snapshot.registry.programme(found.id)
+        return _json({"stream": found.id, "segments": segments_json(programme, found.tz)})
+
     def unknown_api(rest: str) -> flask.Response:
         return problem(404, "Not found", f"no API route /api/{rest}")
 
@@ -229,4 +247,5 @@ def register_api(
     server.add_url_rule("/api/v1/streams/<stream>/export", "livetally_export", export)
     server.add_url_rule("/api/v1/streams/<stream>/report", "livetally_report", report)
     server.add_url_rule("/api/v1/streams/<stream>/alerts", "livetally_alerts", alerts)
+    server.add_url_rule("/api/v1/streams/<stream>/segments", "livetally_segments", segments)
     server.add_url_rule("/api/<path:rest>", "livetally_api_404", unknown_api)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from contract.instants import parse_second, rfc3339
+from contract.programme import Slot, slots
 from contract.registry import DEFAULT_TZ, Partner, Registry, Stream
 from contract.series import Numbers, Steps
 from contract.stats import PartitionStats, Status, feed_status
@@ -26,6 +27,7 @@ __all__ = [
     "StreamSummary",
     "aggregate_stats",
     "bucket_series",
+    "current_slot",
     "figures_at",
     "parse_instant",
     "rfc3339",
@@ -187,6 +189,16 @@ class StreamSummary:
     second: int
     total: Figures
     partners: tuple[PartnerSummary, ...]
+    segment: Slot | None = None
+    """The programme segment on at ``second``, with its end, if any."""
+
+
+def current_slot(snapshot: Snapshot, stream_id: str, second: int) -> Slot | None:
+    """The programme segment of a stream on at ``second``, with when it ends."""
+    for slot in slots(snapshot.registry.programme(stream_id)):
+        if slot.covers(second):
+            return slot
+    return None
 
 
 def summarize(snapshot: Snapshot, stream_id: str, second: int, now_ms: int) -> StreamSummary:
@@ -215,6 +227,7 @@ def summarize(snapshot: Snapshot, stream_id: str, second: int, now_ms: int) -> S
         second=second,
         total=figures_at(snapshot.totals.get(stream_id), second),
         partners=tuple(partners),
+        segment=current_slot(snapshot, stream_id, second),
     )
 
 

@@ -18,6 +18,7 @@ from contract.registry import (
     DEFAULT_SESSION_TIMEOUT_S,
     DEFAULT_TZ,
     AlreadyRegistered,
+    Clash,
     NotRegistered,
     Partner,
     PartnerRevoked,
@@ -90,7 +91,7 @@ def _registration() -> Iterator[None]:
         if exc.kind == "partner":
             raise UnknownPartner(str(exc)) from None
         raise UnknownItem(str(exc)) from None
-    except (AlreadyRegistered, PartnerRevoked) as exc:
+    except (AlreadyRegistered, PartnerRevoked, Clash) as exc:
         raise AlreadyExists(str(exc)) from None
     except RegistryError as exc:
         raise InvalidRegistration(str(exc)) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contract.programme import Slot, check_fits, segment_at, slots
-from contract.registry import RegistryError, Segment
+from contract.registry import Clash, Segment
 
 T0 = 1_734_778_800  # 2024-12-21T19:00:00+08:00
 OPENING = Segment("opening", "carnival", T0, "开幕式", "Opening ceremony")
@@ -45,7 +45,7 @@ def test_no_programme_has_no_segment():
 
 
 def test_a_segment_may_not_start_with_another():
-    with pytest.raises(RegistryError, match="'opening' .*already starts at that second"):
+    with pytest.raises(Clash, match="'opening' .*already starts at that second"):
         check_fits([OPENING], Segment("x", "carnival", T0, "x"))
 
 
@@ -57,7 +57,7 @@ def test_a_segment_may_not_start_with_another():
     ],
 )
 def test_overlapping_segments_are_refused(new):
-    with pytest.raises(RegistryError, match="must not overlap"):
+    with pytest.raises(Clash, match="must not overlap"):
         check_fits([OPENING, DANCE, CHOIR], new)
 
 

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from contract.registry import Registry, Token, hash_secret
+from contract.registry import Registry, Token, hash_secret, record_key
 from dashboard.config import DashboardConfig
 from dashboard.data import StaticData
 from dashboard.model import Snapshot
@@ -64,8 +64,17 @@ class MemoryRegistry:
     def put(self, item) -> None:
         self.items.append(item)
 
+    def delete(self, key: str) -> None:
+        self.items.append(key)
+
     def registry(self) -> Registry:
-        return Registry.of(self.items)
+        current = {}
+        for item in self.items:
+            if isinstance(item, str):  # a deleted key
+                current.pop(item, None)
+            else:
+                current[record_key(item)] = item
+        return Registry.of(current.values())
 
 
 @pytest.fixture

@@ -237,3 +237,107 @@ def test_updating_a_partner_keeps_its_key(client, setup):
         client.patch("/api/v1/admin/partners/nope", headers=ADMIN, json={"rate": 1}).status_code
         == 404
     )
+
+
+# --- programme segments -------------------------------------------------------------------
+
+SEGMENTS = "/api/v1/admin/streams/carnival/segments"
+
+
+def test_admin_adds_lists_and_removes_segments(client, setup):
+    _, store = setup
+    opening = client.post(
+        SEGMENTS,
+        headers=ADMIN,
+        json={
+            "id": "opening",
+            "start": "2024-12-21T19:00",
+            "title": "开幕式",
+            "title_en": "Opening",
+        },
+    )
+    assert opening.status_code == 201, opening.json
+    assert opening.json["segment"] == {
+        "id": "opening",
+        "title": "开幕式",
+        "title_en": "Opening",
+        "start": "2024-12-21T19:00:00+08:00",
+        "end": None,
+        "end_given": False,
+    }
+    dance = client.post(SEGMENTS, headers=ADMIN, json={"start": 1734780600000, "title": "街舞"})
+    assert dance.status_code == 201
+    listed = client.get("/api/v1/streams/carnival/segments", headers=VIEWER).json
+    assert [(s["title"], s["start"], s["end"]) for s in listed["segments"]] == [
+        ("开幕式", "2024-12-21T19:00:00+08:00", "2024-12-21T19:30:00+08:00"),
+        ("街舞", "2024-12-21T19:30:00+08:00", None),
+    ]
+    gone = client.delete(f"{SEGMENTS}/opening", headers=ADMIN)
+    assert gone.status_code == 204
+    assert store.items[-1] == "segment/carnival/opening"
+    listed = client.get("/api/v1/streams/carnival/segments", headers=VIEWER).json
+    assert [s["title"] for s in listed["segments"]] == ["街舞"]
+    assert client.delete(f"{SEGMENTS}/opening", headers=ADMIN).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "names"),
+    [
+        ({"title": "x"}, 400, "start"),
+        ({"start": "7pm", "title": "x"}, 400, "start"),
+        ({"start": "2024-12-21T19:00", "title": ""}, 400, "title"),
+        ({"start": "2024-12-21T19:00", "title": ["x"]}, 400, "title"),
+        ({"start": "2024-12-21T19:00", "title": "x", "end": "2024-12-21T18:00"}, 400, "end after"),
+        ({"start": True, "title": "x"}, 400, "start"),
+        ({"start": "2024-12-21T19:00", "title": "x", "id": 7}, 400, "id"),
+        ({"start": "2024-12-21T19:00", "title": "x", "replace": "yes"}, 400, "replace"),
+    ],
+)
+def test_bad_segment_input_is_a_400_problem_naming_the_field(client, setup, body, status, names):
+    _, store = setup
+    before = len(store.items)
+    response = client.post(SEGMENTS, headers=ADMIN, json=body)
+    assert response.status_code == status, response.json
+    assert names in response.json["detail"]
+    assert len(store.items) == before
+
+
+def test_segments_of_an_unknown_stream_are_404(client):
+    assert client.get("/api/v1/streams/nope/segments", headers=VIEWER).status_code == 404
+    response = client.post(
+        "/api/v1/admin/streams/nope/segments",
+        headers=ADMIN,
+        json={"start": "2024-12-21T19:00", "title": "x"},
+    )
+    assert response.status_code == 404
+
+
+def test_an_overlapping_segment_is_a_409(client):
+    first = {"start": "2024-12-21T19:00", "end": "2024-12-21T19:40", "title": "开幕式"}
+    assert client.post(SEGMENTS, headers=ADMIN, json=first).status_code == 201
+    overlap = client.post(
+        SEGMENTS, headers=ADMIN, json={"start": "2024-12-21T19:30", "title": "街舞"}
+    )
+    assert overlap.status_code == 409 and "overlap" in overlap.json["detail"]
+
+
+def test_a_viewer_cannot_change_the_programme(client, setup):
+    _, store = setup
+    before = len(store.items)
+    body = {"start": "2024-12-21T19:00", "title": "x"}
+    assert client.post(SEGMENTS, headers=VIEWER, json=body).status_code == 403
+    assert client.delete(f"{SEGMENTS}/x", headers=VIEWER).status_code == 403
+    assert len(store.items) == before
+
+
+def test_the_summary_names_the_segment_on_at_its_second(client):
+    body = {"id": "opening", "start": "2024-12-21T19:00", "title": "开幕式"}
+    assert client.post(SEGMENTS, headers=ADMIN, json=body).status_code == 201
+    at = client.get(
+        "/api/v1/streams/carnival/summary?at=2024-12-21T19:10:00%2B08:00", headers=VIEWER
+    ).json
+    assert at["segment"]["id"] == "opening" and at["segment"]["title"] == "开幕式"
+    before = client.get(
+        "/api/v1/streams/carnival/summary?at=2024-12-21T18:59:59%2B08:00", headers=VIEWER
+    ).json
+    assert before["segment"] is None

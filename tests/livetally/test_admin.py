@@ -439,7 +439,7 @@ def test_segment_add_refuses_overlaps_bad_times_and_unknown_streams(memory, caps
         "opening",
     )
     written = len(memory.items)
-    with pytest.raises(admin.InvalidRegistration, match="must not overlap"):
+    with pytest.raises(admin.AlreadyExists, match="must not overlap"):
         _cli(
             memory,
             capsys,
