@@ -83,7 +83,6 @@ def stream_of(registry: Registry, stream_id: str) -> Stream:
     return stream
 
 
-
 def add_stream(
     registry: Registry,
     stream_id: str,
