@@ -11,13 +11,15 @@ import io
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
+from contract.programme import slots
+from contract.registry import Segment
 from contract.settings import Settings
 from dashboard.exceptions import BadParameter, DashboardError
 from dashboard.i18n import Lang, text
@@ -48,6 +50,7 @@ __all__ = [
     "inert_text",
     "parse_export_request",
     "render_export",
+    "segment_titles",
     "summary_rows",
 ]
 
@@ -70,8 +73,10 @@ COLUMNS = (
     "views",
     "uniques",
     "new_views",
+    "segment",
 )
-"""The export's columns (English headers)."""
+"""The export's columns (English headers); ``segment`` is the programme segment on at the
+bucket's start (empty outside the programme)."""
 _HEADERS_ZH = {
     "time": "时间",
     "platform": "平台代码",
@@ -81,6 +86,7 @@ _HEADERS_ZH = {
     "views": "观看人次",
     "uniques": "观众人数",
     "new_views": "新增观看人次",
+    "segment": "节目",
 }
 TOTAL_ID = "total"
 MAX_EXPORT_BUCKETS = 20_000
@@ -89,7 +95,7 @@ MAX_EXPORT_ROWS = 240_000
 """The most rows (buckets x (partners + 1)) one CSV, JSON or Parquet export may hold."""
 MAX_XLSX_ROWS = 50_000
 """The most rows one Excel export may hold (openpyxl writes ~50,000 cells a second)."""
-_COUNTS = COLUMNS[3:]
+_COUNTS = COLUMNS[3:8]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,23 +146,54 @@ def headers(lang: Lang) -> list[str]:
     return [_HEADERS_ZH[c] for c in COLUMNS] if lang == "zh" else list(COLUMNS)
 
 
-def export_frame(series: SeriesResult, names: Mapping[str, str], lang: Lang) -> pd.DataFrame:
+def segment_titles(starts: Sequence[int], programme: Sequence[Segment], lang: Lang) -> list[str]:
+    """The title (in ``lang``) of the segment on at each of ``starts`` (ascending seconds);
+    empty where none is."""
+    timeline = slots(programme)
+    titles: list[str] = []
+    i = 0
+    for second in starts:
+        while i + 1 < len(timeline) and timeline[i + 1].start <= second:
+            i += 1
+        on = timeline[i] if timeline and timeline[i].covers(second) else None
+        titles.append("" if on is None else on.segment.display_title(lang))
+    return titles
+
+
+def export_frame(
+    series: SeriesResult,
+    names: Mapping[str, str],
+    lang: Lang,
+    programme: Sequence[Segment] = (),
+) -> pd.DataFrame:
     """One row per bucket and partner, the total first within each bucket; headers per language.
 
     ``names`` maps partner ids to display names in ``lang``; ``time`` is the bucket start as
-    RFC 3339 in the stream's time zone (a string, identical in every format).
+    RFC 3339 in the stream's time zone (a string, identical in every format); ``segment``
+    the title of the ``programme`` segment on at that start.
     """
     tz = series.stream.tz
     total_name = text("total", lang)
     parts = [(TOTAL_ID, total_name, series.total)]
     parts += [(p, names.get(p, p), buckets) for p, buckets in sorted(series.platforms.items())]
+    titles = segment_titles([b.start for b in series.total], programme, lang)
     rows: list[tuple[object, ...]] = []
     for i, bucket in enumerate(series.total):
         when = rfc3339(bucket.start, tz)
         for pid, name, buckets in parts:
             b = buckets[i]
             rows.append(
-                (when, pid, name, b.concurrent, b.peak_concurrent, b.views, b.uniques, b.new_views)
+                (
+                    when,
+                    pid,
+                    name,
+                    b.concurrent,
+                    b.peak_concurrent,
+                    b.views,
+                    b.uniques,
+                    b.new_views,
+                    titles[i],
+                )
             )
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for column in _COUNTS:
@@ -165,8 +202,19 @@ def export_frame(series: SeriesResult, names: Mapping[str, str], lang: Lang) -> 
     return frame
 
 
+def _peak_segment(summary: StreamSummary, programme: Sequence[Segment], lang: Lang) -> str:
+    peak_at = summary.total.peak_at
+    if peak_at is None:
+        return ""
+    return segment_titles([peak_at], programme, lang)[0]
+
+
 def summary_rows(
-    summary: StreamSummary, series: SeriesResult, resolution: str, lang: Lang
+    summary: StreamSummary,
+    series: SeriesResult,
+    resolution: str,
+    lang: Lang,
+    programme: Sequence[Segment] = (),
 ) -> list[tuple[str, str | int]]:
     """The summary sheet: what was exported and the headline numbers at its end."""
     tz = summary.stream.tz
@@ -181,6 +229,7 @@ def summary_rows(
         (text("concurrent", lang), total.concurrent),
         (text("peak", lang), total.peak_concurrent),
         (text("peak_at", lang), "" if total.peak_at is None else rfc3339(total.peak_at, tz)),
+        (text("export.peak_segment", lang), _peak_segment(summary, programme, lang)),
         (text("views", lang), total.views),
         (text("uniques", lang), total.uniques),
     ]
@@ -260,7 +309,7 @@ def _xlsx(frame: pd.DataFrame, summary: list[tuple[str, str | int]], lang: Lang)
         "alignment": Alignment(horizontal="center"),
     }
     sheet.freeze_panes = "A2"
-    widths = (27, 12, 22, 12, 14, 12, 12, 14)
+    widths = (27, 12, 22, 12, 14, 12, 12, 14, 24)
     for i, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = width
     sheet.append([cell(sheet, str(name), **header) for name in frame.columns])
@@ -313,7 +362,8 @@ def render_export(snapshot: Snapshot, request: ExportRequest, now: int) -> Expor
     )
     summary = summarize(snapshot, stream.id, series.end, now * 1000)
     names = {p.id: p.display_name(request.lang) for p in summary.partners}
-    frame = export_frame(series, names, request.lang)
+    programme = snapshot.registry.programme(stream.id)
+    frame = export_frame(series, names, request.lang, programme)
     media_type, ext = FORMATS[request.fmt]
     if request.fmt == "csv":
         content = _csv(frame)
@@ -322,7 +372,7 @@ def render_export(snapshot: Snapshot, request: ExportRequest, now: int) -> Expor
     elif request.fmt == "parquet":
         content = _parquet(frame)
     else:
-        rows = summary_rows(summary, series, request.resolution, request.lang)
+        rows = summary_rows(summary, series, request.resolution, request.lang, programme)
         content = _xlsx(frame, rows, request.lang)
     return ExportFile(content, media_type, _filename(request, series, ext))
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import openpyxl
 import pandas as pd
 import pytest
 
+from contract.registry import Segment
 from dashboard.exceptions import BadParameter
 from dashboard.exports import COLUMNS, parse_export_request, render_export
 from tests.dashboard.builders import T0, VIEWER_TOKEN
@@ -24,11 +26,22 @@ ZH_HEADERS = [
     "观看人次",
     "观众人数",
     "新增观看人次",
+    "节目",
 ]
+OPENING = Segment("opening", "carnival", T0 + 10, "开幕式", "Opening")
 NAMES = {
     "en": {"total": "Total", "douyin": "Douyin", "bili": "Bilibili", "quiet": "Quiet TV"},
     "zh": {"total": "合计", "douyin": "抖音", "bili": "哔哩哔哩", "quiet": "安静台"},
 }
+
+
+@pytest.fixture
+def sample_snapshot(sample_snapshot):
+    """The sample data with a programme: one segment from the second bucket on."""
+    reg = sample_snapshot.registry
+    return replace(
+        sample_snapshot, registry=replace(reg, segments={("carnival", "opening"): OPENING})
+    )
 
 
 @pytest.fixture
@@ -37,10 +50,23 @@ def client(app_and_data):
     return app.server.test_client()
 
 
+def _cells(row) -> list:
+    """A spreadsheet row's values; an empty cell (an empty text written) reads as None."""
+    return ["" if v is None else v for v in row]
+
+
+def _title_at(start: str, segments: list[dict], lang: str) -> str:
+    for s in segments:
+        if s["start"] <= start and (s["end"] is None or start < s["end"]):
+            return s["title_en"] if lang == "en" and s["title_en"] else s["title"]
+    return ""
+
+
 def expected_rows(client, resolution="10s", lang="en"):
     """The rows an export must hold, built from the series API's JSON."""
     url = f"/api/v1/streams/carnival/series?resolution={resolution}&{RANGE}"
     body = client.get(url, headers=BEARER).json
+    programme = client.get("/api/v1/streams/carnival/segments", headers=BEARER).json["segments"]
     rows = []
     for bucket in body["buckets"]:
         parts = [("total", bucket["total"])] + sorted(bucket["platforms"].items())
@@ -55,6 +81,7 @@ def expected_rows(client, resolution="10s", lang="en"):
                     b["views"],
                     b["uniques"],
                     b["new_views"],
+                    _title_at(bucket["start"], programme, lang),
                 ]
             )
     return rows
@@ -76,7 +103,9 @@ def test_csv_matches_the_series_cell_by_cell(client):
     assert disposition == 'attachment; filename="livetally_carnival_10s_20241221-1100Z.csv"'
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM so Excel reads UTF-8
-    frame = pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype={"platform": str})
+    frame = pd.read_csv(
+        io.BytesIO(raw), encoding="utf-8-sig", dtype={"platform": str}, keep_default_na=False
+    )
     assert list(frame.columns) == list(COLUMNS)
     expected = expected_rows(client)
     assert len(expected) == 3 * 3  # three buckets: the total and the two partners with data
@@ -86,7 +115,9 @@ def test_csv_matches_the_series_cell_by_cell(client):
 
 def test_csv_in_chinese_has_chinese_headers_and_names(client):
     frame = pd.read_csv(
-        io.BytesIO(export(client, "csv", lang="zh").get_data()), encoding="utf-8-sig"
+        io.BytesIO(export(client, "csv", lang="zh").get_data()),
+        encoding="utf-8-sig",
+        keep_default_na=False,
     )
     assert list(frame.columns) == ZH_HEADERS
     assert frame.values.tolist() == expected_rows(client, lang="zh")
@@ -113,7 +144,7 @@ def test_xlsx_data_sheet_header_format_and_summary_sheet(client):
     book = openpyxl.load_workbook(io.BytesIO(response.get_data()))
     assert book.sheetnames == ["Data", "Summary"]
     data = book["Data"]
-    rows = [list(r) for r in data.iter_rows(values_only=True)]
+    rows = [_cells(r) for r in data.iter_rows(values_only=True)]
     assert rows[0] == list(COLUMNS)
     assert rows[1:] == expected_rows(client)
     assert data["A1"].font.bold and data["A1"].fill.fgColor.rgb.endswith("1B1F29")
@@ -134,7 +165,7 @@ def test_xlsx_data_sheet_header_format_and_summary_sheet(client):
 def test_xlsx_in_chinese_names_its_sheets_and_headers_in_chinese(client):
     book = openpyxl.load_workbook(io.BytesIO(export(client, "xlsx", lang="zh").get_data()))
     assert book.sheetnames == ["数据", "概要与口径"]
-    rows = [list(r) for r in book["数据"].iter_rows(values_only=True)]
+    rows = [_cells(r) for r in book["数据"].iter_rows(values_only=True)]
     assert rows[0] == ZH_HEADERS
     assert rows[1:] == expected_rows(client, lang="zh")
     texts = [r[0] for r in book["概要与口径"].iter_rows(values_only=True) if r and r[0]]
@@ -305,3 +336,20 @@ def test_control_characters_in_names_do_not_break_an_xlsx_export():
     book = openpyxl.load_workbook(io.BytesIO(formula_export(snapshot, "xlsx")))
     values = {c.value for sheet in book.worksheets for row in sheet.iter_rows() for c in row}
     assert "c\ufffdd" in values
+
+
+def test_each_bucket_is_labelled_with_the_segment_on_at_its_start():
+    from dashboard.exports import segment_titles
+
+    dance = Segment("dance", "carnival", T0 + 30, "街舞", end=T0 + 40)
+    starts = [T0, T0 + 10, T0 + 29, T0 + 30, T0 + 39, T0 + 40, T0 + 50]
+    assert segment_titles(starts, [dance, OPENING], "en") == [
+        "",
+        "Opening",
+        "Opening",
+        "街舞",  # no English title: the Chinese one
+        "街舞",
+        "",  # after the dance's own end
+        "",
+    ]
+    assert segment_titles(starts, [], "zh") == [""] * 7
