@@ -13,7 +13,15 @@ from dash import html
 from contract.alerts import Alert
 from contract.stats import Status
 from dashboard.figures import chart_width, concurrency_figure, concurrency_frame, empty_frame
-from dashboard.i18n import Lang, format_age, format_number, format_percent, lang_of, text
+from dashboard.i18n import (
+    Lang,
+    format_age,
+    format_decimal,
+    format_number,
+    format_percent,
+    lang_of,
+    text,
+)
 from dashboard.model import Snapshot, StreamSummary, stream_series, summarize
 from dashboard.monitor import MonitorSnapshot, StatusChange
 
@@ -168,16 +176,18 @@ def monitor_partner_table(
     for p in sorted(summary.partners, key=lambda p: p.id):
         rate = monitor.rates.get((summary.stream.id, p.id))
         reasons = rejected.get(p.id, {})
-        reason_text = ", ".join(f"{code} {n:,}" for code, n in sorted(reasons.items()) if n)
+        reason_text = ", ".join(
+            f"{code} {format_number(n, lang)}" for code, n in sorted(reasons.items()) if n
+        )
         rows.append(
             html.Tr(
                 [
                     html.Td(p.display_name(lang)),
                     html.Td(status_badge(p.status, lang)),
-                    _num("–" if rate is None else f"{rate:,.1f}"),
-                    _num(f"{p.events:,}"),
+                    _num("–" if rate is None else format_decimal(rate, lang)),
+                    _num(format_number(p.events, lang)),
                     _num(format_age(p.last_arrival, now_ms)),
-                    _num(f"{accepted[p.id]:,}" if p.id in accepted else "–"),
+                    _num(format_number(accepted[p.id], lang) if p.id in accepted else "–"),
                     html.Td(reason_text or "–"),
                 ],
                 id=f"monitor-row-{p.id}",
@@ -201,16 +211,17 @@ def pipeline_table(monitor: MonitorSnapshot, lang: Lang, now_ms: int, tz: str) -
     rows = []
     for m in monitor.pipelines:
         latency = "/".join(
-            f"{m.latency_ms[q]:,.0f}" if q in m.latency_ms else "–" for q in ("p50", "p95", "p99")
+            format_decimal(m.latency_ms[q], lang, 0) if q in m.latency_ms else "–"
+            for q in ("p50", "p95", "p99")
         )
         rows.append(
             html.Tr(
                 [
                     html.Td(m.worker),
                     html.Td(", ".join(str(p) for p in m.partitions) or "–"),
-                    _num(f"{m.total_lag:,}"),
+                    _num(format_number(m.total_lag, lang)),
                     _num(latency),
-                    _num(f"{m.events_per_s:,.1f}"),
+                    _num(format_decimal(m.events_per_s, lang)),
                     _num(f"{clock_time(m.at // 1000, tz)} ({format_age(m.at, now_ms)})"),
                 ]
             )

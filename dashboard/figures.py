@@ -9,16 +9,20 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.i18n import Lang, text
+from dashboard.i18n import Lang, axis_labels, format_number, text
 from dashboard.model import SeriesResult
+from dashboard.svgcharts import nice_ceiling
 
 __all__ = [
     "CHART_MAX_POINTS",
+    "HOVER",
     "chart_width",
+    "chart_top",
     "concurrency_figure",
     "concurrency_frame",
     "empty_frame",
     "views_figure",
+    "value_axis",
     "views_frame",
     "wall_clock",
 ]
@@ -26,6 +30,17 @@ __all__ = [
 CHART_MAX_POINTS = 1500
 """A chart line never has more points than this; longer streams use wider buckets."""
 _WIDTHS = (1, 10, 60, 300, 900, 3600)
+
+HOVER = "%{fullData.name}<br>%{x|%H:%M:%S} · %{customdata}<extra></extra>"
+"""Every trace's hover: its name, the time and the value in the page's number format
+(``customdata`` holds each point's value as ``format_number`` writes it)."""
+
+_TIME_FORMATS = [
+    {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+    {"dtickrange": [60_000, None], "value": "%H:%M"},
+]
+"""Time ticks as wall-clock time only: plotly's default adds the date on a second line,
+under the first tick, where it ran into the legend."""
 
 
 def wall_clock(moment: datetime) -> str:
@@ -75,6 +90,30 @@ def empty_frame(column: str = "concurrent") -> pd.DataFrame:
     return pd.DataFrame({"time": [], "series": [], column: []})
 
 
+def value_axis(top: int, lang: Lang) -> dict[str, object]:
+    """Ticks for a count axis from 0 past ``top``: about four steps of 1, 2, 2.5 or 5 x 10^k,
+    labelled by ``axis_labels`` (plotly's own labels would be ``10k``, never ``1万``).
+
+    One tick more than needed: plotly pads the range above the data, and ticks outside the
+    range are not drawn.
+    """
+    step = nice_ceiling(max(top, 1) / 4)
+    ticks = [i * step for i in range(max(top, 0) // step + 2)]
+    return {"tickmode": "array", "tickvals": ticks, "ticktext": axis_labels(ticks, lang)}
+
+
+def chart_top(frame: pd.DataFrame, column: str, total: str, *, stacked: bool) -> int:
+    """The highest value a chart draws: the largest point, or of the stacked partners' sum."""
+    if frame.empty:
+        return 0
+    top = int(frame[column].max())
+    if stacked:
+        partners = frame[frame["series"] != total]
+        if not partners.empty:
+            top = max(top, int(partners.groupby("time")[column].sum().max()))
+    return top
+
+
 def _series_figure(
     frame: pd.DataFrame,
     lang: Lang,
@@ -95,10 +134,13 @@ def _series_figure(
         # patches single points of these lists. They are built here already valid, so
         # plotly's per-element validation (most of the cost for long streams) is skipped.
         x = times.dt.tz_localize(None).dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
+        y = [int(v) for v in group[column]]
         trace: dict[str, object] = {
             "type": "scatter",
             "x": x,
-            "y": [int(v) for v in group[column]],
+            "y": y,
+            "customdata": [format_number(v, lang) for v in y],
+            "hovertemplate": HOVER,
             "mode": "lines",
             "name": str(name),
             "line": {"width": 4 if is_total else 1.5, "shape": "hv"},
@@ -107,13 +149,43 @@ def _series_figure(
             trace["stackgroup"] = "partners"
         traces.append(trace)
     fig = go.Figure(data=traces, _validate=False)
+    top = chart_top(frame, column, total, stacked=stacked)
     fig.update_layout(
         template="plotly_dark" if dark else "plotly_white",
-        title={"text": title},
-        margin={"l": 50, "r": 20, "t": 50, "b": 40},
-        legend={"orientation": "h", "y": -0.15},
-        xaxis={"title": {"text": text("time", lang)}},
-        yaxis={"title": {"text": text(column, lang)}, "rangemode": "tozero"},
+        # The title, axis titles and legend each push the margins (automargin), so none
+        # can overlap another or the tick labels at any size.
+        title={
+            "text": title,
+            "x": 0,
+            "xanchor": "left",
+            "y": 1,
+            "yanchor": "bottom",
+            "yref": "paper",
+            "automargin": True,
+            "pad": {"b": 12},
+        },
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={
+            "orientation": "h",
+            "x": 0,
+            "xanchor": "left",
+            "y": 0,
+            "yanchor": "bottom",
+            "yref": "container",
+        },
+        xaxis={
+            "title": {"text": text("time", lang), "standoff": 8},
+            "tickformatstops": _TIME_FORMATS,
+            # Below the y axis's "0", which is centred on the x axis.
+            "ticklabelstandoff": 10,
+            "automargin": True,
+        },
+        yaxis={
+            "title": {"text": text(column, lang), "standoff": 12},
+            "rangemode": "tozero",
+            "automargin": True,
+            **value_axis(top, lang),
+        },
         uirevision="keep",
     )
     if dark:

@@ -11,7 +11,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from dashboard.figures import chart_width
-from dashboard.i18n import Lang, format_number, format_percent, text
+from dashboard.i18n import Lang, format_number, format_percent, group_digits, text
 from dashboard.methodology import methodology_text
 from dashboard.model import Snapshot, figures_at, stream_series, summarize
 from dashboard.svgcharts import line_chart_svg
@@ -127,11 +127,12 @@ def _when(second: int | None, tz: str) -> str:
 
 
 def _card(label: str, value: int, lang: Lang, note: str = "") -> str:
-    exact = f'<div class="exact">{value:,}</div>' if lang == "zh" and value >= 10_000 else ""
+    shown, exact_digits = format_number(value, lang), group_digits(value)
+    exact = f'<div class="exact">{exact_digits}</div>' if shown != exact_digits else ""
     extra = f'<div class="note">{escape(note)}</div>' if note else ""
     return (
         f'<div class="card"><div class="label">{escape(label)}</div>'
-        f'<div class="value">{escape(format_number(value, lang))}</div>{exact}{extra}</div>'
+        f'<div class="value">{escape(shown)}</div>{exact}{extra}</div>'
     )
 
 
@@ -154,23 +155,24 @@ def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str
         rows.append(
             "<tr>"
             f"<td>{escape(p.display_name(lang))}</td>"
-            f'<td class="num">{f.peak_concurrent:,}</td>'
+            f'<td class="num">{format_number(f.peak_concurrent, lang)}</td>'
             f'<td class="num">{escape(_when(f.peak_at, tz)[11:] if f.peak_at else "–")}</td>'
-            f'<td class="num">{f.views:,}</td>'
+            f'<td class="num">{format_number(f.views, lang)}</td>'
             f'<td class="num">{escape(format_percent(f.views, total.views))}</td>'
-            f'<td class="num">{f.uniques:,}</td>'
-            f'<td class="num">{at_peak:,}</td>'
+            f'<td class="num">{format_number(f.uniques, lang)}</td>'
+            f'<td class="num">{format_number(at_peak, lang)}</td>'
             f'<td class="num">{escape(format_percent(at_peak, total.peak_concurrent))}</td>'
             "</tr>"
         )
     rows.append(
         '<tr class="total">'
         f"<td>{escape(text('total', lang))}</td>"
-        f'<td class="num">{total.peak_concurrent:,}</td>'
+        f'<td class="num">{format_number(total.peak_concurrent, lang)}</td>'
         f'<td class="num">{escape(_when(total.peak_at, tz)[11:] if total.peak_at else "–")}</td>'
-        f'<td class="num">{total.views:,}</td><td class="num">100.0%</td>'
-        f'<td class="num">{total.uniques:,}</td>'
-        f'<td class="num">{total.peak_concurrent:,}</td><td class="num">100.0%</td></tr>'
+        f'<td class="num">{format_number(total.views, lang)}</td><td class="num">100.0%</td>'
+        f'<td class="num">{format_number(total.uniques, lang)}</td>'
+        f'<td class="num">{format_number(total.peak_concurrent, lang)}</td>'
+        '<td class="num">100.0%</td></tr>'
     )
     heads = [
         ("partner", ""),
@@ -193,12 +195,14 @@ def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str
         [b.peak_concurrent for b in series.total],
         title=text("chart.title", lang),
         tz=tz,
+        lang=lang,
     )
     cumulative = line_chart_svg(
         seconds,
         [b.views for b in series.total],
         title=text("cumulative.title", lang),
         tz=tz,
+        lang=lang,
         color="#c2410c",
     )
     cards = "".join(

@@ -7,6 +7,8 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
+from dashboard.i18n import Lang, axis_labels
+
 __all__ = ["line_chart_svg", "nice_ceiling"]
 
 _W, _H = 640, 260
@@ -37,10 +39,13 @@ def line_chart_svg(
     *,
     title: str,
     tz: str,
+    lang: Lang = "en",
     color: str = "#1f6feb",
     step: bool = True,
 ) -> str:
     """An SVG chart of one series over time: filled polyline, three y ticks, three time ticks.
+
+    The y ticks are labelled in ``lang``'s axis style (``dashboard.i18n.axis_labels``).
 
     ``step`` draws the value as holding until the next point (counts change at instants).
     Every text is escaped, so the result can be inlined into HTML.
@@ -54,9 +59,10 @@ def line_chart_svg(
         f'<text x="{_LEFT}" y="18" class="lt-svg-title">{escape(title)}</text>',
     ]
     top = nice_ceiling(max(values, default=0))
-    for fraction in (0.0, 0.5, 1.0):
+    fractions = (0.0, 0.5, 1.0)
+    labels = axis_labels([round(top * f) for f in fractions], lang)
+    for fraction, label in zip(fractions, labels, strict=True):
         y = _TOP + plot_h * (1 - fraction)
-        label = f"{round(top * fraction):,}"
         parts.append(
             f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_W - _RIGHT}" y2="{y:.1f}" class="lt-svg-grid"/>'
         )

@@ -8,6 +8,7 @@ between each tick only patches them: the last bucket is replaced and new ones ap
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,15 +28,17 @@ from dashboard.components import (
 from dashboard.data import current_data
 from dashboard.figures import (
     CHART_MAX_POINTS,
+    chart_top,
     chart_width,
     concurrency_figure,
     concurrency_frame,
     empty_frame,
+    value_axis,
     views_figure,
     views_frame,
     wall_clock,
 )
-from dashboard.i18n import format_number, lang_of, text
+from dashboard.i18n import Lang, format_number, lang_of, text
 from dashboard.inputs import bounded_int, checked, count, ident, one_of, raw, record, signature
 from dashboard.model import Snapshot, stream_series, summarize
 from dashboard.monitor import MonitorSnapshot
@@ -58,6 +61,9 @@ in between."""
 
 CHART_SHARE_S = 5
 """Whole charts drawn for any second of such a slot are shared; divides ``FULL_REDRAW_S``."""
+
+_MAX_TOP = 10**15
+"""Larger than any chart value (partner counters are at most 10^12, summed over partners)."""
 
 dash.register_page(__name__, path="/", name="Live", title="livetally")  # type: ignore[no-untyped-call]
 
@@ -153,18 +159,21 @@ def _full_charts(
     key, width, first = _chart_key(snapshot, stream_id, lang_value, stacked, now)
     series = _series(snapshot, stream_id, width, first, now)
     names = _names(snapshot, lang_value)
-    conc = concurrency_figure(
-        concurrency_frame(series, names, label), lang, total_label=label, stacked=stacked
-    )
-    views = views_figure(
-        views_frame(series, names, label), lang, total_label=label, stacked=stacked
-    )
+    conc_frame = concurrency_frame(series, names, label)
+    views_frame_ = views_frame(series, names, label)
+    conc = concurrency_figure(conc_frame, lang, total_label=label, stacked=stacked)
+    views = views_figure(views_frame_, lang, total_label=label, stacked=stacked)
+    tops = [
+        chart_top(conc_frame, "concurrent", label, stacked=stacked),
+        chart_top(views_frame_, "views", label, stacked=stacked),
+    ]
     state = {
         "key": key,
         "version": snapshot.version,
         "last": series.total[-1].start if series.total else None,
         "n": len(series.total),
         "drawn_at": now,
+        "tops": tops,
     }
     return conc.to_plotly_json(), views.to_plotly_json(), state
 
@@ -223,6 +232,15 @@ def _patch_point(
     return last
 
 
+def _drawn_tops(state: dict[str, Any]) -> tuple[int, int] | None:
+    """The highest values the drawn charts' y ticks were made for (``tops`` of the state)."""
+    tops = state.get("tops")
+    if not isinstance(tops, list) or len(tops) != 2:
+        return None
+    conc, views = (bounded_int(t, 0, _MAX_TOP) for t in tops)
+    return None if conc is None or views is None else (conc, views)
+
+
 def chart_update(
     snapshot: Snapshot,
     selected: str | None,
@@ -250,42 +268,85 @@ def chart_update(
     key, width, first = _chart_key(snapshot, stream_id, lang, stacked, now)
     labels = key[-1]
     last = _patch_point(state, key, width, first, now)
-    if last is None or len(set(labels)) != len(labels):
+    tops = _drawn_tops(state)
+    if last is None or tops is None or len(set(labels)) != len(labels):
         return full()
     n = int(state["n"])
     patch = snapshot.memo.get(
-        ("patch", repr(key), last, n, now),
-        lambda: _patches(snapshot, stream_id, width, last, n, now),
+        ("patch", repr(key), last, n, tops, now),
+        lambda: _patches(snapshot, stream_id, width, last, n, now, tops, lang, stacked),
     )
     if patch is None:
         return full()
     if state.get("version") == snapshot.version and patch[2] == last:
         raise PreventUpdate
-    conc, views, new_last, drawn = patch
-    return conc, views, {**state, "version": snapshot.version, "last": new_last, "n": n + drawn}
+    conc, views, new_last, drawn, new_tops = patch
+    return (
+        conc,
+        views,
+        {
+            **state,
+            "version": snapshot.version,
+            "last": new_last,
+            "n": n + drawn,
+            "tops": list(new_tops),
+        },
+    )
 
 
 def _patches(
-    snapshot: Snapshot, stream_id: str, width: int, last: int, n: int, now: int
-) -> tuple[Any, Any, int, int] | None:
+    snapshot: Snapshot,
+    stream_id: str,
+    width: int,
+    last: int,
+    n: int,
+    now: int,
+    tops: tuple[int, int],
+    lang: Lang,
+    stacked: bool,
+) -> tuple[Any, Any, int, int, tuple[int, int]] | None:
     """``Patch`` es extending charts that end at bucket ``last`` (``n`` points) through
-    ``now``: the two patches, the new last bucket and how many points were added. None
-    when the charts would grow past ``CHART_MAX_POINTS`` (a full redraw is due)."""
+    ``now``: the two patches, the new last bucket, how many points were added and the new
+    tops of the y axes (their ticks are replaced when the data grew past them). None when
+    the charts would grow past ``CHART_MAX_POINTS`` (a full redraw is due)."""
     tail = _series(snapshot, stream_id, width, last, now)
     if n + len(tail.total) - 1 > CHART_MAX_POINTS:
         return None
     tz = ZoneInfo(tail.stream.tz)
     times = [wall_clock(datetime.fromtimestamp(b.start, tz)) for b in tail.total[1:]]
     conc, views = Patch(), Patch()
-    for i, buckets in enumerate([tail.total, *tail.platforms.values()]):
-        conc["data"][i]["y"][n - 1] = buckets[0].peak_concurrent
-        views["data"][i]["y"][n - 1] = buckets[0].views
-        if times:
-            conc["data"][i]["x"].extend(times)
-            conc["data"][i]["y"].extend([b.peak_concurrent for b in buckets[1:]])
-            views["data"][i]["x"].extend(times)
-            views["data"][i]["y"].extend([b.views for b in buckets[1:]])
-    return conc, views, tail.total[-1].start, len(times)
+    lines = [tail.total, *tail.platforms.values()]
+    for i, buckets in enumerate(lines):
+        for patch, values in (
+            (conc, [b.peak_concurrent for b in buckets]),
+            (views, [b.views for b in buckets]),
+        ):
+            trace = patch["data"][i]
+            trace["y"][n - 1] = values[0]
+            trace["customdata"][n - 1] = format_number(values[0], lang)
+            if times:
+                trace["x"].extend(times)
+                trace["y"].extend(values[1:])
+                trace["customdata"].extend([format_number(v, lang) for v in values[1:]])
+    new_tops = (
+        max(tops[0], _tail_top(lines, lambda b: b.peak_concurrent, stacked)),
+        max(tops[1], _tail_top(lines, lambda b: b.views, stacked)),
+    )
+    for patch, before, after in ((conc, tops[0], new_tops[0]), (views, tops[1], new_tops[1])):
+        if after > before:
+            axis = value_axis(after, lang)
+            patch["layout"]["yaxis"]["tickvals"] = axis["tickvals"]
+            patch["layout"]["yaxis"]["ticktext"] = axis["ticktext"]
+    return conc, views, tail.total[-1].start, len(times), new_tops
+
+
+def _tail_top(lines: list[Any], value: Callable[[Any], int], stacked: bool) -> int:
+    """The highest value of new buckets: of any line, or of the stacked partners' sum."""
+    top = max((value(b) for buckets in lines for b in buckets), default=0)
+    if stacked and len(lines) > 1:
+        sums = [sum(value(b) for b in column) for column in zip(*lines[1:], strict=True)]
+        top = max(top, *sums)
+    return top
 
 
 def refresh_chart(

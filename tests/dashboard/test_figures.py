@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import pytest
+
 from dashboard.figures import (
     CHART_MAX_POINTS,
+    HOVER,
+    chart_top,
     chart_width,
     concurrency_figure,
     concurrency_frame,
     empty_frame,
+    value_axis,
 )
 from dashboard.model import stream_series
 from tests.dashboard.builders import T0
@@ -50,3 +56,70 @@ def test_chart_width_keeps_points_bounded():
     assert chart_width(10 * 3600) == 60
     for span in (1, 5_000, 86_400, 7 * 86_400, 100 * 86_400, 10 * 365 * 86_400, 2**40):
         assert span // chart_width(span) + 1 <= CHART_MAX_POINTS
+
+
+@pytest.mark.parametrize(
+    ("top", "lang", "ticks", "labels"),
+    [
+        (0, "zh", [0, 1], ["0", "1"]),
+        (5, "en", [0, 2, 4, 6], ["0", "2", "4", "6"]),
+        (1_436, "en", [0, 500, 1000, 1500], ["0", "500", "1,000", "1,500"]),
+        (135_000, "zh", [0, 50_000, 100_000, 150_000], ["0", "5万", "10万", "15万"]),
+        (135_000, "en", [0, 50_000, 100_000, 150_000], ["0", "50k", "100k", "150k"]),
+        (1_200_000, "zh", [0, 500_000, 1_000_000, 1_500_000], ["0", "50万", "100万", "150万"]),
+    ],
+)
+def test_the_value_axis_has_round_ticks_past_the_top_in_the_number_rule(top, lang, ticks, labels):
+    axis = value_axis(top, lang)
+    assert axis == {"tickmode": "array", "tickvals": ticks, "ticktext": labels}
+    assert ticks[-1] > top  # the padded range above the data is labelled too
+
+
+def frame_of(rows):
+    return pd.DataFrame(
+        [(pd.Timestamp(t, tz="Asia/Shanghai"), s, v) for t, s, v in rows],
+        columns=["time", "series", "concurrent"],
+    )
+
+
+def test_hover_shows_each_value_in_the_number_rule_and_the_axis_is_labelled_with_it():
+    frame = frame_of(
+        [
+            ("2024-12-21 19:00", "合计", 8_431),
+            ("2024-12-21 19:01", "合计", 1_032_999),
+            ("2024-12-21 19:00", "抖音", 8_431),
+            ("2024-12-21 19:01", "抖音", 1_032_999),
+        ]
+    )
+    fig = concurrency_figure(frame, "zh", total_label="合计")
+    assert list(fig.data[0].customdata) == ["8,431", "103.2万"]
+    assert fig.data[0].hovertemplate == HOVER and "%{customdata}" in HOVER
+    assert fig.layout.yaxis.ticktext[-1].endswith("万")
+    en = concurrency_figure(frame, "en", total_label="Total")
+    assert list(en.data[0].customdata) == ["8,431", "1,032,999"]
+
+
+def test_titles_legend_and_axes_push_the_margins_instead_of_overlapping():
+    fig = concurrency_figure(empty_frame(), "en", dark=True)
+    layout = fig.layout
+    assert layout.title.automargin and layout.title.yref == "paper"
+    assert layout.xaxis.automargin and layout.yaxis.automargin
+    assert layout.legend.yref == "container" and layout.legend.yanchor == "bottom"
+    # Wall-clock ticks only: plotly's default date line under the first tick is gone.
+    assert {stop.value for stop in layout.xaxis.tickformatstops} == {"%H:%M:%S", "%H:%M"}
+
+
+def test_the_stacked_top_is_the_partners_sum():
+    frame = frame_of(
+        [
+            ("2024-12-21 19:00", "Total", 10),
+            ("2024-12-21 19:00", "a", 7),
+            ("2024-12-21 19:00", "b", 6),
+            ("2024-12-21 19:01", "Total", 11),
+            ("2024-12-21 19:01", "a", 1),
+            ("2024-12-21 19:01", "b", 1),
+        ]
+    )
+    assert chart_top(frame, "concurrent", "Total", stacked=False) == 11
+    assert chart_top(frame, "concurrent", "Total", stacked=True) == 13
+    assert chart_top(empty_frame(), "concurrent", "Total", stacked=True) == 0

@@ -72,11 +72,14 @@ def apply_patch(figure: dict, patch) -> dict:
 
 
 def plain(figure) -> list:
-    """The (name, x, y) of each trace, as plain lists of strings and numbers."""
-    return [
-        (t["name"], [str(x) for x in t["x"]], list(t["y"]))
-        for t in (figure if isinstance(figure, dict) else figure.to_dict())["data"]
+    """Each trace's (name, x, y, hover texts) and the y axis's ticks, as plain lists."""
+    figure = figure if isinstance(figure, dict) else figure.to_dict()
+    traces = [
+        (t["name"], [str(x) for x in t["x"]], list(t["y"]), list(t.get("customdata", [])))
+        for t in figure["data"]
     ]
+    axis = figure["layout"]["yaxis"]
+    return [traces, list(axis["tickvals"]), list(axis["ticktext"])]
 
 
 def test_charts_are_drawn_then_patched_and_equal_a_full_redraw(pages):
@@ -108,6 +111,32 @@ def test_charts_are_drawn_then_patched_and_equal_a_full_redraw(pages):
     # Switching to stacked areas redraws, with partners in one stack group.
     stacked, _, _ = live.chart_update(later, None, "en", "stacked", new_state, T0 + 10)
     assert [t.stackgroup for t in go.Figure(stacked).data] == [None, "partners", "partners"]
+
+
+@pytest.mark.parametrize("mode", ["lines", "stacked"])
+def test_a_patch_past_the_top_tick_relabels_the_axis_as_a_redraw_would(pages, mode):
+    live, _, _ = pages
+    first = build([chunk("douyin", 0, {T0: (3, 3, 3)}), chunk("bili", 0, {T0 + 1: (2, 2, 2)})])
+    conc, views, state = live.chart_update(first, None, "zh", mode, None, T0 + 5)
+    assert conc["layout"]["yaxis"]["ticktext"] == ["0", "2", "4", "6"]
+    grown = {T0: (3, 3, 3), T0 + 7: (150_000, 160_000, 150_000)}
+    later = build([chunk("douyin", 0, grown), chunk("bili", 0, {T0 + 1: (2, 2, 2)})], version=2)
+    conc_patch, views_patch, new_state = live.chart_update(later, None, "zh", mode, state, T0 + 9)
+    assert new_state["tops"][0] >= 150_000
+    full_conc, full_views, _ = live.chart_update(later, None, "zh", mode, None, T0 + 9)
+    patched = plain(apply_patch(conc, conc_patch))
+    assert patched == plain(full_conc)
+    assert plain(apply_patch(views, views_patch)) == plain(full_views)
+    assert "15万" in patched[2] and "15.0万" in patched[0][0][3]  # ticks and hover
+
+
+def test_a_forged_chart_state_gets_a_full_redraw(pages):
+    live, _, _ = pages
+    snap = build([chunk("douyin", 0, {T0: (3, 3, 3)})])
+    _, _, state = live.chart_update(snap, None, "en", "lines", None, T0 + 5)
+    for tops in (None, [1], ["x", 2], [-1, 2], [10**20, 2]):
+        again, _, _ = live.chart_update(snap, None, "en", "lines", {**state, "tops": tops}, T0 + 6)
+        assert isinstance(again, dict)  # a whole figure, not a patch
 
 
 def test_refresh_chart_uses_the_apps_data(pages):
