@@ -14,6 +14,7 @@ from dashboard.figures import chart_width
 from dashboard.i18n import Lang, format_number, format_percent, group_digits, text
 from dashboard.methodology import methodology_text
 from dashboard.model import Snapshot, figures_at, stream_series, summarize
+from dashboard.segments import SegmentFigures, peak_segment, segment_figures
 from dashboard.svgcharts import line_chart_svg
 
 __all__ = ["markdown_html", "report_html", "report_range"]
@@ -136,6 +137,39 @@ def _card(label: str, value: int, lang: Lang, note: str = "") -> str:
     )
 
 
+def _segment_rows(rows: list[SegmentFigures], tz: str, lang: Lang) -> str:
+    """The per-segment table (empty when the stream has no programme)."""
+    if not rows:
+        return ""
+    heads = [
+        ("segment", ""),
+        ("segment.start", "num"),
+        ("segment.end", "num"),
+        ("peak", "num"),
+        ("peak_at", "num"),
+        ("segment.views_gained", "num"),
+        ("segment.avg_concurrent", "num"),
+    ]
+    header = "".join(f'<th class="{c}">{escape(text(h, lang))}</th>' for h, c in heads)
+    body = "".join(
+        "<tr>"
+        f"<td>{escape(row.segment.display_title(lang))}</td>"
+        f'<td class="num">{escape(_when(row.start, tz)[11:16])}</td>'
+        f'<td class="num">{escape(_when(row.end, tz)[11:16])}</td>'
+        f'<td class="num">{format_number(row.peak, lang)}</td>'
+        f'<td class="num">{escape(_when(row.peak_at, tz)[11:] if row.peak_at else "–")}</td>'
+        f'<td class="num">{format_number(row.views_gained, lang)}</td>'
+        f'<td class="num">{format_number(round(row.average_concurrent), lang)}</td>'
+        "</tr>"
+        for row in rows
+    )
+    return (
+        f"<h2>{escape(text('segments', lang))}</h2>"
+        f'<table id="report-segments"><thead><tr>{header}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
 def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str:
     """The whole report page for a stream, judged at ``now`` (epoch seconds)."""
     stream = snapshot.stream(stream_id)
@@ -205,14 +239,17 @@ def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str
         lang=lang,
         color="#c2410c",
     )
+    programme = snapshot.registry.programme(stream.id)
+    at_peak_segment = peak_segment(programme, total.peak_at)
+    peak_note = f"{text('peak_at', lang)} {_when(total.peak_at, tz)}"
+    if at_peak_segment is not None:
+        peak_note += f" · {text('segment', lang)}: {at_peak_segment.display_title(lang)}"
+    per_segment = _segment_rows(
+        segment_figures(snapshot.totals.get(stream.id), programme, end), tz, lang
+    )
     cards = "".join(
         [
-            _card(
-                text("peak", lang),
-                total.peak_concurrent,
-                lang,
-                f"{text('peak_at', lang)} {_when(total.peak_at, tz)}",
-            ),
+            _card(text("peak", lang), total.peak_concurrent, lang, peak_note),
             _card(text("views", lang), total.views, lang),
             _card(text("uniques", lang), total.uniques, lang),
             _card(text("report.partners_count", lang), len(summary.partners), lang),
@@ -237,6 +274,7 @@ def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str
         f"<h2>{escape(text('partners', lang))}</h2>"
         f'<table id="report-partners"><thead><tr>{header}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
+        f"{per_segment}"
         f"<h2>{escape(text('export.methodology', lang))}</h2>"
         f'<div class="method">{method}</div></body></html>'
     )

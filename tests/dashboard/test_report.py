@@ -81,3 +81,49 @@ def test_markdown_subset():
         "<h3>Title</h3><p>Some <strong>bold</strong> and <code>code</code> &lt;x&gt;.</p>"
         "<ul><li>one more<li>two</ul>"
     )
+
+
+def test_report_tables_each_segment_and_names_the_segment_of_the_peak(sample_snapshot):
+    from dataclasses import replace
+
+    from contract.registry import Segment
+
+    # The sample's total peaks (12) at T0+2; the concurrent steps are 3, 8, 12, 11, 9, 4.
+    opening = Segment("opening", "carnival", T0, "开幕式", "Opening", end=T0 + 10)
+    dance = Segment("dance", "carnival", T0 + 10, "街舞<b>", "Street <dance>")
+    segments = {("carnival", s.id): s for s in (opening, dance)}
+    snapshot = replace(
+        sample_snapshot, registry=replace(sample_snapshot.registry, segments=segments)
+    )
+    html = report_html(snapshot, "carnival", "en", T0 + 60)
+    cards = html.split('id="report-cards"', 1)[1].split("</div></div>", 1)[0]
+    assert "Segment: Opening" in cards
+    table = cells(html, "report-segments")
+    assert table[0] == [
+        "Segment",
+        "Start",
+        "End",
+        "Peak",
+        "Peak at",
+        "Views gained",
+        "Average concurrent",
+    ]
+    steps = snapshot.totals["carnival"]
+    assert table[1][:5] == ["Opening", "19:00", "19:00", "12", "19:00:02"]
+    gained = steps.at(T0 + 9).views - steps.at(T0 - 1).views
+    assert table[1][5] == str(gained)
+    mean = sum(steps.at(s).concurrent for s in range(T0, T0 + 10)) / 10
+    assert table[1][6] == str(round(mean))
+    # The last segment runs to the report's end (the data's last change, T0+20); the
+    # title is escaped.
+    assert table[2][0] == "Street &lt;dance&gt;"
+    assert table[2][4] == "19:00:10"
+    zh = report_html(snapshot, "carnival", "zh", T0 + 60)
+    assert "节目: 开幕式" in zh and "街舞&lt;b&gt;" in zh and "节目单" in zh
+
+
+def test_a_report_without_a_programme_has_no_segment_table(client):
+    html = client.get("/api/v1/streams/carnival/report?lang=en", headers=BEARER).get_data(
+        as_text=True
+    )
+    assert "report-segments" not in html and "Segment:" not in html
