@@ -24,6 +24,9 @@ DEADLETTER = "deadletter"
 """Records and events the stream app could not accept, with the reason."""
 ALERTS = "alerts"
 """Alerts raised by the stream app, keyed by alert id."""
+DELIVERIES = "deliveries"
+"""How each alert's delivery to each channel (group bots, webhook) ended, keyed
+``channel/alert_id`` (compacted, and kept a day: only the last 5 minutes matter)."""
 METRICS = "metrics"
 """Pipeline and ingest monitor figures (compacted): ``pipeline/<worker>``, ``ingest/<...>``."""
 CHECKPOINTS = "checkpoints"
@@ -33,6 +36,7 @@ CHECKPOINT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest record the checkpoints topic takes (a checkpoint chunk is at most 15 MiB)."""
 
 _MONTH_MS = 30 * 24 * 3600 * 1000
+_DAY_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ def topic_specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(kafka.topic(STATS), 1, compacted),
         TopicSpec(kafka.topic(DEADLETTER), 1, kept),
         TopicSpec(kafka.topic(ALERTS), 1, kept),
+        TopicSpec(
+            kafka.topic(DELIVERIES),
+            1,
+            {**compacted, "cleanup.policy": "compact,delete", "retention.ms": str(_DAY_MS)},
+        ),
         TopicSpec(kafka.topic(METRICS), 1, compacted),
         TopicSpec(
             kafka.topic(CHECKPOINTS),

@@ -63,6 +63,7 @@ _WORKER_READS = (
     names.PARTIALS,
     names.STATS,
     names.ALERTS,
+    names.DELIVERIES,
     names.METRICS,
     names.CHECKPOINTS,
 )
@@ -70,6 +71,7 @@ _WORKER_WRITES = (
     names.PARTIALS,
     names.STATS,
     names.ALERTS,
+    names.DELIVERIES,
     names.METRICS,
     names.DEADLETTER,
     names.CHECKPOINTS,

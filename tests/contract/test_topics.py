@@ -14,6 +14,8 @@ MONTH_MS = str(30 * 24 * 3600 * 1000)
 COMPACTED = {"registry", "partials", "stats", "metrics", "checkpoints"}
 KEPT = {"events", "deadletter", "alerts"}
 PARTITIONED = {"events", "partials", "checkpoints"}
+RECENT = {"deliveries"}
+"""Compacted and also deleted after a day: only their newest minutes matter."""
 
 
 def specs(**options) -> dict[str, topics.TopicSpec]:
@@ -23,7 +25,7 @@ def specs(**options) -> dict[str, topics.TopicSpec]:
 
 def test_every_topic_is_named_with_the_prefix_once():
     names = [spec.name for spec in topic_specs(KafkaSettings(topic_prefix="prod."))]
-    assert sorted(names) == sorted(f"prod.{t}" for t in COMPACTED | KEPT)
+    assert sorted(names) == sorted(f"prod.{t}" for t in COMPACTED | KEPT | RECENT)
     assert len(set(names)) == len(names)
 
 
@@ -59,6 +61,12 @@ def test_min_insync_replicas_is_two_from_replication_factor_three(replication_fa
 def test_no_topic_allows_unclean_leader_election(replication_factor):
     for name, spec in specs(replication_factor=replication_factor).items():
         assert spec.config["unclean.leader.election.enable"] == "false", name
+
+
+def test_alert_deliveries_are_compacted_and_deleted_after_a_day():
+    config = specs()["deliveries"].config
+    assert config["cleanup.policy"] == "compact,delete"
+    assert config["retention.ms"] == str(24 * 3600 * 1000)
 
 
 def test_checkpoints_take_large_records_and_are_cleaned_soon():

@@ -7,7 +7,17 @@ import importlib
 import re
 from pathlib import Path
 
-from contract import alerts, checkpoints, deadletter, metrics, partials, records, stats, topics
+from contract import (
+    alerts,
+    checkpoints,
+    deadletter,
+    deliveries,
+    metrics,
+    partials,
+    records,
+    stats,
+    topics,
+)
 from contract import registry as registry_items
 from contract.keys import KEY_SEP
 from contract.settings import KafkaSettings
@@ -21,6 +31,7 @@ KEY_BUILDERS = {
     topics.STATS: stats.stats_key,
     topics.DEADLETTER: deadletter.deadletter_key,
     topics.ALERTS: alerts.alert_key,
+    topics.DELIVERIES: deliveries.delivery_key,
     topics.METRICS: metrics.metric_key,
     topics.CHECKPOINTS: checkpoints.manifest_key,
 }

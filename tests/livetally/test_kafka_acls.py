@@ -13,6 +13,7 @@ ALL_TOPICS = {
     topics.STATS,
     topics.DEADLETTER,
     topics.ALERTS,
+    topics.DELIVERIES,
     topics.METRICS,
     topics.CHECKPOINTS,
 }
