@@ -23,11 +23,14 @@ milestones), so evaluating again — after a restart, on another worker — give
 and ``AlertEvaluator`` raises each id once (a churn episode is remembered from its alert).
 Conditions older than ``max_age_ms`` when first seen are not raised (a restarted system does
 not page about yesterday).
+
+Messages name partners by their display names (``PartnerNames``, from the registry); the
+alert's ``platform`` and ``stream`` fields keep the ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,14 +42,24 @@ from stream.churn import WINDOW_S, RecentFigures
 __all__ = [
     "AlertEvaluator",
     "AlertRules",
+    "PartnerNames",
     "churning",
     "drop_onset",
+    "ids_as_names",
     "milestones_between",
     "status_of",
 ]
 
 TOTAL = "_total"
 """Stands for the stream's total in alert ids."""
+
+PartnerNames = Callable[[str], tuple[str, str]]
+"""A partner id's (Chinese, English) display names."""
+
+
+def ids_as_names(platform: str) -> tuple[str, str]:
+    """``PartnerNames`` without a registry: the id in both languages."""
+    return platform, platform
 
 
 @dataclass(frozen=True)
@@ -123,10 +136,6 @@ def milestones_between(low: int, high: int, rules: AlertRules, limit: int = 20) 
     return sorted(found)[-limit:]
 
 
-def _name(platform: str | None) -> tuple[str, str]:
-    return (platform, platform) if platform is not None else ("全部平台", "all platforms")
-
-
 def _first_second_at_least(steps: Steps, views: int) -> int | None:
     for second, numbers in zip(steps.seconds, steps.values, strict=True):
         if numbers.views >= views:
@@ -139,6 +148,8 @@ class AlertEvaluator:
     """Evaluates the rules and remembers what was raised, so each alert id is raised once."""
 
     rules: AlertRules = field(default_factory=AlertRules)
+    names: PartnerNames = ids_as_names
+    """Display names of partners for the messages (ids stay in the alerts' fields)."""
     raised: set[str] = field(default_factory=set)
     statuses: dict[tuple[str, str], Status] = field(default_factory=dict)
     churn_episodes: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
@@ -165,6 +176,9 @@ class AlertEvaluator:
             return []
         return [alert]
 
+    def _names(self, platform: str | None) -> tuple[str, str]:
+        return self.names(platform) if platform is not None else ("全部平台", "all platforms")
+
     def status_alerts(
         self, last_arrivals: Mapping[tuple[str, str], int], now_ms: int
     ) -> list[Alert]:
@@ -177,21 +191,22 @@ class AlertEvaluator:
             self.statuses[(stream, platform)] = current
             if current == previous or (current == "live" and previous is None):
                 continue
+            zh_name, en_name = self._names(platform)
             if current == "live":
                 at, level = arrival, "info"
-                zh, en = f"{platform} 恢复接收数据", f"{platform} is live again"
+                zh, en = f"{zh_name} 恢复接收数据", f"{en_name} is live again"
                 value: float | None = None
             elif current == "stale":
                 at, level = arrival + rules.stale_after_ms, "warning"
                 seconds = rules.stale_after_ms // 1000
-                zh = f"{platform} 已 {seconds} 秒没有收到数据"
-                en = f"{platform}: no events for {seconds} s"
+                zh = f"{zh_name} 已 {seconds} 秒没有收到数据"
+                en = f"{en_name}: no events for {seconds} s"
                 value = seconds
             else:
                 at, level = arrival + rules.offline_after_ms, "critical"
                 minutes = rules.offline_after_ms // 60_000
-                zh = f"{platform} 已离线（{minutes} 分钟没有数据）"
-                en = f"{platform} is offline (no events for {minutes} min)"
+                zh = f"{zh_name} 已离线（{minutes} 分钟没有数据）"
+                en = f"{en_name} is offline (no events for {minutes} min)"
                 value = minutes * 60
             alert = Alert(
                 id=f"{current}/{stream}/{platform}/{at // 1000}",
@@ -215,7 +230,7 @@ class AlertEvaluator:
         rules = self.rules
         now_s = now_ms // 1000 - rules.settle_s
         who = platform or TOTAL
-        zh_name, en_name = _name(platform)
+        zh_name, en_name = self._names(platform)
         out: list[Alert] = []
         first = now_s - 3 * rules.drop_window_s
         values = [steps.at(s).concurrent for s in range(first, now_s + 1)]
@@ -292,6 +307,7 @@ class AlertEvaluator:
             self.churn_episodes[key] = (second, second)
             single, offline = figures.single, figures.offline
             percent = 100 * single // offline
+            zh_name, en_name = self._names(platform)
             out += self._new(
                 Alert(
                     id=f"churn/{stream}/{platform}/{second}",
@@ -302,11 +318,11 @@ class AlertEvaluator:
                     kind="churn",
                     level="warning",
                     message_zh=(
-                        f"{platform} 疑似每次心跳都换新的 session_id：最近 {minutes} 分钟开始且"
+                        f"{zh_name} 疑似每次心跳都换新的 session_id：最近 {minutes} 分钟开始且"
                         f"已离线的 {offline:,} 个会话中，{single:,} 个只有一个事件（{percent}%）"
                     ),
                     message_en=(
-                        f"{platform}: {single:,} of {offline:,} sessions that started in the "
+                        f"{en_name}: {single:,} of {offline:,} sessions that started in the "
                         f"last {minutes} min and are offline had a single event ({percent}%)"
                         " — a new session_id per heartbeat?"
                     ),

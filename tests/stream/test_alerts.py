@@ -217,3 +217,42 @@ def test_old_churn_is_not_raised_after_a_restart():
     ev = AlertEvaluator(RULES)
     recent = {("show", "web"): RecentFigures(NOW, 1_000, 900)}
     assert ev.churn_alerts(recent, NOW + 2 * 3_600_000) == []
+
+
+NAMES = {"kunming": ("昆明信息港", "Kunming Info Port")}
+
+
+def named(platform: str) -> tuple[str, str]:
+    return NAMES.get(platform, (platform, platform))
+
+
+def test_every_kind_of_message_names_the_partner_and_keeps_its_id_in_the_fields():
+    ev = AlertEvaluator(RULES, names=named)
+    key = ("show", "kunming")
+    s0 = NOW // 1000
+    changes = {s0: (1000, 100_000, 0), s0 + 100: (-600, 0, 0)}
+    alerts = [
+        *ev.status_alerts({key: NOW}, NOW + 31_000),
+        *ev.status_alerts({key: NOW}, NOW + 301_000),
+        *ev.status_alerts({key: NOW + 400_000}, NOW + 401_000),
+        *ev.series_alerts("show", "kunming", steps_of(changes), (s0 + 110) * 1000),
+        *ev.churn_alerts({key: RecentFigures(NOW, 1_000, 900)}, NOW + 2_000),
+    ]
+    assert sorted(a.kind for a in alerts) == [
+        "churn", "drop", "live", "milestone", "offline", "stale"
+    ]  # fmt: skip
+    for alert in alerts:
+        assert alert.message_zh.startswith("昆明信息港 "), alert.message_zh
+        assert alert.message_en.startswith("Kunming Info Port"), alert.message_en
+        assert "kunming" not in alert.message_zh + alert.message_en
+        assert alert.platform == "kunming" and "/kunming/" in alert.id
+    drop = next(a for a in alerts if a.kind == "drop")
+    assert drop.message_zh == "昆明信息港 在线人数 60 秒内下降 60%（1,000 → 400）"
+
+
+def test_a_stream_total_is_all_partners_whatever_the_names():
+    ev = AlertEvaluator(RULES, names=named)
+    s0 = NOW // 1000
+    (milestone,) = ev.series_alerts("show", None, steps_of({s0: (1, 100_000, 0)}), (s0 + 10) * 1000)
+    assert milestone.message_zh == "全部平台 观看人次突破 100,000"
+    assert milestone.message_en == "all platforms passed 100,000 views"
