@@ -12,7 +12,13 @@ from dash import html
 
 from contract.alerts import Alert
 from contract.stats import Status
-from dashboard.figures import chart_width, concurrency_figure, concurrency_frame, empty_frame
+from dashboard.figures import (
+    add_segments,
+    chart_width,
+    concurrency_figure,
+    concurrency_frame,
+    empty_frame,
+)
 from dashboard.i18n import (
     Lang,
     format_age,
@@ -124,7 +130,10 @@ def chart_for(
     names = partner_names(summarize(snapshot, stream_id, now, now * 1000), lang)
     label = text("total", lang)
     frame = concurrency_frame(series, names, label)
-    return concurrency_figure(frame, lang, dark=dark, total_label=label)
+    fig = concurrency_figure(frame, lang, dark=dark, total_label=label)
+    programme = snapshot.registry.programme(stream_id)
+    tz = snapshot.stream(stream_id).tz
+    return add_segments(fig, programme, series.start, now, tz, lang, dark=dark)
 
 
 def alerts_feed(alerts: list[Alert], lang: Lang, tz: str) -> html.Ul | html.Div:

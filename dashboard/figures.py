@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from html import escape
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from contract.programme import slots
+from contract.registry import Segment
 from dashboard.i18n import Lang, axis_labels, format_number, text
 from dashboard.model import SeriesResult
 from dashboard.svgcharts import nice_ceiling
@@ -16,6 +19,7 @@ from dashboard.svgcharts import nice_ceiling
 __all__ = [
     "CHART_MAX_POINTS",
     "HOVER",
+    "add_segments",
     "chart_width",
     "chart_top",
     "concurrency_figure",
@@ -230,3 +234,81 @@ def views_figure(
         total=total,
         stacked=stacked,
     )
+
+
+_BAND_FILLS = {False: ("#2563eb", "#f59e0b"), True: ("#60a5fa", "#fbbf24")}
+"""Alternating segment band colours (light and dark charts), drawn faintly under the data."""
+
+
+def add_segments(
+    fig: go.Figure,
+    programme: Sequence[Segment],
+    start: int,
+    end: int,
+    tz: str,
+    lang: Lang,
+    *,
+    dark: bool = False,
+) -> go.Figure:
+    """Draw the programme on a time chart: a faint band over each segment's time from
+    ``start`` through ``end`` (epoch seconds, the chart's range), a dotted line where it
+    begins and its title at the top. Nothing is drawn outside the range, so the bands
+    never widen the x axis."""
+    zone = ZoneInfo(tz)
+    shapes: list[dict[str, object]] = []
+    labels: list[dict[str, object]] = []
+    for i, slot in enumerate(slots(programme)):
+        if slot.start > end or (slot.end is not None and slot.end <= start):
+            continue  # outside the chart
+        left = max(slot.start, start)
+        right = end if slot.end is None else min(slot.end, end)
+        x0 = wall_clock(datetime.fromtimestamp(left, zone))
+        x1 = wall_clock(datetime.fromtimestamp(right, zone))
+        colour = _BAND_FILLS[dark][i % 2]
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": x0,
+                "x1": x1,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": colour,
+                "opacity": 0.08,
+                "line": {"width": 0},
+                "layer": "below",
+                "name": f"segment-{slot.segment.id}",
+            }
+        )
+        if slot.start >= start:
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": x0,
+                    "x1": x0,
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": colour, "width": 1, "dash": "dot"},
+                    "layer": "below",
+                }
+            )
+        labels.append(
+            {
+                "x": x0,
+                "xref": "x",
+                "y": 1,
+                "yref": "paper",
+                "xanchor": "left",
+                "yanchor": "top",
+                "text": escape(slot.segment.display_title(lang)),
+                "showarrow": False,
+                "font": {"size": 22 if dark else 11, "color": colour},
+                "bgcolor": "rgba(5,7,13,0.6)" if dark else "rgba(255,255,255,0.7)",
+                "name": f"segment-{slot.segment.id}",
+            }
+        )
+    fig.update_layout(shapes=shapes, annotations=[*fig.layout.annotations, *labels])
+    return fig

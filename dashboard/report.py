@@ -10,6 +10,7 @@ from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
+from contract.programme import slots
 from dashboard.figures import chart_width
 from dashboard.i18n import Lang, format_number, format_percent, group_digits, text
 from dashboard.methodology import methodology_text
@@ -39,6 +40,7 @@ tr.total td { font-weight: 700; border-top: 1.5px solid #1b1f29; }
 .lt-svg-title { font-size: 14px; font-weight: 700; fill: #1b1f29; }
 .lt-svg-tick { font-size: 11px; fill: #5b6478; }
 .lt-svg-grid { stroke: #e6e8ee; stroke-width: 1; }
+.lt-svg-band-label { font-size: 9px; fill: #5b6478; }
 .method { columns: 2; column-gap: 6mm; font-size: 7pt; line-height: 1.3; color: #333; }
 .method h3 { font-size: 8pt; margin: 1.5mm 0 0.5mm; } .method p, .method ul { margin: 0 0 1mm; }
 .method ul { padding-left: 4mm; }
@@ -224,12 +226,17 @@ def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str
         snapshot, stream.id, width=width, start=start, end=end, max_buckets=10**9
     )
     seconds = [b.start for b in series.total]
+    bands = [
+        (slot.start, end + 1 if slot.end is None else slot.end, slot.segment.display_title(lang))
+        for slot in slots(snapshot.registry.programme(stream.id))
+    ]
     concurrency = line_chart_svg(
         seconds,
         [b.peak_concurrent for b in series.total],
         title=text("chart.title", lang),
         tz=tz,
         lang=lang,
+        bands=bands,
     )
     cumulative = line_chart_svg(
         seconds,
@@ -237,6 +244,7 @@ def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str
         title=text("cumulative.title", lang),
         tz=tz,
         lang=lang,
+        bands=bands,
         color="#c2410c",
     )
     programme = snapshot.registry.programme(stream.id)

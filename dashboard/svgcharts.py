@@ -29,6 +29,23 @@ def nice_ceiling(value: float) -> int:
     return 10 * magnitude
 
 
+_BANDS = ("#2563eb", "#f59e0b")
+_LABEL_PX = 9.0
+"""Width of a CJK character of a band label (Latin letters count half)."""
+
+
+def _fit(label: str, width: float) -> str:
+    """``label`` cut (with an ellipsis) to about ``width`` pixels; empty if nothing fits."""
+    used = 0.0
+    out: list[str] = []
+    for ch in label:
+        used += _LABEL_PX if ord(ch) >= 0x1100 else _LABEL_PX / 2
+        if used > width:
+            return "".join(out[:-1]) + "…" if len(out) > 1 else ""
+        out.append(ch)
+    return label
+
+
 def _clock(second: int, tz: str) -> str:
     return datetime.fromtimestamp(second, ZoneInfo(tz)).strftime("%H:%M")
 
@@ -42,12 +59,15 @@ def line_chart_svg(
     lang: Lang = "en",
     color: str = "#1f6feb",
     step: bool = True,
+    bands: Sequence[tuple[int, int, str]] = (),
 ) -> str:
     """An SVG chart of one series over time: filled polyline, three y ticks, three time ticks.
 
     The y ticks are labelled in ``lang``'s axis style (``dashboard.i18n.axis_labels``).
 
     ``step`` draws the value as holding until the next point (counts change at instants).
+    ``bands`` are (first second, end second, label) spans shaded under the line and
+    labelled at the top, as far as they fall within the chart (programme segments).
     Every text is escaped, so the result can be inlined into HTML.
     """
     if len(seconds) != len(values):
@@ -82,6 +102,22 @@ def line_chart_svg(
     def y_of(value: int) -> float:
         return _TOP + plot_h * (1 - value / top)
 
+    for i, (band_start, band_end, label) in enumerate(bands):
+        left, right = max(band_start, first), min(band_end, last)
+        if right <= left:
+            continue
+        x0, x1 = x_of(left), x_of(right)
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{_TOP}" width="{x1 - x0:.1f}" height="{plot_h}" '
+            f'class="lt-svg-band" fill="{_BANDS[i % 2]}" fill-opacity="0.08">'
+            f"<title>{escape(label)}</title></rect>"
+        )
+        shown = _fit(label, x1 - x0 - 4)
+        if shown:
+            parts.append(
+                f'<text x="{x0 + 2:.1f}" y="{_TOP + 10}" class="lt-svg-band-label">'
+                f"{escape(shown)}</text>"
+            )
     points: list[tuple[float, float]] = []
     for i, (second, value) in enumerate(zip(seconds, values, strict=True)):
         if step and i:

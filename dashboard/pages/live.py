@@ -1,12 +1,13 @@
 """The live page (``/``): headline numbers, partner table, concurrency and views charts, alerts.
 
-The charts are drawn whole when the stream, language, mode, bucket width or set of
+The charts are drawn whole when the stream, language, mode, bucket width, programme or set of
 partners changes, and at least once a minute (late events can revise any second); in
 between each tick only patches them: the last bucket is replaced and new ones appended.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -30,6 +31,7 @@ from dashboard.figures import (
     CHART_MAX_POINTS,
     chart_top,
     chart_width,
+    add_segments,
     concurrency_figure,
     concurrency_frame,
     empty_frame,
@@ -163,6 +165,10 @@ def _full_charts(
     views_frame_ = views_frame(series, names, label)
     conc = concurrency_figure(conc_frame, lang, total_label=label, stacked=stacked)
     views = views_figure(views_frame_, lang, total_label=label, stacked=stacked)
+    programme = snapshot.registry.programme(stream_id)
+    tz = snapshot.stream(stream_id).tz
+    for fig in (conc, views):
+        add_segments(fig, programme, series.start, now, tz, lang)
     tops = [
         chart_top(conc_frame, "concurrent", label, stacked=stacked),
         chart_top(views_frame_, "views", label, stacked=stacked),
@@ -194,7 +200,11 @@ def _chart_key(
     platforms = sorted(snapshot.platforms.get(stream_id, {}))
     names = _names(snapshot, lang_value)
     labels = [names.get(p, p) for p in platforms]
-    return [stream_id, lang_of(lang_value), stacked, width, first, platforms, labels], width, first
+    # A changed programme redraws the charts whole (a patch only extends the lines).
+    programme = repr(snapshot.registry.programme(stream_id))
+    marks = hashlib.blake2b(programme.encode(), digest_size=8).hexdigest()
+    key = [stream_id, lang_of(lang_value), stacked, width, first, platforms, marks, labels]
+    return key, width, first
 
 
 def _series(snapshot: Snapshot, stream_id: str, width: int, start: int, now: int) -> Any:

@@ -123,3 +123,32 @@ def test_the_stacked_top_is_the_partners_sum():
     assert chart_top(frame, "concurrent", "Total", stacked=False) == 11
     assert chart_top(frame, "concurrent", "Total", stacked=True) == 13
     assert chart_top(empty_frame(), "concurrent", "Total", stacked=True) == 0
+
+
+def test_segments_are_bands_starts_and_titles_within_the_chart_only():
+    from contract.registry import Segment
+    from dashboard.figures import add_segments, concurrency_figure, empty_frame
+
+    t0 = 1_734_778_800  # 19:00 in Asia/Shanghai
+    before = Segment("warmup", "carnival", t0 - 600, "暖场", end=t0 - 60)
+    opening = Segment("opening", "carnival", t0 - 60, "开幕式", "Opening <ceremony>")
+    dance = Segment("dance", "carnival", t0 + 600, "街舞")
+    later = Segment("choir", "carnival", t0 + 7200, "合唱")
+    fig = add_segments(
+        concurrency_figure(empty_frame(), "en"),
+        [later, dance, opening, before],
+        t0,
+        t0 + 3600,
+        "Asia/Shanghai",
+        "en",
+    )
+    layout = fig.to_plotly_json()["layout"]
+    bands = [s for s in layout["shapes"] if s["type"] == "rect"]
+    assert [(b["x0"], b["x1"]) for b in bands] == [
+        ("2024-12-21 19:00:00", "2024-12-21 19:10:00"),  # clipped to the chart's start
+        ("2024-12-21 19:10:00", "2024-12-21 20:00:00"),  # the open one, to its end
+    ]
+    starts = [s["x0"] for s in layout["shapes"] if s["type"] == "line"]
+    assert starts == ["2024-12-21 19:10:00"]  # the opening began before the chart
+    titles = [a["text"] for a in layout["annotations"] if a.get("name", "").startswith("segment")]
+    assert titles == ["Opening &lt;ceremony&gt;", "街舞"]

@@ -127,3 +127,23 @@ def test_a_report_without_a_programme_has_no_segment_table(client):
         as_text=True
     )
     assert "report-segments" not in html and "Segment:" not in html
+
+
+LONG = "街舞表演与合唱" * 6
+
+
+def test_report_charts_shade_each_segment(sample_snapshot):
+    from dataclasses import replace
+
+    from contract.registry import Segment
+
+    opening = Segment("opening", "carnival", T0, "开幕式", end=T0 + 10)
+    dance = Segment("dance", "carnival", T0 + 10, LONG)
+    segments = {("carnival", s.id): s for s in (opening, dance)}
+    snapshot = replace(
+        sample_snapshot, registry=replace(sample_snapshot.registry, segments=segments)
+    )
+    html = report_html(snapshot, "carnival", "zh", T0 + 60)
+    assert html.count('class="lt-svg-band"') == 4  # two segments on each of two charts
+    assert html.count(f"<title>{LONG}</title>") == 2  # whole, on hover
+    assert "…" in html  # the long label is cut to its band
