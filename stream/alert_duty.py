@@ -1,49 +1,49 @@
-"""The alert duty: the worker that owns events partition 0 runs the alert monitor."""
+"""The alert duty: the worker that owns events partition 0 runs the alert monitor and the
+deliveries of what it raises."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from contract.alerts import Alert, alert_key, encode_alert
-from stream.alerting import AlertMonitor, schedule_webhook
+from stream.alert_cards import AlertCard
+from stream.alerting import AlertMonitor
+from stream.deliverer import Deliverer
+from stream.registry_names import RegistryNames
 from stream.sender import Send
 
-__all__ = ["AlertDuty"]
+__all__ = ["AlertDuty", "CardMaker"]
 
 logger = logging.getLogger(__name__)
 
-
-def _http_client() -> Any:
-    import httpx
-
-    return httpx.AsyncClient()
+CardMaker = Callable[[Alert, RegistryNames], AlertCard]
+"""``stream.alert_cards.alert_card`` with the language and dashboard URL of the config."""
 
 
 class AlertDuty:
     """Starts the alert monitor while responsible, stops it otherwise, sends what it raises.
 
-    ``new_monitor`` builds an ``AlertMonitor`` (not started); the webhook's HTTP client is
-    created at the first alert to post.
+    ``new_monitor`` builds an ``AlertMonitor`` (not started). ``new_deliverer`` (None: no
+    channel configured) builds the ``Deliverer`` once the monitor has caught up; it is
+    first offered the recent alerts the previous owner left undelivered, then every new one.
     """
 
     def __init__(
         self,
         new_monitor: Callable[[], AlertMonitor],
         send: Send,
-        webhook: str | None = None,
-        *,
-        http_client: Callable[[], Any] = _http_client,
-        schedule: Callable[[Any, str, list[Alert]], None] = schedule_webhook,
+        new_deliverer: Callable[[], Deliverer] | None = None,
+        card: CardMaker | None = None,
     ) -> None:
+        if (new_deliverer is None) != (card is None):
+            raise ValueError("new_deliverer and card go together")
         self._new_monitor = new_monitor
         self._send = send
-        self._webhook = webhook
-        self._http_client = http_client
-        self._schedule = schedule
+        self._new_deliverer = new_deliverer
+        self._card = card
         self.monitor: AlertMonitor | None = None
-        self.http: Any = None
+        self.deliverer: Deliverer | None = None
 
     @property
     def active(self) -> bool:
@@ -53,9 +53,7 @@ class AlertDuty:
     async def tick(self, responsible: bool, now_ms: int) -> None:
         """Evaluate the alerts at ``now_ms`` if ``responsible`` (owns partition 0)."""
         if not responsible:
-            if self.monitor is not None:
-                await self.monitor.stop()
-                self.monitor = None
+            await self.stop()
             return
         try:
             if self.monitor is None:
@@ -70,7 +68,25 @@ class AlertDuty:
         for alert in alerts:
             logger.info("alert %s: %s", alert.id, alert.message_en)
             await self._send("alerts", alert_key(alert), encode_alert(alert))
-        if alerts and self._webhook:
-            if self.http is None:
-                self.http = self._http_client()
-            self._schedule(self.http, self._webhook, alerts)
+        self._deliver(self.monitor, alerts, now_ms)
+
+    def _deliver(self, monitor: AlertMonitor, alerts: list[Alert], now_ms: int) -> None:
+        if self._new_deliverer is None or self._card is None or not monitor.caught_up:
+            return
+        card, names = self._card, monitor.names
+        if self.deliverer is None:
+            self.deliverer = self._new_deliverer()
+            for channel, alert in monitor.undelivered(self.deliverer.channels, now_ms):
+                logger.info("alert %s: not delivered to %s yet; delivering", alert.id, channel)
+                self.deliverer.offer(alert, card(alert, names), (channel,))
+        for alert in alerts:
+            self.deliverer.offer(alert, card(alert, names))
+
+    async def stop(self) -> None:
+        """Stop the monitor and the deliveries (the next owner delivers what is left)."""
+        if self.deliverer is not None:
+            await self.deliverer.stop()
+            self.deliverer = None
+        if self.monitor is not None:
+            await self.monitor.stop()
+            self.monitor = None

@@ -1,4 +1,4 @@
-"""Where alerts are evaluated: a side consumer that follows the merged numbers, and a webhook.
+"""Where alerts are evaluated: a side consumer that follows the merged numbers.
 
 Alerts need totals over all partitions, which are spread over workers, so they are evaluated
 in one place: the worker that owns partition 0 of the events topic runs an ``AlertMonitor``.
@@ -6,27 +6,32 @@ It follows the partials and stats topics like the dashboard does (from the begin
 the same ``contract.series.PartialsMerge``), reads the alerts already published so that a
 restart does not raise them again, and evaluates the pure rules of ``stream.alerts``. The
 churn figures each partition publishes in its stats records are summed per partner with
-``stream.churn.combine``.
+``stream.churn.combine``. With the registry topic it names partners by their display names
+(``stream.registry_names``); with the deliveries topic it knows which recent alerts were
+not delivered yet (``stream.delivery_ledger``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
 
-from contract.alerts import Alert
+from contract.alerts import Alert, parse_alert
+from contract.deliveries import Channel, decode_delivery, split_delivery_key
 from contract.partials import chunk_from_record
 from contract.series import PartialsMerge, Steps
 from contract.stats import decode_stats
 from stream.alerts import AlertEvaluator, AlertRules, active_streams
 from stream.churn import RecentFigures, combine
 from stream.clients import partitions_of, started_consumer
+from stream.delivery_ledger import DeliveryLedger
+from stream.publisher import now_ms
+from stream.registry_names import RegistryNames
 
-__all__ = ["AlertMonitor", "post_webhook"]
+__all__ = ["AlertMonitor"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +46,20 @@ class AlertMonitor:
         stats_topic: str,
         alerts_topic: str,
         rules: AlertRules,
+        *,
+        registry_topic: str | None = None,
+        deliveries_topic: str | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self._connect = dict(connect)
         self._partials = partials_topic
         self._stats = stats_topic
         self._alerts = alerts_topic
-        self.evaluator = AlertEvaluator(rules)
+        self._registry = registry_topic
+        self._deliveries = deliveries_topic
+        self.names = RegistryNames()
+        self.evaluator = AlertEvaluator(rules, names=self.names.partner_names)
+        self.ledger = DeliveryLedger(clock or now_ms)
         self.partials = PartialsMerge()
         self.arrivals: dict[tuple[str, str, int], int] = {}
         self.recent: dict[tuple[str, str, int], RecentFigures] = {}
@@ -56,13 +69,15 @@ class AlertMonitor:
         self._targets: dict[Any, int] = {}
 
     async def start(self) -> None:
-        """Assign every partition of the three topics from the beginning."""
+        """Assign every partition of the topics followed, from the beginning."""
         from aiokafka import TopicPartition
 
         consumer = await started_consumer(self._connect, auto_offset_reset="earliest")
+        topics = [self._partials, self._stats, self._alerts, self._registry, self._deliveries]
         tps = [
             TopicPartition(topic, p)
-            for topic in (self._partials, self._stats, self._alerts)
+            for topic in topics
+            if topic is not None
             for p in await partitions_of(consumer, topic)
         ]
         consumer.assign(tps)
@@ -97,6 +112,15 @@ class AlertMonitor:
                 # A deleted minute is an empty one, as the dashboard reads it.
                 self.partials.put(chunk_from_record(key, value))
                 return
+            if topic == self._registry:
+                self.names.take(key, value)
+                return
+            if topic == self._deliveries:
+                if value is None:
+                    self.ledger.forget_delivery(*split_delivery_key(key or b""))
+                else:
+                    self.ledger.take_delivery(decode_delivery(value))
+                return
             if value is None:
                 return
             if topic == self._stats:
@@ -114,6 +138,7 @@ class AlertMonitor:
                 doc = orjson.loads(value)
                 if isinstance(doc, dict):
                     self.evaluator.remember(doc)
+                    self.ledger.take_alert(parse_alert(doc))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             logger.warning("alert monitor skipped a %s record %r: %s", topic, key, exc)
 
@@ -122,6 +147,7 @@ class AlertMonitor:
         if not self._caught_up:
             return []
         rules = self.evaluator.rules
+        self.ledger.prune(now_ms)
         last: dict[tuple[str, str], int] = {}
         for (stream, platform, _), at in self.arrivals.items():
             last[(stream, platform)] = max(at, last.get((stream, platform), at))
@@ -140,29 +166,13 @@ class AlertMonitor:
         recent = {key: combine(parts) for key, parts in per_partner.items()}
         return self.evaluator.evaluate(steps, totals, last, now_ms, recent)
 
+    def undelivered(self, channels: Iterable[Channel], now_ms: int) -> list[tuple[Channel, Alert]]:
+        """Recent alerts read back with no delivery record for a channel (``caught_up``
+        first: before that, records not yet read would look missing)."""
+        return self.ledger.undelivered(channels, now_ms) if self._caught_up else []
+
     async def stop(self) -> None:
         """Close the side consumer."""
         if self._consumer is not None:
             await self._consumer.stop()
             self._consumer = None
-
-
-async def post_webhook(client: Any, url: str, alert: Alert) -> None:
-    """POST one alert as JSON; failures are logged, never raised (best effort)."""
-    try:
-        response = await client.post(url, json=alert.to_json(), timeout=5.0)
-        if response.status_code >= 400:
-            logger.warning("alert webhook answered %d for %s", response.status_code, alert.id)
-    except Exception as exc:  # any network failure must not reach the counting loop
-        logger.warning("alert webhook failed for %s: %s", alert.id, exc)
-
-
-def schedule_webhook(client: Any, url: str, alerts: list[Alert]) -> None:
-    """Fire the webhook for each alert in the background."""
-    for alert in alerts:
-        task = asyncio.ensure_future(post_webhook(client, url, alert))
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
-
-
-_pending: set[asyncio.Future[None]] = set()

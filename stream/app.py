@@ -6,29 +6,81 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from contract.topics import CHECKPOINTS, EVENTS, ensure_topics
+from contract.topics import CHECKPOINTS, EVENTS, REGISTRY, ensure_topics
 from stream.agents import register_agents
+from stream.alert_cards import alert_card
 from stream.alert_duty import AlertDuty
 from stream.alerting import AlertMonitor
 from stream.alerts import AlertRules
 from stream.assignment import Assignment
+from stream.channels.base import Sink
+from stream.channels.dingtalk import DingTalkBot
+from stream.channels.feishu import FeishuBot
+from stream.channels.webhook import Webhook
+from stream.channels.wecom import WeComBot
 from stream.checkpointer import Checkpointer
 from stream.checkpoints import CheckpointStore
 from stream.clients import committed_offsets
 from stream.config import StreamConfig, parse_milestones
+from stream.deliverer import Deliverer
 from stream.metrics import worker_id
 from stream.publisher import Publisher
 from stream.runtime import Runtime
-from stream.sender import topic_sender
+from stream.sender import Send, topic_sender
 from stream.states import PartitionStates
 from stream.topics import declare_topics
 
 __all__ = ["create_app", "serve"]
 
 logger = logging.getLogger(__name__)
+
+
+def alert_sinks(config: StreamConfig) -> list[Sink]:
+    """The alert channels the configuration names."""
+    sinks: list[Sink] = []
+    if config.alert_webhook:
+        sinks.append(Webhook(config.alert_webhook, config.alert_webhook_secret))
+    if config.alert_wecom_webhook:
+        sinks.append(WeComBot(config.alert_wecom_webhook))
+    if config.alert_dingtalk_webhook:
+        sinks.append(DingTalkBot(config.alert_dingtalk_webhook, config.alert_dingtalk_secret))
+    if config.alert_feishu_webhook:
+        sinks.append(FeishuBot(config.alert_feishu_webhook, config.alert_feishu_secret))
+    return sinks
+
+
+class _LazyClient:
+    """One ``httpx.AsyncClient`` for every delivery, created at the first one."""
+
+    def __init__(self) -> None:
+        self._client: Any = None
+
+    def __call__(self) -> Any:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.AsyncClient()
+        return self._client
+
+
+def alert_duty(
+    config: StreamConfig, new_monitor: Callable[[], AlertMonitor], send: Send
+) -> AlertDuty:
+    """The alert duty, delivering to the configured channels (if any)."""
+    sinks = alert_sinks(config)
+    if not sinks:
+        return AlertDuty(new_monitor, send)
+    client = _LazyClient()
+    return AlertDuty(
+        new_monitor,
+        send,
+        partial(Deliverer, sinks, send, client),
+        partial(alert_card, lang=config.alert_lang, dashboard_url=config.dashboard_url),
+    )
 
 
 def create_app(config: StreamConfig) -> Any:
@@ -82,6 +134,8 @@ def create_app(config: StreamConfig) -> Any:
         topics.stats.get_topic_name(),
         topics.alerts.get_topic_name(),
         rules,
+        registry_topic=kafka.topic(REGISTRY),
+        deliveries_topic=topics.deliveries.get_topic_name(),
     )
     runtime = Runtime(
         worker=worker_id(config.app_id, socket.gethostname(), os.getpid()),
@@ -95,7 +149,7 @@ def create_app(config: StreamConfig) -> Any:
             partial(committed_offsets, connect, config.app_id, events),
             app.crash,
         ),
-        alerts=AlertDuty(new_monitor, send, config.alert_webhook),
+        alerts=alert_duty(config, new_monitor, send),
         checkpointer=Checkpointer(
             states,
             store,

@@ -5,10 +5,24 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from contract.settings import Settings, SettingsError, read_float, read_int
 
 __all__ = ["DEFAULT_MILESTONES", "StreamConfig", "parse_milestones"]
+
+_ALERT_URLS = {
+    "alert_webhook": "LIVETALLY_ALERT_WEBHOOK",
+    "alert_wecom_webhook": "LIVETALLY_ALERT_WECOM_WEBHOOK",
+    "alert_dingtalk_webhook": "LIVETALLY_ALERT_DINGTALK_WEBHOOK",
+    "alert_feishu_webhook": "LIVETALLY_ALERT_FEISHU_WEBHOOK",
+    "dashboard_url": "LIVETALLY_DASHBOARD_URL",
+}
+_ALERT_SECRETS = {
+    "alert_webhook_secret": ("LIVETALLY_ALERT_WEBHOOK_SECRET", "alert_webhook"),
+    "alert_dingtalk_secret": ("LIVETALLY_ALERT_DINGTALK_SECRET", "alert_dingtalk_webhook"),
+    "alert_feishu_secret": ("LIVETALLY_ALERT_FEISHU_SECRET", "alert_feishu_webhook"),
+}
 
 DEFAULT_MILESTONES = "every:100000,1000000"
 
@@ -74,8 +88,25 @@ class StreamConfig:
     """Largest checkpoint record (``LIVETALLY_CHECKPOINT_CHUNK_BYTES``)."""
     metrics_interval_s: float = 2.0
     """How often pipeline metrics are published and alerts evaluated."""
-    alert_webhook: str | None = None
-    """URL alerts are POSTed to as JSON, best effort (``LIVETALLY_ALERT_WEBHOOK``)."""
+    alert_webhook: str | None = field(default=None, repr=False)
+    """URL each alert is POSTed to as JSON (``LIVETALLY_ALERT_WEBHOOK``)."""
+    alert_webhook_secret: str | None = field(default=None, repr=False)
+    """Key of the webhook's ``X-Livetally-Signature`` HMAC (``LIVETALLY_ALERT_WEBHOOK_SECRET``)."""
+    alert_wecom_webhook: str | None = field(default=None, repr=False)
+    """WeCom group bot webhook, with its key (``LIVETALLY_ALERT_WECOM_WEBHOOK``)."""
+    alert_dingtalk_webhook: str | None = field(default=None, repr=False)
+    """DingTalk group bot webhook, with its token (``LIVETALLY_ALERT_DINGTALK_WEBHOOK``)."""
+    alert_dingtalk_secret: str | None = field(default=None, repr=False)
+    """The DingTalk bot's signing secret, ``SEC...`` (``LIVETALLY_ALERT_DINGTALK_SECRET``)."""
+    alert_feishu_webhook: str | None = field(default=None, repr=False)
+    """Feishu group bot webhook (``LIVETALLY_ALERT_FEISHU_WEBHOOK``)."""
+    alert_feishu_secret: str | None = field(default=None, repr=False)
+    """The Feishu bot's signing secret (``LIVETALLY_ALERT_FEISHU_SECRET``)."""
+    alert_lang: Literal["zh", "en"] = "zh"
+    """Language of the bots' messages (``LIVETALLY_ALERT_LANG``: zh or en)."""
+    dashboard_url: str | None = None
+    """The dashboard's public base URL, linked from the bots' messages
+    (``LIVETALLY_DASHBOARD_URL``, e.g. ``https://tally.example.com``)."""
     milestones: str = DEFAULT_MILESTONES
     """View milestones raising an alert (``LIVETALLY_MILESTONES``: ``every:100000,1000000``)."""
     drop_ratio: float = 0.30
@@ -109,6 +140,7 @@ class StreamConfig:
                 f"LIVETALLY_FLUSH_MAX_INTERVAL_S ({flush_max:g} s) must not be shorter than "
                 f"LIVETALLY_FLUSH_INTERVAL_S ({flush:g} s)"
             )
+        alerting = _alert_settings(env)
         return cls(
             shared=Settings.from_env(env, service="worker"),
             app_id=env.get("LIVETALLY_STREAM_APP_ID", "livetally-stream"),
@@ -119,6 +151,27 @@ class StreamConfig:
             checkpoint_interval_s=_read_float(env, "LIVETALLY_CHECKPOINT_INTERVAL_S", 30.0),
             checkpoint_min_records=read_int(env, "LIVETALLY_CHECKPOINT_MIN_RECORDS", 1000),
             checkpoint_chunk_bytes=chunk_bytes,
-            alert_webhook=env.get("LIVETALLY_ALERT_WEBHOOK", "").strip() or None,
             milestones=milestones,
+            **alerting,  # type: ignore[arg-type]  # the names and types checked there
         )
+
+
+def _alert_settings(env: Mapping[str, str]) -> dict[str, str | None]:
+    """The alert channels' settings by field name; a URL must be http(s), a secret needs
+    its URL, the language is zh or en."""
+    found: dict[str, str | None] = {}
+    for name, variable in _ALERT_URLS.items():
+        url = env.get(variable, "").strip() or None
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise SettingsError(f"{variable} must be an http:// or https:// URL")
+        found[name] = url
+    for name, (variable, url_field) in _ALERT_SECRETS.items():
+        secret = env.get(variable, "").strip() or None
+        if secret is not None and found[url_field] is None:
+            raise SettingsError(f"{variable} is set but {_ALERT_URLS[url_field]} is not")
+        found[name] = secret
+    lang = env.get("LIVETALLY_ALERT_LANG", "").strip().lower() or "zh"
+    if lang not in ("zh", "en"):
+        raise SettingsError(f"LIVETALLY_ALERT_LANG must be zh or en, got {lang!r}")
+    found["alert_lang"] = lang
+    return found

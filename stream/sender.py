@@ -9,7 +9,7 @@ from stream.topics import StreamTopics
 
 __all__ = ["Send", "Topic", "topic_sender"]
 
-Topic = Literal["partials", "stats", "deadletter", "metrics", "alerts"]
+Topic = Literal["partials", "stats", "deadletter", "metrics", "alerts", "deliveries"]
 """The topics the worker writes, by their field name on ``StreamTopics``."""
 
 Send = Callable[[Topic, bytes, bytes], Awaitable[None]]

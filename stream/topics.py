@@ -21,6 +21,7 @@ class StreamTopics:
     deadletter: Any
     metrics: Any
     alerts: Any
+    deliveries: Any
 
 
 def declare_topics(app: Any, config: StreamConfig) -> StreamTopics:
@@ -37,4 +38,5 @@ def declare_topics(app: Any, config: StreamConfig) -> StreamTopics:
         deadletter=raw(names.DEADLETTER),
         metrics=raw(names.METRICS),
         alerts=raw(names.ALERTS),
+        deliveries=raw(names.DELIVERIES),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import orjson
+import pytest
 
 from contract.alerts import Alert
 from stream.alert_duty import AlertDuty
@@ -36,6 +37,14 @@ class Monitor:
         self.fail_start = fail_start
         self.raises: list[Alert] = []
         self.evaluated_at: list[int] = []
+        self.caught_up = True
+        self.names = "names"
+        self.backlog: list[tuple[str, Alert]] = []
+        self.asked: list[tuple[tuple[str, ...], int]] = []
+
+    def undelivered(self, channels, now_ms):
+        self.asked.append((tuple(channels), now_ms))
+        return self.backlog
 
     async def start(self) -> None:
         if self.fail_start:
@@ -67,28 +76,36 @@ class Monitors:
         return monitor
 
 
-class Webhook:
+class Deliverers:
+    """Stands in for the ``Deliverer`` factory: what each built deliverer was offered."""
+
+    channels = ("wecom", "feishu")
+
     def __init__(self) -> None:
-        self.clients = 0
-        self.calls: list[tuple[object, str, list[str]]] = []
+        self.built: list[Deliverers] = []
+        self.offers: list[tuple[str, str, object]] = []
+        self.stopped = 0
 
-    def client(self) -> object:
-        self.clients += 1
-        return f"client-{self.clients}"
+    def __call__(self) -> Deliverers:
+        built = Deliverers()
+        self.built.append(built)
+        return built
 
-    def schedule(self, client, url, alerts) -> None:
-        self.calls.append((client, url, [a.id for a in alerts]))
+    def offer(self, alert, card, channels=None) -> None:
+        self.offers.append((alert.id, card, channels))
+
+    async def stop(self) -> None:
+        self.stopped += 1
 
 
-def duty(monitors, sent=None, webhook_url=None, webhook=None) -> AlertDuty:
-    webhook = webhook or Webhook()
-    return AlertDuty(
-        monitors,
-        sent or Sent(),
-        webhook_url,
-        http_client=webhook.client,
-        schedule=webhook.schedule,
-    )
+def card(alert, names) -> str:
+    return f"card of {alert.id} by {names}"
+
+
+def duty(monitors, sent=None, deliverers=None) -> AlertDuty:
+    if deliverers is None:
+        return AlertDuty(monitors, sent or Sent())
+    return AlertDuty(monitors, sent or Sent(), deliverers, card)
 
 
 async def test_a_worker_without_partition_0_runs_no_monitor():
@@ -147,29 +164,56 @@ async def test_raised_alerts_are_sent_keyed_by_their_id():
     assert orjson.loads(sent.on("alerts")[0][1]) == alert(1).to_json()
 
 
-async def test_the_webhook_client_is_created_at_the_first_alert_and_kept():
+async def test_without_channels_alerts_are_only_sent_to_the_topic():
     monitor = Monitor()
-    webhook = Webhook()
-    d = duty(Monitors(monitor), webhook_url="https://hooks.example/a", webhook=webhook)
-    await d.tick(True, T0)
-    assert webhook.clients == 0  # nothing to post yet
-    monitor.raises = [alert(1)]
-    await d.tick(True, T0 + 1000)
-    monitor.raises = [alert(2), alert(3)]
-    await d.tick(True, T0 + 2000)
-    assert webhook.clients == 1
-    assert webhook.calls == [
-        ("client-1", "https://hooks.example/a", ["live/s/web/1"]),
-        ("client-1", "https://hooks.example/a", ["live/s/web/2", "live/s/web/3"]),
-    ]
-
-
-async def test_without_a_webhook_alerts_are_only_sent_to_the_topic():
-    monitor = Monitor()
-    webhook = Webhook()
     sent = Sent()
-    d = duty(Monitors(monitor), sent=sent, webhook=webhook)
+    d = duty(Monitors(monitor), sent=sent)
     monitor.raises = [alert(1)]
     await d.tick(True, T0)
     assert len(sent.on("alerts")) == 1
-    assert (webhook.clients, webhook.calls) == (0, [])
+    assert d.deliverer is None
+
+
+async def test_no_deliverer_runs_before_the_monitor_caught_up():
+    monitor = Monitor()
+    monitor.caught_up = False
+    deliverers = Deliverers()
+    d = duty(Monitors(monitor), deliverers=deliverers)
+    await d.tick(True, T0)
+    assert deliverers.built == []
+
+
+async def test_the_undelivered_backlog_goes_first_to_its_channel_then_new_alerts_to_all():
+    monitor = Monitor()
+    monitor.backlog = [("feishu", alert(1)), ("wecom", alert(2))]
+    deliverers = Deliverers()
+    d = duty(Monitors(monitor), deliverers=deliverers)
+    monitor.raises = [alert(3)]
+    await d.tick(True, T0)
+    monitor.raises = [alert(4)]
+    await d.tick(True, T0 + 1000)
+    [deliverer] = deliverers.built
+    assert monitor.asked == [(("wecom", "feishu"), T0)]  # the backlog is read once
+    assert deliverer.offers == [
+        ("live/s/web/1", "card of live/s/web/1 by names", ("feishu",)),
+        ("live/s/web/2", "card of live/s/web/2 by names", ("wecom",)),
+        ("live/s/web/3", "card of live/s/web/3 by names", None),
+        ("live/s/web/4", "card of live/s/web/4 by names", None),
+    ]
+
+
+async def test_losing_partition_0_stops_the_deliveries_and_regaining_it_reads_the_backlog():
+    deliverers = Deliverers()
+    monitors = Monitors()
+    d = duty(monitors, deliverers=deliverers)
+    await d.tick(True, T0)
+    await d.tick(False, T0 + 1000)
+    assert d.deliverer is None and deliverers.built[0].stopped == 1
+    await d.tick(True, T0 + 2000)
+    assert len(deliverers.built) == 2
+    assert monitors.built[1].asked == [(("wecom", "feishu"), T0 + 2000)]
+
+
+def test_a_deliverer_needs_a_card_maker():
+    with pytest.raises(ValueError, match="go together"):
+        AlertDuty(Monitors(), Sent(), Deliverers())

@@ -1,9 +1,8 @@
 """The alert monitor fed through an in-memory consumer: what it merges, when it judges,
-what it remembers; and the best-effort webhook."""
+what it remembers, the names it takes from the registry and the deliveries it finds undone."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -11,10 +10,11 @@ import orjson
 import pytest
 
 from contract.alerts import Alert, alert_key, encode_alert
+from contract.deliveries import Delivery, delivery_key, encode_delivery
 from contract.partials import Chunk, Diff, chunk_key, encode_chunk
 from contract.stats import PartitionStats, encode_stats, stats_key
 from stream import alerting
-from stream.alerting import AlertMonitor, post_webhook, schedule_webhook
+from stream.alerting import AlertMonitor
 from stream.alerts import AlertRules
 from stream.churn import RecentFigures
 from tests.stream.fake_kafka import FakeCluster, FakeConsumer
@@ -22,7 +22,7 @@ from tests.stream.fake_kafka import FakeCluster, FakeConsumer
 NOW = 1_734_778_800_000  # a whole minute
 START = NOW // 1000 - 600  # ten minutes before, a whole minute too
 RULES = AlertRules(milestone_every=100, milestones=())
-TOPICS = {"partials": 2, "stats": 2, "alerts": 1}
+TOPICS = {"partials": 2, "stats": 2, "alerts": 1, "registry": 1, "deliveries": 1}
 
 
 @pytest.fixture
@@ -43,7 +43,16 @@ def empty_fetches(cluster, monkeypatch) -> set[int]:
 
 
 async def started_monitor(rules: AlertRules = RULES) -> AlertMonitor:
-    monitor = AlertMonitor({}, "partials", "stats", "alerts", rules)
+    monitor = AlertMonitor(
+        {},
+        "partials",
+        "stats",
+        "alerts",
+        rules,
+        registry_topic="registry",
+        deliveries_topic="deliveries",
+        clock=lambda: NOW,
+    )
     await monitor.start()
     await monitor.poll()
     return monitor
@@ -234,49 +243,74 @@ def an_alert(n: int = 1) -> Alert:
     )
 
 
-class Client:
-    """Stands in for ``httpx.AsyncClient``: answers ``status``, or raises ``error``."""
-
-    def __init__(self, status: int = 204, error: Exception | None = None) -> None:
-        self.status, self.error = status, error
-        self.posts: list[tuple[str, object]] = []
-
-    async def post(self, url: str, json: object, timeout: float) -> object:
-        self.posts.append((url, json))
-        if self.error is not None:
-            raise self.error
-        return type("Response", (), {"status_code": self.status})()
-
-
-@pytest.mark.parametrize(
-    ("client", "warning"),
-    [
-        (Client(204), None),
-        (Client(500), "alert webhook answered 500 for live/show/web/1"),
-        (Client(error=OSError("refused")), "alert webhook failed for live/show/web/1: refused"),
-    ],
-    ids=["answered", "refused", "unreachable"],
-)
-async def test_the_webhook_gets_the_alerts_json_and_failures_are_only_logged(
-    caplog, client, warning
-):
-    with caplog.at_level(logging.WARNING, logger="stream.alerting"):
-        await post_webhook(client, "http://hook", an_alert())
-    assert client.posts == [("http://hook", an_alert().to_json())]
-    assert [r.getMessage() for r in caplog.records] == ([warning] if warning else [])
-
-
-async def test_scheduled_webhooks_run_in_the_background():
-    client = Client()
-    schedule_webhook(client, "http://hook", [an_alert(1), an_alert(2)])
-    assert client.posts == []
-    await asyncio.sleep(0)
-    assert [doc["id"] for _, doc in client.posts] == ["live/show/web/1", "live/show/web/2"]
-
-
 async def test_a_deleted_minute_counts_as_empty_as_on_the_dashboard(cluster, empty_fetches):
     views(cluster)
     # The app's minute is deleted: the total stays at 60 views, short of the milestone.
     cluster.append("partials", 0, chunk_key("show", "app", 0, (START + 2) // 60), None)
     monitor = await started_monitor()
     assert [a.id for a in monitor.evaluate(NOW)] == []
+
+
+def put_registry(cluster: FakeCluster, key: str, doc: dict | None) -> None:
+    cluster.append("registry", 0, key.encode(), None if doc is None else orjson.dumps(doc))
+
+
+async def test_messages_name_partners_by_their_registered_names(cluster, empty_fetches):
+    put_registry(cluster, "partner/web", {"kind": "partner", "id": "web", "name": "昆明信息港"})
+    put_registry(
+        cluster,
+        "partner/app",
+        {"kind": "partner", "id": "app", "name": "抖音", "name_en": "Douyin"},
+    )
+    put_registry(cluster, "partner/app", None)  # deleted: its id stands for it again
+    put_registry(
+        cluster,
+        "partner/app",
+        {"kind": "partner", "id": "app", "name": "快手", "name_en": "Kuaishou"},
+    )
+    put_registry(cluster, "token/t1", {"kind": "token", "id": "t1", "role": "viewer"})
+    put_stats(cluster, "web", 0, NOW - 60_000)
+    put_stats(cluster, "app", 1, NOW - 60_000)
+    monitor = await started_monitor()
+    alerts = {a.platform: a for a in monitor.evaluate(NOW)}
+    assert alerts["web"].message_zh == "昆明信息港 已 30 秒没有收到数据"
+    assert alerts["web"].message_en == "昆明信息港: no events for 30 s"  # no English name
+    assert alerts["app"].message_en == "Kuaishou: no events for 30 s"
+    assert alerts["app"].id == "stale/show/app/" + str((NOW - 30_000) // 1000)  # ids stay ids
+    assert monitor.names.partners.keys() == {"web", "app"}  # no tokens kept
+
+
+def delivery(channel: str, alert: Alert, at: int = NOW) -> tuple[bytes, bytes]:
+    d = Delivery(channel, alert.id, "delivered", at, 1)  # type: ignore[arg-type]
+    return delivery_key(d.channel, d.alert_id), encode_delivery(d)
+
+
+def raised(n: int, raised_at: int) -> Alert:
+    return Alert(
+        f"live/show/web/{n}", raised_at, raised_at, "show", "web", "live", "info", "z", "e", None
+    )
+
+
+async def test_recent_alerts_without_a_delivery_record_per_channel_are_undelivered(
+    cluster, empty_fetches
+):
+    old, recent, newest = raised(1, NOW - 301_000), raised(2, NOW - 200_000), raised(3, NOW - 1)
+    put_alerts(cluster, [old, recent, newest])
+    cluster.append("deliveries", 0, *delivery("wecom", recent))
+    cluster.append("deliveries", 0, *delivery("feishu", newest))
+    cluster.append("deliveries", 0, delivery("feishu", newest)[0], None)  # tombstone
+    cluster.append("deliveries", 0, b"bad", b"{}")
+    monitor = await started_monitor()
+    assert [(c, a.id) for c, a in monitor.undelivered(["wecom", "feishu"], NOW)] == [
+        ("feishu", recent.id),
+        ("wecom", newest.id),
+        ("feishu", newest.id),
+    ]
+
+
+async def test_nothing_is_undelivered_before_the_monitor_caught_up(cluster, empty_fetches):
+    put_alerts(cluster, [raised(1, NOW)])
+    empty_fetches.update(range(1, 1000))
+    monitor = await started_monitor()
+    assert not monitor.caught_up
+    assert monitor.undelivered(["wecom"], NOW) == []

@@ -46,6 +46,32 @@ def test_an_empty_environment_gives_the_documented_defaults(home, tmp_path):
             "http://127.0.0.1:9/hook",
         ),
         ("LIVETALLY_ALERT_WEBHOOK", "  ", "alert_webhook", None),
+        (
+            "LIVETALLY_ALERT_WECOM_WEBHOOK",
+            "https://wx/send?key=k",
+            "alert_wecom_webhook",
+            "https://wx/send?key=k",
+        ),
+        (
+            "LIVETALLY_ALERT_DINGTALK_WEBHOOK",
+            "https://ding/x",
+            "alert_dingtalk_webhook",
+            "https://ding/x",
+        ),
+        (
+            "LIVETALLY_ALERT_FEISHU_WEBHOOK",
+            "https://lark/y",
+            "alert_feishu_webhook",
+            "https://lark/y",
+        ),
+        ("LIVETALLY_ALERT_LANG", " EN ", "alert_lang", "en"),
+        ("LIVETALLY_ALERT_LANG", "", "alert_lang", "zh"),
+        (
+            "LIVETALLY_DASHBOARD_URL",
+            "https://tally.example",
+            "dashboard_url",
+            "https://tally.example",
+        ),
         ("LIVETALLY_MILESTONES", "every:10, 5", "milestones", "every:10, 5"),
         ("LIVETALLY_MILESTONES", " ", "milestones", DEFAULT_MILESTONES),
     ],
@@ -91,11 +117,35 @@ def test_the_shared_settings_are_the_workers(home, tmp_path):
         ("LIVETALLY_CHECKPOINT_CHUNK_BYTES", "15728641"),
         ("LIVETALLY_CHECKPOINT_CHUNK_BYTES", "big"),
         *[("LIVETALLY_MILESTONES", v) for v in ("lots", "every:x", "-5", "0")],
+        ("LIVETALLY_ALERT_LANG", "fr"),
+        ("LIVETALLY_ALERT_WECOM_WEBHOOK", "qyapi.weixin.qq.com/cgi-bin/webhook/send"),
+        ("LIVETALLY_DASHBOARD_URL", "ftp://tally"),
+        ("LIVETALLY_ALERT_DINGTALK_SECRET", "SEC123"),  # without its webhook
     ],
 )
 def test_a_bad_value_is_refused_naming_its_variable(home, name, value):
     with pytest.raises(ValueError, match=name):
         StreamConfig.from_env({**home, name: value})
+
+
+@pytest.mark.parametrize(
+    ("secret", "url", "field"),
+    [
+        ("LIVETALLY_ALERT_WEBHOOK_SECRET", "LIVETALLY_ALERT_WEBHOOK", "alert_webhook_secret"),
+        (
+            "LIVETALLY_ALERT_DINGTALK_SECRET",
+            "LIVETALLY_ALERT_DINGTALK_WEBHOOK",
+            "alert_dingtalk_secret",
+        ),
+        ("LIVETALLY_ALERT_FEISHU_SECRET", "LIVETALLY_ALERT_FEISHU_WEBHOOK", "alert_feishu_secret"),
+    ],
+)
+def test_a_signing_secret_goes_with_its_webhook_and_stays_out_of_the_repr(home, secret, url, field):
+    config = StreamConfig.from_env({**home, url: "https://hook.example/k3y", secret: "s3cret"})
+    assert getattr(config, field) == "s3cret"
+    assert "s3cret" not in repr(config) and "k3y" not in repr(config)
+    with pytest.raises(SettingsError, match=f"{secret} is set but {url} is not"):
+        StreamConfig.from_env({**home, secret: "s3cret"})
 
 
 def test_a_flush_max_shorter_than_the_flush_interval_names_both(home):

@@ -1,0 +1,178 @@
+"""The deliverer over real HTTP to local stand-ins of the bots: what arrives, retries,
+records, and that offering never waits for a bot."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+
+import httpx
+import pytest
+
+from contract.deliveries import decode_delivery
+from stream.alert_cards import alert_card
+from stream.channels.dingtalk import DingTalkBot
+from stream.channels.feishu import FeishuBot
+from stream.channels.webhook import Webhook
+from stream.channels.wecom import WeComBot
+from stream.deliverer import Deliverer
+from tests.stream.channels.conftest import drop_alert, names
+from tests.stream.conftest import Sent
+from tests.stream.standins import StandIn
+
+FAST = (50, 100)
+"""Backoff in ms, so that retries take a moment here."""
+
+
+@pytest.fixture
+async def client():
+    async with httpx.AsyncClient() as c:
+        yield c
+
+
+@pytest.fixture
+def standins():
+    started: list[StandIn] = []
+
+    def start(*args, **kwargs) -> StandIn:
+        standin = StandIn(*args, **kwargs).start()
+        started.append(standin)
+        return standin
+
+    yield start
+    for standin in started:
+        standin.stop()
+
+
+def fresh_alert():
+    """The drop alert, raised now (deliveries stop 5 minutes after ``raised_at``)."""
+    now = int(time.time() * 1000)
+    return dataclasses.replace(drop_alert(), at=now - 6_000, raised_at=now)
+
+
+async def until(condition, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_each_channel_gets_its_native_signed_message_and_each_outcome_is_recorded(
+    client, standins
+):
+    wecom, ding = standins("wecom"), standins("dingtalk", "SECding")
+    lark, hook = standins("feishu", "lark-secret"), standins("webhook", "hook-secret")
+    sinks = [
+        WeComBot(wecom.url),
+        DingTalkBot(ding.url, "SECding"),
+        FeishuBot(lark.url, "lark-secret"),
+        Webhook(hook.url, "hook-secret"),
+    ]
+    sent = Sent()
+    deliverer = Deliverer(sinks, sent, lambda: client, backoff=FAST)
+    alert = fresh_alert()
+    deliverer.offer(alert, alert_card(alert, names(), "zh", "https://tally.example"))
+    try:
+        await until(lambda: len(sent.on("deliveries")) == 4)
+    finally:
+        await deliverer.stop()
+    assert [r.verdict for s in (wecom, ding, lark, hook) for r in s.received] == ["ok"] * 4
+    assert "昆明信息港" in wecom.messages[0]["markdown"]["content"]
+    assert ding.messages[0]["msgtype"] == "markdown"
+    assert lark.messages[0]["card"]["header"]["template"] == "red"
+    assert hook.messages[0] == alert.to_json()
+    records = {decode_delivery(v).channel: decode_delivery(v) for _, v in sent.on("deliveries")}
+    assert {c: (d.outcome, d.attempts) for c, d in records.items()} == {
+        c: ("delivered", 1) for c in ("wecom", "dingtalk", "feishu", "webhook")
+    }
+    assert sorted(k for k, _ in sent.on("deliveries")) == sorted(
+        f"{c}/{alert.id}".encode() for c in ("dingtalk", "feishu", "webhook", "wecom")
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "first"),
+    [
+        ("webhook", (500, b"")),
+        ("wecom", (200, b'{"errcode":45009,"errmsg":"api freq out of limit"}')),
+        ("dingtalk", (200, b'{"errcode":130101,"errmsg":"send too fast"}')),
+        ("feishu", (400, b'{"code":9499,"msg":"too many request"}')),
+    ],
+)
+async def test_a_channel_that_fails_first_gets_the_message_exactly_once(
+    client, standins, kind, first
+):
+    standin = standins(kind, script=[first])
+    sink = {"webhook": Webhook, "wecom": WeComBot, "dingtalk": DingTalkBot, "feishu": FeishuBot}
+    sent = Sent()
+    deliverer = Deliverer([sink[kind](standin.url)], sent, lambda: client, backoff=FAST)
+    alert = fresh_alert()
+    deliverer.offer(alert, alert_card(alert, names(), "en", None))
+    try:
+        await until(lambda: sent.on("deliveries"))
+        await asyncio.sleep(0.3)  # time for a wrong second delivery
+    finally:
+        await deliverer.stop()
+    assert [r.verdict for r in standin.received] == ["scripted", "ok"]
+    [(_, value)] = sent.on("deliveries")
+    record = decode_delivery(value)
+    assert (record.outcome, record.attempts) == ("delivered", 2)
+
+
+async def test_a_refused_signature_is_given_up_after_one_attempt(client, standins):
+    lark = standins("feishu", "the-right-secret")
+    sent = Sent()
+    deliverer = Deliverer([FeishuBot(lark.url, "a-wrong-one")], sent, lambda: client)
+    alert = fresh_alert()
+    deliverer.offer(alert, alert_card(alert, names(), "zh", None))
+    try:
+        await until(lambda: sent.on("deliveries"))
+    finally:
+        await deliverer.stop()
+    assert [r.verdict for r in lark.received] == ["sign mismatch"]
+    record = decode_delivery(sent.on("deliveries")[0][1])
+    assert (record.outcome, record.attempts) == ("failed", 1)
+    assert "code 19021" in record.detail
+
+
+async def test_offering_returns_at_once_while_a_bot_hangs_and_the_key_stays_out_of_logs(
+    client, caplog
+):
+    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers; returns when the client gives up
+        writer.close()
+
+    hanging = await asyncio.start_server(hang, "127.0.0.1", 0)
+    port = hanging.sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key=secret-key"
+    sent = Sent()
+    deliverer = Deliverer([WeComBot(url)], sent, lambda: client, timeout_s=0.2, backoff=FAST)
+    alert = fresh_alert()
+    started = time.perf_counter()
+    deliverer.offer(alert, alert_card(alert, names(), "zh", None))
+    assert time.perf_counter() - started < 0.05
+    try:
+        with caplog.at_level(logging.INFO, logger="stream.deliverer"):
+            await until(lambda: deliverer.queues["wecom"].pending[alert.id].attempts >= 2)
+    finally:
+        await deliverer.stop()
+        hanging.close()
+        await hanging.wait_closed()
+    assert sent.on("deliveries") == []  # still pending: the next owner's to deliver
+    assert "secret-key" not in caplog.text
+    assert "ReadTimeout" in caplog.text
+
+
+async def test_an_unreachable_bot_is_retried(client, caplog):
+    sent = Sent()
+    deliverer = Deliverer([Webhook("http://127.0.0.1:9/hook")], sent, lambda: client, backoff=FAST)
+    alert = fresh_alert()
+    deliverer.offer(alert, alert_card(alert, names(), "zh", None))
+    try:
+        await until(lambda: deliverer.queues["webhook"].pending[alert.id].attempts >= 2)
+    finally:
+        await deliverer.stop()
+    assert "ConnectError" in deliverer.queues["webhook"].pending[alert.id].last_error
+    assert sent.on("deliveries") == []  # nothing final yet
