@@ -209,6 +209,10 @@ class AdminActions:
             segments=self._current_segments(registry),
         )
 
+    def streams(self) -> list[Stream]:
+        """Every registered stream, by id."""
+        return sorted(self._registry().streams.values(), key=lambda s: s.id)
+
     def programme(self, stream_id: str) -> tuple[Stream, tuple[Segment, ...]]:
         """A registered stream and its segments in order (404 for an unknown stream)."""
         snapshot = self._snapshot()

@@ -105,6 +105,14 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "segment.add": ("添加节目", "Add segment"),
     "segment.remove": ("删除节目", "Remove segment"),
     "segment.id": ("节目代码", "Segment id"),
+    "segment.removed": ("已删除", "removed"),
+    "segment.pick_stream": ("请先选择直播", "Choose a stream first"),
+    "segment.hint": (
+        "时间不带时区时按该直播的时区；不填结束时间则持续到下一个节目开始。",
+        "Times without an offset are in the stream's time zone; without an end a segment "
+        "lasts until the next one starts.",
+    ),
+    "optional": ("可不填", "optional"),
     "export.format": ("格式", "Format"),
     "export.language": ("语言", "Language"),
     "export.sheet_data": ("数据", "Data"),

@@ -8,11 +8,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from contract.programme import slots
 from contract.registry import Token
 from dashboard.admin import AdminActions, current_admin
 from dashboard.auth import current_role
@@ -22,9 +24,12 @@ from dashboard.inputs import checked, count, ident, raw, signature, text_field
 
 __all__ = [
     "add_partner",
+    "add_segment",
     "admin_lists",
     "create_token",
     "layout",
+    "programme_lists",
+    "remove_segment",
     "revoke_partner",
     "revoke_token",
     "rotate_partner_key",
@@ -117,9 +122,52 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
             ),
             html.Div(id="admin-tokens"),
             dcc.Store(id="admin-signature"),
+            *_programme_section(page_lang),
         ],
         className="lt-live lt-admin",
     )
+
+
+def _programme_section(lang: Lang) -> list[Any]:
+    """Add and remove a stream's programme segments (节目单)."""
+    return [
+        html.H3(text("segments", lang)),
+        html.Div(
+            [
+                html.Label(
+                    [
+                        html.Span(text("export.stream", lang), className="lt-field-label"),
+                        dcc.Dropdown(id="admin-segment-stream", className="lt-choice"),
+                    ],
+                    className="lt-field",
+                ),
+                _input(
+                    "admin-segment-start",
+                    "segment.start",
+                    lang,
+                    placeholder="2024-12-21 19:30",
+                ),
+                _input(
+                    "admin-segment-end", "segment.end", lang, placeholder=text("optional", lang)
+                ),
+                _input("admin-segment-title", "segment.title", lang),
+                _input("admin-segment-title-en", "segment.title_en", lang),
+                html.Button(text("segment.add", lang), id="admin-segment-add"),
+            ],
+            className="lt-form",
+        ),
+        html.Div(text("segment.hint", lang), className="lt-muted"),
+        html.Div(id="admin-segment-result", className="lt-result"),
+        html.Div(
+            [
+                dcc.Dropdown(id="admin-segment-choice", className="lt-choice"),
+                html.Button(text("segment.remove", lang), id="admin-segment-remove"),
+            ],
+            className="lt-form",
+        ),
+        html.Div(id="admin-segments"),
+        dcc.Store(id="admin-segment-signature"),
+    ]
 
 
 def _guard() -> AdminActions:
@@ -231,6 +279,101 @@ def revoke_token(clicks: int | None, token_id: str | None, lang_value: object) -
     except DashboardError as exc:
         return _error(exc)
     return _done(token_id, lang_value)
+
+
+def add_segment(
+    clicks: int | None,
+    stream_id: str | None,
+    start: str | None,
+    end: str | None,
+    title: str | None,
+    title_en: str | None,
+    lang_value: object,
+) -> Any:
+    """Add a segment to the chosen stream's programme."""
+    if not clicks:
+        raise PreventUpdate
+    actions = _guard()
+    lang = lang_of(lang_value)
+    if not stream_id:
+        return html.Div(text("segment.pick_stream", lang), className="lt-error")
+    fields = {
+        "start": start or "",
+        "end": end or "",
+        "title": title or "",
+        "title_en": title_en or "",
+    }
+    try:
+        _, segment = actions.add_segment(stream_id, fields)
+    except DashboardError as exc:
+        return _error(exc)
+    return f"{text('admin.done', lang)}: {segment.id} · {segment.display_title(lang)}"
+
+
+def remove_segment(
+    clicks: int | None, stream_id: str | None, segment_id: str | None, lang_value: object
+) -> Any:
+    """Remove the chosen segment."""
+    if not clicks or not stream_id or not segment_id:
+        raise PreventUpdate
+    actions = _guard()
+    try:
+        actions.remove_segment(stream_id, segment_id)
+    except DashboardError as exc:
+        return _error(exc)
+    lang = lang_of(lang_value)
+    return f"{text('admin.done', lang)}: {segment_id} {text('segment.removed', lang)}"
+
+
+def programme_lists(
+    _tick: int | None, stream_id: str | None, lang_value: object, signature: str | None
+) -> tuple[Any, ...]:
+    """The stream choices, the chosen stream's programme and its removal choices."""
+    actions = _guard()
+    lang = lang_of(lang_value)
+    streams = actions.streams()
+    chosen = stream_id if stream_id in {s.id for s in streams} else None
+    if chosen is None and streams:
+        chosen = streams[0].id
+    programme = actions.programme(chosen)[1] if chosen is not None else ()
+    new_signature = repr((streams, chosen, programme, lang))
+    if new_signature == signature:
+        raise PreventUpdate
+    tz = next((s.tz for s in streams if s.id == chosen), "UTC")
+    rows = [
+        html.Tr(
+            [
+                html.Td(slot.segment.id),
+                html.Td(_local(slot.start, tz)),
+                html.Td("-" if slot.end is None else _local(slot.end, tz)),
+                html.Td(slot.segment.title),
+                html.Td(slot.segment.title_en),
+            ]
+        )
+        for slot in slots(programme)
+    ]
+    heads = ["segment.id", "segment.start", "segment.end", "segment.title", "segment.title_en"]
+    table: Any = (
+        html.Table(
+            [
+                html.Thead(html.Tr([html.Th(text(h, lang)) for h in heads])),
+                html.Tbody(rows),
+            ],
+            className="lt-table",
+            id="admin-segments-table",
+        )
+        if rows
+        else html.Div(text("segment.none", lang), className="lt-muted")
+    )
+    stream_options = [{"label": f"{s.id} · {s.title}", "value": s.id} for s in streams]
+    segment_options = [
+        {"label": f"{seg.id} · {seg.display_title(lang)}", "value": seg.id} for seg in programme
+    ]
+    return stream_options, chosen, table, segment_options, new_signature
+
+
+def _local(second: int, tz: str) -> str:
+    return datetime.fromtimestamp(second, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _state(revoked: bool, lang: Lang) -> str:
@@ -360,3 +503,32 @@ callback(
     Input("app-lang", "data"),
     State("admin-signature", "data"),
 )(checked(admin_lists, count, raw, signature))
+callback(
+    Output("admin-segment-result", "children"),
+    Input("admin-segment-add", "n_clicks"),
+    State("admin-segment-stream", "value"),
+    State("admin-segment-start", "value"),
+    State("admin-segment-end", "value"),
+    State("admin-segment-title", "value"),
+    State("admin-segment-title-en", "value"),
+    State("app-lang", "data"),
+)(checked(add_segment, count, ident, text_field, text_field, text_field, text_field, raw))
+callback(
+    Output("admin-segment-result", "children", allow_duplicate=True),
+    Input("admin-segment-remove", "n_clicks"),
+    State("admin-segment-stream", "value"),
+    State("admin-segment-choice", "value"),
+    State("app-lang", "data"),
+    prevent_initial_call=True,
+)(checked(remove_segment, count, ident, ident, raw))
+callback(
+    Output("admin-segment-stream", "options"),
+    Output("admin-segment-stream", "value"),
+    Output("admin-segments", "children"),
+    Output("admin-segment-choice", "options"),
+    Output("admin-segment-signature", "data"),
+    Input("app-interval", "n_intervals"),
+    Input("admin-segment-stream", "value"),
+    Input("app-lang", "data"),
+    State("admin-segment-signature", "data"),
+)(checked(programme_lists, count, ident, raw, signature))

@@ -59,3 +59,41 @@ def test_the_page_rotates_a_key_and_shows_the_new_one_once(setup):
         assert store.registry().partner_for_key(old).id == "p8"
         assert store.registry().partner_for_key(new).id == "p8"
         assert "no partner" in repr(admin_page.rotate_partner_key(2, "nope", "zh"))
+
+
+def test_the_page_adds_lists_and_removes_programme_segments(setup):
+    app, store = setup
+    admin_page = importlib.import_module("dashboard.pages.admin")
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "viewer"
+        with pytest.raises(PreventUpdate):
+            admin_page.add_segment(1, "carnival", "2024-12-21 19:00", "", "开幕式", "", "zh")
+        with pytest.raises(PreventUpdate):
+            admin_page.programme_lists(1, "carnival", "zh", None)
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "admin"
+        streams, chosen, table, choices, _ = admin_page.programme_lists(1, None, "en", None)
+        assert chosen == "carnival" and streams[0]["value"] == "carnival"
+        assert "No programme yet" in repr(table) and choices == []
+        done = admin_page.add_segment(
+            1, "carnival", "2024-12-21 19:00", "", "开幕式", "Opening", "en"
+        )
+        assert done.startswith("Done: ") and done.endswith("· Opening")
+        assert admin_page.add_segment(2, "carnival", "2024-12-21 19:30", "", "街舞", "", "en")
+        (segment_id,) = [
+            s.id for s in store.registry().programme("carnival") if s.title == "开幕式"
+        ]
+        _, _, table, choices, _ = admin_page.programme_lists(2, "carnival", "en", None)
+        assert table.id == "admin-segments-table"
+        cells = repr(table)
+        assert "2024-12-21 19:00:00" in cells and "2024-12-21 19:30:00" in cells
+        assert [c["label"] for c in choices] == [f"{segment_id} · Opening", choices[1]["label"]]
+        refused = admin_page.add_segment(3, "carnival", "7pm", "", "x", "", "en")
+        assert "start" in refused.children and "RFC 3339" in refused.children
+        overlap = admin_page.add_segment(4, "carnival", "2024-12-21 19:00", "", "x", "", "en")
+        assert "already starts" in overlap.children
+        assert "Choose a stream" in repr(admin_page.add_segment(5, None, "x", "", "x", "", "en"))
+        assert segment_id in admin_page.remove_segment(1, "carnival", segment_id, "en")
+        assert [s.title for s in store.registry().programme("carnival")] == ["街舞"]
+        gone = admin_page.remove_segment(2, "carnival", segment_id, "en")
+        assert "no segment" in gone.children
