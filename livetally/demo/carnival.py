@@ -13,10 +13,12 @@ __all__ = [
     "DEMO_RATE",
     "DURATION_S",
     "PARTNERS",
+    "PROGRAMME",
     "STARTS_AT",
     "STREAM",
     "TOTAL_SESSIONS",
     "DemoPartner",
+    "ProgrammeItem",
     "partner_record",
 ]
 
@@ -57,6 +59,28 @@ PARTNERS: tuple[DemoPartner, ...] = (
     # The one partner that reports its own counts every 10 s instead of sessions.
     DemoPartner("xiamen", "厦门网", "Xiamen Net", 0.02, mode="reports"),
 )
+
+
+@dataclass(frozen=True)
+class ProgrammeItem:
+    """A segment of the demo's programme, ``offset_s`` into the broadcast."""
+
+    offset_s: int
+    id: str
+    title: str
+    title_en: str
+
+
+PROGRAMME: tuple[ProgrammeItem, ...] = (
+    ProgrammeItem(0, "opening", "开幕式", "Opening ceremony"),
+    ProgrammeItem(15 * 60, "talent", "社区才艺展示", "Community talent show"),
+    ProgrammeItem(45 * 60, "heritage", "非遗展演", "Intangible heritage on stage"),
+    ProgrammeItem(85 * 60, "games", "邻里互动游戏", "Neighbourhood games"),
+    ProgrammeItem(125 * 60, "gala", "文艺汇演", "Gala performances"),
+    ProgrammeItem(160 * 60, "finale", "闭幕式", "Closing ceremony"),
+)
+"""An illustrative running order for the demo (not the real carnival's): the replay
+enters each segment as its time comes, as the live-ops room would."""
 
 
 def partner_record(partner: DemoPartner, key: str, *, rate: int = DEMO_RATE) -> Partner:

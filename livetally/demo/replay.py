@@ -23,7 +23,7 @@ from contract.registry_actions import KEY_PREFIX
 from contract.settings import Settings
 from livetally.client import Client, ClientError
 from livetally.demo.audience import AudienceModel, AudienceParams
-from livetally.demo.carnival import PARTNERS, STARTS_AT, STREAM, partner_record
+from livetally.demo.carnival import PARTNERS, PROGRAMME, STARTS_AT, STREAM, partner_record
 from livetally.exceptions import LivetallyError, ProcessFailed
 
 __all__ = ["ReplayProgress", "progress_path", "register_demo", "run_replay", "wait_ready"]
@@ -266,6 +266,43 @@ class _ProgressWriter(threading.Thread):
                 logger.warning("cannot write %s: %s", self.path, exc)
 
 
+class _ProgrammeDesk(threading.Thread):
+    """Enters the demo's programme as the replay reaches each segment: the segment starts
+    at the real moment its simulated time comes, and lasts until the next one starts."""
+
+    def __init__(self, settings: Settings, progress: ReplayProgress) -> None:
+        super().__init__(name="programme", daemon=True)
+        self.settings = settings
+        self.progress = progress
+        self.finished = threading.Event()
+
+    def run(self) -> None:
+        from contract.registry import Segment, record_key
+        from contract.registry_store import RegistryStore
+
+        store = RegistryStore(self.settings.kafka)
+        try:
+            for old in store.load().programme(STREAM.id):  # an earlier replay's
+                store.delete(record_key(old))
+            last_start = 0
+            for item in PROGRAMME:
+                while not self.finished.is_set():
+                    with self.progress.lock:
+                        reached = self.progress.sim_ms >= item.offset_s * 1000
+                    if reached:
+                        break
+                    self.finished.wait(0.5)
+                if self.finished.is_set():
+                    return
+                # Two segments never start in the same second, however fast the replay.
+                start = max(int(time.time()), last_start + 1)
+                store.put(Segment(item.id, STREAM.id, start, item.title, item.title_en))
+                last_start = start
+                logger.info("programme: %s (%s)", item.title_en, item.id)
+        except Exception:  # the programme is decoration; the replay goes on without it
+            logger.exception("could not enter the demo's programme")
+
+
 def run_replay(settings: Settings, *, speed: float, scale: float) -> None:
     """Register the carnival, then post its audience to ingest until the broadcast ends.
 
@@ -309,6 +346,8 @@ def run_replay(settings: Settings, *, speed: float, scale: float) -> None:
     logger.info("replaying at speed %s, scale %s to %s", speed, scale, base_url)
     writer = _ProgressWriter(path, progress)
     writer.start()
+    desk = _ProgrammeDesk(settings, progress)
+    desk.start()
     finished = False
     try:
         finished = _replay(model, senders, progress, speed=speed, stop=stop)
@@ -320,6 +359,8 @@ def run_replay(settings: Settings, *, speed: float, scale: float) -> None:
             sender.join(timeout=15)
         writer.finished.set()
         writer.join()
+        desk.finished.set()
+        desk.join(timeout=5)
         with progress.lock:
             progress.stopped = stop.is_set()
             progress.done = finished

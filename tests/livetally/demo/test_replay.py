@@ -1,12 +1,15 @@
-"""The replay loop: pacing, batching and progress, without the network."""
+"""The replay loop: pacing, batching and progress without the network; the programme desk
+on a real broker."""
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import defaultdict
 
 import orjson
+import pytest
 
 from livetally.demo.audience import AudienceModel, AudienceParams
 from livetally.demo.carnival import PARTNERS
@@ -135,3 +138,47 @@ def test_sender_posts_each_batch_once_stamped_with_the_real_time():
     assert [[e["session_id"] for e in batch] for batch in seen] == [["a", "a"], ["b"]]
     assert all(before <= e["ts"] <= time.time_ns() // 1_000_000 for b in seen for e in b)
     assert (progress.events_sent, progress.accepted, progress.failed) == (3, 3, 0)
+
+
+@pytest.mark.integration
+def test_the_programme_desk_enters_each_segment_as_the_replay_reaches_it(tmp_path, broker):
+    import dataclasses
+    import uuid
+
+    from contract.registry import Segment
+    from contract.registry_store import RegistryStore
+    from contract.settings import Settings
+    from contract.topics import ensure_topics
+    from livetally.demo.carnival import PROGRAMME, STREAM
+    from livetally.demo.replay import ReplayProgress, _ProgrammeDesk
+
+    kafka = dataclasses.replace(
+        broker.settings.kafka, topic_prefix=f"t-programme-{uuid.uuid4().hex[:8]}."
+    )
+    ensure_topics(kafka)
+    store = RegistryStore(kafka)
+    store.put(STREAM)
+    store.put(Segment("old", STREAM.id, 1_734_778_800, "上一次的节目"))  # an earlier replay's
+    progress = ReplayProgress(speed=600.0, scale=0.01)
+    desk = _ProgrammeDesk(Settings(home=tmp_path, kafka=kafka), progress)
+    desk.start()
+
+    def programme_ids(count: int) -> list[str]:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ids = [s.id for s in store.load().programme(STREAM.id)]
+            if len(ids) == count and "old" not in ids:
+                return ids
+            time.sleep(0.3)
+        return ids
+
+    assert programme_ids(1) == ["opening"]  # offset 0: at once, the old one removed
+    with progress.lock:
+        progress.sim_ms = PROGRAMME[2].offset_s * 1000
+    assert programme_ids(3) == ["opening", "talent", "heritage"]
+    desk.finished.set()
+    desk.join(timeout=10)
+    assert not desk.is_alive()
+    entered = store.load().programme(STREAM.id)
+    assert [s.title for s in entered] == [item.title for item in PROGRAMME[:3]]
+    assert all(s.end == 0 for s in entered)  # each lasts until the next one starts
