@@ -164,6 +164,30 @@ def test_streams_api_lists_the_registered_stream(stack: Stack, registered: dict[
     assert streams[STREAM]["tz"] == "Asia/Shanghai"
 
 
+def test_the_programme_entered_with_the_cli_reaches_the_dashboard(stack: Stack, registered):
+    bearer = {"Authorization": f"Bearer {registered['token']}"}
+    url = f"{stack.dashboard_url}/api/v1/streams/{STREAM}"
+    add = ("segment", "add", STREAM, "--id")
+    stack.cli(*add, "opening", "--start", "2024-12-21T19:00", "--title", "开幕式")
+    stack.cli(*add, "dance", "--start", "2024-12-21T19:30", "--title", "街舞")
+    listed = stack.cli("segment", "list", STREAM).stdout
+    assert "opening" in listed and "2024-12-21 19:30:00" in listed
+    stack.cli("segment", "remove", STREAM, "opening")
+
+    def titles() -> list[str]:
+        body = httpx.get(f"{url}/segments", headers=bearer).json()
+        return [s["title"] for s in body["segments"]]
+
+    deadline = time.monotonic() + 15  # services pick registry changes up within 5 s
+    while titles() != ["街舞"] and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert titles() == ["街舞"]  # the removal (a tombstone) reached the dashboard too
+    at = httpx.get(f"{url}/summary?at=2024-12-21T19:45:00%2B08:00", headers=bearer).json()
+    assert at["segment"]["id"] == "dance"
+    assert "opening" not in stack.cli("segment", "list", STREAM).stdout
+    stack.cli("segment", "remove", STREAM, "dance")
+
+
 def test_api_needs_a_token(stack: Stack, registered: dict[str, str]):
     r = httpx.get(f"{stack.dashboard_url}/api/v1/streams/{STREAM}/summary")
     assert r.status_code == 401
