@@ -37,9 +37,10 @@ __all__ = [
     "clock_time",
     "history_list",
     "monitor_partner_table",
+    "partner_list",
     "partner_names",
-    "pipeline_table",
     "partner_table",
+    "pipeline_table",
     "resolve_stream",
     "stat_card",
     "status_badge",
@@ -92,6 +93,34 @@ def partner_table(summary: StreamSummary, lang: Lang, now_ms: int) -> html.Table
             )
         )
     return html.Table([header, html.Tbody(rows)], className="lt-table")
+
+
+def partner_list(summary: StreamSummary, lang: Lang) -> html.Ul:
+    """The partner table for a phone: per partner one row of name, concurrent, share and
+    status, and a line of views and uniques, in the ``short`` number style."""
+    total = summary.total.concurrent
+    rows = []
+    for p in sorted(summary.partners, key=lambda p: (-p.figures.concurrent, p.id)):
+        f = p.figures
+        rows.append(
+            html.Li(
+                [
+                    html.Span(p.display_name(lang), className="lt-plist-name"),
+                    html.Span(
+                        format_number(f.concurrent, lang, "short"), className="lt-plist-value"
+                    ),
+                    html.Span(format_percent(f.concurrent, total), className="lt-plist-share"),
+                    status_badge(p.status, lang),
+                    html.Span(
+                        f"{text('views', lang)} {format_number(f.views, lang, 'short')} · "
+                        f"{text('uniques', lang)} {format_number(f.uniques, lang, 'short')}",
+                        className="lt-plist-more",
+                    ),
+                ],
+                className="lt-plist-row",
+            )
+        )
+    return html.Ul(rows, className="lt-plist")
 
 
 def options_for_streams(snapshot: Snapshot) -> list[dict[str, str]]:

@@ -22,6 +22,7 @@ from contract.registry import DEFAULT_TZ
 from dashboard.components import (
     alerts_feed,
     clock_time,
+    partner_list,
     partner_table,
     resolve_stream,
     stat_card,
@@ -29,9 +30,9 @@ from dashboard.components import (
 from dashboard.data import current_data
 from dashboard.figures import (
     CHART_MAX_POINTS,
+    add_segments,
     chart_top,
     chart_width,
-    add_segments,
     concurrency_figure,
     concurrency_frame,
     empty_frame,
@@ -123,7 +124,8 @@ def live_outputs(
         format_number(total.views, lang),
         format_number(total.uniques, lang),
         f"{text('peak_at', lang)} {clock_time(total.peak_at, tz)}",
-        partner_table(summary, lang, now_ms),
+        # The table on a desk, the list on a phone (the stylesheet shows one of them).
+        [partner_table(summary, lang, now_ms), partner_list(summary, lang)],
     )
 
 

@@ -34,7 +34,12 @@ def layout(**_query: str) -> html.Div:
     """The page's static structure; callbacks fill it in."""
     children: list[Any] = [html.H2(id="monitor-title", className="lt-title")]
     for name in _SECTIONS:
-        children += [html.H3(id=f"monitor-{name}-title"), html.Div(id=f"monitor-{name}")]
+        # Tables scroll sideways inside their own box on a narrow screen.
+        box = "lt-scroll" if name in ("partners", "pipeline") else None
+        children += [
+            html.H3(id=f"monitor-{name}-title"),
+            html.Div(id=f"monitor-{name}", className=box),
+        ]
     children.append(dash.dcc.Store(id="monitor-signature"))
     return html.Div(children, className="lt-live lt-monitor")
 

@@ -1,4 +1,10 @@
-"""The big screen (``/screen``): dark, full-screen numbers and the curve, for a 1920×1080 wall."""
+"""The big screen (``/screen``): dark, full-screen numbers and the curve for a video wall.
+
+The page is laid out on a 1920×1080 canvas that ``assets/screen.js`` scales to the wall
+(3840×2160 is the same picture at twice the size). It has no navigation: a link chooses
+the language and stream, ``/screen?lang=en&stream=carnival-2024``; without them it shows
+the language last chosen in this browser and the most recently active stream.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +17,26 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.components import chart_for, clock_time, resolve_stream
 from dashboard.data import current_data
-from dashboard.i18n import format_number, lang_of, text
-from dashboard.inputs import checked, count, ident, raw, signature
+from dashboard.i18n import LANGS, format_number, lang_of, text
+from dashboard.inputs import checked, count, ident, raw, record, signature
 from dashboard.model import Snapshot, summarize
 
-__all__ = ["layout", "refresh_screen", "refresh_screen_chart", "screen_outputs"]
+__all__ = [
+    "layout",
+    "refresh_screen",
+    "refresh_screen_chart",
+    "screen_choice",
+    "screen_outputs",
+]
 
 dash.register_page(__name__, path="/screen", name="Screen", title="livetally")  # type: ignore[no-untyped-call]
 
 _CARDS = ("concurrent", "peak", "views")
 
 
-def layout(**_query: str) -> html.Div:
-    """The page's static structure; callbacks fill it in."""
+def layout(lang: str | None = None, stream: str | None = None, **_query: str) -> html.Div:
+    """The page's static structure; callbacks fill it in. ``lang`` and ``stream`` come from
+    the link (``?lang=en&stream=…``) and win over the shell's choices."""
     cards = [
         html.Div(
             [
@@ -41,10 +54,11 @@ def layout(**_query: str) -> html.Div:
             html.Div(id="screen-peak-at", className="lt-screen-note"),
             dcc.Graph(
                 id="screen-chart",
-                config={"displayModeBar": False, "staticPlot": True},
+                config={"displayModeBar": False, "staticPlot": True, "responsive": True},
                 className="lt-screen-chart",
             ),
             html.Div(id="screen-partners", className="lt-screen-partners"),
+            dcc.Store(id="screen-query", data={"lang": lang, "stream": stream}),
             dcc.Store(id="screen-signature"),
             dcc.Store(id="screen-chart-version"),
         ],
@@ -125,6 +139,37 @@ def refresh_screen_chart(
     return figure, f"{key}@{now}"
 
 
+def screen_choice(
+    query: dict[str, object] | None, selected: str | None, lang_value: object
+) -> tuple[str | None, object]:
+    """The stream and language shown: the link's ``stream`` and ``lang`` when given (and
+    valid), else the shell's selection and remembered language."""
+    query = query or {}
+    stream = ident(query.get("stream"))
+    lang = query.get("lang")
+    return stream or selected, lang if lang in LANGS else lang_value
+
+
+def _refresh_screen(
+    tick: int | None,
+    selected: str | None,
+    lang_value: object,
+    query: dict[str, object] | None,
+    signature: str | None,
+) -> tuple[Any, ...]:
+    return refresh_screen(tick, *screen_choice(query, selected, lang_value), signature)
+
+
+def _refresh_screen_chart(
+    tick: int | None,
+    selected: str | None,
+    lang_value: object,
+    query: dict[str, object] | None,
+    version: str | None,
+) -> tuple[Any, str]:
+    return refresh_screen_chart(tick, *screen_choice(query, selected, lang_value), version)
+
+
 callback(
     Output("screen-title", "children"),
     *[Output(f"screen-label-{name}", "children") for name in _CARDS],
@@ -135,8 +180,9 @@ callback(
     Input("app-interval", "n_intervals"),
     Input("app-stream", "data"),
     Input("app-lang", "data"),
+    State("screen-query", "data"),
     State("screen-signature", "data"),
-)(checked(refresh_screen, count, ident, raw, signature))
+)(checked(_refresh_screen, count, ident, raw, record, signature))
 
 callback(
     Output("screen-chart", "figure"),
@@ -144,5 +190,6 @@ callback(
     Input("app-interval", "n_intervals"),
     Input("app-stream", "data"),
     Input("app-lang", "data"),
+    State("screen-query", "data"),
     State("screen-chart-version", "data"),
-)(checked(refresh_screen_chart, count, ident, raw, signature))
+)(checked(_refresh_screen_chart, count, ident, raw, record, signature))

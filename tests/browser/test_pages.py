@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.browser.conftest import shots_dir
 from tests.conftest import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 STREAM = "browser-stream"
-
-
-def _require_chromium() -> str:
-    if CHROMIUM:
-        return CHROMIUM
-    if os.environ.get("LIVETALLY_REQUIRE_BROWSER"):
-        pytest.fail("chromium is required (apt-get install chromium)")
-    pytest.skip("chromium is not installed (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -52,30 +40,6 @@ def seeded(stack: Stack) -> dict[str, str]:
     )
     assert r.status_code == 202, r.text
     return {"token": token, "posted_at": time.time()}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    executable = _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=executable,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-            ],
-        )
-        yield b
-        b.close()
-
-
-def shots_dir(tmp_path: Path) -> Path:
-    target = os.environ.get("LIVETALLY_SCREENSHOTS_DIR")
-    return Path(target) if target else tmp_path
 
 
 def api_summary(stack: Stack, token: str, stream: str) -> dict:
@@ -121,7 +85,7 @@ def test_live_page_shows_the_apis_numbers_and_switches_language(
             pytest.fail(f"page shows {title!r} {shown}, API says {total}")
     # User-supplied text is shown as text, never run as markup.
     assert page.locator("script", has_text="alert(1)").count() == 0
-    page.screenshot(path=str(shots_dir(tmp_path) / "live.png"))
+    page.screenshot(path=str(shots_dir(tmp_path) / "pages-live.png"))
     label = page.inner_text("#live-label-concurrent")
     page.get_by_text("EN", exact=True).click()
     page.wait_for_function(
@@ -145,7 +109,7 @@ def test_screen_opens_from_a_read_only_link(stack: Stack, seeded, browser, tmp_p
     page.wait_for_selector("#screen-title")
     page.wait_for_timeout(2500)
     assert page.inner_text("#screen-title").strip() != ""
-    page.screenshot(path=str(shots_dir(tmp_path) / "screen.png"))
+    page.screenshot(path=str(shots_dir(tmp_path) / "pages-screen.png"))
     page.close()
 
 

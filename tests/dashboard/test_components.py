@@ -175,3 +175,37 @@ def test_status_history_shows_the_change_and_the_first_status_alone():
     assert texts(first) == ["11:00:00", "Douyin", "live", " → ", "stale"]
     assert texts(second) == ["11:00:00", "gone", "live"]
     assert "lt-muted" in components.history_list([], {}, "en", "UTC").className
+
+
+def test_the_phone_list_has_one_row_per_partner_in_the_short_number_style():
+    snapshot = build(
+        [
+            chunk("douyin", 0, {T0: (123_456, 1_032_999, 999_999)}),
+            chunk("bili", 0, {T0: (8_431, 9_000, 8_500)}),
+        ]
+    )
+    summary = summarize(snapshot, "carnival", T0 + 1, (T0 + 1) * 1000)
+    en = components.partner_list(summary, "en")
+    assert en.className == "lt-plist"
+    douyin, bili, quiet = (texts(row) for row in en.children)
+    assert douyin[:3] == ["Douyin", "123.4k", "93.6%"]
+    assert douyin[-1] == "Views 1.0M · Uniques 999.9k"
+    assert bili[:2] == ["Bilibili", "8,431"] and quiet[:2] == ["Quiet TV", "0"]
+    zh = [texts(row) for row in components.partner_list(summary, "zh").children]
+    assert zh[0][:2] == ["抖音", "12.3万"] and zh[0][-1] == "观看人次 103.2万 · 观众人数 99.9万"
+
+
+def test_monitor_numbers_follow_the_language_rule():
+    worker = PipelineMetrics("w1", NOW_MS, (0,), {0: 123_456}, {"p50": 8.0}, 234_567.8)
+    zh = rows(
+        components.pipeline_table(
+            MonitorSnapshot(pipelines=(worker,)), "zh", NOW_MS, "UTC"
+        ).children
+    )
+    en = rows(
+        components.pipeline_table(
+            MonitorSnapshot(pipelines=(worker,)), "en", NOW_MS, "UTC"
+        ).children
+    )
+    assert zh[1][2] == "12.3万" and zh[1][4] == "23.4万"
+    assert en[1][2] == "123,456" and en[1][4] == "234,567.8"

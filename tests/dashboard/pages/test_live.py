@@ -20,8 +20,8 @@ def test_live_outputs_in_chinese(pages, sample_snapshot):
     assert labels == ["在线人数", "峰值", "观看人次", "观众人数"]
     assert out[5:9] == ("9", "12", "13", "12")
     assert out[9] == "峰值时间 19:00:02"
-    table = out[10]
-    assert isinstance(table, html.Table)
+    table, phone_list = out[10]
+    assert isinstance(table, html.Table) and isinstance(phone_list, html.Ul)
     cells = texts(table)
     # bili: 5 of 9 concurrent; its newest arrival (T0+20) is ahead of now: live, age 0
     assert cells[7:14] == ["哔哩哔哩", "5", "55.6%", "5", "5", "直播中", "0"]

@@ -17,3 +17,20 @@ def test_screen_shows_big_numbers_and_partner_names(pages, sample_snapshot):
     assert names == ["Douyin", "Bilibili", "Quiet TV"]  # by concurrent: 7, 5, 0
     figure, _ = screen.refresh_screen_chart(1, "carnival", "en", None)
     assert go.Figure(figure).layout.paper_bgcolor == "#05070d"
+
+
+def test_the_links_language_and_stream_win_over_the_shells(pages):
+    _, screen, _ = pages
+    assert screen.screen_choice({"lang": "en", "stream": "gala"}, "carnival", "zh") == (
+        "gala",
+        "en",
+    )
+    assert screen.screen_choice({"lang": None, "stream": None}, "carnival", "zh") == (
+        "carnival",
+        "zh",
+    )
+    assert screen.screen_choice({"lang": "fr", "stream": 7}, None, "en") == (None, "en")
+    assert screen.screen_choice(None, None, None) == (None, None)
+    children = screen.layout(lang="en", stream="gala").children
+    store = [c for c in children if getattr(c, "id", None) == "screen-query"]
+    assert store[0].data == {"lang": "en", "stream": "gala"}
