@@ -4,7 +4,8 @@ Each ``StandIn`` verifies a request the way its platform does (WeCom: the webhoo
 DingTalk: ``sign`` recomputed from the ``timestamp`` query parameter; Feishu: from the
 body's ``timestamp``; the generic webhook: the HMAC header over the raw body), records
 the accepted messages, and answers as the platform would. ``script`` holds answers given
-before any success (a 500, a rate limit), to see retries.
+before any success (a 500, a rate limit), to see retries; with a ``marker`` only requests
+whose body holds it use the script. While ``down``, every request gets a 503.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class StandIn:
     kind: Kind
     secret: str | None = None
     script: list[tuple[int, bytes]] = field(default_factory=list)
+    marker: bytes | None = None
+    down: bool = False
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -113,7 +116,10 @@ class StandIn:
     def answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         split = urlsplit(path)
         query = parse_qs(split.query)
-        if self.script:
+        if self.down:
+            self.received.append(Received(split.path, query, headers, body, "down"))
+            return 503, b"down"
+        if self.script and (self.marker is None or self.marker in body):
             status, reply = self.script.pop(0)
             self.received.append(Received(split.path, query, headers, body, "scripted"))
             return status, reply
