@@ -45,6 +45,7 @@ __all__ = [
     "ExportFormat",
     "ExportRequest",
     "FORMULA_TRIGGERS",
+    "TIME_FORMAT",
     "export_command",
     "export_frame",
     "inert_text",
@@ -168,8 +169,9 @@ def export_frame(
 ) -> pd.DataFrame:
     """One row per bucket and partner, the total first within each bucket; headers per language.
 
-    ``names`` maps partner ids to display names in ``lang``; ``time`` is the bucket start as
-    RFC 3339 in the stream's time zone (a string, identical in every format); ``segment``
+    ``names`` maps partner ids to display names in ``lang``; ``time`` is the bucket start,
+    a ``datetime64[ms, tz]`` in the stream's time zone (CSV and JSON write it as RFC 3339
+    text, Excel as a date-time cell, Parquet as a timestamp with the zone); ``segment``
     the title of the ``programme`` segment on at that start.
     """
     tz = series.stream.tz
@@ -179,7 +181,7 @@ def export_frame(
     titles = segment_titles([b.start for b in series.total], programme, lang)
     rows: list[tuple[object, ...]] = []
     for i, bucket in enumerate(series.total):
-        when = rfc3339(bucket.start, tz)
+        when = bucket.start
         for pid, name, buckets in parts:
             b = buckets[i]
             rows.append(
@@ -196,6 +198,11 @@ def export_frame(
                 )
             )
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame["time"] = (
+        pd.to_datetime(frame["time"].astype("int64"), unit="s", utc=True)
+        .dt.tz_convert(tz)
+        .astype(f"datetime64[ms, {tz}]")
+    )
     for column in _COUNTS:
         frame[column] = frame[column].astype("int64")
     frame.columns = pd.Index(headers(lang))
@@ -245,6 +252,9 @@ def summary_rows(
     return rows
 
 
+TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+"""Number format of the Excel time cells."""
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """A text cell starting with one of these is a formula to Excel, LibreOffice or Sheets."""
 
@@ -254,8 +264,17 @@ def inert_text(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
+def _text_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its time column as RFC 3339 text (the same text as the API's)."""
+    column = frame.columns[0]
+    texts = {t: t.isoformat() for t in frame[column].unique()}
+    out = frame.copy()
+    out[column] = frame[column].map(texts)
+    return out
+
+
 def _csv(frame: pd.DataFrame) -> bytes:
-    inert = frame.copy()
+    inert = _text_times(frame)
     for column in inert.columns:
         if not pd.api.types.is_numeric_dtype(inert[column]):
             inert[column] = [inert_text(v) if isinstance(v, str) else v for v in inert[column]]
@@ -265,7 +284,7 @@ def _csv(frame: pd.DataFrame) -> bytes:
 
 
 def _json(frame: pd.DataFrame) -> bytes:
-    body: str = frame.to_json(orient="records", force_ascii=False)
+    body: str = _text_times(frame).to_json(orient="records", force_ascii=False)
     return body.encode("utf-8")
 
 
@@ -314,7 +333,11 @@ def _xlsx(frame: pd.DataFrame, summary: list[tuple[str, str | int]], lang: Lang)
         sheet.column_dimensions[get_column_letter(i)].width = width
     sheet.append([cell(sheet, str(name), **header) for name in frame.columns])
     for row in frame.itertuples(index=False):
-        sheet.append([cell(sheet, v.item() if hasattr(v, "item") else v) for v in row])
+        # Excel has no time zones: the wall-clock time in the stream's zone (the summary
+        # sheet names the zone), formatted as a date-time so it sorts, filters and charts.
+        when = row[0].tz_localize(None).to_pydatetime()
+        rest = [cell(sheet, v.item() if hasattr(v, "item") else v) for v in row[1:]]
+        sheet.append([cell(sheet, when, number_format=TIME_FORMAT), *rest])
     info.column_dimensions["A"].width = 36
     info.column_dimensions["B"].width = 60
     bold = Font(bold=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pandas as pd
@@ -51,8 +53,12 @@ def client(app_and_data):
 
 
 def _cells(row) -> list:
-    """A spreadsheet row's values; an empty cell (an empty text written) reads as None."""
-    return ["" if v is None else v for v in row]
+    """A spreadsheet row's values, the time as the API writes it (the wall-clock time in
+    the stream's zone, +08:00); an empty cell (an empty text written) reads as None."""
+    values = ["" if v is None else v for v in row]
+    if isinstance(values[0], datetime):
+        values[0] = values[0].replace(tzinfo=ZoneInfo("Asia/Shanghai")).isoformat()
+    return values
 
 
 def _title_at(start: str, segments: list[dict], lang: str) -> str:
@@ -130,12 +136,31 @@ def test_json_matches_the_series(client):
     assert [[r[c] for c in COLUMNS] for r in records] == expected_rows(client)
 
 
-def test_parquet_matches_the_series_with_integer_counts(client):
+def test_parquet_matches_the_series_with_typed_times_and_integer_counts(client):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     response = export(client, "parquet", lang="zh")
-    frame = pd.read_parquet(io.BytesIO(response.get_data()))
+    table = pq.read_table(io.BytesIO(response.get_data()))
+    assert table.schema.field("时间").type == pa.timestamp("ms", tz="Asia/Shanghai")
+    assert table.schema.field("在线人数").type == pa.int64()
+    frame = table.to_pandas()
     assert list(frame.columns) == ZH_HEADERS
-    assert str(frame["在线人数"].dtype) == "int64"
+    frame["时间"] = [t.isoformat() for t in frame["时间"]]
     assert frame.values.tolist() == expected_rows(client, lang="zh")
+
+
+def test_duckdb_reads_the_parquet_time_as_a_timestamp(client, tmp_path):
+    import duckdb
+
+    path = tmp_path / "export.parquet"
+    path.write_bytes(export(client, "parquet", lang="zh").get_data())
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    query = 'SELECT typeof(min("时间")), min("时间") FROM read_parquet(?)'
+    kind, first = con.execute(query, [str(path)]).fetchone()
+    assert kind == "TIMESTAMP WITH TIME ZONE"
+    assert first.timestamp() == T0
 
 
 def test_xlsx_data_sheet_header_format_and_summary_sheet(client):
@@ -148,6 +173,8 @@ def test_xlsx_data_sheet_header_format_and_summary_sheet(client):
     assert rows[0] == list(COLUMNS)
     assert rows[1:] == expected_rows(client)
     assert data["A1"].font.bold and data["A1"].fill.fgColor.rgb.endswith("1B1F29")
+    assert isinstance(data["A2"].value, datetime) and data["A2"].is_date
+    assert data["A2"].number_format == "yyyy-mm-dd hh:mm:ss"
     assert data.freeze_panes == "A2"
     assert data.column_dimensions["A"].width >= 25
     summary = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r and r[0]}
