@@ -6,6 +6,7 @@ Pure: a snapshot in, an HTML string out. Every piece of user text is escaped.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
@@ -14,11 +15,20 @@ from contract.programme import slots
 from dashboard.figures import chart_width
 from dashboard.i18n import Lang, format_number, format_percent, group_digits, text
 from dashboard.methodology import methodology_text
-from dashboard.model import Snapshot, figures_at, stream_series, summarize
+from dashboard.model import Snapshot, StreamSummary, figures_at, stream_series, summarize
 from dashboard.segments import SegmentFigures, peak_segment, segment_figures
 from dashboard.svgcharts import line_chart_svg
 
-__all__ = ["markdown_html", "report_html", "report_range"]
+__all__ = [
+    "Card",
+    "Report",
+    "ReportTable",
+    "build_report",
+    "markdown_html",
+    "render_html",
+    "report_html",
+    "report_range",
+]
 
 _CSS = """
 @page { size: A4; margin: 12mm; }
@@ -129,57 +139,56 @@ def _when(second: int | None, tz: str) -> str:
     return datetime.fromtimestamp(second, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _card(label: str, value: int, lang: Lang, note: str = "") -> str:
-    shown, exact_digits = format_number(value, lang), group_digits(value)
-    exact = f'<div class="exact">{exact_digits}</div>' if shown != exact_digits else ""
-    extra = f'<div class="note">{escape(note)}</div>' if note else ""
-    return (
-        f'<div class="card"><div class="label">{escape(label)}</div>'
-        f'<div class="value">{escape(shown)}</div>{exact}{extra}</div>'
-    )
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A headline number: its label, the number as shown, its exact digits when the shown
+    form is rounded (else empty), and a note."""
+
+    label: str
+    shown: str
+    exact: str
+    note: str = ""
 
 
-def _segment_rows(rows: list[SegmentFigures], tz: str, lang: Lang) -> str:
-    """The per-segment table (empty when the stream has no programme)."""
-    if not rows:
-        return ""
-    heads = [
-        ("segment", ""),
-        ("segment.start", "num"),
-        ("segment.end", "num"),
-        ("peak", "num"),
-        ("peak_at", "num"),
-        ("segment.views_gained", "num"),
-        ("segment.avg_concurrent", "num"),
-    ]
-    header = "".join(f'<th class="{c}">{escape(text(h, lang))}</th>' for h, c in heads)
-    body = "".join(
-        "<tr>"
-        f"<td>{escape(row.segment.display_title(lang))}</td>"
-        f'<td class="num">{escape(_when(row.start, tz)[11:16])}</td>'
-        f'<td class="num">{escape(_when(row.end, tz)[11:16])}</td>'
-        f'<td class="num">{format_number(row.peak, lang)}</td>'
-        f'<td class="num">{escape(_when(row.peak_at, tz)[11:] if row.peak_at else "–")}</td>'
-        f'<td class="num">{format_number(row.views_gained, lang)}</td>'
-        f'<td class="num">{format_number(round(row.average_concurrent), lang)}</td>'
-        "</tr>"
-        for row in rows
-    )
-    return (
-        f"<h2>{escape(text('segments', lang))}</h2>"
-        f'<table id="report-segments"><thead><tr>{header}</tr></thead>'
-        f"<tbody>{body}</tbody></table>"
-    )
+@dataclass(frozen=True, slots=True)
+class ReportTable:
+    """A table of the report: its heading, column heads (label, numeric?), rows, total row."""
+
+    id: str
+    heading: str
+    heads: tuple[tuple[str, bool], ...]
+    rows: tuple[tuple[str, ...], ...]
+    total: tuple[str, ...] | None = None
 
 
-def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str:
-    """The whole report page for a stream, judged at ``now`` (epoch seconds)."""
-    stream = snapshot.stream(stream_id)
-    tz = stream.tz
-    start, end = report_range(snapshot, stream.id, now)
-    summary = summarize(snapshot, stream.id, end, now * 1000)
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Everything the report shows, as text: the HTML, PDF and DOCX files are its views."""
+
+    lang: Lang
+    title: str
+    meta: str
+    cards: tuple[Card, ...]
+    charts: tuple[str, ...]
+    """Inline SVG charts."""
+    tables: tuple[ReportTable, ...]
+    methodology: str
+    """The brief methodology note, as Markdown."""
+
+
+def _card(label: str, value: int, lang: Lang, note: str = "") -> Card:
+    shown, exact = format_number(value, lang), group_digits(value)
+    return Card(label, shown, exact if exact != shown else "", note)
+
+
+def _clock_of(second: int | None, tz: str) -> str:
+    return _when(second, tz)[11:] if second else "–"
+
+
+def _partners_table(snapshot: Snapshot, summary: StreamSummary, lang: Lang) -> ReportTable:
+    tz = summary.stream.tz
     total = summary.total
-    platforms = snapshot.platforms.get(stream.id, {})
+    platforms = snapshot.platforms.get(summary.stream.id, {})
     rows = []
     for p in sorted(summary.partners, key=lambda p: (-p.figures.views, p.id)):
         f = p.figures
@@ -189,38 +198,67 @@ def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str
             else 0
         )
         rows.append(
-            "<tr>"
-            f"<td>{escape(p.display_name(lang))}</td>"
-            f'<td class="num">{format_number(f.peak_concurrent, lang)}</td>'
-            f'<td class="num">{escape(_when(f.peak_at, tz)[11:] if f.peak_at else "–")}</td>'
-            f'<td class="num">{format_number(f.views, lang)}</td>'
-            f'<td class="num">{escape(format_percent(f.views, total.views))}</td>'
-            f'<td class="num">{format_number(f.uniques, lang)}</td>'
-            f'<td class="num">{format_number(at_peak, lang)}</td>'
-            f'<td class="num">{escape(format_percent(at_peak, total.peak_concurrent))}</td>'
-            "</tr>"
+            (
+                p.display_name(lang),
+                format_number(f.peak_concurrent, lang),
+                _clock_of(f.peak_at, tz),
+                format_number(f.views, lang),
+                format_percent(f.views, total.views),
+                format_number(f.uniques, lang),
+                format_number(at_peak, lang),
+                format_percent(at_peak, total.peak_concurrent),
+            )
         )
-    rows.append(
-        '<tr class="total">'
-        f"<td>{escape(text('total', lang))}</td>"
-        f'<td class="num">{format_number(total.peak_concurrent, lang)}</td>'
-        f'<td class="num">{escape(_when(total.peak_at, tz)[11:] if total.peak_at else "–")}</td>'
-        f'<td class="num">{format_number(total.views, lang)}</td><td class="num">100.0%</td>'
-        f'<td class="num">{format_number(total.uniques, lang)}</td>'
-        f'<td class="num">{format_number(total.peak_concurrent, lang)}</td>'
-        '<td class="num">100.0%</td></tr>'
+    heads: tuple[str, ...] = ("partner", "peak", "peak_at", "views", "report.share")
+    heads += ("uniques", "report.at_peak", "report.peak_share")
+    return ReportTable(
+        id="report-partners",
+        heading=text("partners", lang),
+        heads=tuple((text(h, lang), h != "partner") for h in heads),
+        rows=tuple(rows),
+        total=(
+            text("total", lang),
+            format_number(total.peak_concurrent, lang),
+            _clock_of(total.peak_at, tz),
+            format_number(total.views, lang),
+            "100.0%",
+            format_number(total.uniques, lang),
+            format_number(total.peak_concurrent, lang),
+            "100.0%",
+        ),
     )
-    heads = [
-        ("partner", ""),
-        ("peak", "num"),
-        ("peak_at", "num"),
-        ("views", "num"),
-        ("report.share", "num"),
-        ("uniques", "num"),
-        ("report.at_peak", "num"),
-        ("report.peak_share", "num"),
-    ]
-    header = "".join(f'<th class="{c}">{escape(text(h, lang))}</th>' for h, c in heads)
+
+
+def _segments_table(rows: list[SegmentFigures], tz: str, lang: Lang) -> ReportTable:
+    heads: tuple[str, ...] = ("segment", "segment.start", "segment.end", "peak", "peak_at")
+    heads += ("segment.views_gained", "segment.avg_concurrent")
+    return ReportTable(
+        id="report-segments",
+        heading=text("segments", lang),
+        heads=tuple((text(h, lang), h != "segment") for h in heads),
+        rows=tuple(
+            (
+                row.segment.display_title(lang),
+                _when(row.start, tz)[11:16],
+                _when(row.end, tz)[11:16],
+                format_number(row.peak, lang),
+                _clock_of(row.peak_at, tz),
+                format_number(row.views_gained, lang),
+                format_number(round(row.average_concurrent), lang),
+            )
+            for row in rows
+        ),
+    )
+
+
+def build_report(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> Report:
+    """The report of a stream, judged at ``now`` (epoch seconds)."""
+    stream = snapshot.stream(stream_id)
+    tz = stream.tz
+    start, end = report_range(snapshot, stream.id, now)
+    summary = summarize(snapshot, stream.id, end, now * 1000)
+    total = summary.total
+    programme = snapshot.registry.programme(stream.id)
     width = chart_width(max(0, end - start))
     series = stream_series(
         snapshot, stream.id, width=width, start=start, end=end, max_buckets=10**9
@@ -228,61 +266,98 @@ def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str
     seconds = [b.start for b in series.total]
     bands = [
         (slot.start, end + 1 if slot.end is None else slot.end, slot.segment.display_title(lang))
-        for slot in slots(snapshot.registry.programme(stream.id))
+        for slot in slots(programme)
     ]
-    concurrency = line_chart_svg(
-        seconds,
-        [b.peak_concurrent for b in series.total],
-        title=text("chart.title", lang),
-        tz=tz,
-        lang=lang,
-        bands=bands,
+    charts = (
+        line_chart_svg(
+            seconds,
+            [b.peak_concurrent for b in series.total],
+            title=text("chart.title", lang),
+            tz=tz,
+            lang=lang,
+            bands=bands,
+        ),
+        line_chart_svg(
+            seconds,
+            [b.views for b in series.total],
+            title=text("cumulative.title", lang),
+            tz=tz,
+            lang=lang,
+            bands=bands,
+            color="#c2410c",
+        ),
     )
-    cumulative = line_chart_svg(
-        seconds,
-        [b.views for b in series.total],
-        title=text("cumulative.title", lang),
-        tz=tz,
-        lang=lang,
-        bands=bands,
-        color="#c2410c",
-    )
-    programme = snapshot.registry.programme(stream.id)
     at_peak_segment = peak_segment(programme, total.peak_at)
     peak_note = f"{text('peak_at', lang)} {_when(total.peak_at, tz)}"
     if at_peak_segment is not None:
         peak_note += f" · {text('segment', lang)}: {at_peak_segment.display_title(lang)}"
-    per_segment = _segment_rows(
-        segment_figures(snapshot.totals.get(stream.id), programme, end), tz, lang
-    )
-    cards = "".join(
-        [
+    tables = [_partners_table(snapshot, summary, lang)]
+    per_segment = segment_figures(snapshot.totals.get(stream.id), programme, end)
+    if per_segment:
+        tables.append(_segments_table(per_segment, tz, lang))
+    return Report(
+        lang=lang,
+        title=f"{stream.title} · {text('report.title', lang)}",
+        meta=(
+            f"{text('export.from', lang)} {_when(start, tz)} – {_when(end, tz)} ({tz}) · "
+            f"{text('report.generated', lang)} {_when(now, tz)}"
+        ),
+        cards=(
             _card(text("peak", lang), total.peak_concurrent, lang, peak_note),
             _card(text("views", lang), total.views, lang),
             _card(text("uniques", lang), total.uniques, lang),
             _card(text("report.partners_count", lang), len(summary.partners), lang),
-        ]
+        ),
+        charts=charts,
+        tables=tuple(tables),
+        methodology=methodology_text(lang, brief=True),
     )
-    title = f"{stream.title} · {text('report.title', lang)}"
-    meta = (
-        f"{escape(text('export.from', lang))} {escape(_when(start, tz))} – "
-        f"{escape(_when(end, tz))} ({escape(tz)}) · "
-        f"{escape(text('report.generated', lang))} {escape(_when(now, tz))}"
+
+
+def _card_html(card: Card) -> str:
+    exact = f'<div class="exact">{escape(card.exact)}</div>' if card.exact else ""
+    note = f'<div class="note">{escape(card.note)}</div>' if card.note else ""
+    return (
+        f'<div class="card"><div class="label">{escape(card.label)}</div>'
+        f'<div class="value">{escape(card.shown)}</div>{exact}{note}</div>'
     )
-    method = markdown_html(methodology_text(lang, brief=True))
+
+
+def _table_html(table: ReportTable) -> str:
+    def cells(values: tuple[str, ...], tag: str) -> str:
+        return "".join(
+            f'<{tag} class="num">{escape(v)}</{tag}>' if numeric else f"<{tag}>{escape(v)}</{tag}>"
+            for v, (_, numeric) in zip(values, table.heads, strict=True)
+        )
+
+    header = cells(tuple(label for label, _ in table.heads), "th")
+    body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in table.rows)
+    if table.total is not None:
+        body += f'<tr class="total">{cells(table.total, "td")}</tr>'
+    return (
+        f"<h2>{escape(table.heading)}</h2>"
+        f'<table id="{table.id}"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
+    )
+
+
+def render_html(report: Report) -> str:
+    """The report as one self-contained HTML page (print CSS, inline SVG)."""
+    lang = report.lang
     html_lang = "en" if lang == "en" else "zh-CN"
     return (
         f'<!DOCTYPE html><html lang="{html_lang}"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{escape(report.title)}</title><style>{_CSS}</style></head><body>"
         f'<button class="print" onclick="window.print()">{escape(text("report.print", lang))}'
-        f'</button><h1>{escape(title)}</h1><div class="meta">{meta}</div>'
+        f'</button><h1>{escape(report.title)}</h1><div class="meta">{escape(report.meta)}</div>'
         f"<h2>{escape(text('report.headline', lang))}</h2>"
-        f'<div class="cards" id="report-cards">{cards}</div>'
-        f'<div class="charts">{concurrency}{cumulative}</div>'
-        f"<h2>{escape(text('partners', lang))}</h2>"
-        f'<table id="report-partners"><thead><tr>{header}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        f"{per_segment}"
+        f'<div class="cards" id="report-cards">{"".join(map(_card_html, report.cards))}</div>'
+        f'<div class="charts">{"".join(report.charts)}</div>'
+        f"{''.join(map(_table_html, report.tables))}"
         f"<h2>{escape(text('export.methodology', lang))}</h2>"
-        f'<div class="method">{method}</div></body></html>'
+        f'<div class="method">{markdown_html(report.methodology)}</div></body></html>'
     )
+
+
+def report_html(snapshot: Snapshot, stream_id: str, lang: Lang, now: int) -> str:
+    """The whole report page for a stream, judged at ``now`` (epoch seconds)."""
+    return render_html(build_report(snapshot, stream_id, lang, now))
