@@ -98,5 +98,6 @@ def register_agents(app: Any, topics: StreamTopics, runtime: Runtime) -> None:
                 "offsets": {str(p): s.next_offset for p, s in sorted(states.states.items())},
                 "checkpoints": {str(p): o for p, (o, _) in sorted(states.checkpointed.items())},
                 "alerts": runtime.alerts.active,
+                "alerts_pending": runtime.alerts.pending(),
             }
         )

@@ -68,7 +68,10 @@ class AlertDuty:
         for alert in alerts:
             logger.info("alert %s: %s", alert.id, alert.message_en)
             await self._send("alerts", alert_key(alert), encode_alert(alert))
-        self._deliver(self.monitor, alerts, now_ms)
+        try:
+            self._deliver(self.monitor, alerts, now_ms)
+        except Exception:  # the alerts are published; the next owner delivers them
+            logger.exception("queueing alert deliveries failed")
 
     def _deliver(self, monitor: AlertMonitor, alerts: list[Alert], now_ms: int) -> None:
         if self._new_deliverer is None or self._card is None or not monitor.caught_up:
@@ -81,6 +84,12 @@ class AlertDuty:
                 self.deliverer.offer(alert, card(alert, names), (channel,))
         for alert in alerts:
             self.deliverer.offer(alert, card(alert, names))
+
+    def pending(self) -> dict[str, int]:
+        """Alerts waiting for delivery, per channel (empty while not delivering)."""
+        if self.deliverer is None:
+            return {}
+        return {channel: len(q.pending) for channel, q in self.deliverer.queues.items()}
 
     async def stop(self) -> None:
         """Stop the monitor and the deliveries (the next owner delivers what is left)."""

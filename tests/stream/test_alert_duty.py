@@ -217,3 +217,23 @@ async def test_losing_partition_0_stops_the_deliveries_and_regaining_it_reads_th
 def test_a_deliverer_needs_a_card_maker():
     with pytest.raises(ValueError, match="go together"):
         AlertDuty(Monitors(), Sent(), Deliverers())
+
+
+async def test_a_failure_to_queue_deliveries_leaves_the_published_alerts_and_the_duty(caplog):
+    monitor = Monitor()
+    sent = Sent()
+
+    def broken_card(alert, names):
+        raise ValueError("no such zone")
+
+    d = AlertDuty(Monitors(monitor), sent, Deliverers(), broken_card)
+    monitor.raises = [alert(1)]
+    with caplog.at_level(logging.ERROR, logger="stream.alert_duty"):
+        await d.tick(True, T0)
+    assert len(sent.on("alerts")) == 1 and d.active
+    assert "queueing alert deliveries failed" in caplog.text
+
+
+async def test_pending_deliveries_per_channel_for_the_health_page():
+    d = AlertDuty(Monitors(), Sent())
+    assert d.pending() == {}
