@@ -74,7 +74,12 @@ def clock_time(second: int | None, tz: str) -> str:
 def partner_table(summary: StreamSummary, lang: Lang, now_ms: int) -> html.Table:
     """One row per partner: name, concurrent, share, views, uniques, status, event age."""
     heads = ["partner", "concurrent", "share", "views", "uniques", "status", "age"]
-    header = html.Thead(html.Tr([html.Th(text(h, lang)) for h in heads]))
+    numeric = {"concurrent", "share", "views", "uniques", "age"}
+    header = html.Thead(
+        html.Tr(
+            [html.Th(text(h, lang), className="lt-num" if h in numeric else None) for h in heads]
+        )
+    )
     total = summary.total.concurrent
     rows = []
     ordered = sorted(summary.partners, key=lambda p: (-p.figures.concurrent, p.id))

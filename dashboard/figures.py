@@ -193,7 +193,17 @@ def _series_figure(
         uirevision="keep",
     )
     if dark:
-        fig.update_layout(paper_bgcolor="#05070d", plot_bgcolor="#05070d", font={"size": 20})
+        # Spelled out: the figure goes to the browser with the template's name only, and
+        # plotly.js alone would draw dark grey text on the dark wall.
+        grid = {"gridcolor": "#1f2740", "linecolor": "#2a3350", "zerolinecolor": "#2a3350"}
+        fig.update_layout(
+            paper_bgcolor="#05070d",
+            plot_bgcolor="#05070d",
+            font={"size": 20, "color": "#c9d3e8"},
+            title_font={"size": 30, "color": "#f2f5fb"},
+            xaxis=grid,
+            yaxis=grid,
+        )
     if frame.empty:
         fig.add_annotation(text=text("no_data", lang), showarrow=False, font={"size": 18})
     return fig

@@ -48,6 +48,7 @@ def test_empty_frame_gives_an_annotated_empty_chart():
     assert len(fig.data) == 0
     assert fig.layout.annotations[0].text == "暂无数据"
     assert fig.layout.paper_bgcolor == "#05070d"
+    assert fig.to_plotly_json()["layout"]["font"]["color"] == "#c9d3e8"  # light on the wall
 
 
 def test_chart_width_keeps_points_bounded():
