@@ -91,3 +91,12 @@ def test_an_empty_chart_has_its_axis_and_a_dash_but_no_line():
 def test_the_colour_is_escaped_too():
     svg = line_chart_svg([T0], [1], title="t", tz="UTC", color='"><script>')
     assert "<script>" not in svg and "&quot;&gt;&lt;script&gt;" in svg
+
+
+def test_y_ticks_follow_the_number_rule_of_the_language():
+    values = [0, 1_032_000]
+    zh = line_chart_svg([T0, T0 + 60], values, title="", tz="UTC", lang="zh")
+    en = line_chart_svg([T0, T0 + 60], values, title="", tz="UTC", lang="en")
+    ticks = re.compile(r'class="lt-svg-tick"[^>]*>([^<]+)<')
+    assert ticks.findall(zh)[:3] == ["0", "100万", "200万"]
+    assert ticks.findall(en)[:3] == ["0", "1M", "2M"]
