@@ -222,6 +222,31 @@ def register_api(
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    def report_file(stream: str, kind: str) -> flask.Response:
+        from dashboard.report import build_report
+        from dashboard.report_files import DOCX_TYPE, PDF_TYPE, report_docx, report_pdf
+
+        lang = _choice("lang", "zh", ("zh", "en"))
+        snapshot = data.snapshot()
+        found = snapshot.stream(stream)
+        now = int(clock())
+        with limits.slot(_holder()):
+            built = build_report(snapshot, found.id, lang_of(lang), now)
+            body = report_pdf(built) if kind == "pdf" else report_docx(built)
+        response = flask.Response(body, mimetype=PDF_TYPE if kind == "pdf" else DOCX_TYPE)
+        stamp = time.strftime("%Y%m%d-%H%M", time.gmtime(now))
+        safe = re.sub(r"[^A-Za-z0-9_-]", "_", found.id)
+        name = f"livetally_{safe}_report_{lang}_{stamp}Z.{kind}"
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def report_pdf_route(stream: str) -> flask.Response:
+        return report_file(stream, "pdf")
+
+    def report_docx_route(stream: str) -> flask.Response:
+        return report_file(stream, "docx")
+
     def alerts(stream: str) -> flask.Response:
         found = data.snapshot().stream(stream)
         raw = flask.request.args.get("limit", "100")
@@ -246,6 +271,12 @@ def register_api(
     server.add_url_rule("/api/v1/streams/<stream>/series", "livetally_series", series)
     server.add_url_rule("/api/v1/streams/<stream>/export", "livetally_export", export)
     server.add_url_rule("/api/v1/streams/<stream>/report", "livetally_report", report)
+    server.add_url_rule(
+        "/api/v1/streams/<stream>/report.pdf", "livetally_report_pdf", report_pdf_route
+    )
+    server.add_url_rule(
+        "/api/v1/streams/<stream>/report.docx", "livetally_report_docx", report_docx_route
+    )
     server.add_url_rule("/api/v1/streams/<stream>/alerts", "livetally_alerts", alerts)
     server.add_url_rule("/api/v1/streams/<stream>/segments", "livetally_segments", segments)
     server.add_url_rule("/api/<path:rest>", "livetally_api_404", unknown_api)

@@ -6,6 +6,7 @@ __all__ = [
     "BadParameter",
     "Conflict",
     "DashboardError",
+    "FontMissing",
     "Forbidden",
     "NotAuthorized",
     "RegistryUnavailable",
@@ -54,6 +55,13 @@ class RegistryUnavailable(DashboardError):
 
     status = 503
     title = "Registry not writable"
+
+
+class FontMissing(DashboardError):
+    """The server cannot render Chinese text into a file: no CJK font is installed."""
+
+    status = 503
+    title = "Font missing"
 
 
 class NotAuthorized(DashboardError):

@@ -93,6 +93,8 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "export.to": ("结束", "To"),
     "export.resolution": ("时间粒度", "Resolution"),
     "export.peak_segment": ("峰值时的节目", "Segment at the peak"),
+    "export.report_pdf": ("报告 PDF", "Report (PDF)"),
+    "export.report_docx": ("报告 Word", "Report (Word)"),
     "segment": ("节目", "Segment"),
     "segments": ("节目单", "Programme"),
     "segment.none": ("尚无节目单", "No programme yet"),

@@ -32,12 +32,15 @@ __all__ = [
 
 _CSS = """
 @page { size: A4; margin: 12mm; }
-body { font-family: "PingFang SC", "Noto Sans CJK SC", "Microsoft YaHei", system-ui, sans-serif;
-       color: #1b1f29; margin: 0 auto; max-width: 190mm; font-size: 10pt; }
+body { font-family: "PingFang SC", "Noto Sans CJK SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
+       system-ui, sans-serif; color: #1b1f29; margin: 0 auto; max-width: 186mm;
+       font-size: 10pt; }
 h1 { font-size: 17pt; margin: 0 0 2mm; } h2 { font-size: 11.5pt; margin: 4mm 0 1.5mm; }
 .meta { color: #5b6478; font-size: 8.5pt; }
-.cards { display: grid; grid-template-columns: repeat(4, 1fr); gap: 3mm; margin: 3mm 0; }
-.card { border: 1px solid #d8dce5; border-radius: 2mm; padding: 2mm 3mm; }
+.cards { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 3mm;
+         margin: 3mm 0; }
+.card { border: 1px solid #d8dce5; border-radius: 2mm; padding: 2mm 3mm; min-width: 0;
+        overflow-wrap: anywhere; }
 .card .label { color: #5b6478; font-size: 8.5pt; }
 .card .value { font-size: 17pt; font-weight: 700; font-variant-numeric: tabular-nums; }
 .card .exact, .card .note { font-size: 8pt; color: #5b6478; }
@@ -45,7 +48,8 @@ table { width: 100%; border-collapse: collapse; font-size: 8.5pt; }
 th, td { padding: 0.8mm 1.5mm; border-bottom: 1px solid #e6e8ee; text-align: left; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: 700; border-top: 1.5px solid #1b1f29; }
-.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 3mm; }
+.charts { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 3mm; }
+@media print { .charts { grid-template-columns: minmax(0, 1fr); } }
 .lt-svg-chart { width: 100%; height: auto; }
 .lt-svg-title { font-size: 14px; font-weight: 700; fill: #1b1f29; }
 .lt-svg-tick { font-size: 11px; fill: #5b6478; }

@@ -30,6 +30,11 @@ def nice_ceiling(value: float) -> int:
 
 
 _BANDS = ("#2563eb", "#f59e0b")
+# Text styles as SVG attributes too: a renderer that does not apply the page's CSS to
+# inline SVG (WeasyPrint, for the PDF) would otherwise draw every label at 16 px.
+_TITLE = 'font-size="14" font-weight="700" fill="#1b1f29"'
+_TICK = 'font-size="11" fill="#5b6478"'
+_BAND_LABEL = 'font-size="9" fill="#5b6478"'
 _LABEL_PX = 9.0
 """Width of a CJK character of a band label (Latin letters count half)."""
 
@@ -76,7 +81,7 @@ def line_chart_svg(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" '
         f'class="lt-svg-chart" role="img" aria-label="{escape(title)}">',
-        f'<text x="{_LEFT}" y="18" class="lt-svg-title">{escape(title)}</text>',
+        f'<text x="{_LEFT}" y="18" class="lt-svg-title" {_TITLE}>{escape(title)}</text>',
     ]
     top = nice_ceiling(max(values, default=0))
     fractions = (0.0, 0.5, 1.0)
@@ -84,11 +89,12 @@ def line_chart_svg(
     for fraction, label in zip(fractions, labels, strict=True):
         y = _TOP + plot_h * (1 - fraction)
         parts.append(
-            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_W - _RIGHT}" y2="{y:.1f}" class="lt-svg-grid"/>'
+            f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_W - _RIGHT}" y2="{y:.1f}" '
+            'class="lt-svg-grid" stroke="#e6e8ee"/>'
         )
         parts.append(
             f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
-            f'class="lt-svg-tick">{escape(label)}</text>'
+            f'class="lt-svg-tick" {_TICK}>{escape(label)}</text>'
         )
     if not seconds:
         parts.append(f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle">–</text></svg>')
@@ -115,7 +121,7 @@ def line_chart_svg(
         shown = _fit(label, x1 - x0 - 4)
         if shown:
             parts.append(
-                f'<text x="{x0 + 2:.1f}" y="{_TOP + 10}" class="lt-svg-band-label">'
+                f'<text x="{x0 + 2:.1f}" y="{_TOP + 10}" class="lt-svg-band-label" {_BAND_LABEL}>'
                 f"{escape(shown)}</text>"
             )
     points: list[tuple[float, float]] = []
@@ -135,7 +141,7 @@ def line_chart_svg(
     for second, anchor in ((first, "start"), (first + span // 2, "middle"), (last, "end")):
         parts.append(
             f'<text x="{x_of(second):.1f}" y="{_H - 10}" text-anchor="{anchor}" '
-            f'class="lt-svg-tick">{escape(_clock(second, tz))}</text>'
+            f'class="lt-svg-tick" {_TICK}>{escape(_clock(second, tz))}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -73,6 +73,8 @@ def layout(**_query: str) -> html.Div:
                 [
                     html.A(id="exports-download", className="lt-button", download=""),
                     html.A(id="exports-report", className="lt-button", target="_blank"),
+                    html.A(id="exports-report-pdf", className="lt-button", download=""),
+                    html.A(id="exports-report-docx", className="lt-button", download=""),
                 ],
                 className="lt-actions",
             ),
@@ -134,6 +136,10 @@ def refresh_exports(
         download,
         text("export.report", lang),
         report,
+        text("export.report_pdf", lang),
+        report.replace("/report?", "/report.pdf?", 1),
+        text("export.report_docx", lang),
+        report.replace("/report?", "/report.docx?", 1),
     )
 
 
@@ -145,6 +151,10 @@ callback(
     Output("exports-download", "href"),
     Output("exports-report", "children"),
     Output("exports-report", "href"),
+    Output("exports-report-pdf", "children"),
+    Output("exports-report-pdf", "href"),
+    Output("exports-report-docx", "children"),
+    Output("exports-report-docx", "href"),
     Input("app-stream", "data"),
     Input("app-lang", "data"),
     Input("exports-resolution", "value"),

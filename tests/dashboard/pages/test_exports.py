@@ -32,7 +32,7 @@ def query(url):
 def test_refresh_exports_in_chinese_with_defaults(exports):
     page, _ = exports
     out = page.refresh_exports(None, "zh", None, None, None, None, None)
-    assert len(out) == 11
+    assert len(out) == 15
     assert out[0] == "数据导出 · 成都第八届社区邻里节"
     assert list(out[1:6]) == ZH_LABELS
     assert out[6].startswith("时间可留空")
@@ -41,6 +41,10 @@ def test_refresh_exports_in_chinese_with_defaults(exports):
         f"{BASE}/export?format=csv&resolution=1m&lang=zh",
         "打开赛后报告",
         f"{BASE}/report?lang=zh",
+        "报告 PDF",
+        f"{BASE}/report.pdf?lang=zh",
+        "报告 Word",
+        f"{BASE}/report.docx?lang=zh",
     )
 
 
@@ -153,6 +157,10 @@ def update_body(inputs):
         ("exports-download", "href"),
         ("exports-report", "children"),
         ("exports-report", "href"),
+        ("exports-report-pdf", "children"),
+        ("exports-report-pdf", "href"),
+        ("exports-report-docx", "children"),
+        ("exports-report-docx", "href"),
     ]
     ids = [
         ("app-stream", "data"),
