@@ -44,6 +44,8 @@ class Deliverer:
         timeout_s: float = _TIMEOUT_S,
         backoff: tuple[int, ...] = BACKOFF_MS,
     ) -> None:
+        # httpx logs every request's URL at INFO, and a bot's URL holds its key or token.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         self._sinks = {sink.channel: sink for sink in sinks}
         self.queues = {channel: DeliveryQueue(channel, backoff=backoff) for channel in self._sinks}
         self._send = send

@@ -191,6 +191,10 @@ def test_alerts_reach_every_bot_natively_signed_and_named_exactly_once(
     for bot in bots:
         assert len(milestones(standins[bot])) == 2, bot  # not again after the restart
 
+    logs = (stack.logs / "worker.log").read_text(errors="replace")
+    assert "standin-key" not in logs and "standin-token" not in logs  # the bots' credentials
+    assert "delivered after" in logs
+
     records = delivery_records(stack)
     outcomes = {(d["channel"], d["alert_id"].split("/")[0]) for d in records}
     assert {c for c, kind in outcomes if kind == "milestone"} == {*bots, "webhook"}
