@@ -30,6 +30,9 @@ SCREEN = {"width": 1920, "height": 1080}
 WALL = {"width": 3840, "height": 2160}
 HISTORY_S = 900
 """Seconds of reports posted before the tests look (15 minutes of the evening)."""
+CHARTS = {**CHART_PARTS, "segment title": ".annotation"}
+"""Plotly's parts and the programme's segment titles."""
+PROGRAMME = [("开幕式", "Opening"), ("社区舞蹈", "Community dance"), ("邻里合唱", "Choir")]
 
 
 def audience(t: float) -> int:
@@ -100,8 +103,11 @@ def carnival(stack: Stack) -> Iterator[dict[str, Any]]:
         )  # fmt: skip
         keys[p.id] = out.stdout.strip().splitlines()[-1]
     token = stack.cli("token", "create", "--role", "viewer").stdout.strip().splitlines()[-1]
-    time.sleep(5.5)  # ingest and the worker pick up the registry
     feeder = Feeder(stack, keys)
+    for i, (zh, en) in enumerate(PROGRAMME):  # bands and their titles on every chart
+        start = str(feeder.start_ms + i * HISTORY_S * 1000 // len(PROGRAMME))
+        stack.cli("segment", "add", STREAM, "--start", start, "--title", zh, "--title-en", en)
+    time.sleep(5.5)  # ingest and the worker pick up the registry
     feeder.history()
     feeder.post([int(time.time() * 1000)])
     deadline = time.monotonic() + 60
@@ -190,7 +196,7 @@ LIVE_PARTS = {
     "page title": "#live-title",
     "peak time": "#live-total-peak-at",
     "nav item": ".lt-nav > *",
-    **CHART_PARTS,
+    **CHARTS,
 }
 
 
@@ -204,7 +210,9 @@ def test_the_live_page_fits_a_phone(stack: Stack, carnival, browser, tmp_path, l
     wait_for_charts(page, 2 * (len(PARTNERS) + 1))
     assert_fits_width(page)
     found = assert_no_overlaps(page, LIVE_PARTS)
-    assert {"card", "peak time", "chart title", "legend", "y tick"} <= set(found["names"])
+    assert {"card", "peak time", "chart title", "legend", "y tick", "segment title"} <= set(
+        found["names"]
+    )
     # The navigation wraps inside the screen; the partners are a list of one-line rows.
     nav = page.evaluate(
         "() => [...document.querySelectorAll('.lt-nav > *')].filter((el) => el.offsetParent)"
@@ -268,7 +276,7 @@ SCREEN_PARTS = {
     "card value": ".lt-screen-value",
     "peak time": "#screen-peak-at",
     "partner": ".lt-chip",
-    **CHART_PARTS,
+    **CHARTS,
 }
 
 
