@@ -27,6 +27,7 @@ __all__ = [
     "Partner",
     "PartnerRevoked",
     "Registry",
+    "ROLES",
     "RegistryError",
     "Role",
     "Segment",
@@ -39,7 +40,10 @@ __all__ = [
     "validate_id",
 ]
 
-Role = Literal["viewer", "admin"]
+Role = Literal["viewer", "admin", "public"]
+ROLES: tuple[Role, ...] = ("viewer", "admin", "public")
+"""Token roles: ``viewer`` reads the dashboard and API, ``admin`` also manages the registry,
+``public`` reads only one stream's public live counter (``/api/v1/public/live``, ``/embed``)."""
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -176,6 +180,21 @@ class Token:
     """Epoch milliseconds after which the token is refused like a revoked one (0: never)."""
     created_at: int = 0
     """Epoch milliseconds of its creation (0 for tokens made before this was recorded)."""
+    streams: tuple[str, ...] = ()
+    """The streams it may read (empty: every stream); a public token names exactly one."""
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise RegistryError(f"token role must be one of {', '.join(ROLES)}")
+        if isinstance(self.streams, str) or not isinstance(self.streams, tuple | list):
+            raise RegistryError("a token's streams must be a list of stream ids")
+        object.__setattr__(self, "streams", tuple(self.streams))  # JSON gives a list
+        for stream in self.streams:
+            validate_id("stream", stream)
+        if self.role == "public" and len(self.streams) != 1:
+            raise RegistryError("a public token is for exactly one stream")
+        if self.role != "public" and self.streams:
+            raise RegistryError("only a public token is limited to a stream")
 
     def active(self, now_ms: int) -> bool:
         """Whether the token may be used at ``now_ms``: not revoked and not expired."""

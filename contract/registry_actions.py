@@ -19,6 +19,7 @@ from contract.registry import (
     DEFAULT_SESSION_TIMEOUT_S,
     DEFAULT_TZ,
     MAX_SEGMENTS,
+    ROLES,
     AlreadyRegistered,
     NotRegistered,
     Partner,
@@ -232,6 +233,8 @@ def create_token(
     *,
     name: str = "",
     expires: str = "",
+    streams: tuple[str, ...] = (),
+    registry: Registry | None = None,
     now_ms: int | None = None,
     token_id: str | None = None,
     secret: str | None = None,
@@ -239,10 +242,19 @@ def create_token(
     """A new dashboard token record and its secret.
 
     ``expires`` is a duration (``90s``, ``30m``, ``12h``, ``7d``) from ``now_ms``; empty
-    for a token that lasts until it is revoked.
+    for a token that lasts until it is revoked. A ``public`` token reads one stream's live
+    counter only: ``streams`` names it, and it must be registered in ``registry`` (when
+    given).
     """
-    if role not in ("viewer", "admin"):
-        raise RegistryError("token role must be viewer or admin")
+    if role not in ROLES:
+        raise RegistryError(f"token role must be one of {', '.join(ROLES)}")
+    if role == "public" and len(streams) != 1:
+        raise RegistryError("a public token needs exactly one --stream")
+    if role != "public" and streams:
+        raise RegistryError("only a public token is limited to a stream (--role public)")
+    if registry is not None:
+        for stream_id in streams:
+            stream_of(registry, stream_id)
     now = _now(now_ms)
     expires_at = 0
     if expires.strip():
@@ -253,11 +265,12 @@ def create_token(
     value = new_secret(TOKEN_PREFIX) if secret is None else secret
     token = Token(
         id=secrets.token_hex(4) if token_id is None else token_id,
-        role="admin" if role == "admin" else "viewer",
+        role=next(r for r in ROLES if r == role),
         name=name.strip(),
         token_hash=hash_secret(value),
         expires_at=expires_at,
         created_at=now,
+        streams=tuple(streams),
     )
     return token, value
 

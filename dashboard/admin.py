@@ -16,12 +16,14 @@ import flask
 import orjson
 
 from contract import registry_actions
+from contract.durations import parse_duration
 from contract.instants import parse_second, rfc3339
 from contract.programme import slots
 from contract.registry import (
     DEFAULT_KEY_GRACE_S,
     DEFAULT_RATE,
     DEFAULT_SESSION_TIMEOUT_S,
+    ROLES,
     AlreadyRegistered,
     Clash,
     NotRegistered,
@@ -137,6 +139,7 @@ def token_json(token: Token) -> dict[str, Any]:
         "name": token.name,
         "revoked": token.revoked,
         "expires_at": token.expires_at or None,
+        "streams": list(token.streams),
         "active": token.active(int(time.time() * 1000)),
     }
 
@@ -325,16 +328,31 @@ class AdminActions:
     def create_token(self, fields: Mapping[str, Any]) -> tuple[Token, str]:
         """Create a dashboard token; return it and its secret (the only time it is shown)."""
         role = fields.get("role")
-        if role not in ("viewer", "admin"):
-            raise BadParameter("role", "must be viewer or admin")
+        if role not in ROLES:
+            raise BadParameter("role", f"must be one of {', '.join(ROLES)}")
         expires = fields.get("expires", "")
         if not isinstance(expires, str):
             raise BadParameter("expires", "must be a duration such as 90s, 30m, 12h or 7d")
         name = _name(fields, "name", required=False)
-        try:
-            token, secret = registry_actions.create_token(role, name=name, expires=expires)
-        except RegistryError as exc:
-            raise BadParameter("expires", str(exc)) from None
+        stream = fields.get("stream") or None
+        if stream is not None and not isinstance(stream, str):
+            raise BadParameter("stream", "must be a stream id")
+        if role == "public" and stream is None:
+            raise BadParameter("stream", "is required for a public token (the stream it reads)")
+        if role != "public" and stream is not None:
+            raise BadParameter("stream", "is only for a public token")
+        with _refusals("stream", stream or ""):
+            try:
+                parse_duration(expires) if expires.strip() else None
+            except ValueError as exc:
+                raise BadParameter("expires", str(exc)) from None
+            token, secret = registry_actions.create_token(
+                role,
+                name=name,
+                expires=expires,
+                streams=() if stream is None else (stream,),
+                registry=self._snapshot(),
+            )
         self._write(token)
         return token, secret
 

@@ -180,6 +180,8 @@ def install_auth(
         token = registry().token_for(secret, now) if 0 < len(secret) <= 200 else None
         if token is None:
             return signin_page(401, text("signin.invalid", _page_lang(request)))
+        if token.role == "public":
+            return _forbid(_PUBLIC_ONLY)
         return start_session(token, safe_next(request.form.get("next")), now)
 
     server.add_url_rule(SIGNIN_PATH, "livetally_signin", sign_in, methods=["GET", "POST"])
@@ -216,6 +218,8 @@ def install_auth(
             token = registry().token_for(link_token, now) if len(link_token) <= 200 else None
             if token is None:
                 return signin_page(401, text("signin.invalid", _page_lang(request)))
+            if token.role == "public":
+                return _forbid(_PUBLIC_ONLY)
             return start_session(token, _without_token(request.path, request), now)
         bearer = bearer_token(request.headers.get("Authorization"))
         if bearer is not None:
@@ -235,6 +239,8 @@ def install_auth(
                     "send 'Authorization: Bearer <token>', or sign in at /signin "
                     "(or open a page once with ?token=<token>)"
                 )
+        if token.role == "public":
+            return _forbid(_PUBLIC_ONLY)
         if is_admin_path(request.path) and token.role != "admin":
             return _forbid("this needs an admin token")
         if (
@@ -252,6 +258,12 @@ def install_auth(
 
     server.before_request(check_token)
     server.after_request(renew)
+
+
+_PUBLIC_ONLY = (
+    "a public token reads only its stream's public live counter "
+    "(/api/v1/public/live and /embed, on the public port)"
+)
 
 
 def _refuse(detail: str) -> flask.Response:

@@ -182,6 +182,7 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "admin.create_token": ("创建令牌", "Create a token"),
     "admin.role": ("角色", "Role"),
     "admin.token_name": ("备注", "Label"),
+    "admin.token_stream": ("直播（公开令牌）", "Stream (public token)"),
     "admin.token_expires": (
         "有效期(如 7d、12h，留空为长期)",
         "Expires after (e.g. 7d, 12h; empty: never)",

@@ -17,6 +17,7 @@ from contract.registry import (
     DEFAULT_RATE,
     DEFAULT_SESSION_TIMEOUT_S,
     DEFAULT_TZ,
+    ROLES,
     AlreadyRegistered,
     Clash,
     NotRegistered,
@@ -275,14 +276,26 @@ def _stream_update(args: argparse.Namespace, registry: Registry) -> Change:
     return Change(stream, [f"updated stream {stream.id}: {stream.title} ({stream.tz})"])
 
 
-def _token_create(args: argparse.Namespace, _registry: Registry) -> Change:
-    if args.role not in ("viewer", "admin"):
-        raise InvalidRegistration("token role must be viewer or admin")
-    try:
-        token, secret = actions.create_token(args.role, name=args.name, expires=args.expires or "")
-    except RegistryError as exc:
-        raise InvalidRegistration(f"--expires: {exc}") from None
+def _token_create(args: argparse.Namespace, registry: Registry) -> Change:
+    streams = tuple(getattr(args, "stream", None) or ())
+    with _registration():
+        if args.role not in ROLES:
+            raise RegistryError(f"token role must be one of {', '.join(ROLES)}")
+        if args.expires:
+            try:
+                parse_duration(args.expires)
+            except ValueError as exc:
+                raise RegistryError(f"--expires: {exc}") from None
+        token, secret = actions.create_token(
+            args.role,
+            name=args.name,
+            expires=args.expires or "",
+            streams=streams,
+            registry=registry,
+        )
     label = f" ({token.name})" if token.name else ""
+    if token.streams:
+        label += f" for stream {', '.join(token.streams)}"
     until = f", expires {instant_text(token.expires_at)}" if token.expires_at else ""
     return Change(
         token,

@@ -14,6 +14,7 @@ from contract.registry import (
     DEFAULT_RATE,
     DEFAULT_SESSION_TIMEOUT_S,
     DEFAULT_TZ,
+    ROLES,
 )
 from contract.settings import Settings, SettingsError
 from livetally import __version__
@@ -268,8 +269,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="dashboard/API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
-    token_create = token_sub.add_parser("create", help="create a token; prints it as the last line")
-    token_create.add_argument("--role", choices=("viewer", "admin"), required=True)
+    token_create = token_sub.add_parser(
+        "create",
+        help="create a token; prints it as the last line",
+        epilog=_examples(
+            "livetally token create --role viewer --name wall --expires 2d",
+            "livetally token create --role public --stream carnival-2024 --name 四川新闻网",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    token_create.add_argument(
+        "--role",
+        choices=ROLES,
+        required=True,
+        help="viewer: the dashboard and API; admin: also /admin; public: only one stream's "
+        "public live counter (/api/v1/public/live, /embed), needs --stream",
+    )
+    token_create.add_argument(
+        "--stream",
+        action="append",
+        metavar="ID",
+        help="the stream a public token reads",
+    )
     token_create.add_argument("--name", default="")
     token_create.add_argument(
         "--expires",

@@ -56,8 +56,9 @@ def format_tokens(tokens: Iterable[Token], now_ms: int) -> str:
             state = "expired"
         else:
             state = "active"
+        role = f"{t.role} ({', '.join(t.streams)})" if t.streams else t.role
         rows.append(
-            (t.id, t.role, t.name, state, instant_text(t.created_at), instant_text(t.expires_at))
+            (t.id, role, t.name, state, instant_text(t.created_at), instant_text(t.expires_at))
         )
     if not rows:
         return "no tokens created"

@@ -15,7 +15,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from contract.programme import slots
-from contract.registry import Token
+from contract.registry import ROLES, Token
 from dashboard.admin import AdminActions, current_admin
 from dashboard.auth import current_role
 from dashboard.exceptions import DashboardError
@@ -99,10 +99,19 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                             html.Span(text("admin.role", page_lang), className="lt-field-label"),
                             dcc.RadioItems(
                                 id="admin-token-role",
-                                options=["viewer", "admin"],
+                                options=list(ROLES),
                                 value="viewer",
                                 inline=True,
                             ),
+                        ],
+                        className="lt-field",
+                    ),
+                    html.Label(
+                        [
+                            html.Span(
+                                text("admin.token_stream", page_lang), className="lt-field-label"
+                            ),
+                            dcc.Dropdown(id="admin-token-stream", className="lt-choice"),
                         ],
                         className="lt-field",
                     ),
@@ -254,16 +263,18 @@ def create_token(
     role: str | None,
     name: str | None,
     expires: str | None,
+    stream: str | None,
     lang_value: object,
 ) -> Any:
-    """Create a token and show it once."""
+    """Create a token and show it once (a public one for the chosen stream)."""
     if not clicks:
         raise PreventUpdate
     actions = _guard()
+    fields = {"role": role or "viewer", "name": name or "", "expires": expires or ""}
+    if role == "public":
+        fields["stream"] = stream or ""
     try:
-        _, secret = actions.create_token(
-            {"role": role or "viewer", "name": name or "", "expires": expires or ""}
-        )
+        _, secret = actions.create_token(fields)
     except DashboardError as exc:
         return _error(exc)
     return _secret("admin.token_once", secret, lang_of(lang_value), "admin-new-token")
@@ -369,7 +380,7 @@ def programme_lists(
     segment_options = [
         {"label": f"{seg.id} · {seg.display_title(lang)}", "value": seg.id} for seg in programme
     ]
-    return stream_options, chosen, table, segment_options, new_signature
+    return stream_options, stream_options, chosen, table, segment_options, new_signature
 
 
 def _local(second: int, tz: str) -> str:
@@ -484,8 +495,9 @@ callback(
     State("admin-token-role", "value"),
     State("admin-token-name", "value"),
     State("admin-token-expires", "value"),
+    State("admin-token-stream", "value"),
     State("app-lang", "data"),
-)(checked(create_token, count, text_field, text_field, text_field, raw))
+)(checked(create_token, count, text_field, text_field, text_field, ident, raw))
 callback(
     Output("admin-token-result", "children", allow_duplicate=True),
     Input("admin-token-revoke", "n_clicks"),
@@ -523,6 +535,7 @@ callback(
 )(checked(remove_segment, count, ident, ident, raw))
 callback(
     Output("admin-segment-stream", "options"),
+    Output("admin-token-stream", "options"),
     Output("admin-segment-stream", "value"),
     Output("admin-segments", "children"),
     Output("admin-segment-choice", "options"),

@@ -206,7 +206,7 @@ def test_tokens_are_created_with_an_expiry_and_revoked():
     assert actions.revoke_token(registry, token.id).revoked
     with pytest.raises(NotRegistered, match="token"):
         actions.revoke_token(registry, "nope")
-    with pytest.raises(RegistryError, match="viewer or admin"):
+    with pytest.raises(RegistryError, match="one of viewer, admin, public"):
         actions.create_token("root")
     with pytest.raises(RegistryError, match="90s, 30m"):
         actions.create_token("admin", expires="forever")

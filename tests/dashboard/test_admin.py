@@ -341,3 +341,29 @@ def test_the_summary_names_the_segment_on_at_its_second(client):
         "/api/v1/streams/carnival/summary?at=2024-12-21T18:59:59%2B08:00", headers=VIEWER
     ).json
     assert before["segment"] is None
+
+
+def test_admin_creates_a_public_token_for_one_stream_which_the_dashboard_refuses(client, setup):
+    _, store = setup
+    made = client.post(
+        "/api/v1/admin/tokens",
+        headers=ADMIN,
+        json={"role": "public", "stream": "carnival", "name": "四川新闻网"},
+    )
+    assert made.status_code == 201, made.json
+    assert made.json["token"]["streams"] == ["carnival"]
+    public = {"Authorization": f"Bearer {made.json['secret']}"}
+    for path in ("/api/v1/streams", "/api/v1/streams/carnival/summary", "/", "/screen"):
+        refused = client.get(path, headers=public)
+        assert refused.status_code == 403, path
+        assert "public live counter" in refused.json["detail"]
+    link = client.get(f"/?token={made.json['secret']}")
+    assert link.status_code == 403 and "Set-Cookie" not in link.headers  # no session either
+    for body, names in (
+        ({"role": "public"}, "required for a public token"),
+        ({"role": "viewer", "stream": "carnival"}, "only for a public token"),
+        ({"role": "public", "stream": "nope"}, "no stream"),
+        ({"role": "public", "stream": ["carnival"]}, "must be a stream id"),
+    ):
+        response = client.post("/api/v1/admin/tokens", headers=ADMIN, json=body)
+        assert response.status_code in (400, 404) and names in response.json["detail"], body

@@ -13,6 +13,7 @@ from dashboard.exceptions import (
     BadParameter,
     Conflict,
     DashboardError,
+    FontMissing,
     Forbidden,
     NotAuthorized,
     RegistryUnavailable,
@@ -31,6 +32,7 @@ ERRORS = [
         "parameter 'from' is not a time",
     ),
     (RegistryUnavailable("kafka refused"), 503, "Registry not writable", "kafka refused"),
+    (FontMissing("no CJK font"), 503, "Font missing", "no CJK font"),
     (NotAuthorized("no token"), 401, "Not authorized", "no token"),
     (Forbidden("needs admin"), 403, "Forbidden", "needs admin"),
     (

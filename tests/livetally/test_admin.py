@@ -64,7 +64,7 @@ def test_build_token_keeps_role_and_hash(role):
 
 
 def test_build_token_refuses_unknown_role():
-    with pytest.raises(admin.InvalidRegistration, match="viewer or admin"):
+    with pytest.raises(admin.InvalidRegistration, match="one of viewer, admin, public"):
         admin.build_token("root", secret="s", token_id="x")
 
 
@@ -510,3 +510,32 @@ def test_segment_add_replace_changes_it_in_place(memory, capsys):
     assert out[0].startswith("replaced segment opening")
     (segment,) = memory.load().programme("carnival")
     assert segment.start == 1734779100
+
+
+def test_a_public_token_is_for_one_registered_stream(memory, capsys):
+    _carnival(memory, capsys)
+    out = _cli(
+        memory,
+        capsys,
+        "token",
+        "create",
+        "--role",
+        "public",
+        "--stream",
+        "carnival",
+        "--name",
+        "四川新闻网",
+    )
+    assert out[0].startswith("created public token ") and "for stream carnival" in out[0]
+    registry = memory.load()
+    (token,) = registry.tokens.values()
+    assert (token.role, token.streams) == ("public", ("carnival",))
+    assert registry.token_for(out[-1], token.created_at) == token
+    listed = _cli(memory, capsys, "token", "list")
+    assert "public (carnival)" in listed[1]
+    with pytest.raises(admin.InvalidRegistration, match="exactly one --stream"):
+        _cli(memory, capsys, "token", "create", "--role", "public")
+    with pytest.raises(admin.InvalidRegistration, match="only a public token"):
+        _cli(memory, capsys, "token", "create", "--role", "viewer", "--stream", "carnival")
+    with pytest.raises(admin.UnknownItem, match="no stream with id 'nope'"):
+        _cli(memory, capsys, "token", "create", "--role", "public", "--stream", "nope")

@@ -29,14 +29,14 @@ def test_admin_page_callbacks_show_the_key_once_and_refuse_viewers(setup):
         assert "p9" in repr(tables) and key not in repr(tables)
         error = admin_page.add_partner(2, "p9", "again", "", "sessions", "30", "en")
         assert "already registered" in error.children
-        token = admin_page.create_token(1, "admin", "desk", "7d", "zh")
+        token = admin_page.create_token(1, "admin", "desk", "7d", None, "zh")
         secret = token.children[1].children
         now = int(time.time() * 1000)
         made = store.registry().token_for(secret, now)
         assert made is not None and made.role == "admin"
         assert made.expires_at - now == pytest.approx(7 * 86400_000, abs=60_000)
         assert store.registry().token_for(secret, made.expires_at) is None
-        refused = admin_page.create_token(2, "viewer", "x", "forever", "en")
+        refused = admin_page.create_token(2, "viewer", "x", "forever", None, "en")
         assert "90s, 30m, 12h or 7d" in repr(refused)
         assert "p9" in admin_page.revoke_partner(1, "p9", "en")
         assert store.registry().partners["p9"].revoked
@@ -72,7 +72,10 @@ def test_the_page_adds_lists_and_removes_programme_segments(setup):
             admin_page.programme_lists(1, "carnival", "zh", None)
     with app.server.test_request_context("/_dash-update-component"):
         flask.g.livetally_role = "admin"
-        streams, chosen, table, choices, _ = admin_page.programme_lists(1, None, "en", None)
+        streams, token_streams, chosen, table, choices, _ = admin_page.programme_lists(
+            1, None, "en", None
+        )
+        assert token_streams == streams
         assert chosen == "carnival" and streams[0]["value"] == "carnival"
         assert "No programme yet" in repr(table) and choices == []
         done = admin_page.add_segment(
@@ -83,7 +86,7 @@ def test_the_page_adds_lists_and_removes_programme_segments(setup):
         (segment_id,) = [
             s.id for s in store.registry().programme("carnival") if s.title == "开幕式"
         ]
-        _, _, table, choices, _ = admin_page.programme_lists(2, "carnival", "en", None)
+        _, _, _, table, choices, _ = admin_page.programme_lists(2, "carnival", "en", None)
         assert table.id == "admin-segments-table"
         cells = repr(table)
         assert "2024-12-21 19:00:00" in cells and "2024-12-21 19:30:00" in cells
@@ -97,3 +100,20 @@ def test_the_page_adds_lists_and_removes_programme_segments(setup):
         assert [s.title for s in store.registry().programme("carnival")] == ["街舞"]
         gone = admin_page.remove_segment(2, "carnival", segment_id, "en")
         assert "no segment" in gone.children
+
+
+def test_the_page_creates_a_public_token_for_the_chosen_stream(setup):
+    app, store = setup
+    admin_page = importlib.import_module("dashboard.pages.admin")
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "admin"
+        shown = admin_page.create_token(1, "public", "news", "", "carnival", "en")
+        secret = shown.children[1].children
+        made = store.registry().token_for(secret, int(time.time() * 1000))
+        assert (made.role, made.streams) == ("public", ("carnival",))
+        refused = admin_page.create_token(2, "public", "news", "", None, "en")
+        assert "required for a public token" in refused.children
+        # A stream chosen for another role is not sent: a viewer token stays unlimited.
+        viewer = admin_page.create_token(3, "viewer", "wall", "", "carnival", "en")
+        made = store.registry().token_for(viewer.children[1].children, int(time.time() * 1000))
+        assert made.streams == ()
