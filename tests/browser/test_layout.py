@@ -8,6 +8,7 @@ screenshots.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -227,6 +228,13 @@ def test_the_live_page_fits_a_phone(stack: Stack, carnival, browser, tmp_path, l
     page.close()
 
 
+POINT_OF_TOTAL = """(sel) => { const gd = document.querySelector(sel), L = gd._fullLayout;
+  const t = gd.data[0], i = Math.floor(t.x.length * 0.6), r = gd.getBoundingClientRect();
+  return [r.left + L.xaxis._offset + L.xaxis.d2p(t.x[i]),
+          r.top + L.yaxis._offset + L.yaxis.d2p(t.y[i])]; }"""
+"""Where on the page a point of the total's line is drawn."""
+
+
 def test_the_live_page_on_a_desk_shows_one_number_format(stack: Stack, carnival, browser, tmp_path):
     page = open_page(browser, stack, carnival["token"], "/", {"width": 1600, "height": 1000})
     choose_stream(page)
@@ -241,6 +249,15 @@ def test_the_live_page_on_a_desk_shows_one_number_format(stack: Stack, carnival,
     assert numbers and all(c.endswith("万") or "," in c or len(c) <= 3 for c in numbers), cells
     assert_one_line(page, "#live-partners table td")
     page.screenshot(path=str(shots_dir(tmp_path) / "live.png"))
+    # Hovering the chart shows the value as the cards do, not plotly's 27.5k.
+    page.locator("#live-chart").scroll_into_view_if_needed()
+    x, y = page.evaluate(POINT_OF_TOTAL, "#live-chart .js-plotly-plot")
+    page.mouse.move(x - 5, y)  # plotly answers mouse moves, not a pointer that appears
+    page.mouse.move(x, y)
+    page.wait_for_selector("#live-chart .hovertext", timeout=10_000)
+    hovers = page.locator("#live-chart .hovertext").all_text_contents()
+    values = [h.rsplit("· ", 1)[-1] for h in hovers]
+    assert values and all(re.fullmatch(r"\d{1,3}(,\d{3})*|\d+\.\d万", v) for v in values), hovers
     page.close()
 
 
