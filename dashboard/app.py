@@ -195,4 +195,14 @@ def serve(config: DashboardConfig) -> None:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     check_login(config.shared.kafka)
     logger.info("dashboard on %s", config.base_url)
-    run(config, lambda: create_app(config).server)
+    run(config, lambda: _with_public_counter(config, create_app(config)))
+
+
+def _with_public_counter(config: DashboardConfig, app: dash.Dash) -> Any:
+    """The app's WSGI server, with the public counter started beside it on its own port
+    (in the gunicorn worker: it reads the same followed topics)."""
+    if config.public_port:
+        from dashboard.public import serve_public
+
+        serve_public(config.host, config.public_port, app.server.extensions[EXTENSION])
+    return app.server

@@ -28,6 +28,10 @@ class DashboardConfig:
     """Interface to listen on (``LIVETALLY_DASHBOARD_HOST``)."""
     port: int = 8050
     """Port to listen on (``LIVETALLY_DASHBOARD_PORT``)."""
+    public_port: int = 8051
+    """Port of the public live counter and embed widget for news sites, on the same
+    interface (``LIVETALLY_PUBLIC_PORT``, by default the dashboard's port + 1; 0: not
+    served)."""
     refresh_ms: int = 1000
     """How often pages refresh their numbers."""
     exports_per_token: int = 2
@@ -68,6 +72,12 @@ class DashboardConfig:
             raise SettingsError("LIVETALLY_DASHBOARD_THREADS must be between 1 and 1024")
         if not 16 <= self.max_connections <= 65536:
             raise SettingsError("LIVETALLY_DASHBOARD_MAX_CONNECTIONS must be between 16 and 65536")
+        if not 0 <= self.public_port <= 65535 or (
+            self.public_port and self.public_port == self.port
+        ):
+            raise SettingsError(
+                "LIVETALLY_PUBLIC_PORT must be 0 (off) or a port other than the dashboard's"
+            )
         if self.request_timeout_s < 5:
             raise SettingsError("LIVETALLY_DASHBOARD_TIMEOUT_S must be at least 5")
         if self.secret_key and len(self.secret_key) < 16:
@@ -88,11 +98,13 @@ class DashboardConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DashboardConfig:
         """Read the configuration from ``LIVETALLY_*`` variables."""
         env = os.environ if environ is None else environ
+        port = read_int(env, "LIVETALLY_DASHBOARD_PORT", 8050)
         return cls(
             shared=Settings.from_env(env, service="dashboard"),
             registry_kafka=Settings.from_env(env, service="registrar").kafka,
             host=env.get("LIVETALLY_DASHBOARD_HOST", "127.0.0.1"),
-            port=read_int(env, "LIVETALLY_DASHBOARD_PORT", 8050),
+            port=port,
+            public_port=read_int(env, "LIVETALLY_PUBLIC_PORT", port + 1),
             exports_per_token=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_PER_TOKEN", 2),
             exports_total=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_TOTAL", 4),
             secret_key=env.get("LIVETALLY_SECRET_KEY", "").strip(),

@@ -60,6 +60,8 @@ class Stack:
     logs: Path
     service_env: dict[str, dict[str, str]] = field(default_factory=dict)
     """Environments of single services that differ from ``env`` (``env`` is the CLI's)."""
+    public_url: str = ""
+    """The dashboard's public counter (``LIVETALLY_PUBLIC_PORT``), where the stack sets it."""
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run the livetally CLI against this stack."""
@@ -128,12 +130,13 @@ def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     from contract.topics import ensure_topics
 
     ensure_topics(broker.settings.kafka)
-    ports = {name: free_port() for name in ("ingest", "dashboard", "worker")}
+    ports = {name: free_port() for name in ("ingest", "dashboard", "worker", "public")}
     env = {
         **os.environ,
         **broker.env,
         "LIVETALLY_INGEST_PORT": str(ports["ingest"]),
         "LIVETALLY_DASHBOARD_PORT": str(ports["dashboard"]),
+        "LIVETALLY_PUBLIC_PORT": str(ports["public"]),
         "LIVETALLY_WORKER_PORT": str(ports["worker"]),
     }
     env.pop("LIVETALLY_BOOTSTRAP", None)
@@ -146,6 +149,7 @@ def stack(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         worker_url=f"http://127.0.0.1:{ports['worker']}/healthz",
         procs={},
         logs=logs,
+        public_url=f"http://127.0.0.1:{ports['public']}",
     )
     try:
         for name in ("worker", "ingest", "dashboard"):

@@ -188,6 +188,39 @@ def test_the_programme_entered_with_the_cli_reaches_the_dashboard(stack: Stack, 
     stack.cli("segment", "remove", STREAM, "dance")
 
 
+def test_the_public_counter_serves_a_public_token_s_stream(stack: Stack, registered):
+    out = stack.cli("token", "create", "--role", "public", "--stream", STREAM, "--name", "site")
+    public = out.stdout.strip().splitlines()[-1]
+    live = f"{stack.public_url}/api/v1/public/live?token={public}"
+    deadline = time.monotonic() + 15  # services pick registry changes up within 5 s
+    response = httpx.get(live)
+    while response.status_code == 401 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        response = httpx.get(live)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    bearer = {"Authorization": f"Bearer {registered['token']}"}
+    summary = httpx.get(
+        f"{stack.dashboard_url}/api/v1/streams/{STREAM}/summary",
+        params={"at": body["as_of"]},
+        headers=bearer,
+    ).json()
+    assert body["stream"] == STREAM and body["title"] == "端到端 <b>test</b>"
+    for name in ("concurrent", "views", "uniques", "peak_concurrent"):
+        assert body[name] == summary["total"][name]
+    cached = httpx.get(live, headers={"If-None-Match": response.headers["ETag"]})
+    assert cached.status_code in (200, 304)  # 304 unless a second passed
+    embed = httpx.get(f"{stack.public_url}/embed?token={public}")
+    assert embed.status_code == 200 and "人正在观看" in embed.text
+    # The public token opens nothing else, and a viewer token not the counter.
+    refused = httpx.get(
+        f"{stack.dashboard_url}/api/v1/streams", headers={"Authorization": f"Bearer {public}"}
+    )
+    assert refused.status_code == 403
+    other = httpx.get(f"{stack.public_url}/api/v1/public/live?token={registered['token']}")
+    assert other.status_code == 403
+
+
 def test_api_needs_a_token(stack: Stack, registered: dict[str, str]):
     r = httpx.get(f"{stack.dashboard_url}/api/v1/streams/{STREAM}/summary")
     assert r.status_code == 401
