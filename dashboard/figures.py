@@ -19,6 +19,7 @@ from dashboard.svgcharts import nice_ceiling
 __all__ = [
     "CHART_MAX_POINTS",
     "HOVER",
+    "PARTNER_COLOURS",
     "add_segments",
     "chart_width",
     "chart_top",
@@ -34,6 +35,15 @@ __all__ = [
 CHART_MAX_POINTS = 1500
 """A chart line never has more points than this; longer streams use wider buckets."""
 _WIDTHS = (1, 10, 60, 300, 900, 3600)
+
+PARTNER_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    "#e377c2", "#17becf", "#bcbd22", "#aec7e8", "#ffbb78", "#98df8a",
+)  # fmt: skip
+"""Partner lines in order, twelve apart before one repeats (plotly.js alone cycles ten, so
+the eleventh partner wore the total's colour)."""
+_TOTAL_COLOURS = {False: "#1b1f29", True: "#ffd34d"}
+"""The total's thick line: near-black on the light page, the big numbers' gold on the wall."""
 
 HOVER = "%{fullData.name}<br>%{x|%H:%M:%S} · %{customdata}<extra></extra>"
 """Every trace's hover: its name, the time and the value in the page's number format
@@ -130,8 +140,13 @@ def _series_figure(
 ) -> go.Figure:
     """One trace per series; stacked: partners as stacked areas under the total's line."""
     traces: list[dict[str, object]] = []
+    partners = 0
     for name, group in frame.groupby("series", sort=False):
         is_total = name == total
+        if is_total:
+            colour = _TOTAL_COLOURS[dark]
+        else:
+            colour, partners = PARTNER_COLOURS[partners % len(PARTNER_COLOURS)], partners + 1
         area = stacked and not is_total
         times = group["time"]
         # Plain lists, not arrays: plotly would base64-encode arrays, and the live page
@@ -147,7 +162,7 @@ def _series_figure(
             "hovertemplate": HOVER,
             "mode": "lines",
             "name": str(name),
-            "line": {"width": 4 if is_total else 1.5, "shape": "hv"},
+            "line": {"width": 4 if is_total else 1.5, "shape": "hv", "color": colour},
         }
         if area:
             trace["stackgroup"] = "partners"

@@ -8,6 +8,7 @@ import pytest
 from dashboard.figures import (
     CHART_MAX_POINTS,
     HOVER,
+    PARTNER_COLOURS,
     chart_top,
     chart_width,
     concurrency_figure,
@@ -153,3 +154,12 @@ def test_segments_are_bands_starts_and_titles_within_the_chart_only():
     assert starts == ["2024-12-21 19:10:00"]  # the opening began before the chart
     titles = [a["text"] for a in layout["annotations"] if a.get("name", "").startswith("segment")]
     assert titles == ["Opening &lt;ceremony&gt;", "街舞"]
+
+
+def test_the_total_and_a_dozen_partners_each_have_their_own_colour():
+    rows = [("2024-12-21 19:00", name, 1) for name in ["Total", *(f"p{i}" for i in range(12))]]
+    for dark in (False, True):
+        fig = concurrency_figure(frame_of(rows), "en", dark=dark, total_label="Total")
+        colours = [trace.line.color for trace in fig.data]
+        assert len(set(colours)) == 13
+        assert colours[1:] == list(PARTNER_COLOURS)
