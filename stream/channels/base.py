@@ -68,12 +68,17 @@ def json_request(url: str, doc: dict[str, Any]) -> BotRequest:
     return BotRequest(url, orjson.dumps(doc), {"Content-Type": "application/json"})
 
 
+def _transient(status: int) -> bool:
+    """A status that says "not now" (a timeout, a rate limit, a server error), not "never"."""
+    return status in (408, 425, 429) or status >= 500
+
+
 def judge_status(status: int) -> Answer:
     """The verdict by HTTP status alone: 2xx delivered; 408, 425, 429 and 5xx are worth
     retrying; any other status (a bad URL, a refused signature) would only repeat."""
     if 200 <= status < 300:
         return Answer("delivered")
-    if status in (408, 425, 429) or status >= 500:
+    if _transient(status):
         return Answer("retry", f"HTTP {status}")
     return Answer("give_up", f"HTTP {status}")
 
@@ -94,8 +99,10 @@ def judge_code(
     The code decides when the body has one (some bots answer errors with HTTP 200, others
     with 400 and a code): 0 is delivered, ``retryable`` codes (rate limits, "system busy")
     are retried, any other code is given up, as the same message would be refused again
-    (a wrong key or signature, a missing keyword, a malformed message). Without a code the
-    HTTP status decides, but a 2xx answer without a code is retried: it is not the bot's.
+    (a wrong key or signature, a missing keyword, a malformed message). An answer with
+    HTTP 408, 425, 429 or 5xx is retried whatever non-zero code it carries: a proxy or an
+    overloaded platform says nothing lasting about the message. Without a code the HTTP
+    status decides, but a 2xx answer without a code is retried: it is not the bot's.
     """
     try:
         doc = orjson.loads(body) if body else None
@@ -107,7 +114,8 @@ def judge_code(
             if isinstance(code, int) and not isinstance(code, bool):
                 if code == 0:
                     return Answer("delivered")
-                verdict: Verdict = "retry" if code in retryable else "give_up"
+                retry = code in retryable or _transient(status)
+                verdict: Verdict = "retry" if retry else "give_up"
                 return Answer(verdict, _detail(status, doc, code))
     answer = judge_status(status)
     if answer.verdict == "delivered":

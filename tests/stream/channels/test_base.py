@@ -44,6 +44,13 @@ def code(doc: dict) -> bytes:
         (502, b"<html>bad gateway", "retry", "HTTP 502"),
         (404, b"not found", "give_up", "HTTP 404"),
         (200, code({"errcode": True}), "retry", "without a errcode"),
+        # A server error is worth a retry whatever code it carries: only success ends it.
+        (503, code({"errcode": 93000, "errmsg": "busy"}), "retry", "HTTP 503, code 93000: busy"),
+        (502, code({"errcode": 88}), "retry", "HTTP 502, code 88"),
+        (429, code({"errcode": 93000}), "retry", "HTTP 429, code 93000"),
+        (408, code({"errcode": 93000}), "retry", "HTTP 408"),
+        (425, code({"errcode": 93000}), "retry", "HTTP 425"),
+        (503, code({"errcode": 0}), "delivered", ""),
     ],
 )
 def test_a_bots_code_decides_and_without_one_the_status(status, body, verdict, detail):

@@ -72,3 +72,7 @@ def test_the_message_is_markdown_with_a_title_and_blank_line_separated_text(aler
 )
 def test_errcode_0_is_delivered_rate_limits_are_retried_the_rest_given_up(body, verdict):
     assert DingTalkBot(URL).judge(200, body).verdict == verdict
+
+
+def test_a_server_error_with_a_code_is_retried():
+    assert DingTalkBot(URL).judge(502, b'{"errcode":88}').verdict == "retry"

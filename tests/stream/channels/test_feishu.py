@@ -81,6 +81,7 @@ def test_without_a_dashboard_url_the_card_has_no_button(card_en):
         (400, b'{"code":9499,"msg":"too many request"}', "retry"),
         (400, b'{"code":11232,"msg":"frequency limited"}', "retry"),
         (429, b"", "retry"),
+        (503, b'{"code":1,"msg":"internal error"}', "retry"),
     ],
 )
 def test_code_0_is_delivered_rate_limits_retried_signature_errors_given_up(status, body, verdict):
