@@ -17,6 +17,7 @@ _OWNED = (
     "LIVETALLY_KAFKA_PORT",
     "LIVETALLY_INGEST_PORT",
     "LIVETALLY_DASHBOARD_PORT",
+    "LIVETALLY_PUBLIC_PORT",
     "LIVETALLY_WORKER_PORT",
     "LIVETALLY_TOPIC_PREFIX",
     "LIVETALLY_PARTITIONS",
@@ -68,6 +69,10 @@ class Sizes:
     """Length of each step."""
     viewer_load_rate: int = 2_000
     """Events/s ingest takes during the capacity run, so that every second's numbers move."""
+    counter_steps: tuple[int, ...] = (8, 32, 128)
+    """Keep-alive connections of each step of the public counter run."""
+    counter_step_s: float = 10.0
+    """Length of each step."""
 
 
 FULL = Sizes(
@@ -107,6 +112,8 @@ QUICK = Sizes(
     viewer_steps=(5, 20),
     viewer_step_s=5.0,
     viewer_load_rate=500,
+    counter_steps=(4, 16),
+    counter_step_s=2.0,
 )
 """``livetally bench --quick``: a smoke run of the whole pipeline in under three minutes."""
 

@@ -29,6 +29,7 @@ from livetally.bench.endtoend import run_end_to_end
 from livetally.bench.eventlog import LogParams, iter_batches, write_log
 from livetally.bench.ingest_run import run_ingest
 from livetally.bench.memory import run_memory
+from livetally.bench.public import run_public
 from livetally.bench.report import Results, format_table, parse_cpu_model
 from livetally.bench.stack import BenchStack, PortPlan
 from livetally.bench.viewers import run_viewers
@@ -59,6 +60,7 @@ PARTS: tuple[Part, ...] = (
     ("memory", run_memory, ("rss_mib_100k_sessions", "rss_mib_1m_sessions")),
     ("adversarial", run_adversarial, ("worst_cost_ratio", "adversarial_stall_ms")),
     ("viewers", run_viewers, ("dashboard_viewers_p95_1s",)),
+    ("public", run_public, ("public_requests_per_s", "public_p99_ms")),
 )
 """The parts of the suite in the order they run, with the figures each one fills."""
 

@@ -77,6 +77,8 @@ class Service:
     proc: subprocess.Popen[bytes]
     health_url: str
     log: Path
+    public_url: str = ""
+    """A dashboard's public counter (``LIVETALLY_PUBLIC_PORT``)."""
 
     @property
     def pid(self) -> int:
@@ -190,7 +192,12 @@ class BenchStack:
         }[kind]
         url = f"http://127.0.0.1:{port}/healthz"
         argv = [sys.executable, "-m", "livetally", "serve", kind]
-        service = self.spawn(name, argv, {**env, variable: str(port)}, url)
+        extra = {variable: str(port)}
+        if kind == "dashboard":  # its public counter on a port of the plan too
+            extra["LIVETALLY_PUBLIC_PORT"] = str(public := self.ports.take())
+        service = self.spawn(name, argv, {**env, **extra}, url)
+        if kind == "dashboard":
+            service.public_url = f"http://127.0.0.1:{public}"
         self.wait_healthy(service)
         return service
 

@@ -365,6 +365,11 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
     steps = details["viewers"]["steps"]
     assert [s["viewers"] for s in steps] == [5, 20]
     assert all(s["answered_per_s"] > 0 and s["failed"] == 0 for s in steps), steps
+    # The public counter answered every request of every step.
+    counter = details["public"]["steps"]
+    assert [s["connections"] for s in counter] == [4, 16]
+    assert all(s["requests_per_s"] > 0 and s["errors"] == 0 for s in counter), counter
+    assert all(set(s["statuses"]) == {"200"} for s in counter), counter
     assert "livetally bench --quick" in stdout
 
 
@@ -430,3 +435,37 @@ async def test_load_generator_resends_once_when_the_server_closed_an_idle_connec
         await server.wait_closed()
     assert served == [2, 2]
     assert Conn.stale_retries - before == 1
+
+
+def test_the_counter_load_counts_answers_by_status_against_a_real_server(tmp_path):
+    import time as clock
+
+    import httpx
+
+    from contract.registry import Registry, Stream, Token, hash_secret
+    from dashboard.data import StaticData
+    from dashboard.model import Snapshot
+    from dashboard.public import serve_public
+    from livetally.bench.public import CounterStep, best, measure_counter
+    from tests.ports import free_port
+
+    registry = Registry.of(
+        [Stream("s", "S"), Token("p", "public", "", hash_secret("ltt_p"), streams=("s",))]
+    )
+    port = free_port()
+    serve_public("127.0.0.1", port, StaticData(Snapshot(registry=registry)))
+    base = f"http://127.0.0.1:{port}/api/v1/public/live"
+    deadline = clock.monotonic() + 10
+    while clock.monotonic() < deadline:
+        try:
+            httpx.get(base)
+            break
+        except httpx.ConnectError:
+            clock.sleep(0.05)
+    good = measure_counter(f"{base}?token=ltt_p", (2,), 0.3)[0]
+    bad = measure_counter(f"{base}?token=nope", (1,), 0.2)[0]
+    assert set(good.statuses) == {200} and good.statuses[200] == len(good.latencies_ms) > 0
+    assert set(bad.statuses) == {401} and not bad.errors
+    assert best([good, bad]) is good  # a step of refusals never counts
+    slow = CounterStep(1, 1.0, {200: 100}, [60.0] * 100)
+    assert best([slow]) is None and slow.p99_ms == 60.0
