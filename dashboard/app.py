@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import parse_qs
 
 import dash
 from dash import Input, Output, State, ctx, dcc, html, no_update
@@ -18,7 +19,7 @@ from dashboard.config import DashboardConfig
 from dashboard.data import EXTENSION, DataSource, LiveData, current_data
 from dashboard.guards import install_guards
 from dashboard.i18n import DEFAULT_LANG, lang_of, text
-from dashboard.inputs import checked, count, ident, raw
+from dashboard.inputs import checked, count, ident, raw, text_field
 from dashboard.limits import ExportSlots
 from dashboard.sessions import SessionSigner, load_secret_key
 
@@ -94,12 +95,21 @@ def shell_mode(pathname: str | None) -> str:
 
 
 def refresh_streams(
-    _tick: int | None, selected: str | None, options: list[dict[str, str]] | None
+    _tick: int | None,
+    selected: str | None,
+    options: list[dict[str, str]] | None,
+    search: str | None = None,
 ) -> tuple[Any, Any, Any]:
-    """Stream selector options (shown only for several streams) and the chosen stream."""
+    """Stream selector options (shown only for several streams) and the chosen stream.
+
+    A page opened with ``?stream=ID`` (an alert's link) starts on that stream; after that
+    the selector's choice is kept."""
     snapshot = current_data().snapshot()
     new_options = options_for_streams(snapshot)
     ids = [o["value"] for o in new_options]
+    wanted = parse_qs((search or "").lstrip("?")).get("stream", [None])[0]
+    if not options and wanted in ids:
+        selected = wanted
     value = selected if selected in ids else (ids[0] if ids else None)
     if new_options == (options or []) and value == selected:
         raise PreventUpdate
@@ -135,7 +145,8 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
         Input("app-interval", "n_intervals"),
         State("app-stream-select", "value"),
         State("app-stream-select", "options"),
-    )(checked(refresh_streams, count, ident, raw))
+        State("_pages_location", "search"),
+    )(checked(refresh_streams, count, ident, raw, text_field))
     app.callback(Output("app-stream", "data"), Input("app-stream-select", "value"))(
         checked(choose_stream, ident)
     )

@@ -41,3 +41,24 @@ def test_stream_selector_defaults_to_most_recent_and_hides_for_one(pages):
     data.set(build([]))
     _, value, style = refresh_streams(3, "encore", options)
     assert value == "carnival" and style == {"display": "none"}
+
+
+def test_a_link_with_a_stream_opens_on_that_stream_once(pages):
+    _, _, data = pages
+    data.set(
+        build(
+            [
+                chunk("douyin", 0, {T0: (1, 1, 1)}, stream="carnival"),
+                chunk("douyin", 0, {T0 + 900: (1, 1, 1)}, stream="encore"),
+            ]
+        )
+    )
+    options, value, _ = refresh_streams(1, None, None, "?stream=carnival&lang=en")
+    assert value == "carnival"  # not the most recent one
+    _, value, _ = refresh_streams(1, None, None, "?stream=nope")
+    assert value == "encore"  # an unknown stream in the link: the default
+    _, value, _ = refresh_streams(2, "encore", [], "?stream=carnival")
+    assert value == "carnival"
+    # Once the selector is filled, the viewer's choice wins over the link.
+    with pytest.raises(PreventUpdate):
+        refresh_streams(3, "encore", options, "?stream=carnival")
