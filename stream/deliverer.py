@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from contract.alerts import Alert
 from contract.deliveries import Channel, delivery_key, encode_delivery
@@ -23,12 +24,14 @@ from stream.delivery_queue import BACKOFF_MS, DeliveryQueue, Pending
 from stream.publisher import now_ms
 from stream.sender import Send
 
-__all__ = ["Deliverer"]
+__all__ = ["MAX_ANSWER_BYTES", "Deliverer"]
 
 logger = logging.getLogger(__name__)
 
 _TIMEOUT_S = 5.0
-"""Longest wait for a bot's answer; a slow one is retried like a failed one."""
+"""Longest wait for a bot's whole answer; a slow one is retried like a failed one."""
+MAX_ANSWER_BYTES = 64 * 1024
+"""How much of an answer is read: a bot's is a few dozen bytes; the rest is dropped."""
 
 
 class Deliverer:
@@ -115,17 +118,20 @@ class Deliverer:
     async def _attempt(self, sink: Sink, pending: Pending) -> Answer:
         request = sink.request(pending.alert, pending.card, self._clock())
         try:
-            response = await self._client().post(
-                request.url,
-                content=request.body,
-                headers=request.headers,
-                timeout=self._timeout_s,
-            )
+            # httpx's timeout bounds each read, not the answer: one that trickles in would
+            # hold this channel for as long as the bot likes.
+            async with asyncio.timeout(self._timeout_s):
+                async with self._client().stream(
+                    "POST",
+                    request.url,
+                    content=request.body,
+                    headers=request.headers,
+                    timeout=self._timeout_s,
+                ) as response:
+                    body = await _read_at_most(response, MAX_ANSWER_BYTES)
         except Exception as exc:  # connection refused, timeout, TLS, DNS: all worth a retry
-            # httpx's messages may quote the URL, which holds the bot's key.
-            reason = str(exc).replace(request.url, "<webhook>")[:200]
-            return Answer("retry", f"{type(exc).__name__}: {reason}")
-        return sink.judge(response.status_code, response.content)
+            return Answer("retry", _failure(exc, request.url))
+        return sink.judge(response.status_code, body)
 
     async def _record(self, queue: DeliveryQueue) -> None:
         while queue.outbox:
@@ -147,3 +153,21 @@ class Deliverer:
                 )
             except Exception as exc:  # not recorded: a restart may deliver it again
                 logger.warning("could not record the delivery of %s: %s", delivery.alert_id, exc)
+
+
+async def _read_at_most(response: Any, limit: int) -> bytes:
+    """The first ``limit`` bytes of a streamed answer's body."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
+def _failure(exc: Exception, url: str) -> str:
+    """Why a request failed, naming the bot's host and never its path or query: they hold
+    its key or token, and exception messages quote them in many forms."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]  # never a user or password either
+    return f"{type(exc).__name__} from {parts.scheme}://{host}"

@@ -5,16 +5,19 @@ DingTalk: ``sign`` recomputed from the ``timestamp`` query parameter; Feishu: fr
 body's ``timestamp``; the generic webhook: the HMAC header over the raw body), records
 the accepted messages, and answers as the platform would. ``script`` holds answers given
 before any success (a 500, a rate limit), to see retries; with a ``marker`` only requests
-whose body holds it use the script. While ``down``, every request gets a 503.
+whose body holds it use the script. While ``down``, every request gets a 503. A ``RawBot``
+gives the answers no platform documents: none, a trickle, a huge body, or a late one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -153,3 +156,87 @@ class StandIn:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+Reply = Callable[[asyncio.StreamWriter], Awaitable[None]]
+"""How a ``RawBot`` answers, once the request has been read."""
+
+
+class RawBot:
+    """An asyncio HTTP server that answers every POST with ``reply``: for answers no
+    platform documents (none at all, a trickle, a huge body) and for slow ones."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.requests = 0
+        """Requests read so far (the reply may still be under way)."""
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key=raw-secret-key"
+
+    async def start(self) -> RawBot:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            self.requests += 1
+            await self.reply(writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client gave up
+        finally:
+            writer.close()
+
+
+def answer_after(delay_s: float, status: int = 200, body: bytes = b'{"errcode":0}') -> Reply:
+    """A reply that comes after ``delay_s``."""
+
+    async def reply(writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(delay_s)
+        head = f"HTTP/1.1 {status} OK\r\nContent-Length: {len(body)}\r\n\r\n"
+        writer.write(head.encode() + body)
+        await writer.drain()
+
+    return reply
+
+
+async def never_answer(writer: asyncio.StreamWriter) -> None:
+    """Holds the connection open without a word."""
+    await asyncio.sleep(3600)
+
+
+async def trickle(writer: asyncio.StreamWriter) -> None:
+    """A 200 whose chunked body comes a byte every 50 ms and never ends: no read waits long
+    enough for a per-read timeout."""
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    while True:
+        writer.write(b"1\r\n \r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+
+
+HUGE = 8 * 1024 * 1024
+
+
+async def huge_body(writer: asyncio.StreamWriter) -> None:
+    """A 200 with an 8 MiB body (a bot's answer is a few dozen bytes)."""
+    writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {HUGE}\r\n\r\n".encode())
+    for _ in range(HUGE // 65536):
+        writer.write(b"x" * 65536)
+        await writer.drain()

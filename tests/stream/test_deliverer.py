@@ -1,5 +1,5 @@
 """The deliverer over real HTTP to local stand-ins of the bots: what arrives, retries,
-records, and that offering never waits for a bot."""
+records, that offering never waits for a bot, and what an odd answer gets."""
 
 from __future__ import annotations
 
@@ -17,10 +17,18 @@ from stream.channels.dingtalk import DingTalkBot
 from stream.channels.feishu import FeishuBot
 from stream.channels.webhook import Webhook
 from stream.channels.wecom import WeComBot
-from stream.deliverer import Deliverer
+from stream.deliverer import MAX_ANSWER_BYTES, Deliverer
 from tests.stream.channels.conftest import drop_alert, names
 from tests.stream.conftest import Sent
-from tests.stream.standins import StandIn
+from tests.stream.standins import (
+    HUGE,
+    RawBot,
+    StandIn,
+    answer_after,
+    huge_body,
+    never_answer,
+    trickle,
+)
 
 FAST = (50, 100)
 """Backoff in ms, so that retries take a moment here."""
@@ -139,32 +147,118 @@ async def test_a_refused_signature_is_given_up_after_one_attempt(client, standin
     assert "code 19021" in record.detail
 
 
-async def test_offering_returns_at_once_while_a_bot_hangs_and_the_key_stays_out_of_logs(
-    client, caplog
-):
-    async def hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # never answers; returns when the client gives up
-        writer.close()
-
-    hanging = await asyncio.start_server(hang, "127.0.0.1", 0)
-    port = hanging.sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}/cgi-bin/webhook/send?key=secret-key"
+async def test_a_bot_that_never_answers_is_retried_and_its_key_stays_out_of_logs(client, caplog):
+    bot = await RawBot(never_answer).start()
     sent = Sent()
-    deliverer = Deliverer([WeComBot(url)], sent, lambda: client, timeout_s=0.2, backoff=FAST)
+    deliverer = Deliverer([WeComBot(bot.url)], sent, lambda: client, timeout_s=0.2, backoff=FAST)
     alert = fresh_alert()
-    started = time.perf_counter()
     deliverer.offer(alert, alert_card(alert, names(), "zh", None))
-    assert time.perf_counter() - started < 0.05
     try:
         with caplog.at_level(logging.INFO):
             await until(lambda: deliverer.queues["wecom"].pending[alert.id].attempts >= 2)
     finally:
         await deliverer.stop()
-        hanging.close()
-        await hanging.wait_closed()
+        await bot.stop()
     assert sent.on("deliveries") == []  # still pending: the next owner's to deliver
-    assert "secret-key" not in caplog.text
-    assert "ReadTimeout" in caplog.text
+    assert "raw-secret-key" not in caplog.text and "/cgi-bin" not in caplog.text
+    assert "Timeout" in caplog.text
+
+
+async def test_offering_does_not_wait_for_a_slow_bot(client):
+    bot = await RawBot(answer_after(1.0)).start()
+    sent = Sent()
+    deliverer = Deliverer([WeComBot(bot.url)], sent, lambda: client, timeout_s=3.0)
+    alert = fresh_alert()
+    ticks_while_sending = 0
+
+    async def count() -> None:  # stands in for the agent counting beside the alert duty
+        nonlocal ticks_while_sending
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            if bot.requests and alert.id in deliverer.queues["wecom"].pending:
+                ticks_while_sending += 1
+
+    try:
+        deliverer.offer(alert, alert_card(alert, names(), "zh", None))
+        assert alert.id in deliverer.queues["wecom"].pending
+        started = time.monotonic()
+        await count()
+        # All 20 ticks ran, most of them while the request was out, and well before the
+        # bot's answer: nothing waited for it.
+        assert time.monotonic() - started < 0.8
+        assert ticks_while_sending >= 10
+        assert sent.on("deliveries") == []
+        await until(lambda: sent.on("deliveries"))
+    finally:
+        await deliverer.stop()
+        await bot.stop()
+    assert decode_delivery(sent.on("deliveries")[0][1]).outcome == "delivered"
+
+
+async def test_an_answer_that_trickles_in_is_cut_off_at_the_timeout(client):
+    bot = await RawBot(trickle).start()
+    sent = Sent()
+    deliverer = Deliverer([WeComBot(bot.url)], sent, lambda: client, timeout_s=0.3, backoff=FAST)
+    alert = fresh_alert()
+    deliverer.offer(alert, alert_card(alert, names(), "zh", None))
+    try:
+        await until(lambda: deliverer.queues["wecom"].pending[alert.id].attempts >= 1, 3.0)
+    finally:
+        await deliverer.stop()
+        await bot.stop()
+    assert "Timeout" in deliverer.queues["wecom"].pending[alert.id].last_error
+
+
+class Judging(WeComBot):
+    """A WeCom bot that remembers the size of every answer it judged."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.sizes: list[int] = []
+
+    def judge(self, status, body):
+        self.sizes.append(len(body))
+        return super().judge(status, body)
+
+
+async def test_only_the_start_of_a_huge_answer_is_read(client):
+    bot = await RawBot(huge_body).start()
+    sink = Judging(bot.url)
+    sent = Sent()
+    deliverer = Deliverer([sink], sent, lambda: client, backoff=FAST)
+    alert = fresh_alert()
+    deliverer.offer(alert, alert_card(alert, names(), "zh", None))
+    try:
+        await until(lambda: sink.sizes)
+    finally:
+        await deliverer.stop()
+        await bot.stop()
+    assert 0 < sink.sizes[0] <= MAX_ANSWER_BYTES < HUGE
+    # Not a bot's answer: a 200 without an errcode is retried.
+    assert deliverer.queues["wecom"].pending[alert.id].last_error.startswith("HTTP 200 without")
+
+
+class Failing:
+    """A client whose requests fail with a message quoting the URL's path and query."""
+
+    def _fail(self, *args, **kwargs):
+        raise httpx.ConnectError("no route for /cgi-bin/webhook/send?key=quoted%2Dkey")
+
+    post = stream = _fail
+
+
+async def test_a_failed_requests_detail_names_the_host_never_the_path_or_query():
+    url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=quoted-key"
+    sent = Sent()
+    deliverer = Deliverer([WeComBot(url)], sent, Failing, backoff=FAST)
+    alert = fresh_alert()
+    deliverer.offer(alert, alert_card(alert, names(), "zh", None))
+    try:
+        await until(lambda: deliverer.queues["wecom"].pending[alert.id].attempts >= 1)
+    finally:
+        await deliverer.stop()
+    detail = deliverer.queues["wecom"].pending[alert.id].last_error
+    assert detail == "ConnectError from https://qyapi.weixin.qq.com"
 
 
 async def test_an_unreachable_bot_is_retried(client, caplog):
