@@ -38,13 +38,28 @@ __all__ = [
 dash.register_page(__name__, path="/admin", name="Admin", title="livetally · admin")  # type: ignore[no-untyped-call]
 
 
-def _input(component_id: str, label_key: str, lang: Lang, **kwargs: Any) -> html.Label:
+def _field(label_key: str, lang: Lang, control: Any) -> html.Label:
     return html.Label(
-        [
-            html.Span(text(label_key, lang), className="lt-field-label"),
-            dcc.Input(id=component_id, type="text", **kwargs),
-        ],
+        [html.Span(text(label_key, lang), className="lt-field-label"), control],
         className="lt-field",
+    )
+
+
+def _input(component_id: str, label_key: str, lang: Lang, **kwargs: Any) -> html.Label:
+    return _field(label_key, lang, dcc.Input(id=component_id, type="text", **kwargs))
+
+
+def _choice(component_id: str, label_key: str, lang: Lang) -> html.Label:
+    return _field(label_key, lang, dcc.Dropdown(id=component_id, className="lt-choice"))
+
+
+def _remove_row(choice_id: str, button_id: str, label_key: str, lang: Lang) -> html.Div:
+    return html.Div(
+        [
+            dcc.Dropdown(id=choice_id, className="lt-choice"),
+            html.Button(text(label_key, lang), id=button_id),
+        ],
+        className="lt-form",
     )
 
 
@@ -106,15 +121,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                         ],
                         className="lt-field",
                     ),
-                    html.Label(
-                        [
-                            html.Span(
-                                text("admin.token_stream", page_lang), className="lt-field-label"
-                            ),
-                            dcc.Dropdown(id="admin-token-stream", className="lt-choice"),
-                        ],
-                        className="lt-field",
-                    ),
+                    _choice("admin-token-stream", "admin.token_stream", page_lang),
                     _input("admin-token-name", "admin.token_name", page_lang),
                     _input("admin-token-expires", "admin.token_expires", page_lang),
                     html.Button(text("admin.create_token", page_lang), id="admin-token-create"),
@@ -122,13 +129,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                 className="lt-form",
             ),
             html.Div(id="admin-token-result", className="lt-result"),
-            html.Div(
-                [
-                    dcc.Dropdown(id="admin-token-choice", className="lt-choice"),
-                    html.Button(text("admin.revoke", page_lang), id="admin-token-revoke"),
-                ],
-                className="lt-form",
-            ),
+            _remove_row("admin-token-choice", "admin-token-revoke", "admin.revoke", page_lang),
             html.Div(id="admin-tokens"),
             dcc.Store(id="admin-signature"),
             *_programme_section(page_lang),
@@ -143,13 +144,7 @@ def _programme_section(lang: Lang) -> list[Any]:
         html.H3(text("segments", lang)),
         html.Div(
             [
-                html.Label(
-                    [
-                        html.Span(text("export.stream", lang), className="lt-field-label"),
-                        dcc.Dropdown(id="admin-segment-stream", className="lt-choice"),
-                    ],
-                    className="lt-field",
-                ),
+                _choice("admin-segment-stream", "export.stream", lang),
                 _input(
                     "admin-segment-start",
                     "segment.start",
@@ -167,13 +162,7 @@ def _programme_section(lang: Lang) -> list[Any]:
         ),
         html.Div(text("segment.hint", lang), className="lt-muted"),
         html.Div(id="admin-segment-result", className="lt-result"),
-        html.Div(
-            [
-                dcc.Dropdown(id="admin-segment-choice", className="lt-choice"),
-                html.Button(text("segment.remove", lang), id="admin-segment-remove"),
-            ],
-            className="lt-form",
-        ),
+        _remove_row("admin-segment-choice", "admin-segment-remove", "segment.remove", lang),
         html.Div(id="admin-segments"),
         dcc.Store(id="admin-segment-signature"),
     ]

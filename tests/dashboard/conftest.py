@@ -6,11 +6,12 @@ import importlib
 
 import pytest
 
-from contract.registry import Registry, Token, hash_secret, record_key
+from contract.registry import Registry, Token, hash_secret
 from dashboard.config import DashboardConfig
 from dashboard.data import StaticData
 from dashboard.model import Snapshot
 from tests.dashboard.builders import T0, build, chunk, registry, stats
+from tests.registry_log import registry_of
 
 ADMIN_TOKEN = "tok_admin_secret"
 
@@ -68,13 +69,7 @@ class MemoryRegistry:
         self.items.append(key)
 
     def registry(self) -> Registry:
-        current = {}
-        for item in self.items:
-            if isinstance(item, str):  # a deleted key
-                current.pop(item, None)
-            else:
-                current[record_key(item)] = item
-        return Registry.of(current.values())
+        return registry_of(self.items)
 
 
 @pytest.fixture

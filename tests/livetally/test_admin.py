@@ -95,15 +95,9 @@ class MemoryRegistry:
         self.items = list(items)
 
     def load(self):
-        from contract.registry import Registry, record_key
+        from tests.registry_log import registry_of
 
-        current = {}
-        for item in self.items:
-            if isinstance(item, str):  # a deleted key
-                current.pop(item, None)
-            else:
-                current[record_key(item)] = item
-        return Registry.of(current.values())
+        return registry_of(self.items)
 
     def put(self, item) -> None:
         self.items.append(item)
@@ -351,23 +345,15 @@ def _carnival(memory, capsys):
     _cli(memory, capsys, "stream", "add", "carnival", "--title", "嘉年华")
 
 
+def _segment(memory, capsys, start, title, *options, stream="carnival"):
+    """``livetally segment add STREAM --start 2024-12-21T<start> --title <title> ...``."""
+    argv = ["segment", "add", stream, "--start", f"2024-12-21T{start}", "--title", title]
+    return _cli(memory, capsys, *argv, *options)
+
+
 def test_segment_add_reads_local_times_in_the_streams_zone(memory, capsys):
     _carnival(memory, capsys)
-    out = _cli(
-        memory,
-        capsys,
-        "segment",
-        "add",
-        "carnival",
-        "--start",
-        "2024-12-21T19:00",
-        "--title",
-        "开幕式",
-        "--title-en",
-        "Opening",
-        "--id",
-        "opening",
-    )
+    out = _segment(memory, capsys, "19:00", "开幕式", "--title-en", "Opening", "--id", "opening")
     assert out == ["added segment opening of carnival: 开幕式, 2024-12-21 11:00:00Z"]
     (segment,) = memory.load().programme("carnival")
     assert segment.start == 1734778800  # 19:00 in Asia/Shanghai
@@ -376,18 +362,8 @@ def test_segment_add_reads_local_times_in_the_streams_zone(memory, capsys):
 
 def test_segment_list_shows_each_end_as_the_next_start(memory, capsys):
     _carnival(memory, capsys)
-    for start, title in (("19:30", "街舞"), ("19:00", "开幕式")):
-        _cli(
-            memory,
-            capsys,
-            "segment",
-            "add",
-            "carnival",
-            "--start",
-            f"2024-12-21T{start}",
-            "--title",
-            title,
-        )
+    _segment(memory, capsys, "19:30", "街舞")
+    _segment(memory, capsys, "19:00", "开幕式")
     out = _cli(memory, capsys, "segment", "list", "carnival")
     assert "start (Asia/Shanghai)" in out[0]
     rows = [re.split(r"\s{2,}", line.strip()) for line in out[1:]]
@@ -399,19 +375,7 @@ def test_segment_list_shows_each_end_as_the_next_start(memory, capsys):
 
 def test_segment_remove_deletes_its_record(memory, capsys):
     _carnival(memory, capsys)
-    _cli(
-        memory,
-        capsys,
-        "segment",
-        "add",
-        "carnival",
-        "--start",
-        "2024-12-21T19:00",
-        "--title",
-        "开幕式",
-        "--id",
-        "opening",
-    )
+    _segment(memory, capsys, "19:00", "开幕式", "--id", "opening")
     assert _cli(memory, capsys, "segment", "remove", "carnival", "opening") == [
         "removed segment opening of carnival"
     ]
@@ -423,86 +387,29 @@ def test_segment_remove_deletes_its_record(memory, capsys):
 
 def test_segment_add_refuses_overlaps_bad_times_and_unknown_streams(memory, capsys):
     _carnival(memory, capsys)
-    _cli(
-        memory,
-        capsys,
-        "segment",
-        "add",
-        "carnival",
-        "--start",
-        "2024-12-21T19:00",
-        "--end",
-        "2024-12-21T19:40",
-        "--title",
-        "开幕式",
-        "--id",
-        "opening",
-    )
+    _segment(memory, capsys, "19:00", "开幕式", "--end", "2024-12-21T19:40", "--id", "opening")
     written = len(memory.items)
     with pytest.raises(admin.AlreadyExists, match="must not overlap"):
-        _cli(
-            memory,
-            capsys,
-            "segment",
-            "add",
-            "carnival",
-            "--start",
-            "2024-12-21T19:30",
-            "--title",
-            "街舞",
-        )
+        _segment(memory, capsys, "19:30", "街舞")
     with pytest.raises(admin.InvalidRegistration, match="--start must be RFC 3339"):
         _cli(memory, capsys, "segment", "add", "carnival", "--start", "7pm", "--title", "x")
     with pytest.raises(admin.UnknownItem, match="no stream with id 'nope'"):
-        _cli(
-            memory, capsys, "segment", "add", "nope", "--start", "2024-12-21T19:00", "--title", "x"
-        )
+        _segment(memory, capsys, "19:00", "x", stream="nope")
     with pytest.raises(admin.AlreadyExists, match="--replace"):
-        _cli(
-            memory,
-            capsys,
-            "segment",
-            "add",
-            "carnival",
-            "--id",
-            "opening",
-            "--start",
-            "2024-12-21T18:00",
-            "--title",
-            "x",
-        )
+        _segment(memory, capsys, "18:00", "x", "--id", "opening")
     assert len(memory.items) == written
 
 
 def test_segment_add_replace_changes_it_in_place(memory, capsys):
     _carnival(memory, capsys)
-    _cli(
+    _segment(memory, capsys, "19:00", "开幕式", "--end", "2024-12-21T19:40", "--id", "opening")
+    out = _segment(
         memory,
         capsys,
-        "segment",
-        "add",
-        "carnival",
-        "--start",
-        "2024-12-21T19:00",
-        "--end",
-        "2024-12-21T19:40",
-        "--title",
+        "19:05",
         "开幕式",
-        "--id",
-        "opening",
-    )
-    out = _cli(
-        memory,
-        capsys,
-        "segment",
-        "add",
-        "carnival",
-        "--start",
-        "2024-12-21T19:05",
         "--end",
         "2024-12-21T19:45",
-        "--title",
-        "开幕式",
         "--id",
         "opening",
         "--replace",
