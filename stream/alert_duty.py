@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from contract.alerts import Alert, alert_key, encode_alert
+from contract.deliveries import Channel
 from stream.alert_cards import AlertCard
 from stream.alerting import AlertMonitor
 from stream.deliverer import Deliverer
@@ -25,8 +26,10 @@ class AlertDuty:
     """Starts the alert monitor while responsible, stops it otherwise, sends what it raises.
 
     ``new_monitor`` builds an ``AlertMonitor`` (not started). ``new_deliverer`` (None: no
-    channel configured) builds the ``Deliverer`` once the monitor has caught up; it is
-    first offered the recent alerts the previous owner left undelivered, then every new one.
+    channel configured) builds the ``Deliverer`` once the monitor has caught up. At every
+    tick it is offered the recent alerts read back without a delivery record for a channel
+    (the previous owner's unfinished ones, or published late), then the new ones; what it
+    already holds is skipped.
     """
 
     def __init__(
@@ -76,14 +79,26 @@ class AlertDuty:
     def _deliver(self, monitor: AlertMonitor, alerts: list[Alert], now_ms: int) -> None:
         if self._new_deliverer is None or self._card is None or not monitor.caught_up:
             return
-        card, names = self._card, monitor.names
         if self.deliverer is None:
             self.deliverer = self._new_deliverer()
-            for channel, alert in monitor.undelivered(self.deliverer.channels, now_ms):
+        deliverer = self.deliverer
+        # Every tick, not only the first: an alert or a missing record may be read back
+        # after this worker caught up (the previous owner was still at work). The
+        # deliverer skips what it holds; skipping here spares making its card again.
+        offers: list[tuple[Alert, tuple[Channel, ...] | None]] = []
+        for channel, alert in monitor.undelivered(deliverer.channels, now_ms):
+            if not deliverer.known(channel, alert.id):
                 logger.info("alert %s: not delivered to %s yet; delivering", alert.id, channel)
-                self.deliverer.offer(alert, card(alert, names), (channel,))
-        for alert in alerts:
-            self.deliverer.offer(alert, card(alert, names))
+                offers.append((alert, (channel,)))
+        offers.extend((alert, None) for alert in alerts)
+        for alert, channels in offers:
+            try:
+                card = self._card(alert, monitor.names)
+            except Exception as exc:  # one bad record must not hold up the others
+                logger.exception("alert %s: its message could not be made", alert.id)
+                deliverer.fail(alert, f"{type(exc).__name__}: {exc}"[:200], channels)
+                continue
+            deliverer.offer(alert, card, channels)
 
     def pending(self) -> dict[str, int]:
         """Alerts waiting for delivery, per channel (empty while not delivering)."""

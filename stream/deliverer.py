@@ -63,18 +63,32 @@ class Deliverer:
         """The channels configured."""
         return tuple(self._sinks)
 
+    def known(self, channel: Channel, alert_id: str) -> bool:
+        """Whether the alert is waiting for ``channel`` or done with it here."""
+        queue = self.queues.get(channel)
+        return queue is not None and queue.knows(alert_id)
+
     def offer(
         self, alert: Alert, card: AlertCard, channels: Collection[Channel] | None = None
     ) -> None:
         """Queue ``alert`` for ``channels`` (default: all); returns at once."""
+        now = self._clock()
+        for channel in self._started(channels):
+            self.queues[channel].offer(alert, card, now)
+            self._wake[channel].set()
+
+    def fail(self, alert: Alert, detail: str, channels: Collection[Channel] | None = None) -> None:
+        """Record ``alert`` as failed for ``channels`` (default: all) without an attempt."""
+        now = self._clock()
+        for channel in self._started(channels):
+            self.queues[channel].give_up(alert, detail, now)
+            self._wake[channel].set()
+
+    def _started(self, channels: Collection[Channel] | None) -> list[Channel]:
+        """The configured ones of ``channels`` (default: all), their tasks running."""
         if not self._tasks:
             self._tasks = [asyncio.ensure_future(self._run(channel)) for channel in self._sinks]
-        now = self._clock()
-        for channel in self._sinks if channels is None else channels:
-            queue = self.queues.get(channel)
-            if queue is not None:
-                queue.offer(alert, card, now)
-                self._wake[channel].set()
+        return [c for c in (self._sinks if channels is None else channels) if c in self._sinks]
 
     async def stop(self) -> None:
         """Cancel the channels' tasks (what is pending is the next owner's to deliver)."""

@@ -59,14 +59,20 @@ class DeliveryQueue:
     pending: dict[str, Pending] = field(default_factory=dict)
     """By alert id."""
     settled: dict[str, int] = field(default_factory=dict)
-    """Alert ids whose delivery ended here, with their ``raised_at``: never offered again."""
+    """Alert ids whose delivery ended here, with their ``raised_at``: never offered again.
+    Kept for twice the window, so that one offered again near the window's end by a caller
+    with a slightly different clock is still known."""
     outbox: list[Delivery] = field(default_factory=list)
     """Final outcomes not yet recorded (the caller takes them)."""
     _offers: int = 0
 
+    def knows(self, alert_id: str) -> bool:
+        """Whether the alert is pending or settled here (offering it again does nothing)."""
+        return alert_id in self.pending or alert_id in self.settled
+
     def offer(self, alert: Alert, card: AlertCard, now_ms: int) -> bool:
         """Queue ``alert`` for an attempt now; False if it is known, too old or the queue full."""
-        if alert.id in self.pending or alert.id in self.settled:
+        if self.knows(alert.id):
             return False
         if now_ms >= alert.raised_at + self.window_ms:
             self._settle(alert, "failed", 0, "raised longer ago than the delivery window", now_ms)
@@ -77,6 +83,14 @@ class DeliveryQueue:
             return False
         self._offers += 1
         self.pending[alert.id] = Pending(alert, card, now_ms, self._offers)
+        return True
+
+    def give_up(self, alert: Alert, detail: str, now_ms: int) -> bool:
+        """Record ``alert`` as failed without an attempt (its message could not be made);
+        False if it is known."""
+        if self.knows(alert.id):
+            return False
+        self._settle(alert, "failed", 0, detail, now_ms)
         return True
 
     def next_due(self, now_ms: int) -> Pending | None:
@@ -109,8 +123,8 @@ class DeliveryQueue:
                 pending.due_ms = due
 
     def forget_before(self, now_ms: int) -> None:
-        """Drop settled ids of alerts raised before the window: they are never offered."""
-        oldest = now_ms - self.window_ms
+        """Drop settled ids of alerts raised long before the window: none is offered again."""
+        oldest = now_ms - 2 * self.window_ms
         self.settled = {i: raised for i, raised in self.settled.items() if raised >= oldest}
 
     def _settle(

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import time
+from contextlib import asynccontextmanager
+from functools import partial
 
 import orjson
 import pytest
 
 from contract.alerts import Alert
+from stream.alert_cards import alert_card
 from stream.alert_duty import AlertDuty
+from stream.channels.feishu import FeishuBot
+from stream.channels.wecom import WeComBot
+from stream.deliverer import Deliverer
+from stream.registry_names import RegistryNames
 from tests.stream.conftest import Sent
 
 T0 = 1_700_000_000_000
@@ -77,13 +87,16 @@ class Monitors:
 
 
 class Deliverers:
-    """Stands in for the ``Deliverer`` factory: what each built deliverer was offered."""
+    """Stands in for the ``Deliverer`` factory: what each built deliverer was offered, and
+    what it was told had failed; like the deliverer, it knows what it was given."""
 
     channels = ("wecom", "feishu")
 
     def __init__(self) -> None:
         self.built: list[Deliverers] = []
         self.offers: list[tuple[str, str, object]] = []
+        self.failed: list[tuple[str, str, object]] = []
+        self.given: set[tuple[str, str]] = set()
         self.stopped = 0
 
     def __call__(self) -> Deliverers:
@@ -91,8 +104,21 @@ class Deliverers:
         self.built.append(built)
         return built
 
+    def known(self, channel, alert_id) -> bool:
+        return (channel, alert_id) in self.given
+
+    def _give(self, alert, channels) -> None:
+        self.given.update((c, alert.id) for c in channels or self.channels)
+
     def offer(self, alert, card, channels=None) -> None:
+        if all(self.known(c, alert.id) for c in channels or self.channels):
+            return  # as the queues do
+        self._give(alert, channels)
         self.offers.append((alert.id, card, channels))
+
+    def fail(self, alert, detail, channels=None) -> None:
+        self._give(alert, channels)
+        self.failed.append((alert.id, detail, channels))
 
     async def stop(self) -> None:
         self.stopped += 1
@@ -193,13 +219,45 @@ async def test_the_undelivered_backlog_goes_first_to_its_channel_then_new_alerts
     monitor.raises = [alert(4)]
     await d.tick(True, T0 + 1000)
     [deliverer] = deliverers.built
-    assert monitor.asked == [(("wecom", "feishu"), T0)]  # the backlog is read once
     assert deliverer.offers == [
         ("live/s/web/1", "card of live/s/web/1 by names", ("feishu",)),
         ("live/s/web/2", "card of live/s/web/2 by names", ("wecom",)),
         ("live/s/web/3", "card of live/s/web/3 by names", None),
         ("live/s/web/4", "card of live/s/web/4 by names", None),
     ]
+
+
+async def test_the_backlog_is_read_every_tick_and_what_shows_up_late_is_delivered():
+    # The previous owner may publish an alert, or fail to record a delivery, after this
+    # worker caught up: the backlog read at the first tick alone would miss it.
+    monitor = Monitor()
+    deliverers = Deliverers()
+    d = duty(Monitors(monitor), deliverers=deliverers)
+    await d.tick(True, T0)
+    monitor.backlog = [("wecom", alert(1)), ("feishu", alert(1))]
+    await d.tick(True, T0 + 1000)
+    await d.tick(True, T0 + 2000)  # the same backlog again: already given, not repeated
+    assert monitor.asked == [(("wecom", "feishu"), T0 + t) for t in (0, 1000, 2000)]
+    [deliverer] = deliverers.built
+    assert [(i, c) for i, _, c in deliverer.offers] == [
+        ("live/s/web/1", ("wecom",)),
+        ("live/s/web/1", ("feishu",)),
+    ]
+
+
+async def test_a_card_already_given_to_the_deliverer_is_not_made_again():
+    monitor = Monitor()
+    monitor.backlog = [("wecom", alert(1))]
+    made: list[str] = []
+
+    def counting_card(alert, names):
+        made.append(alert.id)
+        return card(alert, names)
+
+    d = AlertDuty(Monitors(monitor), Sent(), Deliverers(), counting_card)
+    for t in range(3):
+        await d.tick(True, T0 + t * 1000)
+    assert made == ["live/s/web/1"]
 
 
 async def test_losing_partition_0_stops_the_deliveries_and_regaining_it_reads_the_backlog():
@@ -219,21 +277,61 @@ def test_a_deliverer_needs_a_card_maker():
         AlertDuty(Monitors(), Sent(), Deliverers())
 
 
-async def test_a_failure_to_queue_deliveries_leaves_the_published_alerts_and_the_duty(caplog):
+async def test_an_alert_whose_card_fails_is_recorded_failed_and_the_others_go_on(caplog):
     monitor = Monitor()
     sent = Sent()
+    monitor.backlog = [("feishu", alert(1)), ("wecom", alert(2))]
+    deliverers = Deliverers()
 
     def broken_card(alert, names):
-        raise ValueError("no such zone")
+        if alert.id in ("live/s/web/1", "live/s/web/3"):
+            raise OverflowError("timestamp out of range for platform time_t")
+        return card(alert, names)
 
-    d = AlertDuty(Monitors(monitor), sent, Deliverers(), broken_card)
-    monitor.raises = [alert(1)]
+    d = AlertDuty(Monitors(monitor), sent, deliverers, broken_card)
+    monitor.raises = [alert(3), alert(4)]
     with caplog.at_level(logging.ERROR, logger="stream.alert_duty"):
         await d.tick(True, T0)
-    assert len(sent.on("alerts")) == 1 and d.active
-    assert "queueing alert deliveries failed" in caplog.text
+        await d.tick(True, T0 + 1000)  # the failed ones are known now: not tried again
+    assert len(sent.on("alerts")) == 2 and d.active
+    [deliverer] = deliverers.built
+    assert [(i, c) for i, _, c in deliverer.offers] == [
+        ("live/s/web/2", ("wecom",)),
+        ("live/s/web/4", None),
+    ]
+    assert deliverer.failed == [
+        ("live/s/web/1", "OverflowError: timestamp out of range for platform time_t", ("feishu",)),
+        ("live/s/web/3", "OverflowError: timestamp out of range for platform time_t", None),
+    ]
+    assert caplog.text.count("its message could not be made") == 2
+
+
+class Hanging:
+    """An HTTP client whose requests never get an answer."""
+
+    @asynccontextmanager
+    async def stream(self, *args, **kwargs):
+        await asyncio.Event().wait()
+        yield
 
 
 async def test_pending_deliveries_per_channel_for_the_health_page():
-    d = AlertDuty(Monitors(), Sent())
+    assert AlertDuty(Monitors(), Sent()).pending() == {}
+    monitor = Monitor()
+    monitor.names = RegistryNames()
+    sinks = [WeComBot("https://wecom.example/send?key=k"), FeishuBot("https://lark.example/h")]
+    new_deliverer = partial(Deliverer, sinks, Sent(), Hanging)
+    d = AlertDuty(
+        Monitors(monitor), Sent(), new_deliverer, partial(alert_card, lang="en", dashboard_url=None)
+    )
+    # The alerts must be fresh: older than the delivery window, they are given up at once.
+    now = int(time.time() * 1000)
+    monitor.backlog = [("feishu", dataclasses.replace(alert(1), raised_at=now))]
+    monitor.raises = [dataclasses.replace(alert(n), raised_at=now) for n in (2, 3)]
+    try:
+        assert d.pending() == {}
+        await d.tick(True, now)
+        assert d.pending() == {"wecom": 2, "feishu": 3}
+    finally:
+        await d.stop()
     assert d.pending() == {}

@@ -272,3 +272,26 @@ async def test_an_unreachable_bot_is_retried(client, caplog):
         await deliverer.stop()
     assert "ConnectError" in deliverer.queues["webhook"].pending[alert.id].last_error
     assert sent.on("deliveries") == []  # nothing final yet
+
+
+async def test_an_alert_failed_without_an_attempt_is_recorded_and_never_sent(client, standins):
+    wecom = standins("wecom")
+    sent = Sent()
+    deliverer = Deliverer([WeComBot(wecom.url)], sent, lambda: client)
+    alert = fresh_alert()
+    deliverer.fail(alert, "its message could not be made", ("wecom", "feishu"))
+    try:
+        await until(lambda: sent.on("deliveries"))
+        assert deliverer.known("wecom", alert.id) and not deliverer.known("feishu", alert.id)
+        deliverer.offer(alert, alert_card(alert, names(), "zh", None))
+        await asyncio.sleep(0.2)
+    finally:
+        await deliverer.stop()
+    assert wecom.received == []
+    [(_, value)] = sent.on("deliveries")
+    record = decode_delivery(value)
+    assert (record.outcome, record.attempts, record.detail) == (
+        "failed",
+        0,
+        "its message could not be made",
+    )

@@ -92,8 +92,30 @@ def test_an_alert_is_offered_once_while_pending_and_after_it_settled():
     q.settle(q.next_due(T0), OK, T0)
     assert not q.offer(alert(), None, T0 + 2)
     assert len(q.outbox) == 1
-    q.forget_before(T0 + WINDOW_MS + 1)  # out of the window: forgotten, and too old anyway
+    q.forget_before(2 * WINDOW_MS + T0 + 1)  # long out of the window: forgotten
     assert q.settled == {}
+
+
+def test_a_settled_alert_is_still_known_just_after_the_window():
+    # The backlog is re-offered every tick, timed by the tick rather than by this queue's
+    # clock: an alert settled here must not come back as new, to be recorded as too old.
+    q = queue()
+    q.offer(alert(), None, T0)
+    q.settle(q.next_due(T0), OK, T0)
+    q.forget_before(T0 + WINDOW_MS + 1_000)
+    assert q.knows(alert().id)
+    assert not q.offer(alert(), None, T0 + WINDOW_MS + 1_000)
+    assert [d.outcome for d in q.outbox] == ["delivered"]
+
+
+def test_an_alert_given_up_before_any_attempt_is_recorded_once():
+    q = queue()
+    assert q.give_up(alert(), "its message could not be made", T0)
+    assert not q.give_up(alert(), "again", T0 + 1) and not q.offer(alert(), None, T0 + 2)
+    assert not q.pending and q.knows(alert().id) and not q.knows(alert(2).id)
+    assert [(d.outcome, d.attempts, d.detail) for d in q.outbox] == [
+        ("failed", 0, "its message could not be made")
+    ]
 
 
 def test_a_full_queue_gives_new_alerts_up_instead_of_growing():
