@@ -70,7 +70,11 @@ def register_agents(app: Any, topics: StreamTopics, runtime: Runtime) -> None:
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
-        await runtime.assignment.revoked([tp.partition for tp in events_partitions(revoked)])
+        partitions = [tp.partition for tp in events_partitions(revoked)]
+        # The alert duty stops now, not at its next tick: partition 0's next owner may be
+        # delivering by then.
+        await runtime.alerts.revoked(partitions)
+        await runtime.assignment.revoked(partitions)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
@@ -83,6 +87,7 @@ def register_agents(app: Any, topics: StreamTopics, runtime: Runtime) -> None:
         # publish, so that a clean stop leaves nothing for the next owner to catch up.
         runtime.assignment.cancel()
         await runtime.publisher.publish_before_stop(timeout_s=10)
+        await runtime.alerts.close()
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:

@@ -4,7 +4,7 @@ deliveries of what it raises."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Collection
 
 from contract.alerts import Alert, alert_key, encode_alert
 from contract.deliveries import Channel
@@ -29,7 +29,8 @@ class AlertDuty:
     channel configured) builds the ``Deliverer`` once the monitor has caught up. At every
     tick it is offered the recent alerts read back without a delivery record for a channel
     (the previous owner's unfinished ones, or published late), then the new ones; what it
-    already holds is skipped.
+    already holds is skipped. ``close`` releases what the deliverers share (the HTTP client)
+    when the worker stops.
     """
 
     def __init__(
@@ -38,6 +39,8 @@ class AlertDuty:
         send: Send,
         new_deliverer: Callable[[], Deliverer] | None = None,
         card: CardMaker | None = None,
+        *,
+        close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         if (new_deliverer is None) != (card is None):
             raise ValueError("new_deliverer and card go together")
@@ -45,6 +48,7 @@ class AlertDuty:
         self._send = send
         self._new_deliverer = new_deliverer
         self._card = card
+        self._close = close
         self.monitor: AlertMonitor | None = None
         self.deliverer: Deliverer | None = None
 
@@ -105,6 +109,18 @@ class AlertDuty:
         if self.deliverer is None:
             return {}
         return {channel: len(q.pending) for channel, q in self.deliverer.queues.items()}
+
+    async def revoked(self, partitions: Collection[int]) -> None:
+        """Stop at once if events partition 0 is among the revoked ``partitions``: its
+        next owner delivers what is left, and this worker must not go on beside it."""
+        if 0 in partitions:
+            await self.stop()
+
+    async def close(self) -> None:
+        """Stop, and release the deliverers' HTTP client (the worker is stopping)."""
+        await self.stop()
+        if self._close is not None:
+            await self._close()
 
     async def stop(self) -> None:
         """Stop the monitor and the deliveries (the next owner delivers what is left)."""

@@ -66,6 +66,12 @@ class _LazyClient:
             self._client = httpx.AsyncClient()
         return self._client
 
+    async def aclose(self) -> None:
+        """Close the client, if one was created (the next call creates another)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
 
 def alert_duty(
     config: StreamConfig, new_monitor: Callable[[], AlertMonitor], send: Send
@@ -80,6 +86,7 @@ def alert_duty(
         send,
         partial(Deliverer, sinks, send, client),
         partial(alert_card, lang=config.alert_lang, dashboard_url=config.dashboard_url),
+        close=client.aclose,
     )
 
 

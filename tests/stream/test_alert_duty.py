@@ -306,6 +306,33 @@ async def test_an_alert_whose_card_fails_is_recorded_failed_and_the_others_go_on
     assert caplog.text.count("its message could not be made") == 2
 
 
+async def test_revoking_partition_0_stops_the_duty_at_once():
+    deliverers = Deliverers()
+    monitors = Monitors()
+    d = duty(monitors, deliverers=deliverers)
+    await d.tick(True, T0)
+    await d.revoked([1, 2])
+    assert d.active and deliverers.built[0].stopped == 0
+    await d.revoked([0, 1])
+    assert not d.active and d.deliverer is None
+    assert (deliverers.built[0].stopped, monitors.built[0].stopped) == (1, 1)
+
+
+async def test_closing_stops_the_duty_and_releases_the_http_client():
+    closed: list[bool] = []
+
+    async def close() -> None:
+        closed.append(True)
+
+    deliverers = Deliverers()
+    monitors = Monitors()
+    d = AlertDuty(monitors, Sent(), deliverers, card, close=close)
+    await d.tick(True, T0)
+    await d.close()
+    assert not d.active and deliverers.built[0].stopped == 1 and closed == [True]
+    await AlertDuty(Monitors(), Sent()).close()  # nothing to release
+
+
 class Hanging:
     """An HTTP client whose requests never get an answer."""
 

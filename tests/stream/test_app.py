@@ -31,3 +31,19 @@ def test_each_configured_channel_gets_its_sink_with_its_secret(tmp_path):
     assert [s.channel for s in sinks] == ["webhook", "wecom", "dingtalk", "feishu"]
     assert [getattr(s, "_secret", None) for s in sinks] == ["w", None, "SECd", None]
     assert alert_duty(settings, lambda: None, Sent())._new_deliverer is not None  # type: ignore[arg-type, return-value]
+
+
+async def test_the_deliveries_http_client_is_made_at_first_use_and_closed_with_the_duty(tmp_path):
+    settings = config(
+        LIVETALLY_HOME=str(tmp_path), LIVETALLY_ALERT_WEBHOOK="https://hook.example/a"
+    )
+    duty = alert_duty(settings, lambda: None, Sent())  # type: ignore[arg-type, return-value]
+    await duty.close()  # before any delivery: nothing to close
+    # The deliverer factory is partial(Deliverer, sinks, send, client).
+    client = duty._new_deliverer.args[2]  # type: ignore[union-attr]
+    first = client()
+    assert client() is first and not first.is_closed
+    await duty.close()
+    assert first.is_closed
+    assert client() is not first  # a later duty gets a new one
+    await duty.close()
