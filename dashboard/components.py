@@ -110,7 +110,9 @@ def partner_list(summary: StreamSummary, lang: Lang) -> html.Ul:
         rows.append(
             html.Li(
                 [
-                    html.Span(p.display_name(lang), className="lt-plist-name"),
+                    html.Span(
+                        p.display_name(lang), className="lt-plist-name", title=p.display_name(lang)
+                    ),
                     html.Span(
                         format_number(f.concurrent, lang, "short"), className="lt-plist-value"
                     ),

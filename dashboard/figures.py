@@ -202,6 +202,9 @@ def _series_figure(
         yaxis={
             "title": {"text": text(column, lang), "standoff": 12},
             "rangemode": "tozero",
+            # The ticks are computed for the data's top: a zoom between two of them would
+            # leave the axis unlabelled, so only the time axis zooms.
+            "fixedrange": True,
             "automargin": True,
             **value_axis(top, lang),
         },

@@ -34,7 +34,8 @@
   }
 
   function changed(records) {
-    if (still.matches) return;
+    // Dash loads every asset on every page: only the big screen's numbers roll.
+    if (still.matches || !document.querySelector(".lt-screen")) return;
     var seen = [];
     records.forEach(function (record) {
       var node = record.target.nodeType === 1 ? record.target : record.target.parentElement;

@@ -17,7 +17,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard.components import chart_for, clock_time, resolve_stream
 from dashboard.data import current_data
-from dashboard.i18n import LANGS, format_number, lang_of, text
+from dashboard.i18n import LANGS, Lang, NumberStyle, format_number, lang_of, text
 from dashboard.inputs import checked, count, ident, raw, record, signature
 from dashboard.model import Snapshot, summarize
 
@@ -91,12 +91,23 @@ def screen_outputs(
     return (
         summary.stream.title,
         *labels,
-        format_number(total.concurrent, lang),
-        format_number(total.peak_concurrent, lang),
-        format_number(total.views, lang),
+        screen_number(total.concurrent, lang),
+        screen_number(total.peak_concurrent, lang),
+        screen_number(total.views, lang),
         f"{text('peak_at', lang)} {clock_time(total.peak_at, summary.stream.tz)}",
         chips,
     )
+
+
+SCREEN_FULL_BELOW = 10_000_000
+"""From this count on, an English big-screen number takes the short style (``12.3M``): a
+third of the wall holds eight digits with their separators, not more."""
+
+
+def screen_number(value: int, lang: Lang) -> str:
+    """A headline number of the big screen (Chinese never needs more room than ``9999.9万``)."""
+    style: NumberStyle = "short" if abs(value) >= SCREEN_FULL_BELOW else "full"
+    return format_number(value, lang, style)
 
 
 def refresh_screen(

@@ -261,6 +261,34 @@ def test_the_live_page_on_a_desk_shows_one_number_format(stack: Stack, carnival,
     page.close()
 
 
+CARD_VALUES_FIT = """() => [...document.querySelectorAll('.lt-card-value')].map(
+    (el) => [el.id, el.innerText, el.scrollWidth, el.clientWidth])"""
+"""Each card value: its id, text, the width of its text and of its box (the card's inside)."""
+
+
+@pytest.mark.parametrize("width", [768, 1024, 1280])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_live_page_s_numbers_fit_their_cards_between_phone_and_desk(
+    stack: Stack, carnival, browser, width, lang
+):
+    page = open_page(browser, stack, carnival["token"], "/", {"width": width, "height": 900})
+    choose_stream(page)
+    wait_for_numbers(page, "#live-total-concurrent")
+    if lang == "en":
+        page.get_by_text("EN", exact=True).click()
+        page.wait_for_function(
+            "() => document.querySelector('#live-total-views').innerText.includes(',')",
+            timeout=15_000,
+        )
+    assert_fits_width(page)
+    cards = page.evaluate(CARD_VALUES_FIT)
+    assert len(cards) == 4
+    assert all(value <= room for _, _, value, room in cards), cards
+    if lang == "en":
+        assert "," in cards[2][1]  # views in English: 1,016,xxx, the widest value
+    page.close()
+
+
 @pytest.mark.parametrize("path", ["/monitor", "/exports"])
 def test_monitor_and_exports_fit_a_phone(stack: Stack, carnival, browser, path):
     page = open_page(browser, stack, carnival["token"], path, PHONE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import pytest
 
 from tests.dashboard.builders import T0
 from tests.dashboard.pages.conftest import texts
@@ -34,3 +35,18 @@ def test_the_links_language_and_stream_win_over_the_shells(pages):
     children = screen.layout(lang="en", stream="gala").children
     store = [c for c in children if getattr(c, "id", None) == "screen-query"]
     assert store[0].data == {"lang": "en", "stream": "gala"}
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "shown"),
+    [
+        (9_999_999, "en", "9,999,999"),
+        (10_000_000, "en", "10.0M"),  # eight digits and separators fill a third of the wall
+        (123_456_789, "en", "123.4M"),
+        (123_456_789, "zh", "1.2亿"),
+        (99_999_999, "zh", "9999.9万"),
+    ],
+)
+def test_big_screen_numbers_keep_to_a_third_of_the_wall(pages, value, lang, shown):
+    _, screen, _ = pages
+    assert screen.screen_number(value, lang) == shown
