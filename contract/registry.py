@@ -182,6 +182,9 @@ class Token:
     """Epoch milliseconds of its creation (0 for tokens made before this was recorded)."""
     streams: tuple[str, ...] = ()
     """The streams it may read (empty: every stream); a public token names exactly one."""
+    public_hash: str = ""
+    """A public token's hash, kept here instead of ``token_hash``: a service of an earlier
+    release, which knows no public role, then never takes it for a viewer token."""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -195,6 +198,13 @@ class Token:
             raise RegistryError("a public token is for exactly one stream")
         if self.role != "public" and self.streams:
             raise RegistryError("only a public token is limited to a stream")
+        if self.role == "public" and self.token_hash:
+            raise RegistryError("a public token's hash belongs in public_hash")
+
+    @property
+    def secret_hash(self) -> str:
+        """The hash of its secret, wherever its role keeps it."""
+        return self.public_hash if self.role == "public" else self.token_hash
 
     def active(self, now_ms: int) -> bool:
         """Whether the token may be used at ``now_ms``: not revoked and not expired."""
@@ -258,7 +268,9 @@ def record_key(item: Item) -> str:
     return f"{kind}/{item.id}"
 
 
-_OMITTED_WHEN_EMPTY = frozenset({"previous_key_hash", "previous_key_expires_at", "title_en", "end"})
+_OMITTED_WHEN_EMPTY = frozenset(
+    {"previous_key_hash", "previous_key_expires_at", "title_en", "end", "streams", "public_hash"}
+)
 """Fields added after the first release: left out while empty, so that a service of an
 earlier release still reads every partner that has never had its key rotated."""
 
@@ -340,7 +352,7 @@ class Registry:
         digest = hash_secret(token)
         found: Token | None = None
         for item in self.tokens.values():
-            if hmac.compare_digest(item.token_hash, digest) and item.active(now_ms):
+            if hmac.compare_digest(item.secret_hash, digest) and item.active(now_ms):
                 found = item
         return found
 

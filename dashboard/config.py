@@ -104,7 +104,7 @@ class DashboardConfig:
             registry_kafka=Settings.from_env(env, service="registrar").kafka,
             host=env.get("LIVETALLY_DASHBOARD_HOST", "127.0.0.1"),
             port=port,
-            public_port=read_int(env, "LIVETALLY_PUBLIC_PORT", port + 1),
+            public_port=read_int(env, "LIVETALLY_PUBLIC_PORT", port + 1 if port < 65535 else 0),
             exports_per_token=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_PER_TOKEN", 2),
             exports_total=read_int(env, "LIVETALLY_DASHBOARD_EXPORTS_TOTAL", 4),
             secret_key=env.get("LIVETALLY_SECRET_KEY", "").strip(),

@@ -121,10 +121,8 @@ def _public_token(counter: PublicCounter, request: Request) -> Token | Response:
     token = counter.token(secret)
     if token is None:
         return _problem(401, "Not authorized", "the token is not valid, was revoked or expired")
-    if token.role != "public":
-        return _problem(
-            403, "Forbidden", "the public counter takes only public tokens (--role public)"
-        )
+    if token.role != "public":  # as a bad token: the port tells no token's kind
+        return _problem(401, "Not authorized", "the public counter takes only public tokens")
     asked = request.query_params.get("stream")
     if asked is not None and asked != token.streams[0]:
         return _problem(403, "Forbidden", "this token is for another stream")
@@ -147,7 +145,8 @@ def public_app(data: DataSource, clock: Callable[[], float] = time.time) -> Star
         except DashboardError as exc:  # the token's stream is not (or no longer) there
             return _problem(exc.status, exc.title, exc.detail)
         headers = {**_CORS, "Cache-Control": "public, max-age=1", "ETag": etag}
-        if etag in request.headers.get("if-none-match", ""):
+        wanted = request.headers.get("if-none-match", "")
+        if etag in wanted or wanted.strip() == "*":
             return Response(status_code=304, headers=headers)
         return Response(body, headers=headers, media_type="application/json")
 
@@ -193,9 +192,24 @@ def public_app(data: DataSource, clock: Callable[[], float] = time.time) -> Star
 def serve_public(host: str, port: int, data: DataSource) -> threading.Thread:
     """Serve the public app with uvicorn in a daemon thread of this process; returns it.
 
-    Access logs are off: the token is in every request's query string.
+    The port is bound here, before the thread starts, so a port in use stops the dashboard
+    with ``OSError`` instead of leaving it running without its counter. Access logs are
+    off: the token is in every request's query string.
     """
+    import socket
+
     import uvicorn
+
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise OSError(
+            f"the public counter cannot listen on {host}:{port} ({exc.strerror}); set "
+            "LIVETALLY_PUBLIC_PORT to a free port, or 0 to serve no public counter"
+        ) from None
 
     config = uvicorn.Config(
         public_app(data),
@@ -209,7 +223,9 @@ def serve_public(host: str, port: int, data: DataSource) -> threading.Thread:
         server_header=False,
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="public-counter", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [listener]}, name="public-counter", daemon=True
+    )
     thread.start()
     logger.info("public counter on http://%s:%d%s", host, port, LIVE_PATH)
     return thread

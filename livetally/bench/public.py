@@ -131,7 +131,7 @@ def run_public(ctx: Context) -> None:
     settings = Settings(home=ctx.stack.settings.home, kafka=ctx.stack.kafka(PREFIX, 4))
     registry_topic.register(
         settings,
-        Token("news", "public", "bench", hash_secret(secret), streams=(STREAM.id,)),
+        Token("news", "public", "bench", public_hash=hash_secret(secret), streams=(STREAM.id,)),
     )
     url = f"{whole.dashboard.public_url}/api/v1/public/live?token={secret}"
     deadline = time.monotonic() + 30

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 
 from contract.registry import (
@@ -141,3 +143,20 @@ def test_a_segment_record_leaves_out_empty_optional_fields_and_round_trips():
 def test_a_segment_time_must_be_a_whole_second(start):
     with pytest.raises(RegistryError, match="whole epoch second"):
         Segment("opening", "carnival", start, "开幕式")
+
+
+def test_a_public_token_is_stored_where_an_earlier_release_never_matches_it():
+    from contract.registry_actions import create_token
+
+    stream = Stream("carnival", "嘉年华")
+    token, secret = create_token(
+        "public", streams=("carnival",), registry=Registry.of([stream]), now_ms=NOW
+    )
+    record = to_record(token)
+    assert record["token_hash"] == "" and record["public_hash"] == hash_secret(secret)
+    assert Registry.of([from_record(record)]).token_for(secret, NOW) == token
+    # An earlier release drops the fields it does not know: nothing matches the secret.
+    earlier = {k: v for k, v in record.items() if k not in ("public_hash", "streams")}
+    assert not hmac.compare_digest(earlier["token_hash"], hash_secret(secret))
+    with pytest.raises(RegistryError, match="belongs in public_hash"):
+        Token("x", "public", token_hash="h", streams=("carnival",))

@@ -81,6 +81,7 @@ def server_process(kafka, tmp_path):
         "LIVETALLY_PARTITIONS": str(kafka.partitions),
         "LIVETALLY_HOME": str(tmp_path),
         "LIVETALLY_DASHBOARD_PORT": str(port),
+        "LIVETALLY_PUBLIC_PORT": "0",
     }
     code = (
         "from dashboard.app import serve; from dashboard.config import DashboardConfig; "

@@ -25,7 +25,9 @@ NOW = T0 + 30  # the sample data's numbers are final from T0+20
 def data(sample_snapshot):
     tokens = {
         **sample_snapshot.registry.tokens,
-        "pub": Token("pub", "public", "news", hash_secret(PUBLIC), streams=("carnival",)),
+        "pub": Token(
+            "pub", "public", "news", public_hash=hash_secret(PUBLIC), streams=("carnival",)
+        ),
     }
     return StaticData(
         replace(sample_snapshot, registry=replace(sample_snapshot.registry, tokens=tokens))
@@ -66,6 +68,10 @@ def test_the_counter_gives_the_streams_numbers_with_cache_and_cors_headers(clien
     assert again.headers["etag"] == etag and again.headers["access-control-allow-origin"] == "*"
     stale = client.get(f"{LIVE_PATH}?token={PUBLIC}", headers={"If-None-Match": '"other"'})
     assert stale.status_code == 200
+    listed = client.get(f"{LIVE_PATH}?token={PUBLIC}", headers={"If-None-Match": f'"a", {etag}'})
+    assert listed.status_code == 304
+    anything = client.get(f"{LIVE_PATH}?token={PUBLIC}", headers={"If-None-Match": "*"})
+    assert anything.status_code == 304
     english = client.get(f"{LIVE_PATH}?token={PUBLIC}&lang=en")
     assert english.json()["lang"] == "en" and english.headers["etag"] != etag
 
@@ -85,7 +91,7 @@ def test_the_etag_changes_with_the_second(data):
     [
         ("", 401, "give the public token"),
         ("?token=ltt_nope", 401, "not valid"),
-        (f"?token={VIEWER_TOKEN}", 403, "only public tokens"),
+        (f"?token={VIEWER_TOKEN}", 401, "only public tokens"),
         (f"?token={PUBLIC}&stream=other", 403, "another stream"),
         (f"?token={PUBLIC}&lang=fr", 400, "zh or en"),
         ("?token=" + "x" * 500, 401, "not valid"),
@@ -123,7 +129,7 @@ def test_the_embed_is_a_small_self_contained_page(client):
     assert f"/api/v1/public/live?token={PUBLIC}&amp;lang=en" in page
     zh = client.get(f"/embed?token={PUBLIC}").text
     assert "人正在观看" in zh and 'class="lt"' in zh
-    assert client.get(f"/embed?token={VIEWER_TOKEN}").status_code == 403
+    assert client.get(f"/embed?token={VIEWER_TOKEN}").status_code == 401
 
 
 def test_the_dashboard_runs_the_counter_on_its_own_port(data):
@@ -140,3 +146,5 @@ def test_the_dashboard_runs_the_counter_on_its_own_port(data):
             time.sleep(0.05)
     assert response.status_code == 200 and response.json()["stream"] == "carnival"
     assert "server" not in response.headers
+    with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}.*LIVETALLY_PUBLIC_PORT"):
+        serve_public("127.0.0.1", port, data)  # taken: the dashboard stops, saying why

@@ -218,7 +218,7 @@ def test_the_public_counter_serves_a_public_token_s_stream(stack: Stack, registe
     )
     assert refused.status_code == 403
     other = httpx.get(f"{stack.public_url}/api/v1/public/live?token={registered['token']}")
-    assert other.status_code == 403
+    assert other.status_code == 401
 
 
 def test_api_needs_a_token(stack: Stack, registered: dict[str, str]):

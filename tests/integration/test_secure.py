@@ -57,6 +57,7 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "LIVETALLY_BOOTSTRAP": f"127.0.0.1:{port}",
             "LIVETALLY_INGEST_PORT": str(ports["ingest"]),
             "LIVETALLY_DASHBOARD_PORT": str(ports["dashboard"]),
+            "LIVETALLY_PUBLIC_PORT": "0",
             "LIVETALLY_WORKER_PORT": str(ports["worker"]),
         }
     )

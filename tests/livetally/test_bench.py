@@ -450,7 +450,10 @@ def test_the_counter_load_counts_answers_by_status_against_a_real_server(tmp_pat
     from tests.ports import free_port
 
     registry = Registry.of(
-        [Stream("s", "S"), Token("p", "public", "", hash_secret("ltt_p"), streams=("s",))]
+        [
+            Stream("s", "S"),
+            Token("p", "public", "", public_hash=hash_secret("ltt_p"), streams=("s",)),
+        ]
     )
     port = free_port()
     serve_public("127.0.0.1", port, StaticData(Snapshot(registry=registry)))

@@ -41,7 +41,7 @@ def test_every_app_runs_under_an_init_with_a_health_check():
         assert service["init"] is True, name
         assert "healthz" in " ".join(service["healthcheck"]["test"]), name
     assert services["kafka"]["init"] is True
-    assert services["dashboard"]["ports"] == ["127.0.0.1:8050:8050"]
+    assert services["dashboard"]["ports"] == ["127.0.0.1:8050:8050", "127.0.0.1:8051:8051"]
     # The session-signing key's volume is the dashboard's alone.
     (key_volume,) = [m.split(":")[0] for m in services["dashboard"]["volumes"]]
     others = [

@@ -192,6 +192,7 @@ def rstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RStack]:
         "LIVETALLY_REPLICATION_FACTOR": "3",
         "LIVETALLY_INGEST_PORT": str(ports["ingest"]),
         "LIVETALLY_DASHBOARD_PORT": str(ports["dashboard"]),
+        "LIVETALLY_PUBLIC_PORT": "0",  # not used here: no port next to the dashboard's
         "LIVETALLY_WORKER_PORT": str(ports["worker"]),
         # Checkpoint often, so that restarts in these short tests restore from checkpoints.
         "LIVETALLY_CHECKPOINT_INTERVAL_S": "2",
