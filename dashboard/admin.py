@@ -182,7 +182,7 @@ class AdminActions:
                 else registry.tokens.get(item.id)
             )
             if seen == item:
-                del self._written[key]  # the snapshot has caught up
+                self._written.pop(key, None)  # the snapshot has caught up
             elif isinstance(item, Partner):
                 partners[item.id] = item
             else:
@@ -195,7 +195,7 @@ class AdminActions:
             _, stream, segment_id = key.split("/", 2)
             seen = registry.segments.get((stream, segment_id))
             if seen == written:
-                del self._segments[key]  # the snapshot has caught up
+                self._segments.pop(key, None)  # the snapshot has caught up
             elif written is None:
                 segments.pop((stream, segment_id), None)
             else:

@@ -47,8 +47,21 @@ def report_pdf(report: Report) -> bytes:
         raise FontMissing(f"the server has no font for Chinese text to put in the PDF: {_INSTALL}")
     from weasyprint import HTML
 
-    pdf: bytes = HTML(string=render_html(report)).write_pdf()
+    pdf: bytes = HTML(string=render_html(report), url_fetcher=_no_fetch).write_pdf()
     return pdf
+
+
+def _no_fetch(url: str, *_args: object, **_kwargs: object) -> dict[str, object]:
+    """The report is self-contained: WeasyPrint may fetch nothing."""
+    raise ValueError(f"the report fetches no resources ({url[:40]!r} refused)")
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+"""Characters an XML document (a .docx) cannot hold; registered names may have them."""
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 _MARKDOWN = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`|\*(.+?)\*")
@@ -72,26 +85,26 @@ def report_docx(report: Report) -> bytes:
     normal.font.size = Pt(10)
     # Word picks the font of Chinese characters from the East Asian slot.
     normal.element.rPr.rFonts.set(qn("w:eastAsia"), "Noto Sans CJK SC")
-    document.add_heading(report.title, level=1)
-    document.add_paragraph(report.meta)
+    document.add_heading(_xml(report.title), level=1)
+    document.add_paragraph(_xml(report.meta))
     document.add_heading(text("report.headline", report.lang), level=2)
     cards = document.add_table(rows=2, cols=len(report.cards))
     cards.style = "Table Grid"
     for i, card in enumerate(report.cards):
-        cards.cell(0, i).text = card.label
+        cards.cell(0, i).text = _xml(card.label)
         value = card.shown + (f" ({card.exact})" if card.exact else "")
-        cards.cell(1, i).text = value + (f"\n{card.note}" if card.note else "")
+        cards.cell(1, i).text = _xml(value + (f"\n{card.note}" if card.note else ""))
     for table in report.tables:
-        document.add_heading(table.heading, level=2)
+        document.add_heading(_xml(table.heading), level=2)
         rows = [*table.rows, *([table.total] if table.total is not None else [])]
         grid = document.add_table(rows=1 + len(rows), cols=len(table.heads))
         grid.style = "Table Grid"
         for c, (label, _) in enumerate(table.heads):
-            grid.cell(0, c).text = label
+            grid.cell(0, c).text = _xml(label)
         for r, row in enumerate(rows, start=1):
             for c, (value, (_, numeric)) in enumerate(zip(row, table.heads, strict=True)):
                 cell = grid.cell(r, c)
-                cell.text = value
+                cell.text = _xml(value)
                 if numeric:
                     cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
     document.add_heading(text("export.methodology", report.lang), level=2)
@@ -100,11 +113,11 @@ def report_docx(report: Report) -> bytes:
         if not stripped or stripped.startswith("```"):
             continue
         if stripped.startswith("#"):
-            document.add_heading(_plain(stripped.lstrip("#").strip()), level=3)
+            document.add_heading(_xml(_plain(stripped.lstrip("#").strip())), level=3)
         elif stripped.startswith("- "):
-            document.add_paragraph(_plain(stripped[2:]), style="List Bullet")
+            document.add_paragraph(_xml(_plain(stripped[2:])), style="List Bullet")
         else:
-            document.add_paragraph(_plain(stripped))
+            document.add_paragraph(_xml(_plain(stripped)))
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

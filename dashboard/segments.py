@@ -62,6 +62,8 @@ def segment_figures(
         if slot.start > last_second:
             break
         end = min(_end(slot, last_second), last_second + 1)
+        if end <= slot.start:
+            continue  # a segment with no second of its own (two writers gave one start)
         peak, peak_at, mean, before = _over(totals, slot.start, end)
         gained = totals.at(end - 1).views - before.views
         out.append(SegmentFigures(slot.segment, slot.start, end, peak, peak_at, gained, mean))

@@ -79,3 +79,18 @@ def test_report_files_need_a_token_and_a_known_stream_and_language(client):
     assert client.get("/api/v1/streams/nope/report.docx", headers=BEARER).status_code == 404
     bad = client.get("/api/v1/streams/carnival/report.pdf?lang=fr", headers=BEARER)
     assert bad.status_code == 400
+
+
+def test_the_docx_holds_names_with_control_characters(sample_snapshot):
+    from dataclasses import replace
+
+    from docx import Document
+
+    from contract.registry import Stream
+    from dashboard.report import build_report
+
+    registry = sample_snapshot.registry
+    odd = replace(registry, streams={"carnival": Stream("carnival", "Gala\x07 night\x00")})
+    report = build_report(replace(sample_snapshot, registry=odd), "carnival", "en", T0 + 30)
+    document = Document(io.BytesIO(report_files.report_docx(report)))
+    assert document.paragraphs[0].text == "Gala\ufffd night\ufffd · Post-event report"

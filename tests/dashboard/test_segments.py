@@ -83,3 +83,11 @@ def test_figures_match_a_second_by_second_count(changes, starts, lengths, last):
         assert row.peak_at == (None if max(values) == 0 else slot.start + values.index(max(values)))
         assert row.average_concurrent == sum(values) / len(values)
         assert row.views_gained == steps.at(end - 1).views - steps.at(slot.start - 1).views
+
+
+def test_two_segments_starting_in_one_second_leave_the_first_without_a_row():
+    # check_fits refuses it, but two writers racing could still store both.
+    steps = steps_of({T0: (5, 5)})
+    a, b = Segment("a", "carnival", T0, "a"), Segment("b", "carnival", T0, "b")
+    (row,) = segment_figures(steps, [a, b], T0 + 9)
+    assert row.segment == b and row.peak == 5
