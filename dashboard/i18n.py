@@ -1,10 +1,14 @@
-"""Dashboard texts in Chinese and English, and number formatting per language."""
+"""Dashboard texts in Chinese and English, and number formatting per language.
+
+The count rule itself (``format_number``) is ``contract.numbers``, shared with the alert
+texts the worker writes; it is re-exported here with the dashboard's other formats."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Literal
+
+from contract.numbers import Lang, NumberStyle, format_number, group_digits, units
 
 __all__ = [
     "DEFAULT_LANG",
@@ -21,23 +25,9 @@ __all__ = [
     "text",
 ]
 
-Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 DEFAULT_LANG: Lang = "zh"
-NumberStyle = Literal["full", "short"]
-"""``full`` for cards, tables, hover and the report; ``short`` where space is short."""
 
-
-_Unit = tuple[int, int, str]
-"""(from this value up, divide by, unit)."""
-_ZH_UNITS: tuple[_Unit, ...] = ((100_000_000, 100_000_000, "亿"), (100_000, 10_000, "万"))
-"""亿 from 10^8, 万 from 10万 (at most ``9999.9万``); below 10万 exact grouped digits."""
-_EN_SHORT_UNITS: tuple[_Unit, ...] = (
-    (1_000_000_000, 1_000_000_000, "B"),
-    (1_000_000, 1_000_000, "M"),
-    (10_000, 1_000, "k"),
-)
-"""English units of the ``short`` style; below 10,000 exact grouped digits (``9,999``)."""
 
 _TEXTS: dict[str, tuple[str, str]] = {
     "app.title": ("直播观众统计", "Livestream audience"),
@@ -206,47 +196,10 @@ def text(key: str, lang: Lang) -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
-def group_digits(value: int) -> str:
-    """An integer with a comma every three digits: ``1,032,000``."""
-    return f"{value:,}"
-
-
-def _scaled(n: int, size: int, unit: str) -> str:
-    """``n`` in units of ``size`` with one decimal, rounded down: ``103.2万``."""
-    whole, tenth = divmod(n * 10 // size, 10)
-    return f"{whole}.{tenth}{unit}"
-
-
-def _units(lang: Lang, style: NumberStyle) -> tuple[_Unit, ...]:
-    """The units a language and style abbreviate with, largest first."""
-    if lang == "zh":
-        return _ZH_UNITS
-    return _EN_SHORT_UNITS if style == "short" else ()
-
-
-def format_number(value: int, lang: Lang, style: NumberStyle = "full") -> str:
-    """A count as shown in a language, in one rule everywhere (see docs/metrics.md).
-
-    Chinese: grouped digits below 10万 (``99,999``), then ``万`` from 100,000 and ``亿``
-    from 10^8, with one decimal rounded down (``10.0万``, ``103.2万``, ``9999.9万``,
-    ``1.2亿``): a shown number is never more than was counted. The style does not change
-    Chinese. English: grouped digits (``1,032,000``); the ``short`` style, for places
-    where space is short (axis ticks, the phone list), switches to ``k`` from 10,000,
-    ``M`` from 10^6 and ``B`` from 10^9 with the same one decimal rounded down
-    (``10.0k``, ``1.0M``).
-    """
-    sign = "-" if value < 0 else ""
-    n = abs(value)
-    for start, size, unit in _units(lang, style):
-        if n >= start:
-            return sign + _scaled(n, size, unit)
-    return sign + group_digits(n)
-
-
 def format_decimal(value: float, lang: Lang, places: int = 1) -> str:
     """A measured rate or duration (events/s, ms): grouped with ``places`` decimals; from
     the first abbreviated size on, the count rule of ``format_number``."""
-    if lang == "zh" and abs(value) >= _ZH_UNITS[-1][0]:
+    if lang == "zh" and abs(value) >= units("zh", "full")[-1][0]:
         return format_number(int(value), lang)
     return f"{value:,.{places}f}"
 
@@ -255,7 +208,7 @@ def axis_labels(values: Sequence[int], lang: Lang) -> list[str]:
     """Labels for one axis's ticks, all in the unit the largest tick would get in the
     ``short`` style (``0``, ``5万``, ``10万``, ``15万``), with only the decimals a tick needs."""
     top = max((abs(v) for v in values), default=0)
-    for start, size, unit in _units(lang, "short"):
+    for start, size, unit in units(lang, "short"):
         if top >= start:
             return [_exact_in(v, size) + (unit if v else "") for v in values]
     return [group_digits(v) for v in values]

@@ -35,9 +35,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract.alerts import Alert
+from contract.numbers import format_number
 from contract.series import Steps
 from contract.stats import OFFLINE_AFTER_MS, STALE_AFTER_MS, Status, feed_status
 from stream.churn import WINDOW_S, RecentFigures
+
+
+def _zh(count: int) -> str:
+    """A count in a Chinese alert text, as the dashboard writes it (``10.0万``)."""
+    return format_number(count, "zh")
+
+
+def _en(count: int) -> str:
+    """A count in an English alert text (``100,000``)."""
+    return format_number(count, "en")
+
 
 __all__ = [
     "AlertEvaluator",
@@ -251,11 +263,11 @@ class AlertEvaluator:
                     level="critical",
                     message_zh=(
                         f"{zh_name} 在线人数 {rules.drop_window_s} 秒内下降 {percent}%"
-                        f"（{before:,} → {after:,}）"
+                        f"（{_zh(before)} → {_zh(after)}）"
                     ),
                     message_en=(
                         f"{en_name}: concurrent viewers fell {percent}% within "
-                        f"{rules.drop_window_s} s ({before:,} → {after:,})"
+                        f"{rules.drop_window_s} s ({_en(before)} → {_en(after)})"
                     ),
                     value=after,
                 ),
@@ -276,8 +288,8 @@ class AlertEvaluator:
                     platform=platform,
                     kind="milestone",
                     level="info",
-                    message_zh=f"{zh_name} 观看人次突破 {milestone:,}",
-                    message_en=f"{en_name} passed {milestone:,} views",
+                    message_zh=f"{zh_name} 观看人次突破 {_zh(milestone)}",
+                    message_en=f"{en_name} passed {_en(milestone)} views",
                     value=milestone,
                 ),
                 now_ms,
@@ -319,10 +331,11 @@ class AlertEvaluator:
                     level="warning",
                     message_zh=(
                         f"{zh_name} 疑似每次心跳都换新的 session_id：最近 {minutes} 分钟开始且"
-                        f"已离线的 {offline:,} 个会话中，{single:,} 个只有一个事件（{percent}%）"
+                        f"已离线的 {_zh(offline)} 个会话中，{_zh(single)} 个"
+                        f"只有一个事件（{percent}%）"
                     ),
                     message_en=(
-                        f"{en_name}: {single:,} of {offline:,} sessions that started in the "
+                        f"{en_name}: {_en(single)} of {_en(offline)} sessions that started in the "
                         f"last {minutes} min and are offline had a single event ({percent}%)"
                         " — a new session_id per heartbeat?"
                     ),
