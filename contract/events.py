@@ -47,6 +47,7 @@ RejectionCode = Literal[
     "ts_in_future",
     "ts_too_old",
     "unknown_stream",
+    "stream_not_allowed",
     "wrong_mode",
 ]
 
@@ -181,21 +182,31 @@ def parse_event(
     now_ms: int,
     streams: Container[str],
     mode: PartnerMode,
+    allowed: Container[str] | None = None,
 ) -> Event | Rejection:
     """Check one raw event against the contract and normalise it.
 
     ``now_ms`` is the clock the time window is checked against: the server's clock at
     ingest, the record's ingest time when the stream app re-checks a stored record (so a
     replay tomorrow accepts exactly what was accepted today). The ``platform`` field is
-    checked by the caller, which knows the partner.
+    checked by the caller, which knows the partner. ``allowed`` (ingest only) are the
+    streams this partner may post to, None for any: the worker does not re-check it, since
+    a limit changed later must not change what was accepted.
     """
     try:
-        return _parse(raw, now_ms=now_ms, streams=streams, mode=mode)
+        return _parse(raw, now_ms=now_ms, streams=streams, mode=mode, allowed=allowed)
     except _Reject as reject:
         return reject.rejection
 
 
-def _parse(raw: object, *, now_ms: int, streams: Container[str], mode: PartnerMode) -> Event:
+def _parse(
+    raw: object,
+    *,
+    now_ms: int,
+    streams: Container[str],
+    mode: PartnerMode,
+    allowed: Container[str] | None,
+) -> Event:
     # Hot path of both ingest and the worker: plain checks, no per-field allocations.
     if raw.__class__ is not dict:
         raise _Reject("not_an_object", "each event must be a JSON object")
@@ -257,6 +268,8 @@ def _parse(raw: object, *, now_ms: int, streams: Container[str], mode: PartnerMo
         raise _Reject("missing_field", f"session_id is required for {kind} events")
     if stream not in streams:
         raise _Reject("unknown_stream", f"stream {stream!r} is not registered")
+    if allowed is not None and stream not in allowed:
+        raise _Reject("stream_not_allowed", f"this partner may not post to stream {stream!r}")
     return Event(
         kind,  # type: ignore[arg-type]
         stream,

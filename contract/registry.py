@@ -140,9 +140,17 @@ class Partner:
     """Hash of the key a rotation replaced; accepted until ``previous_key_expires_at``."""
     previous_key_expires_at: int = 0
     """Epoch milliseconds until which the previous key still works (0: it does not)."""
+    streams: tuple[str, ...] = ()
+    """The streams it may post to (empty: any registered stream). A limited partner is also
+    listed in those streams' tables before its first event."""
 
     def __post_init__(self) -> None:
         validate_id("partner", self.id)
+        if isinstance(self.streams, str) or not isinstance(self.streams, tuple | list):
+            raise RegistryError("a partner's streams must be a list of stream ids")
+        object.__setattr__(self, "streams", tuple(self.streams))  # JSON gives a list
+        for stream in self.streams:
+            validate_id("stream", stream)
         if self.mode not in ("sessions", "reports"):
             raise RegistryError("mode must be sessions or reports")
         if not 1 <= self.session_timeout_s <= 3600:
@@ -165,6 +173,10 @@ class Partner:
     def display_name(self, lang: str) -> str:
         """The partner's name in a language (``zh`` or ``en``)."""
         return self.name_en if lang == "en" and self.name_en else self.name
+
+    def allows(self, stream_id: str) -> bool:
+        """Whether the partner may post events for ``stream_id``."""
+        return not self.streams or stream_id in self.streams
 
 
 @dataclass(frozen=True)

@@ -128,14 +128,17 @@ def add_partner(
     mode: str = "sessions",
     session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S,
     rate: int = DEFAULT_RATE,
+    streams: tuple[str, ...] = (),
     replace_existing: bool = False,
     key: str | None = None,
 ) -> tuple[Partner, str]:
     """A new partner record and its API key (only the key's hash is in the record).
 
     A partner whose key is live is not replaced unless ``replace_existing``: replacing it
-    ends its key at once. A revoked partner may be added again.
+    ends its key at once. A revoked partner may be added again. ``streams`` limits it to
+    those registered streams (empty: any).
     """
+    _registered(registry, streams)
     secret = new_secret(KEY_PREFIX) if key is None else key
     partner = Partner(
         id=partner_id,
@@ -145,6 +148,7 @@ def add_partner(
         session_timeout_s=session_timeout_s,
         rate=rate,
         key_hash=hash_secret(secret),
+        streams=tuple(streams),
     )
     existing = registry.partners.get(partner.id)
     if existing is not None and not existing.revoked and not replace_existing:
@@ -163,13 +167,20 @@ def update_partner(
     name_en: str | None = None,
     session_timeout_s: int | None = None,
     rate: int | None = None,
+    streams: tuple[str, ...] | None = None,
     now_ms: int | None = None,
 ) -> Partner:
     """The partner with new settings; its key (and any key still in its grace period) is
-    kept, a previous key whose grace period is over is dropped from the record."""
+    kept, a previous key whose grace period is over is dropped from the record.
+    ``streams`` replaces the streams it may post to (``()``: any)."""
     partner = _partner(registry, partner_id)
-    if name is None and name_en is None and session_timeout_s is None and rate is None:
-        raise RegistryError("nothing to update: give a name, English name, rate or timeout")
+    changes = (name, name_en, session_timeout_s, rate, streams)
+    if all(change is None for change in changes):
+        raise RegistryError(
+            "nothing to update: give a name, English name, rate, timeout or streams"
+        )
+    if streams is not None:
+        _registered(registry, streams)
     return replace(
         _without_spent_key(partner, _now(now_ms)),
         name=partner.name if name is None else _text("partner name", name, required=True),
@@ -180,7 +191,15 @@ def update_partner(
         if session_timeout_s is None
         else session_timeout_s,
         rate=partner.rate if rate is None else rate,
+        streams=partner.streams if streams is None else tuple(streams),
     )
+
+
+def _registered(registry: Registry, streams: tuple[str, ...]) -> None:
+    """Refuse a stream limit naming a stream that is not registered (a typo would lock the
+    partner out of the stream it meant)."""
+    for stream_id in streams:
+        stream_of(registry, stream_id)
 
 
 def rotate_key(

@@ -115,6 +115,7 @@ def partner_json(partner: Partner) -> dict[str, Any]:
         "rate": partner.rate,
         "revoked": partner.revoked,
         "previous_key_expires_at": partner.previous_key_expires_at or None,
+        "streams": list(partner.streams),
     }
 
 
@@ -274,6 +275,7 @@ class AdminActions:
         name_en = _name(fields, "name_en", required=False)
         timeout = _int(fields, "session_timeout_s", DEFAULT_SESSION_TIMEOUT_S)
         rate = _int(fields, "rate", DEFAULT_RATE)
+        streams = _streams(fields) or ()
         replace_existing = _flag(fields, "replace")
         with _refusals("partner", raw_id.strip()):
             partner, key = registry_actions.add_partner(
@@ -284,6 +286,7 @@ class AdminActions:
                 mode=str(fields.get("mode") or "sessions"),
                 session_timeout_s=timeout,
                 rate=rate,
+                streams=streams,
                 replace_existing=replace_existing,
             )
         self._write(partner)
@@ -299,6 +302,7 @@ class AdminActions:
                 name_en=_name(fields, "name_en", required=False) if "name_en" in fields else None,
                 session_timeout_s=_optional_int(fields, "session_timeout_s"),
                 rate=_optional_int(fields, "rate"),
+                streams=_streams(fields),
             )
         self._write(partner)
         return partner
@@ -413,6 +417,18 @@ def _instant(fields: Mapping[str, Any], key: str, tz: str, *, required: bool) ->
         return parse_second(value, tz)
     except ValueError as exc:
         raise BadParameter(key, str(exc)) from None
+
+
+def _streams(fields: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """A partner's ``streams`` field: a list of stream ids (``[]``: no limit); None if absent."""
+    value = fields.get("streams")
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadParameter("streams", "must be a list of stream ids")
+    if len(value) > 1000:
+        raise BadParameter("streams", "must list at most 1,000 streams")
+    return tuple(dict.fromkeys(v.strip() for v in value))
 
 
 def _flag(fields: Mapping[str, Any], key: str) -> bool:

@@ -117,8 +117,14 @@ class Snapshot:
         return [self.stream(s) for s in ordered]
 
     def partner_ids(self, stream_id: str) -> list[str]:
-        """Partners shown for a stream: active registered ones and any with data for it."""
-        ids = [p.id for p in self.registry.partners.values() if not p.revoked]
+        """Partners shown for a stream: active ones limited to it (expected, so listed before
+        their first event) and any with data for it. A partner that may post anywhere is
+        listed in the streams it has sent to."""
+        ids = [
+            p.id
+            for p in self.registry.partners.values()
+            if not p.revoked and stream_id in p.streams
+        ]
         for source in (self.platforms.get(stream_id, {}), self.stats.get(stream_id, {})):
             ids += [p for p in source if p not in ids]
         return ids

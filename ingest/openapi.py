@@ -32,6 +32,7 @@ REJECTION_CODES: dict[str, str] = {
     "ts_in_future": f"ts is more than {_WINDOW_FUTURE} ahead of the server clock.",
     "ts_too_old": f"ts is more than {_WINDOW_PAST} old.",
     "unknown_stream": "stream names no registered stream.",
+    "stream_not_allowed": "this partner is limited to other streams (partner add --streams).",
     "wrong_mode": f"The event type does not fit the partner's mode (sessions: {_SESSION_TYPES}; "
     "reports: count).",
 }

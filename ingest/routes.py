@@ -218,12 +218,15 @@ async def _ingest(request: Request, *, write: bool) -> Response:
         data = await _read_body(request, config.max_body_bytes, config.body_timeout_s, gzip=gzip)
         received_at_ms = time.time_ns() // 1_000_000
         streams = state.registry.snapshot.streams
+        allowed = frozenset(partner.streams) if partner.streams else None
         whole = accept_whole(
             data,
             kind=kind,
             platform=partner.id,
             now_ms=received_at_ms,
-            streams=streams,
+            # A limited partner's fast path takes only its own streams; any other event
+            # takes the general path, which names the rejection.
+            streams=streams if allowed is None else allowed & streams.keys(),
             mode=partner.mode,
             max_events=config.max_events,
         )
@@ -238,7 +241,11 @@ async def _ingest(request: Request, *, write: bool) -> Response:
             check_platform(events, partner.id)
             _take_rate(state, partner, len(events), write=write)
             checked = validate_events(
-                events, now_ms=received_at_ms, streams=streams, mode=partner.mode
+                events,
+                now_ms=received_at_ms,
+                streams=streams,
+                mode=partner.mode,
+                allowed=allowed,
             )
             accepted, rejected = len(checked.accepted), checked.rejected
             pack = partial(pack_events, checked.accepted)

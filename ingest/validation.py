@@ -209,13 +209,20 @@ def check_platform(events: list[Any], partner_id: str) -> None:
 
 
 def validate_events(
-    events: list[Any], *, now_ms: int, streams: Container[str], mode: PartnerMode
+    events: list[Any],
+    *,
+    now_ms: int,
+    streams: Container[str],
+    mode: PartnerMode,
+    allowed: Container[str] | None = None,
 ) -> CheckedBatch:
-    """Check every raw event; keep the accepted ones in order and list the rejected ones."""
+    """Check every raw event; keep the accepted ones in order and list the rejected ones.
+
+    ``allowed``: the streams the partner may post to (None: any registered one)."""
     accepted: list[Event] = []
     rejected: list[RejectedEvent] = []
     for index, raw in enumerate(events):
-        result = parse_event(raw, now_ms=now_ms, streams=streams, mode=mode)
+        result = parse_event(raw, now_ms=now_ms, streams=streams, mode=mode, allowed=allowed)
         if type(result) is Event:
             accepted.append(result)
         else:

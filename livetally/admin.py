@@ -166,10 +166,18 @@ def revoked_partner(registry: Registry, partner_id: str) -> Partner:
         return actions.revoke_partner(registry, partner_id)
 
 
+def parse_streams(text: str) -> tuple[str, ...]:
+    """A ``--streams`` list: comma-separated ids; empty or ``all``: no limit."""
+    if text.strip().lower() in ("", "all"):
+        return ()
+    return tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
 def _describe(partner: Partner) -> str:
     names = partner.name + (f" / {partner.name_en}" if partner.name_en else "")
+    limit = f", streams {', '.join(partner.streams)} only" if partner.streams else ""
     return (
-        f"partner {partner.id} ({names}): mode {partner.mode}, session timeout "
+        f"partner {partner.id} ({names}){limit}: mode {partner.mode}, session timeout "
         f"{partner.session_timeout_s}s, rate {partner.rate} events/s"
     )
 
@@ -195,6 +203,7 @@ def _partner_add(args: argparse.Namespace, registry: Registry) -> Change:
                 mode=args.mode,
                 session_timeout_s=args.session_timeout,
                 rate=args.rate,
+                streams=parse_streams(args.streams),
                 replace_existing=args.replace,
             )
         except AlreadyRegistered as exc:
@@ -239,6 +248,7 @@ def _partner_update(args: argparse.Namespace, registry: Registry) -> Change:
             name_en=args.name_en,
             session_timeout_s=args.session_timeout,
             rate=args.rate,
+            streams=None if args.streams is None else parse_streams(args.streams),
         )
     return Change(partner, [f"updated {_describe(partner)}; its API key is unchanged"])
 

@@ -195,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"default: {DEFAULT_RATE}",
     )
     partner_add.add_argument(
+        "--streams",
+        default="",
+        metavar="ID,ID",
+        help="the only streams it may post to (default: any); it is listed in them at once",
+    )
+    partner_add.add_argument(
         "--replace",
         action="store_true",
         help="replace a registered partner: new settings and key, its old key stops at once",
@@ -224,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     partner_update.add_argument("--name-en", default=None, help="English display name")
     partner_update.add_argument("--session-timeout", type=int, default=None, metavar="SECONDS")
     partner_update.add_argument("--rate", type=int, default=None, metavar="EVENTS_PER_S")
+    partner_update.add_argument(
+        "--streams",
+        default=None,
+        metavar="ID,ID|all",
+        help="the only streams it may post to; 'all' lifts the limit",
+    )
     partner_sub.add_parser("list", help="list partners (keys are never shown)")
     partner_revoke = partner_sub.add_parser("revoke", help="revoke a partner's API key")
     partner_revoke.add_argument("id")

@@ -107,10 +107,12 @@ def format_partners(partners: Iterable[Partner]) -> str:
             p.mode,
             f"{p.session_timeout_s}s",
             f"{p.rate}/s",
+            ",".join(p.streams) or "any",
             "yes" if p.revoked else "no",
         )
         for p in sorted(partners, key=lambda p: p.id)
     ]
     if not rows:
         return "no partners registered"
-    return text_table(("id", "name", "name_en", "mode", "timeout", "rate", "revoked"), rows)
+    heads = ("id", "name", "name_en", "mode", "timeout", "rate", "streams", "revoked")
+    return text_table(heads, rows)

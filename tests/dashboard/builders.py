@@ -26,7 +26,8 @@ def registry():
             Stream("carnival", "成都第八届社区邻里节", "Asia/Shanghai"),
             Partner("douyin", "抖音", "Douyin"),
             Partner("bili", "哔哩哔哩", "Bilibili"),
-            Partner("quiet", "安静台", "Quiet TV"),
+            # Limited to the carnival: listed there (offline) before it sends anything.
+            Partner("quiet", "安静台", "Quiet TV", streams=("carnival",)),
             Token("t1", "viewer", "wall", hash_secret(VIEWER_TOKEN)),
         ]
     )

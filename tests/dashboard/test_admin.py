@@ -64,6 +64,7 @@ def test_admin_adds_a_partner_and_sees_its_key_exactly_once(client, setup):
         "rate": 100,
         "revoked": False,
         "previous_key_expires_at": None,
+        "streams": [],
     }
     written = store.items[-1]
     assert written.key_hash == hash_secret(key)
@@ -367,3 +368,21 @@ def test_admin_creates_a_public_token_for_one_stream_which_the_dashboard_refuses
     ):
         response = client.post("/api/v1/admin/tokens", headers=ADMIN, json=body)
         assert response.status_code in (400, 404) and names in response.json["detail"], body
+
+
+def test_admin_limits_a_partner_to_streams(client, setup):
+    _, store = setup
+    made = client.post(
+        "/api/v1/admin/partners",
+        headers=ADMIN,
+        json={"id": "p7", "name": "平台七", "streams": ["carnival"]},
+    )
+    assert made.status_code == 201 and made.json["partner"]["streams"] == ["carnival"]
+    lifted = client.patch("/api/v1/admin/partners/p7", headers=ADMIN, json={"streams": []})
+    assert lifted.status_code == 200 and lifted.json["partner"]["streams"] == []
+    for streams, status in ((["nope"], 404), ("carnival", 400), ([1], 400)):
+        response = client.patch(
+            "/api/v1/admin/partners/p7", headers=ADMIN, json={"streams": streams}
+        )
+        assert response.status_code == status, (streams, response.json)
+    assert store.registry().partners["p7"].streams == ()

@@ -126,7 +126,7 @@ def test_summary_over_http_from_real_topics(kafka, producer, server):
     store.put(Stream("carnival", "成都第八届社区邻里节", "Asia/Shanghai"))
     store.put(Partner("douyin", "抖音", "Douyin"))
     store.put(Partner("bili", "哔哩哔哩", "Bilibili"))
-    store.put(Partner("kandu", "看度", "Kandu"))
+    store.put(Partner("kandu", "看度", "Kandu", streams=("carnival",)))  # listed before data
     store.put(Token("wall", "viewer", "wall screen", hash_secret(TOKEN)))
     minute = T0 // 60 * 60
     send_chunk(producer, kafka, Chunk("carnival", "douyin", 0, minute, {T0: (3, 3, 2)}))

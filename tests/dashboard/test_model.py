@@ -195,3 +195,22 @@ def test_streams_are_ordered_most_recent_first():
         ]
     )
     assert [s.id for s in snap.streams()] == ["new", "old", "carnival"]
+
+
+def test_a_stream_lists_its_limited_partners_and_those_that_sent_to_it():
+    from contract.registry import Partner, Registry, Stream
+
+    registry = Registry.of(
+        [
+            Stream("carnival", "嘉年华"),
+            Stream("encore", "返场"),
+            Partner("expected", "预期", streams=("carnival",)),
+            Partner("elsewhere", "别处", streams=("encore",)),
+            Partner("anywhere", "任意"),  # may post anywhere: listed where it has sent
+            Partner("sender", "已发送"),
+            Partner("revoked", "已吊销", streams=("carnival",), revoked=True),
+        ]
+    )
+    snapshot = build([chunk("sender", 0, {T0: (1, 1, 1)})], reg=registry)
+    assert snapshot.partner_ids("carnival") == ["expected", "sender"]
+    assert snapshot.partner_ids("encore") == ["elsewhere"]

@@ -75,6 +75,31 @@ def test_all_rejected_is_a_422_problem_with_the_list(client, sink):
     assert sink.sent == []
 
 
+def test_a_partner_limited_to_streams_may_post_only_to_them(config, sink):
+    from contract.registry import Registry, Stream
+
+    base = make_registry()
+    limited = dataclasses.replace(base.partners["douyu"], streams=("encore",))
+    registry = Registry.of(
+        [*base.streams.values(), Stream("encore", "Encore"), limited, base.partners["cctv"]]
+    )
+    client = TestClient(create_app(config, producer=sink, registry=StaticRegistry(registry)))
+    ok = post(client, [join("a", stream="encore"), join("b", stream="encore")])
+    assert (ok.status_code, ok.json()) == (202, {"accepted": 2})  # the fast path
+    mixed = post(client, [join("c", stream="encore"), join("d"), join("e", stream="nope")])
+    assert mixed.status_code == 207
+    assert [(r["index"], r["code"]) for r in mixed.json()["rejected"]] == [
+        (1, "stream_not_allowed"),
+        (2, "unknown_stream"),
+    ]
+    assert "may not post to stream 'carnival'" in mixed.json()["rejected"][0]["detail"]
+    stored = [e["stream"] for _, r in sink.sent for e in decode_batch(r.value).events]
+    assert stored == ["encore"] * 3
+    # An unlimited partner still posts anywhere registered.
+    count = {"type": "count", "stream": "carnival", "ts": now_ms(), "concurrent": 7}
+    assert post(client, [count], key=REPORTS_KEY).status_code == 202
+
+
 def test_reports_partner_sends_count_events(client):
     count = {"type": "count", "stream": "carnival", "ts": now_ms(), "concurrent": 7}
     assert post(client, [count], key=REPORTS_KEY).status_code == 202

@@ -208,7 +208,7 @@ def test_partner_and_token_lists_print_their_tables_without_secrets(memory, caps
     assert _cli(memory, capsys, "partner", "list") == ["no partners registered"]
     key = _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")[-1]
     listing = _cli(memory, capsys, "partner", "list")
-    assert listing[1].split() == ["kandu", "看度", "-", "sessions", "30s", "5000/s", "no"]
+    assert listing[1].split() == ["kandu", "看度", "-", "sessions", "30s", "5000/s", "any", "no"]
     assert key not in "\n".join(listing)
     secret = _cli(memory, capsys, "token", "create", "--role", "admin", "--name", "ops")[-1]
     tokens = _cli(memory, capsys, "token", "list")
@@ -446,3 +446,27 @@ def test_a_public_token_is_for_one_registered_stream(memory, capsys):
         _cli(memory, capsys, "token", "create", "--role", "viewer", "--stream", "carnival")
     with pytest.raises(admin.UnknownItem, match="no stream with id 'nope'"):
         _cli(memory, capsys, "token", "create", "--role", "public", "--stream", "nope")
+
+
+def test_a_partner_limited_to_streams_and_the_limit_lifted(memory, capsys):
+    _carnival(memory, capsys)
+    _cli(memory, capsys, "stream", "add", "encore", "--title", "返场")
+    out = _cli(
+        memory,
+        capsys,
+        "partner",
+        "add",
+        "kandu",
+        "--name",
+        "看度",
+        "--streams",
+        "carnival, encore,carnival",
+    )
+    assert "streams carnival, encore only" in out[0]
+    assert memory.load().partners["kandu"].streams == ("carnival", "encore")
+    _cli(memory, capsys, "partner", "update", "kandu", "--streams", "encore")
+    assert memory.load().partners["kandu"].streams == ("encore",)
+    _cli(memory, capsys, "partner", "update", "kandu", "--streams", "all")
+    assert memory.load().partners["kandu"].streams == ()
+    with pytest.raises(admin.UnknownItem, match="no stream with id 'nope'"):
+        _cli(memory, capsys, "partner", "update", "kandu", "--streams", "nope")

@@ -20,7 +20,8 @@ def test_partner_table_shows_settings_never_keys():
         _partner("aikan", "爱看头条", "k2", name_en="Aikan Toutiao"),
     ]
     table = tables.format_partners(partners).splitlines()
-    assert table[0].split() == ["id", "name", "name_en", "mode", "timeout", "rate", "revoked"]
+    heads = ["id", "name", "name_en", "mode", "timeout", "rate", "streams", "revoked"]
+    assert table[0].split() == heads
     assert table[1].startswith("aikan")  # sorted by id
     assert "reports" in table[2]
     for partner in partners:
@@ -37,7 +38,18 @@ def test_partner_rows_show_units_a_dash_for_no_english_name_and_revocation():
     table = tables.format_partners(
         [_partner("kandu", "看度", "k", session_timeout_s=45, rate=80, revoked=True)]
     )
-    assert table.splitlines()[1].split() == ["kandu", "看度", "-", "sessions", "45s", "80/s", "yes"]
+    assert table.splitlines()[1].split() == [
+        "kandu",
+        "看度",
+        "-",
+        "sessions",
+        "45s",
+        "80/s",
+        "any",
+        "yes",
+    ]
+    limited = tables.format_partners([_partner("kandu", "看度", "k", streams=("a", "b"))])
+    assert limited.splitlines()[1].split()[6] == "a,b"
 
 
 def test_empty_tables_say_so():
