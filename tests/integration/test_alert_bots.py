@@ -138,7 +138,8 @@ def test_alerts_reach_every_bot_natively_signed_and_named_exactly_once(
     bot_worker: Stack, standins: dict[str, StandIn]
 ):
     stack = bot_worker
-    key = stack.cli("partner", "add", PARTNER, "--name", NAME, "--name-en", NAME_EN)
+    # --replace: the browser tests register the carnival's partners (this one too) first.
+    key = stack.cli("partner", "add", PARTNER, "--name", NAME, "--name-en", NAME_EN, "--replace")
     partner_key = key.stdout.strip().splitlines()[-1]
     time.sleep(5.5)  # ingest and the worker's monitor pick registry changes up within 5 s
     post_joins(stack, partner_key, 50)  # 50 views: the partner's and the total's milestone 40
