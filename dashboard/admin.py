@@ -26,6 +26,7 @@ from contract.registry import (
     ROLES,
     AlreadyRegistered,
     Clash,
+    Item,
     NotRegistered,
     Partner,
     PartnerRevoked,
@@ -146,72 +147,46 @@ def token_json(token: Token) -> dict[str, Any]:
 
 
 class AdminActions:
-    """Add and revoke partners and tokens, writing through a ``RegistryWriter``.
+    """Add and revoke partners and tokens, manage programme segments, writing through a
+    ``RegistryWriter``.
 
-    The registry snapshot lags a write by a moment; items written here are remembered until
-    the snapshot shows them, so an add followed at once by a revoke finds the item.
+    The registry snapshot lags a write by a moment; records written (or deleted) here are
+    remembered until the snapshot shows them, so an add followed at once by a revoke or a
+    removal finds the item.
     """
 
     def __init__(self, writer: RegistryWriter, registry: Callable[[], Registry]) -> None:
         self._writer = writer
         self._registry = registry
-        self._written: dict[str, Partner | Token] = {}
-        self._segments: dict[str, Segment | None] = {}
-        """Segments written (None: deleted) until the snapshot shows them so."""
+        self._pending: dict[str, Item | None] = {}
+        """Records written (None: deleted), by record key, until the snapshot shows them."""
 
     def _write(self, item: Partner | Token | Segment) -> None:
         with _kafka_refusals():
             self._writer.put(item)
-        if isinstance(item, Segment):
-            self._segments[record_key(item)] = item
-        else:
-            self._written[record_key(item)] = item
+        self._pending[record_key(item)] = item
 
     def _delete(self, key: str) -> None:
         with _kafka_refusals():
             self._writer.delete(key)
-        self._segments[key] = None
-
-    def _current(self) -> tuple[dict[str, Partner], dict[str, Token]]:
-        registry = self._registry()
-        partners = dict(registry.partners)
-        tokens = dict(registry.tokens)
-        for key, item in list(self._written.items()):
-            seen: Partner | Token | None = (
-                registry.partners.get(item.id)
-                if isinstance(item, Partner)
-                else registry.tokens.get(item.id)
-            )
-            if seen == item:
-                self._written.pop(key, None)  # the snapshot has caught up
-            elif isinstance(item, Partner):
-                partners[item.id] = item
-            else:
-                tokens[item.id] = item
-        return partners, tokens
-
-    def _current_segments(self, registry: Registry) -> dict[tuple[str, str], Segment]:
-        segments = dict(registry.segments)
-        for key, written in list(self._segments.items()):
-            _, stream, segment_id = key.split("/", 2)
-            seen = registry.segments.get((stream, segment_id))
-            if seen == written:
-                self._segments.pop(key, None)  # the snapshot has caught up
-            elif written is None:
-                segments.pop((stream, segment_id), None)
-            else:
-                segments[(stream, segment_id)] = written
-        return segments
+        self._pending[key] = None
 
     def _snapshot(self) -> Registry:
-        partners, tokens = self._current()
+        """The registry with the writes it does not show yet."""
         registry = self._registry()
-        return Registry(
-            streams=registry.streams,
-            partners=partners,
-            tokens=tokens,
-            segments=self._current_segments(registry),
-        )
+        items: dict[str, Item] = {
+            record_key(item): item
+            for kind in (registry.streams, registry.partners, registry.tokens, registry.segments)
+            for item in kind.values()
+        }
+        for key, written in list(self._pending.items()):
+            if items.get(key) == written:
+                self._pending.pop(key, None)  # the snapshot has caught up
+            elif written is None:
+                items.pop(key, None)
+            else:
+                items[key] = written
+        return Registry.of(items.values())
 
     def streams(self) -> list[Stream]:
         """Every registered stream, by id."""
@@ -257,11 +232,11 @@ class AdminActions:
 
     def partners(self) -> list[Partner]:
         """Every partner, by id."""
-        return sorted(self._current()[0].values(), key=lambda p: p.id)
+        return sorted(self._snapshot().partners.values(), key=lambda p: p.id)
 
     def tokens(self) -> list[Token]:
         """Every token, by id."""
-        return sorted(self._current()[1].values(), key=lambda t: t.id)
+        return sorted(self._snapshot().tokens.values(), key=lambda t: t.id)
 
     def add_partner(self, fields: Mapping[str, Any]) -> tuple[Partner, str]:
         """Register a partner; return it and its new API key (the only time it is shown).
