@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from contract.registry import Clash, Segment
 
-__all__ = ["Slot", "check_fits", "segment_at", "slots"]
+__all__ = ["Slot", "check_fits", "segment_at", "slot_at", "slots"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +51,17 @@ def slots(programme: Sequence[Segment]) -> list[Slot]:
     return out
 
 
-def segment_at(programme: Sequence[Segment], second: int) -> Segment | None:
-    """The segment on stage at ``second``, if any."""
+def slot_at(programme: Sequence[Segment], second: int) -> Slot | None:
+    """The segment on stage at ``second`` with when it ends, if any."""
     timeline = slots(programme)
     i = bisect_right([s.start for s in timeline], second) - 1
-    if i >= 0 and timeline[i].covers(second):
-        return timeline[i].segment
-    return None
+    return timeline[i] if i >= 0 and timeline[i].covers(second) else None
+
+
+def segment_at(programme: Sequence[Segment], second: int) -> Segment | None:
+    """The segment on stage at ``second``, if any."""
+    slot = slot_at(programme, second)
+    return None if slot is None else slot.segment
 
 
 def check_fits(programme: Sequence[Segment], new: Segment) -> None:

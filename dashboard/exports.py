@@ -34,6 +34,7 @@ from dashboard.model import (
     stream_series,
     summarize,
 )
+from dashboard.segments import peak_segment
 
 __all__ = [
     "COLUMNS",
@@ -210,10 +211,8 @@ def export_frame(
 
 
 def _peak_segment(summary: StreamSummary, programme: Sequence[Segment], lang: Lang) -> str:
-    peak_at = summary.total.peak_at
-    if peak_at is None:
-        return ""
-    return segment_titles([peak_at], programme, lang)[0]
+    segment = peak_segment(programme, summary.total.peak_at)
+    return "" if segment is None else segment.display_title(lang)
 
 
 def summary_rows(

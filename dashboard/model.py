@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from contract.instants import parse_second, rfc3339
-from contract.programme import Slot, slots
+from contract.programme import Slot, slot_at
 from contract.registry import DEFAULT_TZ, Partner, Registry, Stream
 from contract.series import Numbers, Steps
 from contract.stats import PartitionStats, Status, feed_status
@@ -201,10 +201,7 @@ class StreamSummary:
 
 def current_slot(snapshot: Snapshot, stream_id: str, second: int) -> Slot | None:
     """The programme segment of a stream on at ``second``, with when it ends."""
-    for slot in slots(snapshot.registry.programme(stream_id)):
-        if slot.covers(second):
-            return slot
-    return None
+    return slot_at(snapshot.registry.programme(stream_id), second)
 
 
 def summarize(snapshot: Snapshot, stream_id: str, second: int, now_ms: int) -> StreamSummary:

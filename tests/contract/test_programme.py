@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contract.programme import Slot, check_fits, segment_at, slots
+from contract.programme import Slot, check_fits, segment_at, slot_at, slots
 from contract.registry import Clash, Segment
 
 T0 = 1_734_778_800  # 2024-12-21T19:00:00+08:00
@@ -66,3 +66,9 @@ def test_a_segment_fits_a_gap_and_may_replace_itself():
     check_fits(
         [OPENING, DANCE, CHOIR], Segment("dance", "carnival", T0 + 1900, "街舞", end=T0 + 3600)
     )
+
+
+def test_the_slot_at_a_second_carries_its_end():
+    assert slot_at([OPENING, DANCE, CHOIR], T0 + 100) == Slot(OPENING, T0 + 1800)
+    assert slot_at([OPENING, DANCE, CHOIR], T0 + 3100) is None  # the gap after the dance
+    assert slot_at([CHOIR], T0 + 10**6) == Slot(CHOIR, None)
