@@ -108,6 +108,17 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def _stream_ids(owner: str, value: object) -> tuple[str, ...]:
+    """A record's ``streams`` as a tuple of valid ids (JSON gives a list)."""
+    if isinstance(value, str) or not isinstance(value, tuple | list):
+        raise RegistryError(f"a {owner}'s streams must be a list of stream ids")
+    for stream in value:
+        if not isinstance(stream, str):
+            raise RegistryError(f"a {owner}'s streams must be a list of stream ids")
+        validate_id("stream", stream)
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class Stream:
     """A live stream that partners report on."""
@@ -146,11 +157,7 @@ class Partner:
 
     def __post_init__(self) -> None:
         validate_id("partner", self.id)
-        if isinstance(self.streams, str) or not isinstance(self.streams, tuple | list):
-            raise RegistryError("a partner's streams must be a list of stream ids")
-        object.__setattr__(self, "streams", tuple(self.streams))  # JSON gives a list
-        for stream in self.streams:
-            validate_id("stream", stream)
+        object.__setattr__(self, "streams", _stream_ids("partner", self.streams))
         if self.mode not in ("sessions", "reports"):
             raise RegistryError("mode must be sessions or reports")
         if not 1 <= self.session_timeout_s <= 3600:
@@ -201,11 +208,7 @@ class Token:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise RegistryError(f"token role must be one of {', '.join(ROLES)}")
-        if isinstance(self.streams, str) or not isinstance(self.streams, tuple | list):
-            raise RegistryError("a token's streams must be a list of stream ids")
-        object.__setattr__(self, "streams", tuple(self.streams))  # JSON gives a list
-        for stream in self.streams:
-            validate_id("stream", stream)
+        object.__setattr__(self, "streams", _stream_ids("token", self.streams))
         if self.role == "public" and len(self.streams) != 1:
             raise RegistryError("a public token is for exactly one stream")
         if self.role != "public" and self.streams:

@@ -25,6 +25,7 @@ __all__ = [
     "ReportTable",
     "build_report",
     "markdown_html",
+    "markdown_plain",
     "render_html",
     "report_html",
     "report_range",
@@ -81,6 +82,11 @@ def _inline(raw: str) -> str:
         pos = match.end()
     out.append(escape(raw[pos:]))
     return "".join(out)
+
+
+def markdown_plain(line: str) -> str:
+    """A line of Markdown as plain text: bold, code and emphasis marks dropped."""
+    return _INLINE.sub(lambda m: next(g for g in m.groups() if g is not None), line)
 
 
 def markdown_html(markdown: str) -> str:

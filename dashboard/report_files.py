@@ -13,7 +13,7 @@ import subprocess
 
 from dashboard.exceptions import FontMissing
 from dashboard.i18n import text
-from dashboard.report import Report, render_html
+from dashboard.report import Report, markdown_plain, render_html
 
 __all__ = ["DOCX_TYPE", "PDF_TYPE", "cjk_fonts", "report_docx", "report_pdf"]
 
@@ -64,13 +64,6 @@ def _xml(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-_MARKDOWN = re.compile(r"\*\*(.+?)\*\*|`([^`]+)`|\*(.+?)\*")
-
-
-def _plain(markdown_line: str) -> str:
-    return _MARKDOWN.sub(lambda m: next(g for g in m.groups() if g is not None), markdown_line)
-
-
 def report_docx(report: Report) -> bytes:
     """The report as a Word document: title, period, headline numbers and every table, then
     the methodology. The charts are in the PDF (Word documents cannot hold SVG)."""
@@ -113,11 +106,11 @@ def report_docx(report: Report) -> bytes:
         if not stripped or stripped.startswith("```"):
             continue
         if stripped.startswith("#"):
-            document.add_heading(_xml(_plain(stripped.lstrip("#").strip())), level=3)
+            document.add_heading(_xml(markdown_plain(stripped.lstrip("#").strip())), level=3)
         elif stripped.startswith("- "):
-            document.add_paragraph(_xml(_plain(stripped[2:])), style="List Bullet")
+            document.add_paragraph(_xml(markdown_plain(stripped[2:])), style="List Bullet")
         else:
-            document.add_paragraph(_xml(_plain(stripped)))
+            document.add_paragraph(_xml(markdown_plain(stripped)))
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
