@@ -35,6 +35,7 @@ from contract.registry import (
 )
 
 __all__ = [
+    "BadDuration",
     "KEY_PREFIX",
     "TOKEN_PREFIX",
     "add_partner",
@@ -56,6 +57,10 @@ TOKEN_PREFIX = "ltt"  # noqa: S105  # a prefix, not a secret
 """First characters of every dashboard token."""
 MAX_GRACE_S = 7 * 86400
 """Longest time an old key may keep working after a rotation."""
+
+
+class BadDuration(RegistryError):
+    """A token's ``expires`` that is not a duration (callers name their own field)."""
 
 
 def _now(now_ms: int | None) -> int:
@@ -280,7 +285,7 @@ def create_token(
         try:
             expires_at = now + parse_duration(expires) * 1000
         except ValueError as exc:
-            raise RegistryError(str(exc)) from None
+            raise BadDuration(str(exc)) from None
     value = new_secret(TOKEN_PREFIX) if secret is None else secret
     token = Token(
         id=secrets.token_hex(4) if token_id is None else token_id,

@@ -16,7 +16,6 @@ import flask
 import orjson
 
 from contract import registry_actions
-from contract.durations import parse_duration
 from contract.instants import parse_second, rfc3339
 from contract.programme import slots
 from contract.registry import (
@@ -322,16 +321,15 @@ class AdminActions:
             raise BadParameter("stream", "is only for a public token")
         with _refusals("stream", stream or ""):
             try:
-                parse_duration(expires) if expires.strip() else None
-            except ValueError as exc:
+                token, secret = registry_actions.create_token(
+                    role,
+                    name=name,
+                    expires=expires,
+                    streams=() if stream is None else (stream,),
+                    registry=self._snapshot(),
+                )
+            except registry_actions.BadDuration as exc:
                 raise BadParameter("expires", str(exc)) from None
-            token, secret = registry_actions.create_token(
-                role,
-                name=name,
-                expires=expires,
-                streams=() if stream is None else (stream,),
-                registry=self._snapshot(),
-            )
         self._write(token)
         return token, secret
 

@@ -17,7 +17,6 @@ from contract.registry import (
     DEFAULT_RATE,
     DEFAULT_SESSION_TIMEOUT_S,
     DEFAULT_TZ,
-    ROLES,
     AlreadyRegistered,
     Clash,
     NotRegistered,
@@ -289,20 +288,16 @@ def _stream_update(args: argparse.Namespace, registry: Registry) -> Change:
 def _token_create(args: argparse.Namespace, registry: Registry) -> Change:
     streams = tuple(getattr(args, "stream", None) or ())
     with _registration():
-        if args.role not in ROLES:
-            raise RegistryError(f"token role must be one of {', '.join(ROLES)}")
-        if args.expires:
-            try:
-                parse_duration(args.expires)
-            except ValueError as exc:
-                raise RegistryError(f"--expires: {exc}") from None
-        token, secret = actions.create_token(
-            args.role,
-            name=args.name,
-            expires=args.expires or "",
-            streams=streams,
-            registry=registry,
-        )
+        try:
+            token, secret = actions.create_token(
+                args.role,
+                name=args.name,
+                expires=args.expires or "",
+                streams=streams,
+                registry=registry,
+            )
+        except actions.BadDuration as exc:
+            raise RegistryError(f"--expires: {exc}") from None
     label = f" ({token.name})" if token.name else ""
     if token.streams:
         label += f" for stream {', '.join(token.streams)}"
