@@ -44,3 +44,15 @@ def build(chunks, stats=(), reg=None, version=1) -> Snapshot:
 
 def stats(platform, partition, *, arrival=None, event=None, events=0, stream="carnival"):
     return PartitionStats(stream, platform, partition, event, arrival, events, 0)
+
+
+def texts(component) -> list[str]:
+    """All strings inside a Dash component tree, in order."""
+    if isinstance(component, str):
+        return [component]
+    children = getattr(component, "children", None)
+    if children is None:
+        return []
+    if not isinstance(children, list):
+        children = [children]
+    return [t for child in children for t in texts(child)]

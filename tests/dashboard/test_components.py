@@ -12,22 +12,10 @@ from contract.registry import Registry
 from dashboard import components
 from dashboard.model import summarize
 from dashboard.monitor import MonitorSnapshot, StatusChange
-from tests.dashboard.builders import T0, build, chunk
+from tests.dashboard.builders import T0, build, chunk, texts
 
 NOW = T0 + 15
 NOW_MS = NOW * 1000
-
-
-def texts(component) -> list[str]:
-    """All strings inside a component tree, in order."""
-    if isinstance(component, str):
-        return [component]
-    children = getattr(component, "children", None)
-    if children is None:
-        return []
-    if not isinstance(children, list):
-        children = [children]
-    return [t for child in children for t in texts(child)]
 
 
 def rows(table: html.Table) -> list[list[str]]:

@@ -470,3 +470,9 @@ def test_a_partner_limited_to_streams_and_the_limit_lifted(memory, capsys):
     assert memory.load().partners["kandu"].streams == ()
     with pytest.raises(admin.UnknownItem, match="no stream with id 'nope'"):
         _cli(memory, capsys, "partner", "update", "kandu", "--streams", "nope")
+
+
+def test_a_bad_expiry_names_the_option(memory, capsys):
+    with pytest.raises(admin.InvalidRegistration, match=r"^--expires: .*90s, 30m"):
+        _cli(memory, capsys, "token", "create", "--role", "viewer", "--expires", "forever")
+    assert memory.items == []

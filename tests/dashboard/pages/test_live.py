@@ -8,8 +8,7 @@ from dash import html
 from dash.exceptions import PreventUpdate
 
 from contract.registry import Registry
-from tests.dashboard.builders import T0, build, chunk
-from tests.dashboard.pages.conftest import texts
+from tests.dashboard.builders import T0, build, chunk, texts
 
 
 def test_live_outputs_in_chinese(pages, sample_snapshot):

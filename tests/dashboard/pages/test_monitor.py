@@ -13,8 +13,7 @@ from contract.alerts import Alert
 from contract.metrics import IngestMetrics, PipelineMetrics
 from contract.registry import Registry
 from dashboard.monitor import MonitorSnapshot, StatusChange
-from tests.dashboard.builders import T0, build, chunk, stats
-from tests.dashboard.pages.conftest import texts
+from tests.dashboard.builders import T0, build, chunk, stats, texts
 
 NOW_MS = (T0 + 45) * 1000
 

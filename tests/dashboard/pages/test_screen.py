@@ -5,8 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import pytest
 
-from tests.dashboard.builders import T0
-from tests.dashboard.pages.conftest import texts
+from tests.dashboard.builders import T0, texts
 
 
 def test_screen_shows_big_numbers_and_partner_names(pages, sample_snapshot):
