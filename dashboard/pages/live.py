@@ -191,6 +191,11 @@ def _names(snapshot: Snapshot, lang_value: object) -> dict[str, str]:
     return {p.id: p.display_name(lang) for p in snapshot.registry.partners.values()}
 
 
+def _programme_digest(snapshot: Snapshot, stream_id: str) -> str:
+    programme = repr(snapshot.registry.programme(stream_id))
+    return hashlib.blake2b(programme.encode(), digest_size=8).hexdigest()
+
+
 def _chart_key(
     snapshot: Snapshot, stream_id: str, lang_value: object, stacked: bool, now: int
 ) -> tuple[list[Any], int, int]:
@@ -202,9 +207,11 @@ def _chart_key(
     platforms = sorted(snapshot.platforms.get(stream_id, {}))
     names = _names(snapshot, lang_value)
     labels = [names.get(p, p) for p in platforms]
-    # A changed programme redraws the charts whole (a patch only extends the lines).
-    programme = repr(snapshot.registry.programme(stream_id))
-    marks = hashlib.blake2b(programme.encode(), digest_size=8).hexdigest()
+    # A changed programme redraws the charts whole (a patch only extends the lines); its
+    # digest is taken once per snapshot, not for every viewer's tick.
+    marks = snapshot.memo.get(
+        ("programme", stream_id), lambda: _programme_digest(snapshot, stream_id)
+    )
     key = [stream_id, lang_of(lang_value), stacked, width, first, platforms, marks, labels]
     return key, width, first
 
