@@ -9,6 +9,11 @@ answered 408 and the connection closes. When a response went out before the requ
 was read (a refusal), the rest of that body gets ``drain_timeout_s`` to arrive before the
 connection closes. While the app reads a body, the app's own timeout applies
 (``ingest.routes``).
+
+A connection cut off here closes the way a careful server closes: the answer is written, the
+sending side is shut, and whatever the client still sends is read and dropped for
+``LINGER_S`` before the socket closes. Closing at once with unread bytes in the socket would
+make the kernel send a reset, and a reset can discard the answer before the client read it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from ingest.config import HttpParser
 from ingest.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPES, problem_document
 
 __all__ = [
+    "LINGER_S",
     "MAX_HEADER_BYTES",
     "Phase",
     "RequestDeadline",
@@ -41,6 +47,10 @@ Phase = Literal["idle", "headers", "body", "drain"]
 """Where a connection's current request is: nothing pending, headers arriving, body being
 read by the app, or body arriving after the response was sent."""
 
+
+LINGER_S = 2.0
+"""How long a connection that was answered and cut off keeps reading (and dropping) what its
+client still sends, so that closing it does not reset the answer away."""
 
 MAX_HEADER_BYTES = 16 * 1024
 """Request line and headers of one request, at most (h11's own limit; enforced here for
@@ -113,6 +123,8 @@ class _Deadlines:
     header_timeout_s: float = 10.0
     drain_timeout_s: float = 30.0
     _deadline: RequestDeadline
+    _lingering = False
+    """The connection was answered and cut off: incoming bytes are dropped until it closes."""
 
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
@@ -161,13 +173,23 @@ class _Deadlines:
             self.transport.write(timeout_response(detail, self.server_state.default_headers))
         else:
             logger.info("the rest of a refused body from %s is too slow; closing", self.client)
-        self.transport.close()
+        self._cut_off()
+
+    def _cut_off(self) -> None:
+        """Shut the sending side now and close after ``LINGER_S`` of dropping input."""
+        self._deadline.cancel()
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_S, self.transport.close)
 
 
 class DeadlineH11Protocol(_Deadlines, H11Protocol):
     """uvicorn's h11 protocol with request deadlines."""
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return
         before = self.cycle
         super().data_received(data)
         self._after_data(before)
@@ -194,6 +216,8 @@ def _httptools_class() -> type[asyncio.Protocol]:
         _ended_in_chunk = False
 
         def data_received(self, data: bytes) -> None:
+            if self._lingering:
+                return
             before = self.cycle
             self._began_in_chunk = self._ended_in_chunk = False
             super().data_received(data)
@@ -212,11 +236,10 @@ def _httptools_class() -> type[asyncio.Protocol]:
         def _refuse_headers(self) -> None:
             detail = f"the request line and headers exceed {MAX_HEADER_BYTES // 1024} KiB"
             logger.info("%s from %s; closing", detail, self.client)
-            self._deadline.cancel()
             self.transport.write(
                 closing_response("headers_too_large", detail, self.server_state.default_headers)
             )
-            self.transport.close()
+            self._cut_off()
 
         def on_message_begin(self) -> None:
             self._in_headers = self._in_message = True

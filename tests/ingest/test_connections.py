@@ -17,6 +17,7 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from ingest.connections import (
+    LINGER_S,
     MAX_HEADER_BYTES,
     DeadlineH11Protocol,
     RequestDeadline,
@@ -74,6 +75,7 @@ class FakeTransport(asyncio.Transport):
         super().__init__()
         self.written = b""
         self.closed = False
+        self.eof = False
 
     def write(self, data) -> None:
         self.written += bytes(data)
@@ -83,6 +85,12 @@ class FakeTransport(asyncio.Transport):
 
     def is_closing(self) -> bool:
         return self.closed
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.eof = True
 
     def get_extra_info(self, name, default=None):
         return default
@@ -124,6 +132,14 @@ class Connection:
 
     def deadline_timers(self) -> list[Timer]:
         return [t for t in self.loop.pending() if t.delay in (HEADER_S, DRAIN_S)]
+
+    def cut_off(self) -> bool:
+        """The connection shut its sending side and closes when its linger timer fires."""
+        if not self.transport.eof or self.transport.closed:
+            return False
+        [linger] = [t for t in self.loop.pending() if t.delay == LINGER_S]
+        linger.fire()
+        return self.transport.closed
 
     async def feed(self, data: bytes) -> None:
         self.protocol.data_received(data)
@@ -334,7 +350,7 @@ async def test_a_new_connection_gets_the_header_deadline_and_a_408_when_it_runs_
     assert conn.transport.status() == 408
     assert conn.transport.body()["code"] == "request_timeout"
     assert "10 s" in conn.transport.body()["detail"]
-    assert conn.transport.closed
+    assert conn.cut_off()
 
 
 @pytest.mark.parametrize("parser", PARSERS)
@@ -345,7 +361,7 @@ async def test_bytes_of_unfinished_headers_do_not_push_the_deadline_on(parser):
         await conn.feed(bytes([byte]))
     assert conn.deadline_timers() == [timer]
     timer.fire()
-    assert conn.transport.status() == 408 and conn.transport.closed
+    assert conn.transport.status() == 408 and conn.cut_off()
 
 
 @pytest.mark.parametrize("parser", PARSERS)
@@ -379,7 +395,7 @@ async def test_httptools_starts_the_header_deadline_on_blank_lines_after_a_respo
     [timer] = conn.deadline_timers()
     assert timer.delay == HEADER_S
     timer.fire()
-    assert conn.transport.written.count(b"HTTP/1.1 408") == 1 and conn.transport.closed
+    assert conn.transport.written.count(b"HTTP/1.1 408") == 1 and conn.cut_off()
 
 
 @pytest.mark.parametrize("parser", PARSERS)
@@ -406,7 +422,7 @@ async def test_the_rest_of_a_refused_body_gets_the_drain_deadline_then_the_conne
     assert timer.delay == DRAIN_S
     answered = conn.transport.written
     timer.fire()
-    assert conn.transport.closed
+    assert conn.cut_off()
     assert conn.transport.written == answered  # no second response after the 401
 
 
@@ -431,7 +447,7 @@ async def test_httptools_refuses_headers_over_the_cap_with_a_431_problem():
     conn = await connect("httptools")
     await conn.feed(b"GET /healthz HTTP/1.1\r\nHost: ingest\r\nX-Big: ")
     sent = 0
-    while not conn.transport.closed:
+    while not conn.transport.eof:
         await conn.feed(b"a" * 1024)
         sent += 1024
         assert sent <= 2 * MAX_HEADER_BYTES, "the header cap never applied"
@@ -440,6 +456,23 @@ async def test_httptools_refuses_headers_over_the_cap_with_a_431_problem():
     assert conn.transport.body()["code"] == "headers_too_large"
     assert "16 KiB" in conn.transport.body()["detail"]
     assert conn.deadline_timers() == []
+    assert conn.cut_off()
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_a_cut_off_connection_drops_what_its_client_still_sends_until_it_closes(parser):
+    """Closing with unread bytes would reset the connection, and a reset can discard the
+    408 before the client read it: the connection reads and drops them while it lingers."""
+    conn = await connect(parser)
+    await conn.feed(b"POST /events HTTP/1.1\r\n")
+    [timer] = conn.deadline_timers()
+    timer.fire()
+    answered = conn.transport.written
+    await conn.feed(b"Host: ingest\r\nContent-Length: 2\r\n\r\n{}")
+    assert conn.transport.written == answered
+    assert conn.deadline_timers() == []
+    assert not conn.transport.closed
+    assert conn.cut_off()
 
 
 async def test_httptools_counts_header_bytes_per_request_not_per_connection():
