@@ -1,8 +1,15 @@
-"""How events travel in Kafka: several events of one partner packed into one record."""
+"""How events travel in Kafka: several events of one partner packed into one record.
+
+A record is a *batch* (version 1): one partner's events with the time ingest received them
+and the partner's session timeout. Ingest may put the batches of several requests that
+share a partition into one *bundle* (version 2), a list of whole batches, so that the worker
+pays its per-record cost once for all of them; each batch in a bundle reads exactly as it
+would as a record of its own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -14,20 +21,26 @@ from contract.keys import KEY_SEP
 from contract.wire import JsonInt, WireEvent
 
 __all__ = [
+    "BUNDLE_VERSION",
     "DEFAULT_TIMEOUT_MS",
     "RECORD_VERSION",
     "EventBatch",
     "RecordError",
     "WireBatch",
+    "bundle_size",
     "decode_batch",
+    "decode_batches",
     "decode_wire_batch",
     "encode_batch",
+    "encode_bundle",
     "encode_raw_batch",
     "encode_wire_batch",
     "partition_key",
+    "split_bundle",
 ]
 
 RECORD_VERSION = 1
+BUNDLE_VERSION = 2
 
 
 class RecordError(ValueError):
@@ -162,3 +175,55 @@ def decode_batch(value: bytes | None) -> EventBatch:
     return EventBatch(
         platform=platform, received_at=received_at, timeout_ms=timeout_ms, events=events
     )
+
+
+_BUNDLE_HEAD = b'{"v":2,"batches":['  # BUNDLE_VERSION
+_BUNDLE_TAIL = b"]}"
+
+
+class _Bundle(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A bundle as ingest writes it: the batches kept as their raw bytes."""
+
+    v: Literal[2]  # BUNDLE_VERSION
+    batches: list[msgspec.Raw]
+
+
+_BUNDLE_DECODER = msgspec.json.Decoder(_Bundle)
+
+
+def bundle_size(sizes: Sequence[int]) -> int:
+    """The length of the bundle of batch values of these lengths (``encode_bundle``)."""
+    return len(_BUNDLE_HEAD) + len(_BUNDLE_TAIL) + sum(sizes) + max(len(sizes) - 1, 0)
+
+
+def encode_bundle(batches: Sequence[bytes]) -> bytes:
+    """Several batch record values (as ``encode_*batch`` wrote them) as one record value.
+
+    The batches are copied in as they are, never decoded again.
+    """
+    if not batches:
+        raise ValueError("a bundle holds at least one batch")
+    return _BUNDLE_HEAD + b",".join(batches) + _BUNDLE_TAIL
+
+
+def split_bundle(value: bytes) -> list[bytes] | None:
+    """The batch values a bundle holds, in order; None if ``value`` is not a bundle.
+
+    Each value is to be read as a record of its own (``decode_wire_batch``,
+    ``decode_batch``); one of them being no batch says nothing about the others.
+    """
+    try:
+        bundle = _BUNDLE_DECODER.decode(value)
+    except (ValueError, RecursionError):  # msgspec.DecodeError, or UnicodeDecodeError
+        return None
+    return [bytes(raw) for raw in bundle.batches]
+
+
+def decode_batches(value: bytes | None) -> list[EventBatch]:
+    """The batches of a record, a bundle's or the record's own; ``RecordError`` if the
+    record, or any batch of a bundle, is not a batch. For readers of the whole topic
+    (tests, tools); the worker reads each batch of a bundle on its own."""
+    parts = split_bundle(value) if value is not None else None
+    if parts is None:
+        return [decode_batch(value)]
+    return [decode_batch(part) for part in parts]

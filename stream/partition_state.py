@@ -29,6 +29,7 @@ from contract.records import (
     WireBatch,
     decode_batch,
     decode_wire_batch,
+    split_bundle,
 )
 from contract.stats import PartitionStats
 from contract.wire import MAX_FUTURE_MS, MAX_PAST_MS, MAX_TS, MIN_TS
@@ -234,18 +235,42 @@ class PartitionState:
         """Decode, re-check and add one events-topic record; return the events it counted.
 
         Anything that fails the contract goes to ``dead_letters`` with its reason; the
-        rest of the record is still counted.
+        rest of the record is still counted. Each batch of a bundle is counted as a record
+        of its own would be.
         """
         self.next_offset = max(self.next_offset, offset + 1)
         wire = decode_wire_batch(value) if value is not None else None
         if wire is not None:
             return self._apply_wire(offset, wire)
+        parts = split_bundle(value) if value is not None else None
+        if parts is not None:
+            return self._apply_bundle(offset, parts)
         try:
             batch = decode_batch(value)
         except RecordError as exc:
             self._dead(offset, None, "bad_record", str(exc), value)
             return 0
         return self._apply_batch(offset, batch)
+
+    def _apply_bundle(self, offset: int, parts: list[bytes]) -> int:
+        """Count each batch of a bundle; a dead letter's index is the event's place among
+        all the bundle's events."""
+        counted = first = 0
+        for part in parts:
+            wire = decode_wire_batch(part)
+            if wire is not None:
+                counted += self._apply_wire(offset, wire, first)
+                first += len(wire.events)
+                continue
+            try:
+                batch = decode_batch(part)
+            except RecordError as exc:
+                detail = f"the bundle's batch after event {first}: {exc}"
+                self._dead(offset, None, "bad_record", detail, part)
+                continue
+            counted += self._apply_batch(offset, batch, first)
+            first += len(batch.events)
+        return counted
 
     def _touch(
         self, state: PlatformState | None, stream: str, batch: Batch, touched: list[PlatformState]
@@ -256,7 +281,7 @@ class PartitionState:
                 touched.append(state)
         return state
 
-    def _apply_wire(self, offset: int, batch: WireBatch) -> int:
+    def _apply_wire(self, offset: int, batch: WireBatch, first: int = 0) -> int:
         """``_apply_batch`` for a record msgspec has typed: the usual record from ingest."""
         counted = 0
         state: PlatformState | None = None
@@ -267,7 +292,7 @@ class PartitionState:
         newest = min(received_at + MAX_FUTURE_MS, MAX_TS)
         timeout_ms = batch.timeout_ms
         good_streams = self.known_streams
-        for index, event in enumerate(batch.events):
+        for index, event in enumerate(batch.events, first):
             # Types and lengths are the schema's; these are the rest of parse_event's checks.
             kind = event.type
             stream = event.stream
@@ -298,13 +323,13 @@ class PartitionState:
             counted += state is not None
         return self._finish(touched, received_at, counted)
 
-    def _apply_batch(self, offset: int, batch: EventBatch) -> int:
+    def _apply_batch(self, offset: int, batch: EventBatch, first: int = 0) -> int:
         """Count a record that does not fit the schema (a partner producing straight to
         Kafka, say with RFC 3339 times or an invalid event): every event checked in full."""
         counted = 0
         state: PlatformState | None = None
         touched: list[PlatformState] = []
-        for index, raw in enumerate(batch.events):
+        for index, raw in enumerate(batch.events, first):
             state = self._apply_checked(offset, index, raw, batch, state, touched)
             counted += state is not None
         return self._finish(touched, batch.received_at, counted)

@@ -1,4 +1,5 @@
-"""The events topic's records: one partner's events packed in one value, and every refusal."""
+"""The events topic's records: one partner's events packed in one value, bundles of such
+values, and every refusal."""
 
 from __future__ import annotations
 
@@ -13,12 +14,16 @@ from contract.records import (
     EventBatch,
     RecordError,
     WireBatch,
+    bundle_size,
     decode_batch,
+    decode_batches,
     decode_wire_batch,
     encode_batch,
+    encode_bundle,
     encode_raw_batch,
     encode_wire_batch,
     partition_key,
+    split_bundle,
 )
 from contract.wire import WireEvent
 
@@ -228,3 +233,55 @@ def test_every_packed_batch_decodes_back_both_ways(batch, platform, received_at,
     assert typed is not None
     again = encode_wire_batch(platform, received_at, typed.events, timeout_ms=timeout_ms)
     assert again == value
+
+
+def test_a_bundle_holds_whole_batch_values_under_its_own_version():
+    first = encode_batch("douyu", NOW, [JOIN], timeout_ms=45_000)
+    second = encode_raw_batch("huya", NOW + 3, [{"ts": "yesterday"}])
+    value = encode_bundle([first, second])
+    assert orjson.loads(value) == {"v": 2, "batches": [orjson.loads(first), orjson.loads(second)]}
+    assert split_bundle(value) == [first, second]
+    assert decode_batches(value) == [decode_batch(first), decode_batch(second)]
+    assert decode_wire_batch(value) is None
+
+
+@given(st.lists(st.lists(events, max_size=3), min_size=1, max_size=6))
+def test_a_bundle_s_size_is_known_before_it_is_made(groups):
+    values = [encode_batch("p", NOW, group) for group in groups]
+    assert bundle_size([len(v) for v in values]) == len(encode_bundle(values))
+    assert split_bundle(encode_bundle(values)) == values
+
+
+def test_an_empty_bundle_is_a_programming_error():
+    with pytest.raises(ValueError, match="at least one batch"):
+        encode_bundle([])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        record(),
+        b'{"v":2,"batches":{}}',
+        b'{"v":2,"batches":[1],"x":1}',
+        b'{"v":3,"batches":[]}',
+        b'{"v":2,"batches":[{"a":}]}',
+        b"[" * 100_000,
+        b"\xff",
+        b"",
+    ],
+)
+def test_anything_else_is_no_bundle(value):
+    assert split_bundle(value) is None
+
+
+def test_a_bundle_of_something_else_than_batches_splits_but_does_not_decode():
+    value = b'{"v":2,"batches":[1,"x"]}'
+    assert split_bundle(value) == [b"1", b'"x"']
+    with pytest.raises(RecordError, match="not a JSON object"):
+        decode_batches(value)
+
+
+def test_a_plain_record_decodes_as_its_one_batch():
+    assert decode_batches(record()) == [decode_batch(record())]
+    with pytest.raises(RecordError, match="no value"):
+        decode_batches(None)

@@ -21,7 +21,7 @@ import httpx
 import orjson
 import pytest
 
-from contract.records import decode_batch
+from contract.records import decode_batches
 from contract.settings import Settings
 from livetally import kafka_probe, pidfiles
 from livetally.client import Client, ClientError
@@ -530,14 +530,15 @@ def events_in_kafka(settings: Settings, stream: str) -> set[tuple[str, str, str,
             for records in consumer.poll(timeout_ms=1000, max_records=5000).values():
                 for record in records:
                     try:
-                        batch = decode_batch(record.value)
+                        batches = decode_batches(record.value)
                     except ValueError:
                         continue
-                    for e in batch.events:
-                        if isinstance(e, dict) and e.get("stream") == stream:
-                            found.add(
-                                (batch.platform, str(e.get("session_id")), e["type"], e["ts"])
-                            )
+                    for batch in batches:
+                        for e in batch.events:
+                            if isinstance(e, dict) and e.get("stream") == stream:
+                                found.add(
+                                    (batch.platform, str(e.get("session_id")), e["type"], e["ts"])
+                                )
     finally:
         consumer.close()
     return found
