@@ -40,10 +40,12 @@ __all__ = [
     "validate_id",
 ]
 
-Role = Literal["viewer", "admin", "public"]
-ROLES: tuple[Role, ...] = ("viewer", "admin", "public")
-"""Token roles: ``viewer`` reads the dashboard and API, ``admin`` also manages the registry,
-``public`` reads only one stream's public live counter (``/api/v1/public/live``, ``/embed``)."""
+Role = Literal["viewer", "admin", "public", "partner"]
+ROLES: tuple[Role, ...] = ("viewer", "admin", "public", "partner")
+"""Token roles: ``viewer`` reads the dashboard and API (of every stream, or of the streams it
+is limited to), ``admin`` also manages the registry, ``public`` reads only one stream's
+public live counter (``/api/v1/public/live``, ``/embed``), ``partner`` reads one partner's
+own numbers, feed status and rejections."""
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -204,6 +206,12 @@ class Token:
     public_hash: str = ""
     """A public token's hash, kept here instead of ``token_hash``: a service of an earlier
     release, which knows no public role, then never takes it for a viewer token."""
+    partner: str = ""
+    """The partner whose numbers a ``partner`` token reads (empty for the other roles)."""
+    scoped_hash: str = ""
+    """The hash of a limited token (a viewer limited to streams, a partner token), kept
+    here instead of ``token_hash`` for the same reason as ``public_hash``: a service of an
+    earlier release, which would read it as an unlimited viewer, never accepts it."""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -211,19 +219,43 @@ class Token:
         object.__setattr__(self, "streams", _stream_ids("token", self.streams))
         if self.role == "public" and len(self.streams) != 1:
             raise RegistryError("a public token is for exactly one stream")
-        if self.role != "public" and self.streams:
-            raise RegistryError("only a public token is limited to a stream")
-        if self.role == "public" and self.token_hash:
-            raise RegistryError("a public token's hash belongs in public_hash")
+        if self.role == "admin" and self.streams:
+            raise RegistryError("an admin token cannot be limited to streams")
+        if (self.role == "partner") != bool(self.partner):
+            raise RegistryError("a partner token names its partner, and only it does")
+        if self.partner:
+            validate_id("partner", self.partner)
+        hashes = {"token_hash": self.token_hash, "public_hash": self.public_hash}
+        hashes["scoped_hash"] = self.scoped_hash
+        if any(name != self.hash_field and value for name, value in hashes.items()):
+            raise RegistryError(f"this token's hash belongs in {self.hash_field}")
+
+    @property
+    def hash_field(self) -> str:
+        """Where its role and limits keep the hash of its secret."""
+        if self.role == "public":
+            return "public_hash"
+        if self.role == "partner" or self.streams:
+            return "scoped_hash"
+        return "token_hash"
 
     @property
     def secret_hash(self) -> str:
         """The hash of its secret, wherever its role keeps it."""
-        return self.public_hash if self.role == "public" else self.token_hash
+        return {
+            "public_hash": self.public_hash,
+            "scoped_hash": self.scoped_hash,
+            "token_hash": self.token_hash,
+        }[self.hash_field]
 
     def active(self, now_ms: int) -> bool:
         """Whether the token may be used at ``now_ms``: not revoked and not expired."""
         return not self.revoked and (self.expires_at == 0 or now_ms < self.expires_at)
+
+    def role_text(self) -> str:
+        """Its role with what it is limited to, e.g. ``partner kandu (carnival-2024)``."""
+        role = f"{self.role} {self.partner}" if self.partner else self.role
+        return f"{role} ({', '.join(self.streams)})" if self.streams else role
 
 
 @dataclass(frozen=True)
@@ -284,7 +316,16 @@ def record_key(item: Item) -> str:
 
 
 _OMITTED_WHEN_EMPTY = frozenset(
-    {"previous_key_hash", "previous_key_expires_at", "title_en", "end", "streams", "public_hash"}
+    {
+        "previous_key_hash",
+        "previous_key_expires_at",
+        "title_en",
+        "end",
+        "streams",
+        "public_hash",
+        "partner",
+        "scoped_hash",
+    }
 )
 """Fields added after the first release: left out while empty, so that a service of an
 earlier release still reads every partner that has never had its key rotated."""

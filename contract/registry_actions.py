@@ -258,6 +258,7 @@ def create_token(
     name: str = "",
     expires: str = "",
     streams: tuple[str, ...] = (),
+    partner: str = "",
     registry: Registry | None = None,
     now_ms: int | None = None,
     token_id: str | None = None,
@@ -267,18 +268,25 @@ def create_token(
 
     ``expires`` is a duration (``90s``, ``30m``, ``12h``, ``7d``) from ``now_ms``; empty
     for a token that lasts until it is revoked. A ``public`` token reads one stream's live
-    counter only: ``streams`` names it, and it must be registered in ``registry`` (when
-    given).
+    counter only: ``streams`` names it. A ``viewer`` or ``partner`` token given
+    ``streams`` reads only those. A ``partner`` token reads only ``partner``'s own numbers.
+    The streams and the partner must be registered in ``registry`` (when given).
     """
     if role not in ROLES:
         raise RegistryError(f"token role must be one of {', '.join(ROLES)}")
     if role == "public" and len(streams) != 1:
         raise RegistryError("a public token needs exactly one --stream")
-    if role != "public" and streams:
-        raise RegistryError("only a public token is limited to a stream (--role public)")
+    if role == "admin" and streams:
+        raise RegistryError("an admin token cannot be limited to streams")
+    if role == "partner" and not partner:
+        raise RegistryError("a partner token needs --partner ID")
+    if role != "partner" and partner:
+        raise RegistryError("only a partner token names a partner (--role partner)")
     if registry is not None:
         for stream_id in streams:
             stream_of(registry, stream_id)
+        if partner and partner not in registry.partners:
+            raise NotRegistered("partner", partner, registry.partners)
     now = _now(now_ms)
     expires_at = 0
     if expires.strip():
@@ -291,13 +299,20 @@ def create_token(
         id=secrets.token_hex(4) if token_id is None else token_id,
         role=next(r for r in ROLES if r == role),
         name=name.strip(),
-        token_hash="" if role == "public" else hash_secret(value),
-        public_hash=hash_secret(value) if role == "public" else "",
         expires_at=expires_at,
         created_at=now,
         streams=tuple(streams),
+        partner=partner,
     )
-    return token, value
+    digest = hash_secret(value)
+    where = token.hash_field
+    hashed = replace(
+        token,
+        token_hash=digest if where == "token_hash" else "",
+        public_hash=digest if where == "public_hash" else "",
+        scoped_hash=digest if where == "scoped_hash" else "",
+    )
+    return hashed, value
 
 
 def revoke_token(registry: Registry, token_id: str) -> Token:

@@ -52,6 +52,8 @@ __all__ = [
 EXTENSION = "livetally_admin"
 """Key under which the app's ``AdminActions`` are kept in ``flask.Flask.extensions``."""
 MAX_NAME = 100
+MAX_TOKEN_STREAMS = 50
+"""Most streams one token may be limited to."""
 _INTEGER = re.compile(r"-?[0-9]{1,12}")
 _MAX_INT_FIELD = 10**9
 """Largest session timeout or rate a form or request may give (the registry narrows it)."""
@@ -312,20 +314,26 @@ class AdminActions:
         if not isinstance(expires, str):
             raise BadParameter("expires", "must be a duration such as 90s, 30m, 12h or 7d")
         name = _name(fields, "name", required=False)
-        stream = fields.get("stream") or None
-        if stream is not None and not isinstance(stream, str):
-            raise BadParameter("stream", "must be a stream id")
-        if role == "public" and stream is None:
+        streams = _token_streams(fields)
+        if role == "public" and len(streams) != 1:
             raise BadParameter("stream", "is required for a public token (the stream it reads)")
-        if role != "public" and stream is not None:
-            raise BadParameter("stream", "is only for a public token")
-        with _refusals("stream", stream or ""):
+        if role == "admin" and streams:
+            raise BadParameter("streams", "an admin token cannot be limited to streams")
+        partner = fields.get("partner") or ""
+        if not isinstance(partner, str):
+            raise BadParameter("partner", "must be a partner id")
+        if role == "partner" and not partner:
+            raise BadParameter("partner", "is required for a partner token (whose numbers)")
+        if role != "partner" and partner:
+            raise BadParameter("partner", "is only for a partner token")
+        with _refusals("stream", ",".join(streams)):
             try:
                 token, secret = registry_actions.create_token(
                     role,
                     name=name,
                     expires=expires,
-                    streams=() if stream is None else (stream,),
+                    streams=streams,
+                    partner=partner,
                     registry=self._snapshot(),
                 )
             except registry_actions.BadDuration as exc:
@@ -339,6 +347,25 @@ class AdminActions:
             revoked = registry_actions.revoke_token(self._snapshot(), token_id)
         self._write(revoked)
         return revoked
+
+
+def _token_streams(fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """The streams a new token is limited to: ``stream`` (one id) or ``streams`` (a list)."""
+    one = fields.get("stream") or None
+    many = fields.get("streams") or None
+    if one is not None and many is not None:
+        raise BadParameter("streams", "give either stream or streams, not both")
+    if one is not None:
+        if not isinstance(one, str):
+            raise BadParameter("stream", "must be a stream id")
+        return (one,)
+    if many is None:
+        return ()
+    if not isinstance(many, list) or not all(isinstance(s, str) for s in many):
+        raise BadParameter("streams", "must be a list of stream ids")
+    if len(many) > MAX_TOKEN_STREAMS:
+        raise BadParameter("streams", f"at most {MAX_TOKEN_STREAMS} streams")
+    return tuple(many)
 
 
 @contextmanager
@@ -368,8 +395,8 @@ def _refusals(kind: str, item_id: str) -> Iterator[None]:
     """The registry's refusals as the dashboard's client errors (404, 409, 400)."""
     try:
         yield
-    except NotRegistered:
-        raise UnknownItem(kind, item_id) from None
+    except NotRegistered as exc:
+        raise UnknownItem(exc.kind, exc.item_id) from None
     except (AlreadyRegistered, PartnerRevoked, Clash) as exc:
         raise Conflict(str(exc)) from None
     except RegistryError as exc:

@@ -11,11 +11,17 @@ import flask
 import orjson
 
 from contract.programme import slots as programme_slots
-from contract.registry import Segment
+from contract.registry import Segment, Stream
 from dashboard.admin import segment_json
 from dashboard.auth import WWW_AUTHENTICATE, problem
-from dashboard.data import DataSource
-from dashboard.exceptions import BadParameter, DashboardError, NotAuthorized, TooManyRequests
+from dashboard.exceptions import (
+    BadParameter,
+    DashboardError,
+    Forbidden,
+    NotAuthorized,
+    TooManyRequests,
+    UnknownStream,
+)
 from dashboard.exports import parse_export_request, render_export
 from dashboard.i18n import lang_of
 from dashboard.inputs import bounded_int
@@ -25,12 +31,14 @@ from dashboard.model import (
     Bucket,
     Figures,
     SeriesResult,
+    Snapshot,
     StreamSummary,
     parse_instant,
     rfc3339,
     stream_series,
     summarize,
 )
+from dashboard.scope import RequestData, current_scope
 
 __all__ = [
     "MAX_ALERTS_LISTED",
@@ -144,7 +152,7 @@ def _holder() -> str:
 
 def register_api(
     server: flask.Flask,
-    data: DataSource,
+    data: RequestData,
     clock: Callable[[], float] = time.time,
     slots: ExportSlots | None = None,
 ) -> None:
@@ -164,6 +172,22 @@ def register_api(
             response.headers["Retry-After"] = str(error.retry_after_s)
         return response
 
+    def readable(snapshot: Snapshot, stream: str) -> Stream:
+        """The stream, if the request's token may read it: 403 for a stream that exists
+        but is outside the token's scope, 404 for one that does not exist."""
+        try:
+            return snapshot.stream(stream)
+        except UnknownStream:
+            scope = current_scope()
+            if scope is not None and not scope.unlimited:
+                try:
+                    data.full.snapshot().stream(stream)
+                except UnknownStream:
+                    pass
+                else:
+                    raise Forbidden(f"this token may not read stream {stream!r}") from None
+            raise
+
     def healthz() -> flask.Response:
         return _json({"status": "ok"})
 
@@ -175,7 +199,7 @@ def register_api(
 
     def summary(stream: str) -> flask.Response:
         snapshot = data.snapshot()
-        found = snapshot.stream(stream)
+        found = readable(snapshot, stream)
         now = clock()
         at = flask.request.args.get("at")
         second = int(now) if at is None else parse_instant(at, found.tz, "at")
@@ -183,7 +207,7 @@ def register_api(
 
     def series(stream: str) -> flask.Response:
         snapshot = data.snapshot()
-        found = snapshot.stream(stream)
+        found = readable(snapshot, stream)
         args = flask.request.args
         resolution = _choice("resolution", "1m", tuple(RESOLUTIONS))
         start = args.get("from")
@@ -201,7 +225,7 @@ def register_api(
 
     def export(stream: str) -> flask.Response:
         snapshot = data.snapshot()
-        found = snapshot.stream(stream)
+        found = readable(snapshot, stream)
         request = parse_export_request(found.id, flask.request.args, found.tz)
         with limits.slot(_holder()):
             result = render_export(snapshot, request, int(clock()))
@@ -215,7 +239,7 @@ def register_api(
 
         lang = _choice("lang", "zh", ("zh", "en"))
         snapshot = data.snapshot()
-        found = snapshot.stream(stream)
+        found = readable(snapshot, stream)
         with limits.slot(_holder()):
             body = report_html(snapshot, found.id, lang_of(lang), int(clock()))
         response = flask.Response(body, mimetype="text/html")
@@ -228,7 +252,7 @@ def register_api(
 
         lang = _choice("lang", "zh", ("zh", "en"))
         snapshot = data.snapshot()
-        found = snapshot.stream(stream)
+        found = readable(snapshot, stream)
         now = int(clock())
         with limits.slot(_holder()):
             built = build_report(snapshot, found.id, lang_of(lang), now)
@@ -248,7 +272,7 @@ def register_api(
         return report_file(stream, "docx")
 
     def alerts(stream: str) -> flask.Response:
-        found = data.snapshot().stream(stream)
+        found = readable(data.snapshot(), stream)
         raw = flask.request.args.get("limit", "100")
         limit = bounded_int(int(raw), 1, MAX_ALERTS_LISTED) if _DIGITS.fullmatch(raw) else None
         if limit is None:
@@ -258,7 +282,7 @@ def register_api(
 
     def segments(stream: str) -> flask.Response:
         snapshot = data.snapshot()
-        found = snapshot.stream(stream)
+        found = readable(snapshot, stream)
         programme = snapshot.registry.programme(found.id)
         return _json({"stream": found.id, "segments": segments_json(programme, found.tz)})
 

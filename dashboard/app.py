@@ -21,6 +21,7 @@ from dashboard.guards import install_guards
 from dashboard.i18n import DEFAULT_LANG, lang_of, text
 from dashboard.inputs import checked, count, ident, raw, text_field
 from dashboard.limits import ExportSlots
+from dashboard.scope import RequestData
 from dashboard.sessions import SessionSigner, load_secret_key
 
 __all__ = ["create_app", "serve", "shell"]
@@ -176,7 +177,8 @@ def create_app(
         suppress_callback_exceptions=True,
     )
     server = app.server
-    server.extensions[EXTENSION] = source
+    requested = RequestData(source)
+    server.extensions[EXTENSION] = requested
     signer = SessionSigner(
         load_secret_key(config.secret_key, config.shared.home), config.session_hours
     )
@@ -187,7 +189,9 @@ def create_app(
         session_hours=config.session_hours,
     )
     install_guards(app)
-    register_api(server, source, slots=ExportSlots(config.exports_per_token, config.exports_total))
+    register_api(
+        server, requested, slots=ExportSlots(config.exports_per_token, config.exports_total)
+    )
     if registry_writer is None:
         from contract.registry_store import RegistryStore
 
@@ -215,5 +219,5 @@ def _with_public_counter(config: DashboardConfig, app: dash.Dash) -> Any:
     if config.public_port:
         from dashboard.public import serve_public
 
-        serve_public(config.host, config.public_port, app.server.extensions[EXTENSION])
+        serve_public(config.host, config.public_port, app.server.extensions[EXTENSION].full)
     return app.server

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from contract.registry import Registry, Role, Token
 from dashboard.exceptions import Forbidden, NotAuthorized
 from dashboard.i18n import Lang, lang_of, text
+from dashboard.scope import Scope
 from dashboard.sessions import PLAIN_COOKIE, SECURE_COOKIE, SessionSigner, cookie_name
 from dashboard.signin import SIGNIN_PATH, render_signin, safe_next
 
@@ -243,6 +244,8 @@ def install_auth(
             return _forbid(_PUBLIC_ONLY)
         if is_admin_path(request.path) and token.role != "admin":
             return _forbid("this needs an admin token")
+        if token.role == "partner" and _whole_event_page(request.path):
+            return _forbid(_PARTNER_ONLY)
         if (
             bearer is None
             and request.method not in _SAFE_METHODS
@@ -252,6 +255,7 @@ def install_auth(
         ):
             return _forbid("cross-site request refused (Origin does not match this dashboard)")
         flask.g.livetally_role = token.role
+        flask.g.livetally_scope = Scope.of(token)
         # Per-token limits key on a digest of the token's id, so no secret is kept in them.
         flask.g.livetally_token_key = hashlib.sha256(token.id.encode()).hexdigest()[:16]
         return None
@@ -259,6 +263,16 @@ def install_auth(
     server.before_request(check_token)
     server.after_request(renew)
 
+
+def _whole_event_page(path: str) -> bool:
+    """The venue's big screen, which shows the whole event (never one partner's part)."""
+    return path == "/screen" or path.startswith("/screen/")
+
+
+_PARTNER_ONLY = (
+    "a partner token reads its own numbers, feed status and rejections "
+    "(the live, monitor and exports pages and the stream API), not the big screen"
+)
 
 _PUBLIC_ONLY = (
     "a public token reads only its stream's public live counter "

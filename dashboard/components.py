@@ -243,6 +243,8 @@ def monitor_partner_table(
 
 def pipeline_table(monitor: MonitorSnapshot, lang: Lang, now_ms: int, tz: str) -> html.Div:
     """Each worker: partitions, consumer lag, latency percentiles, events/s, report time."""
+    if not monitor.pipelines_shown:
+        return html.Div(text("monitor.pipeline_hidden", lang), className="lt-muted")
     if not monitor.pipelines:
         return html.Div(text("monitor.no_pipeline", lang), className="lt-muted")
     heads = [

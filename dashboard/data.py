@@ -39,7 +39,8 @@ STALL_S = 20.0
 """Seconds without a fetched record, while records wait, after which the data follower
 reconnects (``LiveData._check_stalled``)."""
 EXTENSION = "livetally_data"
-"""Key under which the app's data source is kept in ``flask.Flask.extensions``."""
+"""Key under which the app's data source is kept in ``flask.Flask.extensions``: a
+``dashboard.scope.RequestData``, which gives each request only what its token may read."""
 
 
 class TopicMissing(RuntimeError):
@@ -83,11 +84,14 @@ class StaticData:
 
 
 def current_data() -> DataSource:
-    """The data source of the Dash app handling the current request."""
+    """The data source of the Dash app handling the current request, as the request's token
+    may read it (``dashboard.scope``)."""
     import flask
 
-    source: DataSource = flask.current_app.extensions[EXTENSION]
-    return source
+    from dashboard.scope import RequestData
+
+    source: RequestData = flask.current_app.extensions[EXTENSION]
+    return source.current()
 
 
 class StreamState:

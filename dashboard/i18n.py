@@ -141,6 +141,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     ),
     "monitor.reported": ("上报时间", "Reported"),
     "monitor.no_pipeline": ("尚无处理进程上报", "No worker has reported yet"),
+    "monitor.pipeline_hidden": (
+        "处理进程状态不对合作方令牌显示",
+        "The pipeline is not shown to partner tokens",
+    ),
     "monitor.no_history": ("尚无状态变化", "No status changes yet"),
     "monitor.ingest": ("接入服务", "Ingest"),
     "admin.title": ("管理", "Administration"),
@@ -172,7 +176,11 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "admin.create_token": ("创建令牌", "Create a token"),
     "admin.role": ("角色", "Role"),
     "admin.token_name": ("备注", "Label"),
-    "admin.token_stream": ("直播（公开令牌）", "Stream (public token)"),
+    "admin.token_stream": (
+        "直播（公开令牌必选；查看/合作方令牌可限于此直播）",
+        "Stream (a public token's; limits a viewer or partner token)",
+    ),
+    "admin.token_partner": ("合作方（合作方令牌）", "Partner (partner token)"),
     "admin.token_expires": (
         "有效期(如 7d、12h，留空为长期)",
         "Expires after (e.g. 7d, 12h; empty: never)",

@@ -116,6 +116,8 @@ class MonitorSnapshot:
     history: tuple[StatusChange, ...] = ()
     """Newest first."""
     version: int = 0
+    pipelines_shown: bool = True
+    """False for a reader the pipeline is not shown to (a partner token)."""
 
     def rejected_by_partner(self) -> dict[str, dict[str, int]]:
         """Rejected events by partner and reason, summed over ingest instances."""

@@ -294,11 +294,14 @@ def _token_create(args: argparse.Namespace, registry: Registry) -> Change:
                 name=args.name,
                 expires=args.expires or "",
                 streams=streams,
+                partner=getattr(args, "partner", "") or "",
                 registry=registry,
             )
         except actions.BadDuration as exc:
             raise RegistryError(f"--expires: {exc}") from None
     label = f" ({token.name})" if token.name else ""
+    if token.partner:
+        label += f" for partner {token.partner}"
     if token.streams:
         label += f" for stream {', '.join(token.streams)}"
     until = f", expires {instant_text(token.expires_at)}" if token.expires_at else ""

@@ -287,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples(
             "livetally token create --role viewer --name wall --expires 2d",
             "livetally token create --role public --stream carnival-2024 --name 四川新闻网",
+            "livetally token create --role viewer --stream carnival-2024 --name 编辑部",
+            "livetally token create --role partner --partner kandu --name 看度",
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -295,13 +297,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=ROLES,
         required=True,
         help="viewer: the dashboard and API; admin: also /admin; public: only one stream's "
-        "public live counter (/api/v1/public/live, /embed), needs --stream",
+        "public live counter (/api/v1/public/live, /embed), needs --stream; partner: one "
+        "partner's own numbers, feed status and rejections, needs --partner",
     )
     token_create.add_argument(
         "--stream",
         action="append",
         metavar="ID",
-        help="the stream a public token reads",
+        help="the stream a public token reads; for a viewer or partner token, a stream it is "
+        "limited to (repeat for several; default: every stream)",
+    )
+    token_create.add_argument(
+        "--partner", default="", metavar="ID", help="the partner a partner token reads"
     )
     token_create.add_argument("--name", default="")
     token_create.add_argument(

@@ -56,7 +56,7 @@ def format_tokens(tokens: Iterable[Token], now_ms: int) -> str:
             state = "expired"
         else:
             state = "active"
-        role = f"{t.role} ({', '.join(t.streams)})" if t.streams else t.role
+        role = t.role_text()
         rows.append(
             (t.id, role, t.name, state, instant_text(t.created_at), instant_text(t.expires_at))
         )

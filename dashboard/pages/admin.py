@@ -122,6 +122,7 @@ def layout(lang: str | None = None, **_query: str) -> html.Div:
                         className="lt-field",
                     ),
                     _choice("admin-token-stream", "admin.token_stream", page_lang),
+                    _choice("admin-token-partner", "admin.token_partner", page_lang),
                     _input("admin-token-name", "admin.token_name", page_lang),
                     _input("admin-token-expires", "admin.token_expires", page_lang),
                     html.Button(text("admin.create_token", page_lang), id="admin-token-create"),
@@ -253,15 +254,19 @@ def create_token(
     name: str | None,
     expires: str | None,
     stream: str | None,
+    partner: str | None,
     lang_value: object,
 ) -> Any:
-    """Create a token and show it once (a public one for the chosen stream)."""
+    """Create a token and show it once: a public one for the chosen stream, a viewer or
+    partner one limited to it when a stream is chosen, a partner one for the chosen partner."""
     if not clicks:
         raise PreventUpdate
     actions = _guard()
     fields = {"role": role or "viewer", "name": name or "", "expires": expires or ""}
-    if role == "public":
+    if role != "admin" and (stream or role == "public"):
         fields["stream"] = stream or ""
+    if role == "partner":
+        fields["partner"] = partner or ""
     try:
         _, secret = actions.create_token(fields)
     except DashboardError as exc:
@@ -393,7 +398,7 @@ def _expiry(expires_at: int) -> str:
 
 
 def admin_lists(_tick: int | None, lang_value: object, signature: str | None) -> tuple[Any, ...]:
-    """Partner and token tables and the revoke choices (never a key, token or hash)."""
+    """Partner and token tables, the partner and revoke choices (never a key, token or hash)."""
     actions = _guard()
     lang = lang_of(lang_value)
     partners = actions.partners()
@@ -418,7 +423,7 @@ def admin_lists(_tick: int | None, lang_value: object, signature: str | None) ->
         html.Tr(
             [
                 html.Td(t.id),
-                html.Td(t.role),
+                html.Td(t.role_text()),
                 html.Td(t.name),
                 html.Td(_expiry(t.expires_at)),
                 html.Td(_token_state(t, lang)),
@@ -451,7 +456,14 @@ def admin_lists(_tick: int | None, lang_value: object, signature: str | None) ->
     token_options = [
         {"label": f"{t.id} · {t.role} {t.name}", "value": t.id} for t in tokens if not t.revoked
     ]
-    return partner_table, token_table, partner_options, token_options, new_signature
+    return (
+        partner_table,
+        token_table,
+        partner_options,
+        partner_options,
+        token_options,
+        new_signature,
+    )
 
 
 callback(
@@ -485,8 +497,9 @@ callback(
     State("admin-token-name", "value"),
     State("admin-token-expires", "value"),
     State("admin-token-stream", "value"),
+    State("admin-token-partner", "value"),
     State("app-lang", "data"),
-)(checked(create_token, count, text_field, text_field, text_field, ident, raw))
+)(checked(create_token, count, text_field, text_field, text_field, ident, ident, raw))
 callback(
     Output("admin-token-result", "children", allow_duplicate=True),
     Input("admin-token-revoke", "n_clicks"),
@@ -498,6 +511,7 @@ callback(
     Output("admin-partners", "children"),
     Output("admin-tokens", "children"),
     Output("admin-partner-choice", "options"),
+    Output("admin-token-partner", "options"),
     Output("admin-token-choice", "options"),
     Output("admin-signature", "data"),
     Input("app-interval", "n_intervals"),

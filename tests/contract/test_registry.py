@@ -160,3 +160,59 @@ def test_a_public_token_is_stored_where_an_earlier_release_never_matches_it():
     assert not hmac.compare_digest(earlier["token_hash"], hash_secret(secret))
     with pytest.raises(RegistryError, match="belongs in public_hash"):
         Token("x", "public", token_hash="h", streams=("carnival",))
+
+
+@pytest.mark.parametrize(
+    ("role", "streams", "partner"),
+    [("viewer", ("carnival",), ""), ("partner", (), "kandu"), ("partner", ("carnival",), "kandu")],
+)
+def test_a_limited_token_is_stored_where_an_earlier_release_never_matches_it(
+    role, streams, partner
+):
+    from contract.registry_actions import create_token
+
+    registry = Registry.of([Stream("carnival", "嘉年华"), Partner("kandu", "看度")])
+    token, secret = create_token(
+        role, streams=streams, partner=partner, registry=registry, now_ms=NOW
+    )
+    record = to_record(token)
+    assert record["token_hash"] == "" and record["scoped_hash"] == hash_secret(secret)
+    assert "public_hash" not in record
+    assert Registry.of([from_record(record)]).token_for(secret, NOW) == token
+    # An earlier release drops the fields it does not know and would read the token as an
+    # unlimited viewer: its empty token_hash matches no secret.
+    earlier = {k: v for k, v in record.items() if k not in ("scoped_hash", "streams", "partner")}
+    assert not hmac.compare_digest(earlier["token_hash"], hash_secret(secret))
+
+
+def test_an_unlimited_viewer_keeps_its_hash_where_every_release_reads_it():
+    from contract.registry_actions import create_token
+
+    token, secret = create_token("viewer", now_ms=NOW)
+    record = to_record(token)
+    assert record["token_hash"] == hash_secret(secret)
+    assert not {"scoped_hash", "public_hash", "partner", "streams"} & set(record)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"role": "partner"}, "names its partner"),
+        ({"role": "viewer", "partner": "kandu"}, "names its partner"),
+        ({"role": "admin", "streams": ("carnival",)}, "cannot be limited"),
+        ({"role": "partner", "partner": "Bad Id"}, "partner id"),
+        ({"role": "partner", "partner": "kandu", "token_hash": "h"}, "belongs in scoped_hash"),
+        ({"role": "viewer", "streams": ("carnival",), "token_hash": "h"}, "in scoped_hash"),
+        ({"role": "viewer", "scoped_hash": "h"}, "belongs in token_hash"),
+    ],
+)
+def test_token_rules(fields, message):
+    with pytest.raises(RegistryError, match=message):
+        Token("x", **fields)
+
+
+def test_a_token_role_text_names_its_limits():
+    assert Token("a", "viewer").role_text() == "viewer"
+    assert Token("b", "viewer", streams=("c1", "c2")).role_text() == "viewer (c1, c2)"
+    token = Token("c", "partner", partner="kandu", streams=("c1",))
+    assert token.role_text() == "partner kandu (c1)"

@@ -362,7 +362,12 @@ def test_admin_creates_a_public_token_for_one_stream_which_the_dashboard_refuses
     assert link.status_code == 403 and "Set-Cookie" not in link.headers  # no session either
     for body, names in (
         ({"role": "public"}, "required for a public token"),
-        ({"role": "viewer", "stream": "carnival"}, "only for a public token"),
+        ({"role": "admin", "stream": "carnival"}, "cannot be limited"),
+        ({"role": "viewer", "partner": "p1"}, "only for a partner token"),
+        ({"role": "partner"}, "required for a partner token"),
+        ({"role": "partner", "partner": "nobody"}, "no partner"),
+        ({"role": "viewer", "streams": "carnival"}, "must be a list"),
+        ({"role": "viewer", "stream": "carnival", "streams": ["carnival"]}, "not both"),
         ({"role": "public", "stream": "nope"}, "no stream"),
         ({"role": "public", "stream": ["carnival"]}, "must be a stream id"),
     ):

@@ -442,10 +442,38 @@ def test_a_public_token_is_for_one_registered_stream(memory, capsys):
     assert "public (carnival)" in listed[1]
     with pytest.raises(admin.InvalidRegistration, match="exactly one --stream"):
         _cli(memory, capsys, "token", "create", "--role", "public")
-    with pytest.raises(admin.InvalidRegistration, match="only a public token"):
-        _cli(memory, capsys, "token", "create", "--role", "viewer", "--stream", "carnival")
+    with pytest.raises(admin.InvalidRegistration, match="cannot be limited"):
+        _cli(memory, capsys, "token", "create", "--role", "admin", "--stream", "carnival")
     with pytest.raises(admin.UnknownItem, match="no stream with id 'nope'"):
         _cli(memory, capsys, "token", "create", "--role", "public", "--stream", "nope")
+
+
+def test_viewer_and_partner_tokens_limited_to_streams_and_to_a_partner(memory, capsys):
+    _carnival(memory, capsys)
+    _cli(memory, capsys, "stream", "add", "gala", "--title", "晚会")
+    _cli(memory, capsys, "partner", "add", "kandu", "--name", "看度")
+    argv = ["token", "create", "--role", "viewer", "--stream", "carnival", "--stream", "gala"]
+    out = _cli(memory, capsys, *argv, "--name", "编辑部")
+    assert "for stream carnival, gala" in out[0]
+    out = _cli(memory, capsys, "token", "create", "--role", "partner", "--partner", "kandu")
+    assert out[0].startswith("created partner token ") and "for partner kandu" in out[0]
+    registry = memory.load()
+    viewer, partner = sorted(registry.tokens.values(), key=lambda t: t.role, reverse=True)
+    assert (viewer.role, viewer.streams, viewer.partner) == ("viewer", ("carnival", "gala"), "")
+    assert (partner.role, partner.streams, partner.partner) == ("partner", (), "kandu")
+    # Limited tokens keep their hash where an earlier release, which would read them as
+    # unlimited viewers, never looks.
+    assert viewer.scoped_hash and partner.scoped_hash
+    assert not (viewer.token_hash or partner.token_hash)
+    assert registry.token_for(out[-1], partner.created_at) == partner
+    listed = "\n".join(_cli(memory, capsys, "token", "list"))
+    assert "viewer (carnival, gala)" in listed and "partner kandu" in listed
+    with pytest.raises(admin.InvalidRegistration, match="needs --partner"):
+        _cli(memory, capsys, "token", "create", "--role", "partner")
+    with pytest.raises(admin.InvalidRegistration, match="only a partner token"):
+        _cli(memory, capsys, "token", "create", "--role", "viewer", "--partner", "kandu")
+    with pytest.raises(admin.UnknownPartner, match="no partner with id 'nope'"):
+        _cli(memory, capsys, "token", "create", "--role", "partner", "--partner", "nope")
 
 
 def test_a_partner_limited_to_streams_and_the_limit_lifted(memory, capsys):

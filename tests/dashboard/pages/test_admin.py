@@ -29,14 +29,14 @@ def test_admin_page_callbacks_show_the_key_once_and_refuse_viewers(setup):
         assert "p9" in repr(tables) and key not in repr(tables)
         error = admin_page.add_partner(2, "p9", "again", "", "sessions", "30", "en")
         assert "already registered" in error.children
-        token = admin_page.create_token(1, "admin", "desk", "7d", None, "zh")
+        token = admin_page.create_token(1, "admin", "desk", "7d", None, None, "zh")
         secret = token.children[1].children
         now = int(time.time() * 1000)
         made = store.registry().token_for(secret, now)
         assert made is not None and made.role == "admin"
         assert made.expires_at - now == pytest.approx(7 * 86400_000, abs=60_000)
         assert store.registry().token_for(secret, made.expires_at) is None
-        refused = admin_page.create_token(2, "viewer", "x", "forever", None, "en")
+        refused = admin_page.create_token(2, "viewer", "x", "forever", None, None, "en")
         assert "90s, 30m, 12h or 7d" in repr(refused)
         assert "p9" in admin_page.revoke_partner(1, "p9", "en")
         assert store.registry().partners["p9"].revoked
@@ -107,13 +107,39 @@ def test_the_page_creates_a_public_token_for_the_chosen_stream(setup):
     admin_page = importlib.import_module("dashboard.pages.admin")
     with app.server.test_request_context("/_dash-update-component"):
         flask.g.livetally_role = "admin"
-        shown = admin_page.create_token(1, "public", "news", "", "carnival", "en")
+        shown = admin_page.create_token(1, "public", "news", "", "carnival", None, "en")
         secret = shown.children[1].children
         made = store.registry().token_for(secret, int(time.time() * 1000))
         assert (made.role, made.streams) == ("public", ("carnival",))
-        refused = admin_page.create_token(2, "public", "news", "", None, "en")
+        refused = admin_page.create_token(2, "public", "news", "", None, None, "en")
         assert "required for a public token" in refused.children
-        # A stream chosen for another role is not sent: a viewer token stays unlimited.
-        viewer = admin_page.create_token(3, "viewer", "wall", "", "carnival", "en")
+        # A stream chosen for a viewer token limits it to that stream.
+        viewer = admin_page.create_token(3, "viewer", "wall", "", "carnival", None, "en")
         made = store.registry().token_for(viewer.children[1].children, int(time.time() * 1000))
-        assert made.streams == ()
+        assert (made.role, made.streams) == ("viewer", ("carnival",))
+        unlimited = admin_page.create_token(4, "viewer", "wall", "", None, "p1", "en")
+        made = store.registry().token_for(unlimited.children[1].children, int(time.time() * 1000))
+        assert (made.streams, made.partner) == ((), "")  # a partner is only for its role
+        # An admin token is never limited, whatever stream is chosen.
+        admin = admin_page.create_token(5, "admin", "desk", "", "carnival", None, "en")
+        made = store.registry().token_for(admin.children[1].children, int(time.time() * 1000))
+        assert (made.role, made.streams) == ("admin", ())
+
+
+def test_the_page_creates_a_partner_token_for_the_chosen_partner(setup):
+    app, store = setup
+    admin_page = importlib.import_module("dashboard.pages.admin")
+    with app.server.test_request_context("/_dash-update-component"):
+        flask.g.livetally_role = "admin"
+        admin_page.add_partner(1, "p7", "平台七", "P7", "sessions", "30", "en")
+        shown = admin_page.create_token(1, "partner", "p7 desk", "", None, "p7", "en")
+        made = store.registry().token_for(shown.children[1].children, int(time.time() * 1000))
+        assert (made.role, made.partner, made.streams) == ("partner", "p7", ())
+        assert made.scoped_hash and not made.token_hash
+        refused = admin_page.create_token(2, "partner", "x", "", None, None, "en")
+        assert "required for a partner token" in refused.children
+        unknown = admin_page.create_token(3, "partner", "x", "", None, "nobody", "en")
+        assert "no partner with id 'nobody'" in unknown.children
+        tables = admin_page.admin_lists(1, "en", None)
+        assert "partner p7" in repr(tables[1])
+        assert {"label": "p7 · 平台七", "value": "p7"} in tables[3]
