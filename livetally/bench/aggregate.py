@@ -1,13 +1,17 @@
-"""Parts 2 and 4: aggregation through the worker, next to the limit and the textbook app."""
+"""Parts 2 and 4: aggregation through the worker, next to the limit and its two peers."""
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from contract.topics import EVENTS, STATS, ensure_topics
 from livetally.bench.context import Context
@@ -19,13 +23,29 @@ from livetally.bench.eventlog import (
     take_events,
     textbook_records,
 )
-from livetally.bench.kafkaio import OffsetWatch, Prefill, create_topic, group_members, produce
+from livetally.bench.kafkaio import (
+    GroupProgress,
+    OffsetWatch,
+    Prefill,
+    create_topic,
+    end_offsets,
+    group_members,
+    produce,
+)
 from livetally.bench.kafkaio import stats_events as read_stats_events
 from livetally.bench.limit import count_topic
 from livetally.bench.stack import Service
 from livetally.exceptions import ProcessFailed
 
-__all__ = ["Throughput", "log_batches", "measure_group", "run_aggregation", "run_scale"]
+__all__ = [
+    "PeerRun",
+    "Throughput",
+    "log_batches",
+    "measure_group",
+    "run_aggregation",
+    "run_quix",
+    "run_scale",
+]
 
 CATCH_UP_TIMEOUT_S = 900.0
 
@@ -65,33 +85,60 @@ def measure_group(
     prefill: Prefill,
     consumers: Sequence[Service],
     started_at: float | None = None,
+    then: Callable[[], Sequence[str]] | None = None,
 ) -> Throughput:
     """Wait until ``group`` has committed the whole fill; events/s between first and last commit.
 
     Timing from the first commit leaves out start-up and group joining. When that first
     commit already covers more than a fifth of the fill (commits came late), the span from
     ``started_at`` (when the consumers could start) over every event is used instead.
+    ``then`` names the topics the consumers write for themselves on the way (a Quix
+    repartition topic): once the fill is committed, their commits must reach the ends they
+    have then, and the last of those commits ends the span.
     """
-    watch = OffsetWatch(ctx.stack.servers, group, topic)
-    try:
-        progress = watch.wait_done(
-            prefill.ends,
-            timeout_s=CATCH_UP_TIMEOUT_S,
-            alive=lambda: all(c.proc.poll() is None for c in consumers),
-        )
-    finally:
-        watch.close()
+
+    def alive() -> bool:
+        return all(c.proc.poll() is None for c in consumers)
+
+    progress = _wait_committed(ctx, group, topic, prefill.ends, alive)
     if progress.done_at is None or progress.first_at is None or progress.first_offsets is None:
-        dead = [c for c in consumers if c.proc.poll() is not None]
-        why = f"{dead[0].name} exited:\n{dead[0].tail()}" if dead else "it stalled or timed out"
-        raise ProcessFailed(
-            f"{group} did not get through {topic} (committed {progress.last_offsets}, "
-            f"end {prefill.ends}): {why}"
-        )
+        raise _stuck(group, topic, progress, prefill.ends, consumers)
+    done_at = progress.done_at
+    for inner in then() if then is not None else ():
+        ends = end_offsets(ctx.stack.servers, inner)
+        inner_progress = _wait_committed(ctx, group, inner, ends, alive)
+        if inner_progress.done_at is None:
+            raise _stuck(group, inner, inner_progress, ends, consumers)
+        done_at = max(done_at, inner_progress.done_at)
     events = prefill.events_between(progress.first_offsets, prefill.ends)
     if started_at is not None and events < 0.8 * prefill.events:
-        return Throughput(prefill.events, progress.done_at - started_at)
-    return Throughput(events, progress.done_at - progress.first_at)
+        return Throughput(prefill.events, done_at - started_at)
+    return Throughput(events, done_at - progress.first_at)
+
+
+def _stuck(
+    group: str,
+    topic: str,
+    progress: GroupProgress,
+    ends: dict[int, int],
+    consumers: Sequence[Service],
+) -> ProcessFailed:
+    dead = [c for c in consumers if c.proc.poll() is not None]
+    why = f"{dead[0].name} exited:\n{dead[0].tail()}" if dead else "it stalled or timed out"
+    return ProcessFailed(
+        f"{group} did not get through {topic} (committed {progress.last_offsets}, "
+        f"end {ends}): {why}"
+    )
+
+
+def _wait_committed(
+    ctx: Context, group: str, topic: str, ends: dict[int, int], alive: Callable[[], bool]
+) -> GroupProgress:
+    watch = OffsetWatch(ctx.stack.servers, group, topic)
+    try:
+        return watch.wait_done(ends, timeout_s=CATCH_UP_TIMEOUT_S, alive=alive)
+    finally:
+        watch.close()
 
 
 def _worker(ctx: Context, name: str, prefix: str, partitions: int, group: str) -> Service:
@@ -142,6 +189,18 @@ def run_aggregation(ctx: Context) -> None:
     results.set("textbook_events_per_s", textbook.per_s, "no time measured")
     ctx.say(f"aggregation: textbook {textbook.per_s or 0:,.0f} events/s")
 
+    peer = run_quix(ctx, topic, prefill)
+    results.set("quix_events_per_s", peer.throughput.per_s, "no time measured")
+    ctx.say(
+        f"aggregation: Quix Streams {peer.throughput.per_s or 0:,.0f} events/s; "
+        f"views and uniques {'exact' if peer.exact else 'NOT exact'}"
+    )
+    if not peer.exact:
+        results.notes.append(
+            "the Quix Streams app's views or uniques differ from the definition: "
+            f"{peer.details['mismatches']}"
+        )
+
     if livetally.per_s is not None and limit_rate:
         results.set("ratio_vs_limit", livetally.per_s / limit_rate)
     else:
@@ -150,6 +209,10 @@ def run_aggregation(ctx: Context) -> None:
         results.set("ratio_vs_textbook", livetally.per_s / textbook.per_s)
     else:
         results.set("ratio_vs_textbook", None, "a rate is missing")
+    if livetally.per_s is not None and peer.throughput.per_s:
+        results.set("ratio_vs_quix", livetally.per_s / peer.throughput.per_s)
+    else:
+        results.set("ratio_vs_quix", None, "a rate is missing")
     results.details["aggregation"] = {
         "partitions": partitions,
         "records_produced": prefill.records,
@@ -160,6 +223,7 @@ def run_aggregation(ctx: Context) -> None:
         "worker_rss_mib": round(rss / 2**20, 1),
         "limit": {"records": limit.records, "events": limit.events, "seconds": limit.seconds},
         "textbook": {"events": textbook.events, "seconds": round(textbook.seconds, 3)},
+        "quix": peer.details,
     }
 
 
@@ -196,6 +260,74 @@ def run_textbook(ctx: Context, partitions: int) -> Throughput:
         return measure_group(ctx, group, topic, prefill, [app], started)
     finally:
         stack.stop(app)
+
+
+@dataclass(frozen=True)
+class PeerRun:
+    """The Quix Streams app's run: its throughput, whether its totals were exact, details."""
+
+    throughput: Throughput
+    exact: bool
+    details: dict[str, object]
+
+
+def run_quix(ctx: Context, topic: str, prefill: Prefill) -> PeerRun:
+    """The Quix Streams app on the worker's pre-filled ``topic``, in a group of its own."""
+    from livetally.bench import quix  # not at the top: ``python -m`` runs it as __main__
+
+    stack = ctx.stack
+    run = uuid.uuid4().hex[:8]
+    group = f"bench-quix-{run}"
+    state_dir = tempfile.mkdtemp(prefix=f"quix-{run}-", dir=stack.root)
+    port = stack.ports.take()
+    health = f"http://127.0.0.1:{port}/healthz"
+    argv = [sys.executable, "-m", "livetally.bench.quix"]
+    argv += [stack.settings.kafka.bootstrap, topic, group, str(port), state_dir]
+    inner: list[str] = []
+
+    def repartition_topics() -> list[str]:
+        inner.extend(sorted(n for n in _topics(ctx) if quix.is_repartition_topic(n, group)))
+        if not inner:
+            raise ProcessFailed(f"no repartition topic of {group}: the app would be timed early")
+        return inner
+
+    started = time.monotonic()
+    app = stack.spawn("quix", argv, stack.base_env, health)
+    try:
+        stack.wait_healthy(app)
+        through = measure_group(ctx, group, topic, prefill, [app], started, repartition_topics)
+        reported = httpx.get(health, timeout=10).json()["totals"]
+    finally:
+        stack.stop(app)
+    got = {partner: tuple(pair) for partner, pair in reported.items()}
+    want = quix.exact_totals(log_batches(ctx.log_path, ctx.config.sizes.aggregate_events))
+    mismatches = {
+        partner: {"quix": got.get(partner), "exact": want.get(partner)}
+        for partner in sorted(set(got) | set(want))
+        if got.get(partner) != want.get(partner)
+    }
+    seconds_topic = f"{group}.seconds"
+    details: dict[str, object] = {
+        "events": through.events,
+        "seconds": round(through.seconds, 3),
+        "partners": len(got),
+        "views": sum(views for views, _ in want.values()),
+        "exact": not mismatches,
+        "mismatches": mismatches,
+        "second_rows": sum(end_offsets(stack.servers, seconds_topic).values()),
+        "repartition_topics": inner,
+    }
+    return PeerRun(through, not mismatches, details)
+
+
+def _topics(ctx: Context) -> set[str]:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=ctx.stack.servers)
+    try:
+        return set(consumer.topics())
+    finally:
+        consumer.close()
 
 
 def run_scale(ctx: Context) -> None:

@@ -227,6 +227,8 @@ def test_verdicts_compare_in_the_targets_direction():
     assert verdict(by_key["e2e_p95_ms_at_20k"], 2000) == "met"
     assert verdict(by_key["e2e_p95_ms_at_20k"], 2001) == "missed"
     assert verdict(by_key["ratio_vs_textbook"], None) == "not measured"
+    assert verdict(by_key["ratio_vs_quix"], 5.0) == "met"
+    assert verdict(by_key["ratio_vs_quix"], 4.99) == "missed"
 
 
 def test_results_json_has_every_key_and_a_reason_for_each_null():
@@ -349,6 +351,11 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
     assert agg["limit"]["events"] == agg["events_produced"]
     assert agg["limit"]["records"] == agg["records_produced"]
     assert doc["aggregate_events_per_s"] > 0 and doc["textbook_events_per_s"] > 0
+    # The Quix Streams app read the worker's topic and got views and uniques exactly.
+    assert doc["quix_events_per_s"] > 0 and doc["ratio_vs_quix"] > 0
+    peer = agg["quix"]
+    assert peer["exact"] and peer["mismatches"] == {}, peer
+    assert peer["partners"] > 0 and peer["views"] > 0 and peer["second_rows"] > 0
     # Every probe event reached the dashboard's summary API.
     e2e = details["e2e"]
     assert e2e["probes"] > 0 and e2e["probes_visible"] == e2e["probes"]
