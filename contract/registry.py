@@ -225,10 +225,9 @@ class Token:
             raise RegistryError("a partner token names its partner, and only it does")
         if self.partner:
             validate_id("partner", self.partner)
-        hashes = {"token_hash": self.token_hash, "public_hash": self.public_hash}
-        hashes["scoped_hash"] = self.scoped_hash
-        if any(name != self.hash_field and value for name, value in hashes.items()):
-            raise RegistryError(f"this token's hash belongs in {self.hash_field}")
+        for name in ("token_hash", "public_hash", "scoped_hash"):
+            if name != self.hash_field and getattr(self, name):
+                raise RegistryError(f"this token's hash belongs in {self.hash_field}")
 
     @property
     def hash_field(self) -> str:
@@ -242,11 +241,8 @@ class Token:
     @property
     def secret_hash(self) -> str:
         """The hash of its secret, wherever its role keeps it."""
-        return {
-            "public_hash": self.public_hash,
-            "scoped_hash": self.scoped_hash,
-            "token_hash": self.token_hash,
-        }[self.hash_field]
+        digest: str = getattr(self, self.hash_field)
+        return digest
 
     def active(self, now_ms: int) -> bool:
         """Whether the token may be used at ``now_ms``: not revoked and not expired."""
