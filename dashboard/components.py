@@ -204,41 +204,40 @@ def _num(value: str) -> html.Td:
 
 def monitor_partner_table(
     summary: StreamSummary, monitor: MonitorSnapshot, lang: Lang, now_ms: int
-) -> html.Table:
-    """Per partner: status, events/s, events, newest event age, accepted, rejected by reason."""
+) -> html.Table | html.Div:
+    """Per partner: status, events/s, events, newest event age, accepted, rejected by reason.
+
+    Where the ingest counters are not shown, the last two columns are left out and a line
+    under the table says why."""
     rejected = monitor.rejected_by_partner()
     accepted = monitor.accepted_by_partner()
-    heads = [
-        "partner",
-        "status",
-        "monitor.events_per_s",
-        "monitor.events",
-        "age",
-        "monitor.accepted",
-        "monitor.rejected",
-    ]
+    heads = ["partner", "status", "monitor.events_per_s", "monitor.events", "age"]
+    if monitor.ingest_shown:
+        heads += ["monitor.accepted", "monitor.rejected"]
     rows = []
     for p in sorted(summary.partners, key=lambda p: p.id):
         rate = monitor.rates.get((summary.stream.id, p.id))
-        reasons = rejected.get(p.id, {})
-        reason_text = ", ".join(
-            f"{code} {format_number(n, lang)}" for code, n in sorted(reasons.items()) if n
-        )
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(p.display_name(lang)),
-                    html.Td(status_badge(p.status, lang)),
-                    _num("–" if rate is None else format_decimal(rate, lang)),
-                    _num(format_number(p.events, lang)),
-                    _num(format_age(p.last_arrival, now_ms)),
-                    _num(format_number(accepted[p.id], lang) if p.id in accepted else "–"),
-                    html.Td(reason_text or "–"),
-                ],
-                id=f"monitor-row-{p.id}",
+        cells = [
+            html.Td(p.display_name(lang)),
+            html.Td(status_badge(p.status, lang)),
+            _num("–" if rate is None else format_decimal(rate, lang)),
+            _num(format_number(p.events, lang)),
+            _num(format_age(p.last_arrival, now_ms)),
+        ]
+        if monitor.ingest_shown:
+            reasons = rejected.get(p.id, {})
+            reason_text = ", ".join(
+                f"{code} {format_number(n, lang)}" for code, n in sorted(reasons.items()) if n
             )
-        )
-    return _table([text(h, lang) for h in heads], rows, "monitor-partners")
+            cells += [
+                _num(format_number(accepted[p.id], lang) if p.id in accepted else "–"),
+                html.Td(reason_text or "–"),
+            ]
+        rows.append(html.Tr(cells, id=f"monitor-row-{p.id}"))
+    table = _table([text(h, lang) for h in heads], rows, "monitor-partners")
+    if monitor.ingest_shown:
+        return table
+    return html.Div([table, html.P(text("monitor.ingest_hidden", lang), className="lt-muted")])
 
 
 def pipeline_table(monitor: MonitorSnapshot, lang: Lang, now_ms: int, tz: str) -> html.Div:

@@ -142,8 +142,13 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "monitor.reported": ("上报时间", "Reported"),
     "monitor.no_pipeline": ("尚无处理进程上报", "No worker has reported yet"),
     "monitor.pipeline_hidden": (
-        "处理进程状态不对合作方令牌显示",
-        "The pipeline is not shown to partner tokens",
+        "处理进程状态不对受限令牌显示",
+        "The pipeline is not shown to limited tokens",
+    ),
+    "monitor.ingest_hidden": (
+        "接收与拒收数按合作方统计全部直播，不对限定直播的令牌显示",
+        "Accepted and rejected counts cover a partner's events in every stream, so they "
+        "are not shown to tokens limited to streams",
     ),
     "monitor.no_history": ("尚无状态变化", "No status changes yet"),
     "monitor.ingest": ("接入服务", "Ingest"),

@@ -117,7 +117,10 @@ class MonitorSnapshot:
     """Newest first."""
     version: int = 0
     pipelines_shown: bool = True
-    """False for a reader the pipeline is not shown to (a partner token)."""
+    """False for a reader the pipeline is not shown to (a limited token)."""
+    ingest_shown: bool = True
+    """False for a reader the ingest counters are not shown to (a token limited to streams:
+    they count a partner's events over every stream)."""
 
     def rejected_by_partner(self) -> dict[str, dict[str, int]]:
         """Rejected events by partner and reason, summed over ingest instances."""

@@ -133,18 +133,17 @@ def restrict_monitor(
 ) -> MonitorSnapshot:
     """The monitor figures ``scope`` may read, given its ``restricted`` snapshot.
 
-    A stream-limited viewer sees the pipeline and the partners of its streams; a partner
-    token sees only its own ingest counters, feed alerts, rates and status changes."""
+    Alerts, rates and status changes are kept to its streams (and to its partner). Two
+    kinds of figures are not kept by stream, so a limited token is not shown them where
+    they could tell of other streams: the workers' pipeline figures (partitions, lag and
+    latency of every stream together) are never shown to it, and the ingest counters
+    (accepted and rejected events of a partner over every stream) only to a partner token
+    not limited to streams, which then sees its own."""
     streams = {s.id for s in restricted.streams()}
-    if scope.partner is None:
-        partners = {p for s in streams for p in restricted.partner_ids(s)}
-        pipelines = monitor.pipelines
-    else:
-        partners = {scope.partner}
-        pipelines = ()
+    ingest_shown = scope.partner is not None and not scope.streams
     return MonitorSnapshot(
-        pipelines=pipelines,
-        ingest=tuple(m for m in monitor.ingest if m.partner in partners),
+        pipelines=(),
+        ingest=tuple(m for m in monitor.ingest if ingest_shown and m.partner == scope.partner),
         alerts=tuple(
             a
             for a in monitor.alerts
@@ -161,7 +160,8 @@ def restrict_monitor(
             if c.stream in streams and (scope.partner is None or c.platform == scope.partner)
         ),
         version=monitor.version,
-        pipelines_shown=scope.partner is None,
+        pipelines_shown=False,
+        ingest_shown=ingest_shown,
     )
 
 

@@ -139,6 +139,19 @@ def test_the_monitor_table_sums_ingest_counts_and_lists_rejections(summary):
     assert by_id["monitor-row-bili"][2] == "–" and by_id["monitor-row-bili"][5:] == ["–", "–"]
 
 
+def test_the_monitor_table_leaves_out_ingest_counts_not_shown_and_says_why(summary):
+    monitor = MonitorSnapshot(
+        ingest=(IngestMetrics("i1", "douyin", NOW_MS, 10, {"bad_ts": 2}),), ingest_shown=False
+    )
+    block = components.monitor_partner_table(summary, monitor, "en", NOW_MS)
+    table, note = block.children
+    assert [texts(th)[0] for th in table.children[0].children.children] == [
+        "Partner", "Status", "Events/s", "Events", "Newest event (s ago)",
+    ]  # fmt: skip
+    assert all(len(row.children) == 5 for row in table.children[1].children)
+    assert "not shown to tokens limited to streams" in note.children
+
+
 def test_the_pipeline_table_shows_each_workers_lag_and_latency():
     worker = PipelineMetrics(
         "w1", NOW_MS - 3000, (0, 1), {0: 1200, 1: 34}, {"p50": 8.0, "p99": 40.4}, 950.0

@@ -133,17 +133,25 @@ def test_the_monitor_keeps_a_partner_to_its_own_counters_alerts_and_feed():
     )
     scope = Scope(partner="douyin")
     own = restrict_monitor(monitor, restrict(full, scope), scope)
-    assert own.pipelines == () and not own.pipelines_shown
+    assert own.pipelines == () and not own.pipelines_shown and own.ingest_shown
     assert own.rejected_by_partner() == {"douyin": {"bad_event": 1}}
+    assert own.accepted_by_partner() == {"douyin": 3}
     assert [a.id for a in own.alerts] == ["a0"]
     assert own.rates == {("carnival", "douyin"): 1.0}
     assert [c.platform for c in own.history] == ["douyin"]
     scope = Scope(frozenset({"gala"}))
     gala = restrict_monitor(monitor, restrict(full, scope), scope)
-    assert gala.pipelines == monitor.pipelines
     assert [a.id for a in gala.alerts] == ["a3"]
     assert gala.rates == {("gala", "bili"): 3.0}
-    assert gala.accepted_by_partner() == {"bili": 12}
+    # Pipeline figures and a partner's ingest counters cover every stream together, so a
+    # token limited to streams is shown neither (bili's 12 accepted events were not all
+    # sent to gala).
+    assert gala.pipelines == () and not gala.pipelines_shown
+    assert gala.ingest == () and not gala.ingest_shown
+    # A partner token limited to a stream is not shown its counters over every stream.
+    scope = Scope(frozenset({"gala"}), "bili")
+    bili = restrict_monitor(monitor, restrict(full, scope), scope)
+    assert bili.ingest == () and not bili.ingest_shown and bili.rates == {("gala", "bili"): 3.0}
 
 
 def test_a_restricted_copy_is_built_once_per_snapshot_and_never_shares_the_full_memo():
@@ -222,6 +230,6 @@ def test_pages_read_the_requests_scope(client):
         data = current_data()
         assert list(data.snapshot().registry.partners) == ["douyin"]
         shown = pipeline_table(data.monitor(), "en", T0 * 1000, "Asia/Shanghai")
-        assert shown.children == "The pipeline is not shown to partner tokens"
+        assert shown.children == "The pipeline is not shown to limited tokens"
     with app.test_request_context("/_dash-update-component"), pytest.raises(LookupError):
         current_data()  # no token was checked: nothing is read
