@@ -13,7 +13,7 @@ from dash.exceptions import PreventUpdate
 from contract.kafka_login import check_login
 from dashboard.admin import AdminActions, RegistryWriter, register_admin_api
 from dashboard.api import register_api
-from dashboard.auth import install_auth
+from dashboard.auth import current_role, install_auth
 from dashboard.components import options_for_streams
 from dashboard.config import DashboardConfig
 from dashboard.data import EXTENSION, DataSource, LiveData, current_data
@@ -95,6 +95,11 @@ def shell_mode(pathname: str | None) -> str:
     return "lt-shell lt-screen-mode" if pathname == "/screen" else "lt-shell"
 
 
+def screen_link_style(_pathname: str | None) -> dict[str, str]:
+    """The big screen's link is hidden from a partner token, which may not open it."""
+    return {"display": "none"} if current_role() == "partner" else {}
+
+
 def refresh_streams(
     _tick: int | None,
     selected: str | None,
@@ -138,6 +143,9 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
     )(checked(shell_texts, raw))
     app.callback(Output("app-shell", "className"), Input("_pages_location", "pathname"))(
         checked(shell_mode, raw)
+    )
+    app.callback(Output("app-nav-screen", "style"), Input("_pages_location", "pathname"))(
+        checked(screen_link_style, raw)
     )
     app.callback(
         Output("app-stream-select", "options"),

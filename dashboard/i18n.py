@@ -154,6 +154,10 @@ _TEXTS: dict[str, tuple[str, str]] = {
     "monitor.ingest": ("接入服务", "Ingest"),
     "admin.title": ("管理", "Administration"),
     "admin.forbidden": ("需要管理员令牌", "An admin token is needed for this page"),
+    "screen.forbidden": (
+        "大屏展示整场活动，合作方令牌不能打开",
+        "The big screen shows the whole event; a partner token cannot open it",
+    ),
     "admin.add_partner": ("添加合作平台", "Add a partner"),
     "admin.partner_id": ("平台代码", "Partner id"),
     "admin.name": ("名称(中文)", "Name (Chinese)"),

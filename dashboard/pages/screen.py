@@ -15,6 +15,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from dashboard.auth import current_role
 from dashboard.components import chart_for, clock_time, resolve_stream
 from dashboard.data import current_data
 from dashboard.i18n import LANGS, Lang, NumberStyle, format_number, lang_of, text
@@ -36,7 +37,15 @@ _CARDS = ("concurrent", "peak", "views")
 
 def layout(lang: str | None = None, stream: str | None = None, **_query: str) -> html.Div:
     """The page's static structure; callbacks fill it in. ``lang`` and ``stream`` come from
-    the link (``?lang=en&stream=…``) and win over the shell's choices."""
+    the link (``?lang=en&stream=…``) and win over the shell's choices.
+
+    A partner token gets a refusal: the screen shows the whole event, never one partner's
+    part (the server also answers 403 for the page itself)."""
+    if current_role() == "partner":
+        return html.Div(
+            html.H2(text("screen.forbidden", lang_of(lang)), id="screen-forbidden"),
+            className="lt-live",
+        )
     cards = [
         html.Div(
             [
@@ -99,6 +108,12 @@ def screen_outputs(
     )
 
 
+def _refuse_partner() -> None:
+    """The screen's callbacks answer nothing to a partner token, like its layout."""
+    if current_role() == "partner":
+        raise PreventUpdate
+
+
 SCREEN_FULL_BELOW = 10_000_000
 """From this count on, an English big-screen number takes the short style (``12.3M``): a
 third of the wall holds eight digits with their separators, not more."""
@@ -114,6 +129,7 @@ def refresh_screen(
     _tick: int | None, selected: str | None, lang_value: object, signature: str | None
 ) -> tuple[Any, ...]:
     """Interval callback: recompute the numbers; skip the update when nothing changed."""
+    _refuse_partner()
     snapshot = current_data().snapshot()
     now_s = int(time.time())
     lang = lang_of(lang_value)
@@ -132,6 +148,7 @@ def refresh_screen_chart(
     _tick: int | None, selected: str | None, lang_value: object, version: str | None
 ) -> tuple[Any, str]:
     """Interval callback: redraw the dark chart only when the data, stream or language changed."""
+    _refuse_partner()
     snapshot = current_data().snapshot()
     stream_id = resolve_stream(snapshot, selected)
     lang = lang_of(lang_value)

@@ -218,6 +218,45 @@ def test_a_partner_token_reads_its_own_numbers_only(client):
     assert gala["platforms"] == {} and gala["total"]["views"] == 0
 
 
+def _callback(client, secret, output, values):
+    """Run the Dash callback that sets ``output`` with these input values, as a browser
+    would post it."""
+    from tests.dashboard.fuzz import _outputs
+
+    auth = {"Authorization": f"Bearer {secret}"}
+    dep = next(
+        d for d in client.get("/_dash-dependencies", headers=auth).json if output in d["output"]
+    )
+    body = {
+        "output": dep["output"],
+        "outputs": _outputs(dep["output"]),
+        "inputs": [{**i, "value": v} for i, v in zip(dep["inputs"], values, strict=True)],
+        "state": [{**s, "value": None} for s in dep["state"]],
+        "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"],
+    }
+    return client.post("/_dash-update-component", json=body, headers=auth)
+
+
+def test_the_big_screen_is_refused_to_a_partner_token_in_its_callbacks_too(client):
+    # The page content is drawn by a callback on the location, past the server's 403.
+    shown = _callback(client, DOUYIN, "_pages_content.children", ["/screen", ""])
+    assert shown.status_code == 200
+    assert "screen-forbidden" in shown.get_data(as_text=True)
+    assert "screen-total-concurrent" not in shown.get_data(as_text=True)
+    full = _callback(client, EVERYTHING, "_pages_content.children", ["/screen", ""])
+    assert "screen-total-concurrent" in full.get_data(as_text=True)
+    # The screen's own interval callbacks answer nothing to it.
+    for output in ("screen-title.children", "screen-chart.figure"):
+        values = [1, "carnival", "en"]
+        assert _callback(client, DOUYIN, output, values).status_code == 204, output
+        assert _callback(client, EVERYTHING, output, values).status_code == 200, output
+    # Its link is hidden.
+    link = _callback(client, DOUYIN, "app-nav-screen.style", ["/"])
+    assert link.json["response"]["app-nav-screen"]["style"] == {"display": "none"}
+    link = _callback(client, EVERYTHING, "app-nav-screen.style", ["/"])
+    assert link.json["response"]["app-nav-screen"]["style"] == {}
+
+
 def test_pages_read_the_requests_scope(client):
     from dashboard.components import pipeline_table
     from dashboard.data import current_data
