@@ -110,6 +110,29 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+_PLAIN_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool}
+_TYPE_NAMES = {str: "a string", int: "a whole number", bool: "true or false"}
+
+
+def _check_types(item: object) -> None:
+    """Each plain field (``str``, ``int``, ``bool``) of a registry item has its declared
+    type, and each hash is ASCII: a record read back from the topic is JSON anyone with
+    write access could have written, and a wrong type would otherwise fail later, on every
+    sign-in or event that compares a hash or a time with it."""
+    owner = type(item).__name__.lower()
+    for f in fields(item):  # type: ignore[arg-type]
+        expected = _PLAIN_TYPES.get(str(f.type))
+        if expected is None:
+            continue
+        value = getattr(item, f.name)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise RegistryError(
+                f"a {owner}'s {f.name} must be {_TYPE_NAMES[expected]}, not {type(value).__name__}"
+            )
+        if isinstance(value, str) and f.name.endswith("_hash") and not value.isascii():
+            raise RegistryError(f"a {owner}'s {f.name} must be a hex digest")
+
+
 def _stream_ids(owner: str, value: object) -> tuple[str, ...]:
     """A record's ``streams`` as a tuple of valid ids (JSON gives a list)."""
     if isinstance(value, str) or not isinstance(value, tuple | list):
@@ -130,6 +153,7 @@ class Stream:
     tz: str = DEFAULT_TZ
 
     def __post_init__(self) -> None:
+        _check_types(self)
         validate_id("stream", self.id)
         try:
             ZoneInfo(self.tz)
@@ -158,6 +182,7 @@ class Partner:
     listed in those streams' tables before its first event."""
 
     def __post_init__(self) -> None:
+        _check_types(self)
         validate_id("partner", self.id)
         object.__setattr__(self, "streams", _stream_ids("partner", self.streams))
         if self.mode not in ("sessions", "reports"):
@@ -214,6 +239,7 @@ class Token:
     earlier release, which would read it as an unlimited viewer, never accepts it."""
 
     def __post_init__(self) -> None:
+        _check_types(self)
         if self.role not in ROLES:
             raise RegistryError(f"token role must be one of {', '.join(ROLES)}")
         object.__setattr__(self, "streams", _stream_ids("token", self.streams))
@@ -272,11 +298,12 @@ class Segment:
     """Epoch second it ended (exclusive), or 0: when the next segment starts."""
 
     def __post_init__(self) -> None:
-        validate_id("segment", self.id)
-        validate_id("stream", self.stream)
         for name, second in (("start", self.start), ("end", self.end)):
             if isinstance(second, bool) or not isinstance(second, int):
                 raise RegistryError(f"a segment's {name} must be a whole epoch second")
+        _check_types(self)
+        validate_id("segment", self.id)
+        validate_id("stream", self.stream)
         if not _FIRST_SEGMENT_S <= self.start < _LAST_SEGMENT_S:
             raise RegistryError("a segment must start between the years 2000 and 2099")
         if self.end and not self.start < self.end <= _LAST_SEGMENT_S:

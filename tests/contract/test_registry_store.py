@@ -55,7 +55,31 @@ def test_a_tombstone_is_no_item_and_no_complaint(caplog):
         (b'{"kind": "stream", "id": "Bad Id!", "title": "t"}', "stream id 'Bad Id!' must be"),
         (b'{"kind": "stream", "id": "s"}', "missing 1 required positional argument: 'title'"),
         (b'{"kind": "partner", "id": "p", "name": "P", "mode": "both"}', "mode must be sessions"),
-        (b'{"kind": "partner", "id": "p", "name": "P", "rate": null}', "not supported between"),
+        (
+            b'{"kind": "partner", "id": "p", "name": "P", "rate": null}',
+            "a partner's rate must be a whole number, not NoneType",
+        ),
+        # A hash that is not a string (or not ASCII) would fail every sign-in comparing it.
+        (
+            b'{"kind": "token", "id": "t", "role": "viewer", "token_hash": 5}',
+            "a token's token_hash must be a string, not int",
+        ),
+        (
+            b'{"kind": "token", "id": "t", "role": "viewer", "token_hash": "\xc3\xa9"}',
+            "a token's token_hash must be a hex digest",
+        ),
+        (
+            b'{"kind": "partner", "id": "p", "name": "P", "key_hash": ["x"]}',
+            "a partner's key_hash must be a string, not list",
+        ),
+        (
+            b'{"kind": "token", "id": "t", "role": "viewer", "revoked": "no"}',
+            "a token's revoked must be true or false, not str",
+        ),
+        (
+            b'{"kind": "token", "id": "t", "role": "viewer", "expires_at": "soon"}',
+            "a token's expires_at must be a whole number, not str",
+        ),
     ],
 )
 def test_a_bad_record_is_passed_over_with_a_warning_naming_its_key(caplog, raw, reason):
