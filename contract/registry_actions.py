@@ -270,8 +270,11 @@ def create_token(
     for a token that lasts until it is revoked. A ``public`` token reads one stream's live
     counter only: ``streams`` names it. A ``viewer`` or ``partner`` token given
     ``streams`` reads only those. A ``partner`` token reads only ``partner``'s own numbers.
-    The streams and the partner must be registered in ``registry`` (when given).
+    The streams and the partner must be registered in ``registry`` (when given), the
+    partner not revoked and allowed in each of the streams. A stream named twice counts
+    once.
     """
+    streams = tuple(dict.fromkeys(streams))
     if role not in ROLES:
         raise RegistryError(f"token role must be one of {', '.join(ROLES)}")
     if role == "public" and len(streams) != 1:
@@ -285,8 +288,18 @@ def create_token(
     if registry is not None:
         for stream_id in streams:
             stream_of(registry, stream_id)
-        if partner and partner not in registry.partners:
-            raise NotRegistered("partner", partner, registry.partners)
+        if partner:
+            found = registry.partners.get(partner)
+            if found is None:
+                raise NotRegistered("partner", partner, registry.partners)
+            if found.revoked:
+                raise PartnerRevoked(f"partner {partner!r} is revoked; add it again first")
+            refused = [s for s in streams if not found.allows(s)]
+            if refused:
+                raise RegistryError(
+                    f"partner {partner!r} may not post to {', '.join(refused)} "
+                    f"(its streams: {', '.join(found.streams)})"
+                )
     now = _now(now_ms)
     expires_at = 0
     if expires.strip():

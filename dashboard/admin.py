@@ -143,6 +143,7 @@ def token_json(token: Token) -> dict[str, Any]:
         "revoked": token.revoked,
         "expires_at": token.expires_at or None,
         "streams": list(token.streams),
+        "partner": token.partner or None,
         "active": token.active(int(time.time() * 1000)),
     }
 
@@ -319,7 +320,9 @@ class AdminActions:
             raise BadParameter("stream", "is required for a public token (the stream it reads)")
         if role == "admin" and streams:
             raise BadParameter("streams", "an admin token cannot be limited to streams")
-        partner = fields.get("partner") or ""
+        partner = fields.get("partner", "")
+        if partner is None:
+            partner = ""
         if not isinstance(partner, str):
             raise BadParameter("partner", "must be a partner id")
         if role == "partner" and not partner:
@@ -350,22 +353,28 @@ class AdminActions:
 
 
 def _token_streams(fields: Mapping[str, Any]) -> tuple[str, ...]:
-    """The streams a new token is limited to: ``stream`` (one id) or ``streams`` (a list)."""
-    one = fields.get("stream") or None
-    many = fields.get("streams") or None
+    """The streams a new token is limited to: ``stream`` (one id) or ``streams`` (a
+    non-empty list); neither (absent or null) for a token that reads every stream.
+
+    Any other value is refused rather than read as "no limit": an empty string or list
+    would otherwise make an unlimited token out of a request meant to limit one."""
+    one = fields.get("stream")
+    many = fields.get("streams")
     if one is not None and many is not None:
         raise BadParameter("streams", "give either stream or streams, not both")
     if one is not None:
-        if not isinstance(one, str):
+        if not isinstance(one, str) or not one.strip():
             raise BadParameter("stream", "must be a stream id")
-        return (one,)
+        return (one.strip(),)
     if many is None:
         return ()
-    if not isinstance(many, list) or not all(isinstance(s, str) for s in many):
+    if not isinstance(many, list) or not all(isinstance(s, str) and s.strip() for s in many):
         raise BadParameter("streams", "must be a list of stream ids")
+    if not many:
+        raise BadParameter("streams", "must name at least one stream (leave it out for all)")
     if len(many) > MAX_TOKEN_STREAMS:
         raise BadParameter("streams", f"at most {MAX_TOKEN_STREAMS} streams")
-    return tuple(many)
+    return tuple(dict.fromkeys(s.strip() for s in many))
 
 
 @contextmanager

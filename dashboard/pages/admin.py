@@ -263,8 +263,8 @@ def create_token(
         raise PreventUpdate
     actions = _guard()
     fields = {"role": role or "viewer", "name": name or "", "expires": expires or ""}
-    if role != "admin" and (stream or role == "public"):
-        fields["stream"] = stream or ""
+    if role != "admin" and stream:
+        fields["stream"] = stream
     if role == "partner":
         fields["partner"] = partner or ""
     try:

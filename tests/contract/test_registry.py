@@ -179,10 +179,35 @@ def test_a_limited_token_is_stored_where_an_earlier_release_never_matches_it(
     assert record["token_hash"] == "" and record["scoped_hash"] == hash_secret(secret)
     assert "public_hash" not in record
     assert Registry.of([from_record(record)]).token_for(secret, NOW) == token
-    # An earlier release drops the fields it does not know and would read the token as an
-    # unlimited viewer: its empty token_hash matches no secret.
+    # An earlier release drops the fields it does not know; read at worst as an unlimited
+    # viewer, the record matches no secret (its token_hash is empty).
     earlier = {k: v for k, v in record.items() if k not in ("scoped_hash", "streams", "partner")}
-    assert not hmac.compare_digest(earlier["token_hash"], hash_secret(secret))
+    as_viewer = from_record({**earlier, "role": "viewer"})
+    assert as_viewer.streams == () and as_viewer.partner == ""
+    assert Registry.of([as_viewer]).token_for(secret, NOW) is None
+
+
+def test_a_token_is_made_only_for_a_live_partner_and_streams_it_may_post_to():
+    from contract.registry_actions import create_token
+
+    registry = Registry.of(
+        [
+            Stream("carnival", "嘉年华"),
+            Stream("gala", "晚会"),
+            Partner("kandu", "看度", streams=("carnival",)),
+            Partner("gone", "停", revoked=True),
+        ]
+    )
+    token, _ = create_token(
+        "partner", partner="kandu", streams=("carnival", "carnival"), registry=registry
+    )
+    assert token.streams == ("carnival",)  # named twice, kept once
+    with pytest.raises(RegistryError, match="'kandu' may not post to gala"):
+        create_token("partner", partner="kandu", streams=("gala",), registry=registry)
+    with pytest.raises(RegistryError, match="'gone' is revoked"):
+        create_token("partner", partner="gone", registry=registry)
+    viewer, _ = create_token("viewer", streams=("gala", "carnival", "gala"), registry=registry)
+    assert viewer.streams == ("gala", "carnival")
 
 
 def test_an_unlimited_viewer_keeps_its_hash_where_every_release_reads_it():

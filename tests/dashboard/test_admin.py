@@ -375,6 +375,44 @@ def test_admin_creates_a_public_token_for_one_stream_which_the_dashboard_refuses
         assert response.status_code in (400, 404) and names in response.json["detail"], body
 
 
+def test_admin_makes_limited_tokens_and_refuses_empty_limits(client, setup):
+    _, store = setup
+    made = client.post(
+        "/api/v1/admin/tokens",
+        headers=ADMIN,
+        json={"role": "partner", "partner": "douyin", "streams": ["carnival", "carnival"]},
+    )
+    assert made.status_code == 201, made.json
+    assert made.json["token"]["partner"] == "douyin"
+    assert made.json["token"]["streams"] == ["carnival"]
+    listed = client.get("/api/v1/admin/tokens", headers=ADMIN).json["tokens"]
+    assert {t["id"]: t["partner"] for t in listed}[made.json["token"]["id"]] == "douyin"
+    before = len(store.items)
+    # A value that is present but empty or of the wrong kind is refused, never read as
+    # "no limit" (which would make an unlimited token).
+    for body, names in (
+        ({"role": "viewer", "streams": []}, "at least one stream"),
+        ({"role": "viewer", "streams": {}}, "must be a list"),
+        ({"role": "viewer", "streams": [""]}, "must be a list"),
+        ({"role": "viewer", "stream": ""}, "must be a stream id"),
+        ({"role": "viewer", "stream": 0}, "must be a stream id"),
+        ({"role": "viewer", "stream": False}, "must be a stream id"),
+        ({"role": "partner", "partner": 0}, "must be a partner id"),
+        ({"role": "partner", "partner": ""}, "required for a partner token"),
+        ({"role": "viewer", "partner": False}, "must be a partner id"),
+    ):
+        response = client.post("/api/v1/admin/tokens", headers=ADMIN, json=body)
+        assert response.status_code == 400, (body, response.json)
+        assert names in response.json["detail"], (body, response.json)
+    assert len(store.items) == before
+    revoked = client.post("/api/v1/admin/partners/bili/revoke", headers=ADMIN)
+    assert revoked.status_code == 200
+    refused = client.post(
+        "/api/v1/admin/tokens", headers=ADMIN, json={"role": "partner", "partner": "bili"}
+    )
+    assert refused.status_code == 409 and "revoked" in refused.json["detail"]
+
+
 def test_admin_limits_a_partner_to_streams(client, setup):
     _, store = setup
     made = client.post(
