@@ -17,10 +17,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
-from contract.registry import Registry, Token
+from contract.registry import Partner, Registry, Token
 from dashboard.model import Snapshot
 from dashboard.monitor import MonitorSnapshot
 from dashboard.ticks import TickMemo
@@ -95,18 +95,25 @@ def _only(
     return out
 
 
+def _public(partner: Partner) -> Partner:
+    """A partner's record without its key hashes, which no page needs."""
+    return replace(partner, key_hash="", previous_key_hash="")
+
+
 def restrict(snapshot: Snapshot, scope: Scope, recent: TickMemo | None = None) -> Snapshot:
-    """The part of ``snapshot`` that ``scope`` may read (tokens are never in it)."""
+    """The part of ``snapshot`` that ``scope`` may read: its streams and the partners shown
+    in them, without key hashes (tokens are never in it)."""
     registry = snapshot.registry
     if scope.partner is None:
         known = set(registry.streams) | set(snapshot.totals) | set(snapshot.stats)
         streams = {s for s in known if scope.allows_stream(s)}
-        partners = dict(registry.partners)
+        listed = {p for s in streams for p in snapshot.partner_ids(s)}
+        partners = {p.id: _public(p) for p in registry.partners.values() if p.id in listed}
         totals = {s: steps for s, steps in snapshot.totals.items() if s in streams}
     else:
         streams = _partner_streams(snapshot, scope)
         own = registry.partners.get(scope.partner)
-        partners = {} if own is None else {own.id: own}
+        partners = {} if own is None else {own.id: _public(own)}
         totals = {
             s: per[scope.partner]
             for s, per in snapshot.platforms.items()

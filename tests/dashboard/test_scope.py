@@ -28,7 +28,7 @@ def registry() -> Registry:
             Stream("carnival", "成都第八届社区邻里节", "Asia/Shanghai"),
             Stream("gala", "新年晚会", "Asia/Shanghai"),
             Partner("douyin", "抖音", "Douyin"),
-            Partner("bili", "哔哩哔哩", "Bilibili"),
+            Partner("bili", "哔哩哔哩", "Bilibili", key_hash=hash_secret("ltk_bili")),
             Partner("quiet", "安静台", "Quiet TV", streams=("carnival",)),
             Segment("opening", "carnival", T0, "开幕"),
             Segment("countdown", "gala", T0, "倒计时"),
@@ -83,6 +83,12 @@ def test_a_stream_scope_keeps_its_streams_and_every_partner_in_them():
     assert summarize(limited, "carnival", second, 0) == summarize(full, "carnival", second, 0)
     with pytest.raises(UnknownStream):
         limited.stream("gala")
+    # Only the partners shown in its streams are in it, and no key hash is.
+    assert set(limited.registry.partners) == {"quiet", "douyin", "bili"}
+    assert full.registry.partners["bili"].key_hash
+    assert all(not p.key_hash for p in limited.registry.partners.values())
+    gala = restrict(full, Scope(frozenset({"gala"})))
+    assert list(gala.registry.partners) == ["bili"] and gala.partner_ids("gala") == ["bili"]
 
 
 def test_a_partner_scope_holds_only_its_own_numbers_and_they_are_its_total():
