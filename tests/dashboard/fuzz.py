@@ -90,6 +90,22 @@ def callback_requests(
             yield dep["output"], body
 
 
+def callback_request(
+    dependencies: list[dict[str, Any]], output: str, values: list[Any]
+) -> dict[str, Any]:
+    """The body a browser posts to run the callback that sets ``output`` (``id.property``)
+    with these input values, in the callback's order, and every state None."""
+    dep = next(d for d in dependencies if output in d["output"])
+    inputs = [{**i, "value": v} for i, v in zip(dep["inputs"], values, strict=True)]
+    return {
+        "output": dep["output"],
+        "outputs": _outputs(dep["output"]),
+        "inputs": inputs,
+        "state": [{**s, "value": None} for s in dep["state"]],
+        "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"],
+    }
+
+
 QUERY_NAMES = ("at", "from", "to", "resolution", "format", "lang", "limit", "token")
 QUERY_VALUES = [
     "--5",

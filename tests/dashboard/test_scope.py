@@ -227,19 +227,11 @@ def test_a_partner_token_reads_its_own_numbers_only(client):
 def _callback(client, secret, output, values):
     """Run the Dash callback that sets ``output`` with these input values, as a browser
     would post it."""
-    from tests.dashboard.fuzz import _outputs
+    from tests.dashboard.fuzz import callback_request
 
     auth = {"Authorization": f"Bearer {secret}"}
-    dep = next(
-        d for d in client.get("/_dash-dependencies", headers=auth).json if output in d["output"]
-    )
-    body = {
-        "output": dep["output"],
-        "outputs": _outputs(dep["output"]),
-        "inputs": [{**i, "value": v} for i, v in zip(dep["inputs"], values, strict=True)],
-        "state": [{**s, "value": None} for s in dep["state"]],
-        "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"],
-    }
+    dependencies = client.get("/_dash-dependencies", headers=auth).json
+    body = callback_request(dependencies, output, values)
     return client.post("/_dash-update-component", json=body, headers=auth)
 
 

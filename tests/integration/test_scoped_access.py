@@ -112,3 +112,31 @@ def test_limited_partners_and_tokens_see_and_send_only_their_part(stack: Stack):
     assert "scope-kd" in csv and "scope-hx" not in csv
     for path in (f"/api/v1/streams/{SECOND}/summary", "/screen", "/admin"):
         assert _get(stack, path, own).status_code == 403, path
+    # The monitor page, as the browser asks for it: its own feed row only, its ingest
+    # counters, no pipeline. The stream-limited viewer sees every partner's feed row but
+    # neither the pipeline nor the ingest counters, which cover every stream.
+    shown = _monitor(stack, own)
+    assert "monitor-row-scope-kd" in shown and "monitor-row-scope-hx" not in shown
+    assert "The pipeline is not shown to limited tokens" in shown
+    assert "Accepted" in shown and "not shown to tokens limited to streams" not in shown
+    shown = _monitor(stack, first_only)
+    assert "monitor-row-scope-kd" in shown and "monitor-row-scope-hx" in shown
+    assert "The pipeline is not shown to limited tokens" in shown
+    assert "not shown to tokens limited to streams" in shown
+    assert "The pipeline is not shown" not in _monitor(stack, full)
+
+
+def _monitor(stack: Stack, token: str) -> str:
+    """The monitor page's content for the first stream, in English, as a token reads it."""
+    from tests.dashboard.fuzz import callback_request
+
+    auth = {"Authorization": f"Bearer {token}"}
+    dependencies = httpx.get(
+        f"{stack.dashboard_url}/_dash-dependencies", headers=auth, timeout=30
+    ).json()
+    body = callback_request(dependencies, "monitor-title.children", [1, FIRST, "en"])
+    response = httpx.post(
+        f"{stack.dashboard_url}/_dash-update-component", json=body, headers=auth, timeout=30
+    )
+    assert response.status_code == 200, response.text[:300]
+    return response.text
