@@ -53,6 +53,7 @@ __all__ = [
     "describe",
     "ensure_running",
     "local_size",
+    "node_pids",
     "start",
     "status",
     "stop",
@@ -135,7 +136,7 @@ def _markers(settings: Settings, node_id: int) -> list[str]:
     return ["kafka.Kafka", str(props_path(settings, node_id))]
 
 
-def _running(settings: Settings) -> dict[int, int]:
+def node_pids(settings: Settings) -> dict[int, int]:
     """node id -> pid of each local node of ours that is alive."""
     found: dict[int, int] = {}
     run = settings.home / "run"
@@ -188,7 +189,7 @@ def start(
         home=settings.home,
         secured_by_home=secured and not secure,
     )
-    running = _running(settings)
+    running = node_pids(settings)
     if running:
         size = recorded_size(settings)
         if size == brokers and len(running) == brokers:
@@ -283,7 +284,7 @@ def stop(settings: Settings) -> Stopped:
     the report says what was stopped (nothing is printed)."""
     run = settings.home / "run"
     pid_files = sorted(run.glob("kafka-*.pid")) if run.is_dir() else []
-    running = _running(settings)
+    running = node_pids(settings)
     killed: list[int] = []
     if running:
         killed = list(pidfiles.terminate_group(list(running.values()), STOP_TIMEOUT_S))
@@ -312,7 +313,7 @@ def status(settings: Settings) -> str:
     if size is None:
         return f"{version} ({where}); no local cluster under {settings.home} yet."
     nodes = node_layout(settings.kafka.port, size)
-    running = _running(settings)
+    running = node_pids(settings)
     security = admin_security(settings)
     info = describe(local_servers(nodes), 3.0, security) if running else None
     registered = {int(b["broker_id"]) for b in (info or {}).get("brokers", [])}
@@ -345,7 +346,7 @@ def ensure_running(settings: Settings, progress: Progress | None = None) -> Star
                 "does not answer; check the address and that the brokers are up."
             )
         return None
-    running = _running(settings)
+    running = node_pids(settings)
     size = recorded_size(settings)
     if running and size is not None:
         nodes = node_layout(settings.kafka.port, size)

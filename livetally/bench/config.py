@@ -73,6 +73,12 @@ class Sizes:
     """Keep-alive connections of each step of the public counter run."""
     counter_step_s: float = 10.0
     """Length of each step."""
+    capacity_scale: float = 0.12
+    """Audience scale of the capacity part's own event log (~14 M events)."""
+    capacity_steps: tuple[int, ...] = (20_000, 40_000, 60_000, 80_000, 100_000, 120_000)
+    """Offered events/s of each step of the capacity ramp."""
+    capacity_step_s: float = 60.0
+    """Length of each step (the lag must not keep growing over it)."""
 
 
 FULL = Sizes(
@@ -114,6 +120,9 @@ QUICK = Sizes(
     viewer_load_rate=500,
     counter_steps=(4, 16),
     counter_step_s=2.0,
+    capacity_scale=0.001,
+    capacity_steps=(1_000, 2_000),
+    capacity_step_s=6.0,
 )
 """``livetally bench --quick``: a smoke run of the whole pipeline in under three minutes."""
 

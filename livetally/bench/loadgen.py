@@ -77,6 +77,10 @@ class OpenResult(_Counts):
     """Wall-clock time of each 202."""
     max_send_lag_s: float = 0.0
     """Largest delay of a send behind its schedule (the generator's own lateness)."""
+    batches: int = 0
+    """Batches scheduled (answered or not); a run continuing this one starts after them."""
+    cpu_s: float = 0.0
+    """CPU time the load generator's own process used during the run."""
 
 
 def bearer(key: str) -> str:
@@ -209,14 +213,14 @@ async def _closed(spec: LoadSpec, seconds: float, clients: int) -> ClosedResult:
     return result
 
 
-async def _open(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResult:
+async def _open(spec: LoadSpec, events_per_s: float, seconds: float, first: int) -> OpenResult:
     bodies = _load(spec)
     parts = urlsplit(spec.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     sizes: list[int] = []
     total = 0
     while total < events_per_s * seconds:
-        size = bodies[len(sizes) % len(bodies)][2]
+        size = bodies[(first + len(sizes)) % len(bodies)][2]
         sizes.append(size)
         total += size
     schedule = pacing_schedule(sizes, events_per_s)
@@ -225,7 +229,7 @@ async def _open(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResu
     idle: list[Conn] = []
 
     async def send(index: int, due: float) -> None:
-        key, body, _ = bodies[index % len(bodies)]
+        key, body, _ = bodies[(first + index) % len(bodies)]
         conn = idle.pop() if idle else Conn(host, port)
         try:
             status, payload = await conn.post("/v1/events", body, bearer(key))
@@ -240,6 +244,7 @@ async def _open(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResu
             result.accepted_at.append(time.time())
 
     started = time.monotonic()
+    cpu_started = time.process_time()
     tasks: list[asyncio.Task[None]] = []
     for index, offset in enumerate(schedule):
         due = started + offset
@@ -251,6 +256,8 @@ async def _open(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResu
     await asyncio.gather(*tasks)
     result.seconds = time.monotonic() - started
     result.stale_retries = Conn.stale_retries - stale_before
+    result.batches = len(schedule)
+    result.cpu_s = time.process_time() - cpu_started
     for conn in idle:
         await conn.close()
     return result
@@ -261,9 +268,10 @@ def closed_loop(spec: LoadSpec, seconds: float, clients: int) -> ClosedResult:
     return asyncio.run(_closed(spec, seconds, clients))
 
 
-def open_loop(spec: LoadSpec, events_per_s: float, seconds: float) -> OpenResult:
-    """Post batches on a fixed schedule of ``events_per_s`` for ``seconds``."""
-    return asyncio.run(_open(spec, events_per_s, seconds))
+def open_loop(spec: LoadSpec, events_per_s: float, seconds: float, first: int = 0) -> OpenResult:
+    """Post batches on a fixed schedule of ``events_per_s`` for ``seconds``, from the
+    log's batch ``first`` on (the log is taken again from its start once it runs out)."""
+    return asyncio.run(_open(spec, events_per_s, seconds, first))
 
 
 def warm_up(spec: LoadSpec, requests: Sequence[int] = (0, 1, 2)) -> int:

@@ -23,6 +23,7 @@ import orjson
 from contract.settings import Settings
 from livetally.bench.adversarial import run_adversarial
 from livetally.bench.aggregate import run_aggregation, run_scale
+from livetally.bench.capacity import run_capacity
 from livetally.bench.config import BenchConfig
 from livetally.bench.context import Context
 from livetally.bench.endtoend import run_end_to_end
@@ -63,6 +64,7 @@ PARTS: tuple[Part, ...] = (
     ("adversarial", run_adversarial, ("worst_cost_ratio", "adversarial_stall_ms")),
     ("viewers", run_viewers, ("dashboard_viewers_p95_1s",)),
     ("public", run_public, ("public_requests_per_s", "public_p99_ms")),
+    ("capacity", run_capacity, ("capacity_events_per_s",)),
 )
 """The parts of the suite in the order they run, with the figures each one fills."""
 
