@@ -193,7 +193,7 @@ def install_auth(
             session = signer.read(cookies.get(name), now)
             if session is not None:
                 token = registry().active_token(session.token_id, now)
-                if token is not None:
+                if token is not None and session.fits(token):
                     if signer.due_for_renewal(session, now):
                         flask.g.livetally_renew = token
                     return token
@@ -242,6 +242,13 @@ def install_auth(
                 )
         if token.role == "public":
             return _forbid(_PUBLIC_ONLY)
+        if token.partner:
+            partner = registry().partners.get(token.partner)
+            if partner is None or partner.revoked:
+                return _forbid(
+                    f"this token reads partner {token.partner!r}, which is revoked: "
+                    "its tokens end with it"
+                )
         if is_admin_path(request.path) and token.role != "admin":
             return _forbid("this needs an admin token")
         if token.role == "partner" and _whole_event_page(request.path):

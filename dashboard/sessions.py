@@ -33,6 +33,10 @@ SECURE_COOKIE = "__Host-livetally_session"
 """Its name over HTTPS: browsers only accept a ``__Host-`` cookie that is ``Secure``, for
 ``Path=/`` and without a ``Domain``, so no other host or path can plant or read it."""
 _SALT = "livetally-session-v1"
+_LIMITED_SALT = "livetally-session-limited-v1"
+"""A limited token's sessions are signed apart: a dashboard of an earlier release, which
+knows no limits, cannot read such a cookie (it fails its signature there) and so never
+takes the session for an unlimited one."""
 _MIN_KEY_BYTES = 16
 
 
@@ -47,6 +51,12 @@ class Session:
 
     token_id: str
     expires_ms: int
+    limited: bool = False
+    """Signed as a limited token's session; only a limited token may be read from it."""
+
+    def fits(self, token: Token) -> bool:
+        """Whether ``token`` is the kind of token this session was signed for."""
+        return self.limited == (token.hash_field != "token_hash")
 
 
 class SessionSigner:
@@ -58,6 +68,7 @@ class SessionSigner:
         if not hours > 0:
             raise ValueError("session hours must be positive")
         self._serializer = URLSafeSerializer(secret_key, salt=_SALT)
+        self._limited = URLSafeSerializer(secret_key, salt=_LIMITED_SALT)
         self._lifetime_ms = int(hours * 3600 * 1000)
 
     def due_for_renewal(self, session: Session, now_ms: int) -> bool:
@@ -71,23 +82,26 @@ class SessionSigner:
         expires = now_ms + self._lifetime_ms
         if token.expires_at:
             expires = min(expires, token.expires_at)
-        value = self._serializer.dumps({"t": token.id, "e": expires})
+        serializer = self._serializer if token.hash_field == "token_hash" else self._limited
+        value = serializer.dumps({"t": token.id, "e": expires})
         return value, max(1, (expires - now_ms) // 1000)
 
     def read(self, value: str | None, now_ms: int) -> Session | None:
         """The session in a cookie value, if it is ours, well formed and not expired."""
         if not value or len(value) > 512:
             return None
-        try:
-            doc = self._serializer.loads(value)
-        except BadSignature:
-            return None
-        if not isinstance(doc, dict):
-            return None
-        token_id, expires = doc.get("t"), doc.get("e")
-        if not isinstance(token_id, str) or type(expires) is not int or expires <= now_ms:
-            return None
-        return Session(token_id, expires)
+        for limited, serializer in ((False, self._serializer), (True, self._limited)):
+            try:
+                doc = serializer.loads(value)
+            except BadSignature:
+                continue
+            if not isinstance(doc, dict):
+                return None
+            token_id, expires = doc.get("t"), doc.get("e")
+            if not isinstance(token_id, str) or type(expires) is not int or expires <= now_ms:
+                return None
+            return Session(token_id, expires, limited)
+        return None
 
 
 def load_secret_key(configured: str, home: Path) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from contract.alerts import Alert
@@ -160,6 +162,22 @@ def test_the_monitor_keeps_a_partner_to_its_own_counters_alerts_and_feed():
     assert bili.ingest == () and not bili.ingest_shown and bili.rates == {("gala", "bili"): 3.0}
 
 
+def test_the_monitor_keeps_the_alerts_of_a_stream_known_only_from_its_stats():
+    # "pop" is not registered: a partner posted to it before it was (its stats are known).
+    full = build(
+        [],
+        stats=[stats("bili", 0, arrival=T0 * 1000, event=T0 * 1000, events=2, stream="pop")],
+        reg=registry(),
+    )
+    alerts = (
+        Alert("a0", T0, T0, "pop", "bili", "stale", "warning", "停", "stale", None),
+        Alert("a1", T0, T0, "gala", "bili", "stale", "warning", "停", "stale", None),
+    )
+    scope = Scope(frozenset({"pop"}))
+    shown = restrict_monitor(MonitorSnapshot(alerts=alerts), restrict(full, scope), scope)
+    assert [a.id for a in shown.alerts] == ["a0"]
+
+
 def test_a_restricted_copy_is_built_once_per_snapshot_and_never_shares_the_full_memo():
     data = StaticData(snapshot())
     view = ScopedData(data, Scope(partner="douyin"))
@@ -222,6 +240,32 @@ def test_a_partner_token_reads_its_own_numbers_only(client):
     assert _get(client, "/api/v1/streams/carnival/summary", DOUYIN_GALA).status_code == 403
     gala = _get(client, "/api/v1/streams/gala/summary", DOUYIN_GALA).json
     assert gala["platforms"] == {} and gala["total"]["views"] == 0
+
+
+def test_a_partner_tokens_link_signs_in_to_its_scope_and_ends_with_its_partner(client):
+    link = client.get(f"/?token={DOUYIN}")
+    assert link.status_code == 303 and "Set-Cookie" in link.headers
+    body = client.get("/api/v1/streams/carnival/summary").json  # by the cookie alone
+    assert list(body["platforms"]) == ["douyin"] and body["total"]["views"] == 3
+    assert client.get("/screen").status_code == 403
+    assert client.get("/api/v1/streams/gala/summary").json["platforms"] == {}
+    from dashboard.config import DashboardConfig
+
+    full = registry()
+    revoked = Registry.of(
+        [
+            *full.streams.values(),
+            *(replace(p, revoked=p.id == "douyin") for p in full.partners.values()),
+            *full.tokens.values(),
+        ]
+    )
+    app = create_app(
+        DashboardConfig(secret_key="test-session-key-0123456789"),
+        data=StaticData(build([], reg=revoked)),
+    )
+    refused = _get(app.server.test_client(), "/api/v1/streams/carnival/summary", DOUYIN)
+    assert refused.status_code == 403 and "'douyin', which is revoked" in refused.json["detail"]
+    assert _get(app.server.test_client(), "/", EVERYTHING).status_code == 200
 
 
 def _callback(client, secret, output, values):

@@ -33,6 +33,27 @@ def test_a_session_never_outlives_its_token():
     assert session is not None and session.expires_ms == NOW + 90_000
 
 
+def test_a_limited_tokens_session_is_signed_apart_from_an_unlimited_ones():
+    from itsdangerous import BadSignature, URLSafeSerializer
+
+    signer = SessionSigner(KEY, hours=12)
+    limited = Token("t2", "partner", partner="kandu", scoped_hash="h" * 64)
+    value, _ = signer.issue(limited, NOW)
+    session = signer.read(value, NOW)
+    assert session == Session("t2", NOW + 12 * 3600_000, limited=True)
+    assert session.fits(limited) and not session.fits(Token("t2", "viewer"))
+    # A dashboard of an earlier release signs and reads sessions with the first salt
+    # only: a limited token's cookie fails its signature there.
+    earlier = URLSafeSerializer(KEY, salt="livetally-session-v1")
+    with pytest.raises(BadSignature):
+        earlier.loads(value)
+    plain, _ = signer.issue(Token("t2", "viewer", token_hash="h" * 64), NOW)
+    assert earlier.loads(plain)["t"] == "t2"
+    # A session signed for an unlimited token does not admit a limited one of that id.
+    unlimited = signer.read(plain, NOW)
+    assert unlimited is not None and not unlimited.fits(limited)
+
+
 @pytest.mark.parametrize("value", [None, "", "x", "a.b", "e30.bad", "z" * 600])
 def test_garbage_cookies_are_no_session(value):
     assert SessionSigner(KEY, hours=1).read(value, NOW) is None
