@@ -307,7 +307,15 @@ class AdminActions:
         return revoked
 
     def create_token(self, fields: Mapping[str, Any]) -> tuple[Token, str]:
-        """Create a dashboard token; return it and its secret (the only time it is shown)."""
+        """Create a dashboard token; return it and its secret (the only time it is shown).
+
+        A field it does not know is refused: a misspelt limit (``stream_ids``) would
+        otherwise make an unlimited token."""
+        unknown = sorted(set(fields) - _TOKEN_FIELDS)
+        if unknown:
+            raise BadParameter(
+                unknown[0], f"is not a token field (known: {', '.join(sorted(_TOKEN_FIELDS))})"
+            )
         role = fields.get("role")
         if role not in ROLES:
             raise BadParameter("role", f"must be one of {', '.join(ROLES)}")
@@ -350,6 +358,9 @@ class AdminActions:
             revoked = registry_actions.revoke_token(self._snapshot(), token_id)
         self._write(revoked)
         return revoked
+
+
+_TOKEN_FIELDS = frozenset({"role", "name", "expires", "stream", "streams", "partner"})
 
 
 def _token_streams(fields: Mapping[str, Any]) -> tuple[str, ...]:

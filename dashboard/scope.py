@@ -146,7 +146,7 @@ def restrict_monitor(
     latency of every stream together) are never shown to it, and the ingest counters
     (accepted and rejected events of a partner over every stream) only to a partner token
     not limited to streams, which then sees its own."""
-    streams = {s.id for s in restricted.streams()}
+    streams = set(restricted.registry.streams) | set(restricted.totals) | set(restricted.stats)
     ingest_shown = scope.partner is not None and not scope.streams
     return MonitorSnapshot(
         pipelines=(),

@@ -258,14 +258,17 @@ def create_token(
     lang_value: object,
 ) -> Any:
     """Create a token and show it once: a public one for the chosen stream, a viewer or
-    partner one limited to it when a stream is chosen, a partner one for the chosen partner."""
+    partner one limited to it when a stream is chosen, a partner one for the chosen
+    partner. A choice that does not fit the role is refused, as by the admin API."""
     if not clicks:
         raise PreventUpdate
     actions = _guard()
     fields = {"role": role or "viewer", "name": name or "", "expires": expires or ""}
-    if role != "admin" and stream:
+    # Whatever is chosen goes to the API, whose rules decide: a stream or partner that
+    # does not fit the role is refused there, never dropped into an unlimited token.
+    if stream:
         fields["stream"] = stream
-    if role == "partner":
+    if partner or role == "partner":
         fields["partner"] = partner or ""
     try:
         _, secret = actions.create_token(fields)

@@ -400,6 +400,7 @@ def test_admin_makes_limited_tokens_and_refuses_empty_limits(client, setup):
         ({"role": "partner", "partner": 0}, "must be a partner id"),
         ({"role": "partner", "partner": ""}, "required for a partner token"),
         ({"role": "viewer", "partner": False}, "must be a partner id"),
+        ({"role": "viewer", "stream_ids": ["carnival"]}, "'stream_ids' is not a token field"),
     ):
         response = client.post("/api/v1/admin/tokens", headers=ADMIN, json=body)
         assert response.status_code == 400, (body, response.json)

@@ -117,11 +117,15 @@ def test_the_page_creates_a_public_token_for_the_chosen_stream(setup):
         viewer = admin_page.create_token(3, "viewer", "wall", "", "carnival", None, "en")
         made = store.registry().token_for(viewer.children[1].children, int(time.time() * 1000))
         assert (made.role, made.streams) == ("viewer", ("carnival",))
-        unlimited = admin_page.create_token(4, "viewer", "wall", "", None, "p1", "en")
-        made = store.registry().token_for(unlimited.children[1].children, int(time.time() * 1000))
-        assert (made.streams, made.partner) == ((), "")  # a partner is only for its role
-        # An admin token is never limited, whatever stream is chosen.
-        admin = admin_page.create_token(5, "admin", "desk", "", "carnival", None, "en")
+        # A choice that does not fit the role is refused, never dropped (which would make
+        # an unlimited token of what was meant to be a limited one).
+        before = len(store.registry().tokens)
+        refused = admin_page.create_token(4, "viewer", "wall", "", None, "p1", "en")
+        assert "only for a partner token" in refused.children
+        refused = admin_page.create_token(5, "admin", "desk", "", "carnival", None, "en")
+        assert "cannot be limited" in refused.children
+        assert len(store.registry().tokens) == before
+        admin = admin_page.create_token(6, "admin", "desk", "", None, None, "en")
         made = store.registry().token_for(admin.children[1].children, int(time.time() * 1000))
         assert (made.role, made.streams) == ("admin", ())
 
