@@ -26,8 +26,8 @@ from contract.topics import EVENTS
 from livetally.bench.context import Context, Registration
 from livetally.bench.endtoend import probe_summary, serve_whole_stack
 from livetally.bench.eventlog import LogParams, iter_batches, write_log
-from livetally.bench.kafkaio import OffsetWatch, end_offsets
-from livetally.bench.loadgen import LoadSpec, OpenResult, open_loop
+from livetally.bench.kafkaio import OffsetWatch
+from livetally.bench.loadgen import LoadSpec, OpenResult, open_loop, preload
 from livetally.bench.stats import summarize_ms
 from livetally.demo.audience import AudienceParams
 from livetally.demo.carnival import STREAM
@@ -39,6 +39,7 @@ __all__ = [
     "audience_at",
     "capacity",
     "lag_keeps_growing",
+    "midpoint",
     "run_capacity",
 ]
 
@@ -56,6 +57,7 @@ SAMPLE_S = 2.0
 """Time between two readings of lag and of the processes' CPU time."""
 SETTLE_S = 5.0
 """How long probes of a step may still become visible after it ends."""
+_BENCH = "bench (probes, lag)"
 
 
 def lag_keeps_growing(
@@ -135,6 +137,17 @@ class Step:
         return "; ".join(reasons)
 
 
+def midpoint(good: int, bad: int) -> int | None:
+    """The rate halfway between a sustained step and a failed one, to the nearest 1,000
+    (to 100 under 10,000); None when that is within 5 % of either, or no lower than
+    ``good``."""
+    unit = 1000 if bad >= 10_000 else 100
+    middle = round((good + bad) / 2 / unit) * unit
+    if middle - good < 0.05 * bad or bad - middle < 0.05 * bad:
+        return None
+    return middle
+
+
 def capacity(steps: Iterable[Step]) -> Step | None:
     """The highest sustained step of a ramp (by accepted rate), if any."""
     sustained = [s for s in steps if s.sustained]
@@ -148,12 +161,15 @@ def audience_at(events_per_s: float, heartbeat_s: int) -> int:
 
 
 class _Usage:
-    """CPU time and memory of a set of processes (and their children), between readings."""
+    """CPU time and memory of a set of processes between readings: each with its
+    children, but for the names in ``alone`` (the bench itself, whose children are the
+    services measured apart)."""
 
-    def __init__(self, pids: Mapping[str, int]) -> None:
+    def __init__(self, pids: Mapping[str, int], alone: Iterable[str] = ()) -> None:
         import psutil
 
         self._procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self._alone = set(alone)
         self._start = self._cpu()
         self._started = time.monotonic()
 
@@ -161,6 +177,8 @@ class _Usage:
         import psutil
 
         proc = self._procs[name]
+        if name in self._alone:
+            return [proc]
         with contextlib.suppress(psutil.Error):
             return [proc, *proc.children(recursive=True)]
         return []
@@ -198,11 +216,11 @@ class _Usage:
         return out
 
 
-def _lag(watch: OffsetWatch, servers: list[str], topic: str) -> tuple[int, int] | None:
+def _lag(watch: OffsetWatch) -> tuple[int, int] | None:
     """(records behind, end offsets summed) of the worker's group now; None if unknown."""
-    ends = end_offsets(servers, topic)
-    committed = watch.committed(ends)
-    if committed is None:
+    ends = watch.ends()
+    committed = None if not ends else watch.committed(ends)
+    if ends is None or committed is None:
         return None
     behind = sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
     return behind, sum(ends.values())
@@ -229,15 +247,19 @@ def run_capacity(ctx: Context) -> None:
     pids = {k: v for k, v in services.items() if k in ("worker", "ingest", "dashboard")}
     for node, pid in kafka_cluster.node_pids(stack.settings).items():
         pids[f"kafka-{node}"] = pid
-    pids["bench (probes, lag)"] = os.getpid()
+    pids[_BENCH] = os.getpid()
+    ctx.executor.submit(preload, spec).result()  # the log is read once, before the ramp
     summary_url = f"{whole.dashboard_url}/api/v1/streams/{STREAM.id}/summary"
     watch = OffsetWatch(stack.servers, APP_ID, topic)
     steps: list[Step] = []
     first = 0
+    rates = list(sizes.capacity_steps)
+    refined = False
     try:
-        for rate in sizes.capacity_steps:
+        while rates:
+            rate = rates.pop(0)
             ctx.say(f"capacity: offering {rate:,} events/s for {sizes.capacity_step_s:g} s")
-            step, sent = _step(ctx, spec, whole.reg, summary_url, watch, topic, pids, rate, first)
+            step, sent = _step(ctx, spec, whole.reg, summary_url, watch, pids, rate, first)
             first += sent
             steps.append(step)
             ctx.say(
@@ -246,7 +268,10 @@ def run_capacity(ctx: Context) -> None:
                 + ("" if step.sustained else f": not sustained ({step.why_not()})")
             )
             if not step.sustained:
-                break
+                # Once: a step halfway between the highest good one and this one.
+                good = max((s.offered for s in steps if s.sustained), default=0)
+                between = None if refined else midpoint(good, rate)
+                rates, refined = ([] if between is None else [between]), True
     finally:
         watch.close()
     best = capacity(steps)
@@ -291,7 +316,6 @@ def _step(
     reg: Registration,
     summary_url: str,
     watch: OffsetWatch,
-    topic: str,
     pids: Mapping[str, int],
     rate: int,
     first: int,
@@ -300,8 +324,7 @@ def _step(
     import threading
 
     seconds = ctx.config.sizes.capacity_step_s
-    servers = ctx.stack.servers
-    usage = _Usage(pids)
+    usage = _Usage(pids, alone=(_BENCH,))
     load = ctx.executor.submit(open_loop, spec, rate, seconds, first)
     lag: list[tuple[float, int]] = []
     ends: list[tuple[float, int]] = []
@@ -310,7 +333,7 @@ def _step(
     def sample() -> None:
         started = time.monotonic()
         while not stop.is_set():
-            reading = _lag(watch, servers, topic)
+            reading = _lag(watch)
             if reading is not None:
                 at = time.monotonic() - started
                 lag.append((at, reading[0]))

@@ -142,6 +142,17 @@ class OffsetWatch:
             return None  # the group coordinator is still being set up, or moving
         return out
 
+    def ends(self) -> dict[int, int] | None:
+        """Partition → end offset of the topic now (None if the broker did not say)."""
+        from kafka.errors import KafkaError
+
+        try:
+            partitions = self._consumer.partitions_for_topic(self._topic) or set()
+            ends = self._consumer.end_offsets([self._tp(p) for p in partitions])
+        except KafkaError:
+            return None
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
+
     def wait_done(
         self,
         ends: dict[int, int],

@@ -18,7 +18,16 @@ import orjson
 from livetally.bench.eventlog import read_log
 from livetally.bench.stats import pacing_schedule
 
-__all__ = ["ClosedResult", "Conn", "LoadSpec", "OpenResult", "bearer", "closed_loop", "open_loop"]
+__all__ = [
+    "ClosedResult",
+    "Conn",
+    "LoadSpec",
+    "OpenResult",
+    "bearer",
+    "closed_loop",
+    "open_loop",
+    "preload",
+]
 
 
 @dataclass(frozen=True)
@@ -160,7 +169,27 @@ class Conn:
         self.reader = self.writer = None
 
 
+_loaded: tuple[LoadSpec, list[tuple[str, bytes, int]]] | None = None
+"""The batches of the last spec read in this process: a run of steps reads its log once."""
+
+
+def preload(spec: LoadSpec) -> int:
+    """Read the batches of ``spec`` now (in the load generator's process), so that the
+    runs that follow start at once; return how many there are."""
+    return len(_load(spec))
+
+
 def _load(spec: LoadSpec) -> list[tuple[str, bytes, int]]:
+    global _loaded
+    if _loaded is not None and _loaded[0] == spec:
+        return _loaded[1]
+    _loaded = None  # one log in memory at a time
+    out = _read(spec)
+    _loaded = (spec, out)
+    return out
+
+
+def _read(spec: LoadSpec) -> list[tuple[str, bytes, int]]:
     out: list[tuple[str, bytes, int]] = []
     total = 0
     for partner, body in read_log(Path(spec.log_path)):

@@ -327,11 +327,11 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
         text=True,
     )
     try:
-        stdout, stderr = proc.communicate(timeout=420)
+        stdout, stderr = proc.communicate(timeout=540)
     except subprocess.TimeoutExpired:
         proc.terminate()  # SIGTERM: the bench still stops its broker and services
         stdout, stderr = proc.communicate(timeout=120)
-        pytest.fail(f"the quick bench did not finish in 7 minutes:\n{stderr[-5000:]}")
+        pytest.fail(f"the quick bench did not finish in 9 minutes:\n{stderr[-5000:]}")
     assert proc.returncode == 0, stdout[-3000:] + stderr[-5000:]
     doc = json.loads(out.read_text())
     for key in KEYS:
@@ -377,6 +377,18 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
     assert [s["connections"] for s in counter] == [4, 16]
     assert all(s["requests_per_s"] > 0 and s["errors"] == 0 for s in counter), counter
     assert all(set(s["statuses"]) == {"200"} for s in counter), counter
+    # The capacity ramp ran over the whole stack: each step offered what it says, and the
+    # figure is the accepted rate of a sustained one (or null with the reason).
+    capacity = details["capacity"]
+    ramp = capacity["steps"]
+    assert [s["offered_events_per_s"] for s in ramp][:1] == [1_000], ramp
+    assert all(s["accepted_events_per_s"] > 0 and s["failed_requests"] == 0 for s in ramp), ramp
+    assert {"worker", "ingest", "dashboard", "kafka-0", "load generator"} <= set(ramp[0]["cores"])
+    sustained = [s["accepted_events_per_s"] for s in ramp if s["sustained"]]
+    if sustained:
+        assert doc["capacity_events_per_s"] == pytest.approx(max(sustained), abs=0.1)
+    else:
+        assert doc["capacity_events_per_s"] is None and doc["why_null"]["capacity_events_per_s"]
     assert "livetally bench --quick" in stdout
 
 

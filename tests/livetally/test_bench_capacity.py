@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from livetally.bench.capacity import Step, audience_at, capacity, lag_keeps_growing
+from livetally.bench.capacity import Step, audience_at, capacity, lag_keeps_growing, midpoint
 
 
 def test_a_lag_that_keeps_rising_is_growing_one_that_wobbles_is_not():
@@ -79,3 +79,11 @@ def test_the_capacity_is_the_highest_sustained_step():
 
 def test_the_audience_of_a_rate_at_the_heartbeat_interval():
     assert audience_at(80_000, 10) == 800_000
+
+
+def test_the_ramp_tries_halfway_to_a_failed_step_when_that_is_far_enough_from_both():
+    assert midpoint(40_000, 60_000) == 50_000
+    assert midpoint(0, 20_000) == 10_000
+    assert midpoint(1_000, 2_000) == 1_500
+    assert midpoint(59_000, 60_000) is None  # within 5 % of both
+    assert midpoint(60_000, 60_000) is None
