@@ -31,7 +31,8 @@ class EventSink(Protocol):
         ...
 
     async def send(self, topic: str, records: Sequence[OutRecord]) -> None:
-        """Produce the records; return only once every one is acknowledged."""
+        """Produce the records; return only once every one is acknowledged. Records of
+        successive calls reach a partition in the order of the calls."""
         ...
 
     async def ready(self, topic: str) -> bool:
@@ -81,6 +82,11 @@ class KafkaEventProducer:
         self._client: Any = None
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ingest-kafka")
+        # One thread hands every record to the client, so records of successive sends reach
+        # a partition in the order of the sends (the coalescer relies on it).
+        self._send_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="ingest-kafka-send"
+        )
         self._partitions: dict[str, tuple[int, float]] = {}
         self._last_ok = float("-inf")
         self._last_failure = float("-inf")
@@ -101,6 +107,10 @@ class KafkaEventProducer:
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn, *args)
+
+    async def _in_send_thread(self, fn: Callable[[], None]) -> None:
+        # Submitted at the call, before the first await: the order of the calls is kept.
+        await asyncio.get_running_loop().run_in_executor(self._send_executor, fn)
 
     def _failed(self, detail: str) -> KafkaNotAcknowledged:
         now = self._clock()
@@ -165,7 +175,7 @@ class KafkaEventProducer:
 
         try:
             async with asyncio.timeout(self._ack_timeout_s):
-                await self._in_thread(produce)
+                await self._in_send_thread(produce)
                 await asyncio.gather(*waiters)
         except TimeoutError:
             raise self._failed(
@@ -217,3 +227,4 @@ class KafkaEventProducer:
                 logger.exception("closing the Kafka producer failed")
             self._client = None
         self._executor.shutdown(wait=False)
+        self._send_executor.shutdown(wait=False)

@@ -81,6 +81,8 @@ class Cluster:
     release: threading.Event = field(default_factory=threading.Event)
     hung: list[FakeFuture] = field(default_factory=list)
     clients: list[FakeClient] = field(default_factory=list)
+    gates: dict[bytes, threading.Event] = field(default_factory=dict)
+    """A send of a record with one of these keys blocks until its event is set."""
 
 
 class FakeMetadata:
@@ -128,6 +130,9 @@ class FakeClient:
         return self.cluster.topics.get(topic)
 
     def send(self, topic, *, value, key, partition) -> FakeFuture:
+        gate = self.cluster.gates.get(key)
+        if gate is not None:
+            gate.wait(10)
         self.sent.append((topic, key, value, partition))
         if self.cluster.acks == "raise":
             raise KafkaTimeoutError("Failed to update metadata after 5.0 secs.")
@@ -280,6 +285,21 @@ async def test_each_record_goes_to_its_partition_with_its_key_and_value(cluster,
         (TOPIC, b"k1", b"v1", 1),
         (TOPIC, b"k2", b"v2", 2),
     ]
+
+
+async def test_records_of_successive_sends_reach_the_client_in_the_order_of_the_sends(
+    cluster, producer
+):
+    gate = cluster.gates[b"first"] = threading.Event()
+    first = asyncio.create_task(producer.send(TOPIC, [OutRecord(0, b"first", b"1", 1)]))
+    await asyncio.sleep(0)
+    second = asyncio.create_task(producer.send(TOPIC, [OutRecord(0, b"second", b"2", 1)]))
+    await asyncio.sleep(0.3)  # time enough for a second thread to overtake the first
+    overtaken = [key for client in cluster.clients for _, key, _, _ in client.sent]
+    gate.set()
+    await asyncio.wait_for(asyncio.gather(first, second), 5)
+    assert overtaken == []
+    assert [key for _, key, _, _ in cluster.clients[0].sent] == [b"first", b"second"]
 
 
 async def test_acknowledgements_from_kafka_s_own_thread_complete_the_send(cluster, producer):
