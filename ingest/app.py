@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from contract.registry_store import RegistryFollower
 from contract.topics import EVENTS, METRICS
+from ingest.coalescer import Coalescer
 from ingest.config import IngestConfig
 from ingest.faults import ErrorWindow
 from ingest.metrics import MetricsPublisher, instance_name
@@ -55,13 +56,22 @@ def create_app(
     the lifespan); without ``producer`` it produces to ``config.shared.kafka``."""
     kafka = config.shared.kafka
     sink: EventSink = producer or KafkaEventProducer(kafka, ack_timeout_s=config.ack_timeout_s)
+    topic = kafka.topic(EVENTS)
+    if config.coalesce_linger_ms > 0:
+        # The events of concurrent requests go out together; the worker pays per record.
+        sink = Coalescer(
+            sink,
+            topic,
+            linger_s=config.coalesce_linger_ms / 1000,
+            max_events=config.coalesce_max_events,
+        )
     follower = RegistryFollower(kafka) if registry is None else None
     spec = openapi_spec(config)
     state = IngestState(
         config=config,
         producer=sink,
         registry=follower if follower is not None else registry,  # type: ignore[arg-type]
-        topic=kafka.topic(EVENTS),
+        topic=topic,
         limiter=RateLimiter(burst_factor=config.default_burst_factor),
         errors=ErrorWindow(config.max_errors_per_min),
         spec=spec,

@@ -83,6 +83,13 @@ class IngestConfig:
     body_timeout_s: float = 30.0
     """A request's body must arrive within this many seconds, else 408 and the connection
     closes (``LIVETALLY_INGEST_BODY_TIMEOUT_S``)."""
+    coalesce_linger_ms: float = 5.0
+    """How long the records of concurrent requests are gathered per partition before they
+    go out as one record (``LIVETALLY_INGEST_COALESCE_LINGER_MS``; 0 = every request's
+    records go out on their own)."""
+    coalesce_max_events: int = 5000
+    """Most events in one gathered record; a fuller one goes out at once
+    (``LIVETALLY_INGEST_COALESCE_MAX_EVENTS``). Records also stay under 900 KiB."""
 
     def __post_init__(self) -> None:
         positive = {
@@ -96,6 +103,13 @@ class IngestConfig:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
         if self.max_errors_per_min < 0 or self.limit_concurrency < 0:
             raise ValueError("max_errors_per_min and limit_concurrency must not be negative")
+        linger = self.coalesce_linger_ms
+        if not (0 <= linger <= 1000 and math.isfinite(linger)):
+            raise ValueError(f"coalesce_linger_ms must be between 0 and 1000, got {linger!r}")
+        if self.coalesce_max_events < 1:
+            raise ValueError(
+                f"coalesce_max_events must be at least 1, got {self.coalesce_max_events!r}"
+            )
 
     @property
     def base_url(self) -> str:
@@ -128,4 +142,10 @@ class IngestConfig:
                 env, "LIVETALLY_INGEST_HEADER_TIMEOUT_S", cls.header_timeout_s
             ),
             body_timeout_s=_read_float(env, "LIVETALLY_INGEST_BODY_TIMEOUT_S", cls.body_timeout_s),
+            coalesce_linger_ms=_read_float(
+                env, "LIVETALLY_INGEST_COALESCE_LINGER_MS", cls.coalesce_linger_ms
+            ),
+            coalesce_max_events=read_int(
+                env, "LIVETALLY_INGEST_COALESCE_MAX_EVENTS", cls.coalesce_max_events
+            ),
         )

@@ -14,6 +14,20 @@ def test_defaults_fit_local_use():
     assert config.limit_concurrency == 1000
     assert config.keep_alive_s == 5
     assert (config.header_timeout_s, config.body_timeout_s) == (10.0, 30.0)
+    assert (config.coalesce_linger_ms, config.coalesce_max_events) == (5.0, 5000)
+
+
+def test_the_coalescing_settings_are_read_from_their_variables():
+    config = IngestConfig.from_env(
+        {
+            "LIVETALLY_INGEST_COALESCE_LINGER_MS": "2.5",
+            "LIVETALLY_INGEST_COALESCE_MAX_EVENTS": "800",
+        }
+    )
+    assert (config.coalesce_linger_ms, config.coalesce_max_events) == (2.5, 800)
+    assert (
+        IngestConfig.from_env({"LIVETALLY_INGEST_COALESCE_LINGER_MS": "0"}).coalesce_linger_ms == 0
+    )
 
 
 def test_the_protection_settings_are_read_from_their_variables():
@@ -43,6 +57,10 @@ def test_the_protection_settings_are_read_from_their_variables():
         ("LIVETALLY_INGEST_PARTNER_REQUESTS_PER_S", "-1", "partner_requests_per_s"),
         ("LIVETALLY_INGEST_MAX_ERRORS_PER_MIN", "-1", "max_errors_per_min"),
         ("LIVETALLY_INGEST_LIMIT_CONCURRENCY", "many", "LIVETALLY_INGEST_LIMIT_CONCURRENCY"),
+        ("LIVETALLY_INGEST_COALESCE_LINGER_MS", "-1", "coalesce_linger_ms"),
+        ("LIVETALLY_INGEST_COALESCE_LINGER_MS", "nan", "coalesce_linger_ms"),
+        ("LIVETALLY_INGEST_COALESCE_LINGER_MS", "5000", "coalesce_linger_ms"),
+        ("LIVETALLY_INGEST_COALESCE_MAX_EVENTS", "0", "coalesce_max_events"),
     ],
 )
 def test_bad_values_name_what_is_wrong(name, value, message):

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jsonschema
@@ -16,7 +17,7 @@ import uvicorn
 from kafka import KafkaConsumer, TopicPartition
 
 from contract.packing import partition_for
-from contract.records import decode_batch, partition_key
+from contract.records import decode_batches, partition_key
 from contract.registry import Partner, Stream, hash_secret
 from contract.registry_store import RegistryStore
 from contract.settings import KafkaSettings, Settings
@@ -154,10 +155,15 @@ def stored_events(kafka: KafkaSettings, sessions: set[str], timeout_s: float = 3
         while not sessions <= found.keys() and time.monotonic() < deadline:
             for tp, records in consumer.poll(timeout_ms=500).items():
                 for record in records:
-                    batch = decode_batch(record.value)
-                    for event in batch.events:
-                        if event.get("session_id") in sessions:
-                            found[event["session_id"]] = (tp.partition, record.key, event, batch)
+                    for batch in decode_batches(record.value):
+                        for event in batch.events:
+                            if event.get("session_id") in sessions:
+                                found[event["session_id"]] = (
+                                    tp.partition,
+                                    record.key,
+                                    event,
+                                    batch,
+                                )
     finally:
         consumer.close()
     return found
@@ -281,24 +287,29 @@ def test_service_routes_answer_as_declared(server, spec):
 def test_lost_broker_gives_503_with_retry_after_and_a_retry_lands_after_restart(
     server, kafka, broker, spec
 ):
-    session = f"outage-{uuid.uuid4().hex[:8]}"
+    sessions = [f"outage-{uuid.uuid4().hex[:8]}-{i}" for i in range(6)]
     broker.kill()
     try:
         started = time.monotonic()
-        response = post(server, {"events": [join(session)]})
+        # Posted together, so they share the records the broker never acknowledges.
+        with ThreadPoolExecutor(len(sessions)) as pool:
+            responses = list(pool.map(lambda s: post(server, {"events": [join(s)]}), sessions))
         elapsed = time.monotonic() - started
-        assert response.status_code == 503
-        assert response.headers["Retry-After"] == "1"
+        assert [r.status_code for r in responses] == [503] * len(sessions)
+        assert {r.json()["code"] for r in responses} == {"kafka_unavailable"}
+        assert {r.headers["Retry-After"] for r in responses} == {"1"}
         assert elapsed < 7.0
-        check_declared(spec, response)
+        for response in responses:
+            check_declared(spec, response)
         assert httpx.get(server + "/readyz", timeout=10).status_code == 503
     finally:
         broker.start()
     deadline = time.monotonic() + 90
-    while True:
-        response = post(server, {"events": [join(session)]})
-        if response.status_code == 202 or time.monotonic() > deadline:
-            break
-        time.sleep(float(response.headers.get("Retry-After", "1")))
-    assert response.status_code == 202
-    assert session in stored_events(kafka, {session})
+    for session in sessions:
+        while True:
+            response = post(server, {"events": [join(session)]})
+            if response.status_code == 202 or time.monotonic() > deadline:
+                break
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+        assert response.status_code == 202
+    assert stored_events(kafka, set(sessions)).keys() == set(sessions)

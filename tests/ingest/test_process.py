@@ -25,7 +25,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from contract.records import decode_batch
+from contract.records import decode_batches
 from contract.registry import Partner, Stream, hash_secret
 from contract.registry_store import RegistryStore
 from contract.settings import KafkaSettings
@@ -133,9 +133,10 @@ def stored_sessions(kafka: KafkaSettings, wanted: set[str], timeout_s: float = 3
         while time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
                 for record in records:
-                    for event in decode_batch(record.value).events:
-                        if event.get("session_id") in wanted:
-                            found.add(event["session_id"])
+                    for batch in decode_batches(record.value):
+                        for event in batch.events:
+                            if event.get("session_id") in wanted:
+                                found.add(event["session_id"])
             if all(consumer.position(tp) >= end[tp] for tp in parts):
                 break
     finally:
