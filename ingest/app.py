@@ -55,9 +55,14 @@ def create_app(
     """The ingest app. Without ``registry`` it follows the registry topic itself (started in
     the lifespan); without ``producer`` it produces to ``config.shared.kafka``."""
     kafka = config.shared.kafka
-    sink: EventSink = producer or KafkaEventProducer(kafka, ack_timeout_s=config.ack_timeout_s)
+    coalescing = config.coalesce_linger_ms > 0
+    # While the coalescer gathers, the client's own linger would only add to its wait.
+    options = {"linger_ms": 0} if coalescing else None
+    sink: EventSink = producer or KafkaEventProducer(
+        kafka, ack_timeout_s=config.ack_timeout_s, options=options
+    )
     topic = kafka.topic(EVENTS)
-    if config.coalesce_linger_ms > 0:
+    if coalescing:
         # The events of concurrent requests go out together; the worker pays per record.
         sink = Coalescer(
             sink,

@@ -505,3 +505,33 @@ async def test_a_failing_close_is_logged_not_raised(cluster, producer, caplog):
     with caplog.at_level(logging.ERROR, logger="ingest.producer"):
         await producer.close()
     assert "closing the Kafka producer failed" in caplog.text
+
+
+# --- the app's producer ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("coalesce_linger_ms", "client_linger_ms", "coalescing"), [(5.0, 0, True), (0.0, 5, False)]
+)
+async def test_a_coalescing_app_turns_the_client_s_own_linger_off(
+    cluster, coalesce_linger_ms, client_linger_ms, coalescing
+):
+    from contract.settings import Settings
+    from ingest.app import create_app
+    from ingest.coalescer import Coalescer
+    from ingest.config import IngestConfig
+
+    from .helpers import StaticRegistry, make_registry
+
+    config = IngestConfig(
+        shared=Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:1")),
+        coalesce_linger_ms=coalesce_linger_ms,
+    )
+    app = create_app(config, registry=StaticRegistry(make_registry()))
+    state = app.state.ingest
+    assert isinstance(state.producer, Coalescer) is coalescing
+    await asyncio.wait_for(state.producer.send(state.topic, records(2)), 5)
+    [client] = cluster.clients
+    assert client.options["linger_ms"] == client_linger_ms
+    assert [partition for _, _, _, partition in client.sent] == [0, 1]
+    await state.producer.close()
