@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contract.topics import EVENTS
 from livetally.bench.context import Context, register
@@ -29,6 +29,9 @@ from livetally.bench.stats import percentile
 from livetally.demo.replay import wait_ready
 from livetally.exceptions import ProcessFailed
 
+if TYPE_CHECKING:
+    from livetally.bench.records import RecordFigures
+
 __all__ = ["run_ingest"]
 
 PREFIX = "bench.ingest."
@@ -41,6 +44,8 @@ class _Measured:
     closed: ClosedResult
     paced: OpenResult
     rate: int
+    records: RecordFigures
+    """The events-topic records the closed loop made."""
 
     @property
     def per_s(self) -> float | None:
@@ -59,6 +64,7 @@ class _Measured:
             "failed": done.failed,
             "stale_retries": done.stale_retries,
             "statuses": {str(k): v for k, v in done.statuses.items()},
+            "records": self.records.as_json(),
             "latency": {
                 "offered_events_per_s": self.rate,
                 "seconds": round(paced.seconds, 2),
@@ -83,18 +89,30 @@ def _measure(
         f"ingest ({label}): {sizes.ingest_clients} clients, as fast as they go, "
         f"{sizes.ingest_seconds:g} s"
     )
+    start_ms = time.time_ns() // 1_000_000
     closed = ctx.executor.submit(closed_loop, spec, sizes.ingest_seconds, sizes.ingest_clients)
     done = closed.result()
+    end_ms = time.time_ns() // 1_000_000
     ctx.say(
         f"ingest ({label}): {done.accepted:,} events in {done.seconds:.1f} s, "
         f"statuses {done.statuses}"
+    )
+    # Not at the top: ``python -m livetally.bench.records`` runs that module as __main__.
+    from livetally.bench.records import record_figures
+
+    topic = ctx.stack.kafka(PREFIX).topic(EVENTS)
+    records = record_figures(ctx.stack.servers, topic, start_ms, end_ms)
+    ctx.say(
+        f"ingest ({label}): {records.total_records:,} records, "
+        f"{_rate(records.records_per_s_per_partition)} per partition per second, "
+        f"{records.events_per_record or 0:,.1f} events per record"
     )
     if worker is not None:
         _wait_counted(ctx, worker)
     rate = sizes.latency_rate
     ctx.say(f"ingest ({label}): open loop at {rate:,} events/s for {sizes.latency_seconds:g} s")
     paced = ctx.executor.submit(open_loop, spec, rate, sizes.latency_seconds).result()
-    return _Measured(done, paced, rate)
+    return _Measured(done, paced, rate, records)
 
 
 def _wait_counted(ctx: Context, worker: Service) -> None:
@@ -137,6 +155,11 @@ def run_ingest(ctx: Context) -> None:
     alone = _measure(ctx, ingest, spec, "alone")
 
     results.set("ingest_events_per_s", whole.per_s)
+    results.set(
+        "records_per_s_per_partition",
+        whole.records.records_per_s_per_partition,
+        "no record was written in the closed loop",
+    )
     if whole.rate == 20_000:
         results.set("ingest_p99_ms_at_20k", whole.ms(99), "no request was answered")
     else:
@@ -154,6 +177,14 @@ def run_ingest(ctx: Context) -> None:
                 f"Ingest ({label}, {workers} processes): events/s; "
                 f"p50 / p99 at {measured.rate:,} events/s",
                 f"{_rate(measured.per_s)}; {_ms(measured.ms(50))} / {_ms(measured.ms(99))}",
+            )
+        )
+        per_record = measured.records.events_per_record
+        ctx.extra_rows.append(
+            (
+                f"Ingest ({label}): records/s per partition; events per record",
+                f"{_rate(measured.records.records_per_s_per_partition)}; "
+                f"{'n/a' if per_record is None else f'{per_record:,.1f}'}",
             )
         )
     stack.stop(ingest)

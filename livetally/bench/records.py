@@ -4,9 +4,10 @@ The worker pays Faust's cost once per record, so for the same events fewer, larg
 are cheaper to count. ``record_figures`` reads the records a topic got in a time window
 (by their create time) and counts them and their events. Run as a module, it starts its own
 broker and ingest, posts the suite's event log from keep-alive connections back to back,
-and prints the figures of that run:
+and prints the figures of that run; with ``--worker`` a stream worker then counts the whole
+topic, timed from its first commit to its last (``worker_rate``):
 
-    python -m livetally.bench.records --seconds 20 --clients 8 --ingest-workers 2
+    python -m livetally.bench.records --seconds 20 --clients 8 --ingest-workers 2 --worker
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contract.records import RecordError, decode_batches
 
-__all__ = ["RecordFigures", "events_in_record", "record_figures"]
+if TYPE_CHECKING:
+    from livetally.bench.stack import BenchStack
+
+__all__ = ["RecordFigures", "WorkerRate", "events_before", "events_in_record", "record_figures"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,79 @@ def record_figures(
     )
 
 
+def events_before(servers: Sequence[str], topic: str) -> dict[int, list[int]]:
+    """Partition → events in the records before each offset of ``topic`` as it is now
+    (index = offset, so the list is one longer than the partition)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=list(servers), enable_auto_commit=False)
+    try:
+        found = consumer.partitions_for_topic(topic)
+        if not found:
+            raise ValueError(f"topic {topic} does not exist")
+        parts = [TopicPartition(topic, p) for p in sorted(found)]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        cumulative = {tp.partition: [0] for tp in parts}
+        todo = {tp for tp in parts if ends[tp] > 0}
+        while todo:
+            for tp, batch in consumer.poll(timeout_ms=1000, max_records=2000).items():
+                counts = cumulative[tp.partition]
+                for record in batch:
+                    if record.offset >= ends[tp]:
+                        break
+                    counts.append(counts[-1] + (events_in_record(record.value) or 0))
+                if consumer.position(tp) >= ends[tp]:
+                    todo.discard(tp)
+                    consumer.pause(tp)
+    finally:
+        consumer.close()
+    return cumulative
+
+
+@dataclass(frozen=True)
+class WorkerRate:
+    """How fast one stream worker counted a topic ingest wrote."""
+
+    events: int
+    """Events in the records between the worker's first commit and the topic's end."""
+    seconds: float
+    """From that first commit to the commit of the topic's end."""
+
+    @property
+    def per_s(self) -> float | None:
+        """Events counted per second."""
+        return self.events / self.seconds if self.seconds > 0 else None
+
+
+def worker_rate(stack: BenchStack, prefix: str, group: str) -> WorkerRate:
+    """Start a worker on ``prefix``'s topics and time it through the events topic."""
+    from contract.topics import EVENTS
+    from livetally.bench.kafkaio import OffsetWatch, end_offsets
+
+    topic = stack.kafka(prefix).topic(EVENTS)
+    ends = end_offsets(stack.servers, topic)
+    cumulative = events_before(stack.servers, topic)
+    worker = stack.serve(
+        "worker", "worker-records", stack.env(prefix, LIVETALLY_STREAM_APP_ID=group)
+    )
+    watch = OffsetWatch(stack.servers, group, topic)
+    try:
+        progress = watch.wait_done(ends, timeout_s=900, alive=lambda: worker.proc.poll() is None)
+    finally:
+        watch.close()
+        stack.stop(worker)
+    if progress.first_at is None or progress.done_at is None or progress.first_offsets is None:
+        raise RuntimeError(f"the worker did not get through {topic}:\n{worker.tail()}")
+    first = progress.first_offsets
+    events = sum(
+        counts[min(ends.get(p, 0), len(counts) - 1)] - counts[min(first.get(p, 0), len(counts) - 1)]
+        for p, counts in cumulative.items()
+    )
+    return WorkerRate(events, progress.done_at - progress.first_at)
+
+
 @dataclass
 class _Run:
     accepted: int = 0
@@ -168,7 +246,7 @@ class _Run:
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
-def _run(args: argparse.Namespace, root: Path) -> tuple[_Run, RecordFigures]:
+def _run(args: argparse.Namespace, root: Path) -> tuple[_Run, RecordFigures, WorkerRate | None]:
     from contract.topics import EVENTS
     from livetally.bench.context import register
     from livetally.bench.eventlog import LogParams, iter_batches, write_log
@@ -202,7 +280,8 @@ def _run(args: argparse.Namespace, root: Path) -> tuple[_Run, RecordFigures]:
         run.accepted, run.seconds, run.statuses = done.accepted, done.seconds, done.statuses
         stack.stop(ingest)  # every record is flushed and acknowledged
         figures = record_figures(stack.servers, stack.kafka(prefix).topic(EVENTS), start_ms, end_ms)
-        return run, figures
+        counted = worker_rate(stack, prefix, "bench-records") if args.worker else None
+        return run, figures, counted
     finally:
         stack.close()
 
@@ -217,10 +296,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="for the ingest process"
     )
+    parser.add_argument(
+        "--worker", action="store_true", help="then time a stream worker through the topic"
+    )
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="livetally-records-"))
     try:
-        run, figures = _run(args, root)
+        run, figures, counted = _run(args, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     per_s = figures.records_per_s_per_partition or 0.0
@@ -235,6 +317,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"load average before {run.load_before[0]:.2f}, after {run.load_after[0]:.2f}",
         file=sys.stdout,
     )
+    if counted is not None:
+        print(
+            f"worker: {counted.per_s or 0:,.0f} events/s ({counted.events:,} events in "
+            f"{counted.seconds:.1f} s, first to last commit); load average "
+            f"{os.getloadavg()[0]:.2f}",
+            file=sys.stdout,
+        )
 
 
 if __name__ == "__main__":

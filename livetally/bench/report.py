@@ -21,6 +21,7 @@ __all__ = [
 KEYS: tuple[str, ...] = (
     "ingest_events_per_s",
     "ingest_p99_ms_at_20k",
+    "records_per_s_per_partition",
     "aggregate_events_per_s",
     "limit_events_per_s",
     "textbook_events_per_s",
@@ -74,6 +75,7 @@ TARGETS: tuple[Target, ...] = (
 _LABELS: dict[str, tuple[str, str]] = {
     "ingest_events_per_s": ("Ingest: events/s accepted (500-event batches)", "rate"),
     "ingest_p99_ms_at_20k": ("Ingest: request p99 at the offered load", "ms"),
+    "records_per_s_per_partition": ("Ingest: events-topic records/s per partition", "rate"),
     "aggregate_events_per_s": ("Aggregation: livetally worker, events/s", "rate"),
     "limit_events_per_s": ("Aggregation: limit (bare aiokafka decode+count)", "rate"),
     "textbook_events_per_s": ("Aggregation: textbook Faust app, events/s", "rate"),

@@ -44,7 +44,11 @@ logger = logging.getLogger(__name__)
 Part = tuple[str, Callable[[Context], None], tuple[str, ...]]
 
 PARTS: tuple[Part, ...] = (
-    ("ingest", run_ingest, ("ingest_events_per_s", "ingest_p99_ms_at_20k")),
+    (
+        "ingest",
+        run_ingest,
+        ("ingest_events_per_s", "ingest_p99_ms_at_20k", "records_per_s_per_partition"),
+    ),
     (
         "aggregation",
         run_aggregation,

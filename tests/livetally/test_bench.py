@@ -345,6 +345,13 @@ def test_quick_bench_runs_the_whole_pipeline_and_counts_what_it_sent(tmp_path):
     assert details["ingest"]["accepted"] > 0 and details["ingest"]["failed"] == 0
     assert details["ingest"]["alone"]["accepted"] > 0
     assert details["ingest"]["alone"]["failed"] == 0
+    # Every event accepted in the closed loop is in a record written during it.
+    records = details["ingest"]["records"]
+    assert records["events"] == details["ingest"]["accepted"], records
+    assert records["unreadable_records"] == 0
+    assert doc["records_per_s_per_partition"] == pytest.approx(
+        records["records_per_s_per_partition"], abs=0.1
+    )
     # The worker counted exactly the events produced; the limit loop read them all too.
     agg = details["aggregation"]
     assert agg["events_counted"] == agg["events_produced"] > 0
