@@ -14,6 +14,8 @@ A connection cut off here closes the way a careful server closes: the answer is 
 sending side is shut, and whatever the client still sends is read and dropped for
 ``LINGER_S`` before the socket closes. Closing at once with unread bytes in the socket would
 make the kernel send a reset, and a reset can discard the answer before the client read it.
+The same holds when the app answers before a body arrived in full and the connection is to
+close (the body's 408, a refusal that closes): uvicorn's close then lingers too.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import asyncio
 import importlib.util
 import logging
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import h11
 import orjson
@@ -117,6 +119,29 @@ class RequestDeadline:
         self._on_expiry(phase)
 
 
+class _LingeringTransport:
+    """A connection's transport whose ``close()`` lingers while its client may still be
+    sending the request's body; everything else is the transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, connection: _Deadlines) -> None:
+        self._transport = transport
+        self._connection = connection
+
+    def close(self) -> None:
+        if self._connection._lingering:
+            return
+        if self._connection._body_unread():
+            self._connection._cut_off()
+        else:
+            self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._connection._lingering or self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class _Deadlines:
     """What both protocols add; each says which phase its parser is in."""
 
@@ -132,11 +157,21 @@ class _Deadlines:
     server_state: Any
     client: tuple[str, int] | None
 
+    _raw_transport: asyncio.Transport
+
     def _parser_phase(self) -> Phase:
+        raise NotImplementedError
+
+    def _body_unread(self) -> bool:
+        """The current request's body has not arrived in full."""
         raise NotImplementedError
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
+        # uvloop's transports are not asyncio.Transport subclasses, but they behave as one.
+        self._raw_transport = cast(asyncio.Transport, transport)
+        # uvicorn and its request cycles close through this attribute.
+        self.transport = _LingeringTransport(self._raw_transport, self)  # type: ignore[assignment]
         self._start_deadlines()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -179,9 +214,9 @@ class _Deadlines:
         """Shut the sending side now and close after ``LINGER_S`` of dropping input."""
         self._deadline.cancel()
         self._lingering = True
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        self.loop.call_later(LINGER_S, self.transport.close)
+        if self._raw_transport.can_write_eof():
+            self._raw_transport.write_eof()
+        self.loop.call_later(LINGER_S, self._raw_transport.close)
 
 
 class DeadlineH11Protocol(_Deadlines, H11Protocol):
@@ -201,6 +236,9 @@ class DeadlineH11Protocol(_Deadlines, H11Protocol):
         if theirs is h11.SEND_BODY:
             return "drain" if self.cycle is not None and self.cycle.response_complete else "body"
         return "idle"
+
+    def _body_unread(self) -> bool:
+        return self.conn.their_state is h11.SEND_BODY
 
 
 def _httptools_class() -> type[asyncio.Protocol]:
@@ -263,6 +301,9 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 done = self.cycle is not None and self.cycle.response_complete
                 return "drain" if done else "body"
             return "idle"
+
+        def _body_unread(self) -> bool:
+            return self._in_message and not self._in_headers
 
     return DeadlineHttpToolsProtocol
 

@@ -113,14 +113,17 @@ class FakeTransport(asyncio.Transport):
 
 
 async def app(scope, receive, send) -> None:
-    """Refuses ``/refuse`` before reading the body; reads the whole body elsewhere."""
+    """Refuses ``/refuse`` (and ``/refuse-close``, closing) before reading the body; reads
+    the whole body elsewhere (``/close``: and closes)."""
     if scope["type"] != "http":
         return
-    if scope["path"] != "/refuse":
+    refuse = scope["path"].startswith("/refuse")
+    if not refuse:
         while (await receive()).get("more_body"):
             pass
-    status = 401 if scope["path"] == "/refuse" else 202
-    await send({"type": "http.response.start", "status": status, "headers": []})
+    status = 401 if refuse else 202
+    headers = [(b"connection", b"close")] if scope["path"].endswith("close") else []
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"{}"})
 
 
@@ -473,6 +476,30 @@ async def test_a_cut_off_connection_drops_what_its_client_still_sends_until_it_c
     assert conn.deadline_timers() == []
     assert not conn.transport.closed
     assert conn.cut_off()
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_an_answer_that_closes_before_the_body_arrived_lingers_instead(parser):
+    """The app's 408 for a slow body closes the connection with the body unread: closing
+    at once would reset the answer away, so the close lingers as a cut-off does."""
+    conn = await connect(parser)
+    await conn.feed(head("/refuse-close", length=1000) + b"x" * 10)
+    assert conn.transport.status() == 401
+    assert not conn.transport.closed
+    answered = conn.transport.written
+    await conn.feed(b"x" * 10)
+    assert conn.transport.written == answered
+    assert conn.deadline_timers() == []
+    assert conn.cut_off()
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+async def test_an_answer_that_closes_after_the_whole_body_closes_at_once(parser):
+    conn = await connect(parser)
+    await conn.feed(head("/close") + b"{}")
+    assert conn.transport.status() == 202
+    assert conn.transport.closed
+    assert not conn.transport.eof
 
 
 async def test_httptools_counts_header_bytes_per_request_not_per_connection():
