@@ -80,6 +80,19 @@ class RawLoad:
             t.start()
         return self
 
+    def under_way(self, answered: int = 20, timeout_s: float = 60) -> None:
+        """Wait until ``answered`` requests were answered; fail if the work ran out first
+        (a fault injected then would hit no request in flight)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                done, left = len(self.outcomes), len(self.work)
+            assert left, f"the load finished ({done} requests) before the fault: make it larger"
+            if done >= answered:
+                return
+            assert time.monotonic() < deadline, f"only {done} requests answered in {timeout_s} s"
+            time.sleep(0.05)
+
     def stop(self) -> None:
         self._stop.set()
         for t in self._threads:
@@ -106,10 +119,10 @@ def _settle(rel: RStack, stream: str, load: RawLoad) -> None:
 
 def test_ingest_sigterm_drains_and_flushes(rel: RStack) -> None:
     stream = "rel-ingest-term"
-    log = make_events(5, PLATFORMS, _base(10_000), sessions=4000)
+    log = make_events(5, PLATFORMS, _base(10_000), sessions=20_000)
     keys = {p: rel.keys.partners[p] for p in PLATFORMS}
     load = RawLoad(rel.stack.ingest_url, keys, stream, list(batches(log, 200))).start()
-    time.sleep(3)
+    load.under_way()
     proc = rel.stack.procs.pop("ingest")
     term_at = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -134,10 +147,10 @@ def test_ingest_sigterm_drains_and_flushes(rel: RStack) -> None:
 
 def test_ingest_sigkill_never_acknowledged_what_kafka_lacks(rel: RStack) -> None:
     stream = "rel-ingest-kill"
-    log = make_events(6, PLATFORMS, _base(10_000), sessions=4000)
+    log = make_events(6, PLATFORMS, _base(10_000), sessions=20_000)
     keys = {p: rel.keys.partners[p] for p in PLATFORMS}
     load = RawLoad(rel.stack.ingest_url, keys, stream, list(batches(log, 200))).start()
-    time.sleep(3)
+    load.under_way()
     rel.stack.kill("ingest", signal.SIGKILL)
     time.sleep(1)
     load.stop()
