@@ -192,14 +192,17 @@ class Coalescer:
         task.add_done_callback(self._producing.discard)
 
     async def _deliver(self, bundle: _Bundle) -> None:
+        acknowledged = False
         try:
             await self._sink.send(self._topic, [bundle.record()])
-        except asyncio.CancelledError:
-            bundle.error = KafkaNotAcknowledged("ingest stopped before Kafka acknowledged")
-            raise
+            acknowledged = True
         except Exception as exc:  # every request waiting on the bundle gets it
             bundle.error = exc
         finally:
+            # Cancellation or any other way out without an acknowledgement: no waiting
+            # request may be answered as if its events were in Kafka.
+            if not acknowledged and bundle.error is None:
+                bundle.error = KafkaNotAcknowledged("ingest stopped before Kafka acknowledged")
             bundle.done.set()
 
     @property

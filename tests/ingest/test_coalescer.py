@@ -178,6 +178,24 @@ async def test_a_refused_record_fails_every_send_in_it_with_the_error_of_its_own
         assert outcomes[0].code == outcomes[1].code == error.code
 
 
+class Abandoned(BaseException):
+    """A way out of a send that is neither an error nor a cancellation."""
+
+
+async def test_a_record_left_without_an_acknowledgement_fails_its_sends(sink, timers):
+    gather = coalescer(sink, timers)
+    sink.errors[0] = Abandoned()
+    sends = [
+        asyncio.create_task(gather.send(TOPIC, [record(0, 1)])),
+        asyncio.create_task(gather.send(TOPIC, [record(1, 2)])),
+    ]
+    await settle()
+    timers.fire()
+    outcomes = await asyncio.wait_for(asyncio.gather(*sends, return_exceptions=True), 1)
+    assert isinstance(outcomes[0], KafkaNotAcknowledged)
+    assert outcomes[1] is None
+
+
 async def test_a_full_record_goes_out_without_waiting_for_the_window(sink, timers):
     gather = coalescer(sink, timers, max_events=3)
     first = asyncio.create_task(gather.send(TOPIC, [record(0, 1, 2)]))
