@@ -33,11 +33,12 @@ from contract.records import (
 )
 from contract.stats import PartitionStats
 from contract.wire import MAX_FUTURE_MS, MAX_PAST_MS, MAX_TS, MIN_TS
-from stream.churn import ChurnCounter
+from stream.churn import WINDOW_S, ChurnCounter
+from stream.frozen import end_second, first_of, freeze, thaw
 from stream.presence import Session
 from stream.reports import REPORT_TTL_MS, Report, ReportTimeline, merge_report
 
-__all__ = ["PartitionState", "PlatformState"]
+__all__ = ["Freezing", "PartitionState", "PlatformState"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,26 @@ _ANY_STREAM = _AnyStream()
 Batch = EventBatch | WireBatch
 
 
+@dataclass(frozen=True, slots=True)
+class Freezing:
+    """When sessions that went offline are packed (``stream.frozen``).
+
+    A session is packed once it has been offline for ``grace_ms`` of its partner's event
+    time (``last_event_ts``): an event for it after that is late or a reconnect, and only
+    costs an unpacking. The check runs over the sessions not yet packed whenever the event
+    time moved ``every_ms`` on since the last one, or their number doubled (a log replayed
+    out of order may hardly move the event time). Packing changes no number, only memory.
+    """
+
+    grace_ms: int = 120_000
+    every_ms: int = 15_000
+    min_sweep: int = 4096
+    """Fewer unpacked sessions than this never trigger a check by their number alone."""
+
+
+DEFAULT_FREEZING = Freezing()
+
+
 @dataclass
 class PlatformState:
     """One (stream, partner) within one partition."""
@@ -60,7 +81,15 @@ class PlatformState:
     stream: str
     platform: str
     default_timeout_ms: int
-    sessions: dict[str, Session] = field(default_factory=dict)
+    freezing: Freezing = DEFAULT_FREEZING
+    sessions: dict[str, Session | bytes] = field(default_factory=dict)
+    """Per session id, its ``Session``, or the session packed (``stream.frozen``)."""
+    unpacked: set[str] = field(default_factory=set)
+    """The ids whose sessions are objects (new, unpacked since, or not of a shape that packs)."""
+    sweep_at_ts: int | None = None
+    """The event time from which the next check for sessions to pack runs."""
+    sweep_at_size: int = 0
+    """The number of unpacked sessions from which it runs anyway."""
     viewers: dict[str, int] = field(default_factory=dict)
     changes: dict[int, dict[int, list[int]]] = field(default_factory=dict)
     reports: dict[int, Report] = field(default_factory=dict)
@@ -111,10 +140,17 @@ class PlatformState:
     ) -> None:
         """Add one checked join/heartbeat/leave; changes wait in ``pending`` until ``fold``."""
         pending = self.pending
-        session = self.sessions.get(session_id)
+        found = self.sessions.get(session_id)
+        session: Session | None
+        if isinstance(found, bytes):
+            session = self.sessions[session_id] = thaw(found)
+            self.unpacked.add(session_id)
+        else:
+            session = found
         churn_before = self.churn.before(session, ts)
         if session is None:
             session = self.sessions[session_id] = Session(ts)
+            self.unpacked.add(session_id)
             second = -(-ts // 1000)
             views = pending[1]
             views[second] = views.get(second, 0) + 1
@@ -146,8 +182,10 @@ class PlatformState:
                 uniques[new_s] = uniques.get(new_s, 0) + 1
 
     def fold(self) -> None:
-        """Move the pending per-second changes into ``changes`` (once per record)."""
-        self.churn.slide(self.last_event_ts)
+        """Move the pending per-second changes into ``changes`` (once per record), and
+        pack the sessions that went offline when it is time to look for them."""
+        now = self.last_event_ts
+        self.churn.slide(now)
         for index, bumps in enumerate(self.pending):
             if not bumps:
                 continue
@@ -155,6 +193,47 @@ class PlatformState:
                 if delta:
                     self._bump(second, index, delta)
             bumps.clear()
+        if now is not None and (
+            self.sweep_at_ts is None
+            or now >= self.sweep_at_ts
+            or len(self.unpacked) >= self.sweep_at_size
+        ):
+            self.pack_offline(now)
+
+    def pack_offline(self, now_ms: int) -> None:
+        """Pack every session offline for the grace period before ``now_ms`` (event time)."""
+        freezing = self.freezing
+        limit = now_ms - freezing.grace_ms
+        sessions = self.sessions
+        kept: set[str] = set()
+        for session_id in self.unpacked:
+            session = sessions[session_id]
+            assert isinstance(session, Session)  # noqa: S101 - what ``unpacked`` holds
+            if end_second(session) * 1000 <= limit:
+                blob = freeze(session)
+                if blob is not None:
+                    sessions[session_id] = blob
+                    continue
+            kept.add(session_id)
+        self.unpacked = kept
+        self.sweep_at_ts = now_ms + freezing.every_ms
+        self.sweep_at_size = max(2 * len(kept), freezing.min_sweep)
+
+    def session(self, session_id: str) -> Session | None:
+        """One session as an object (unpacked if it is packed; the state is not changed)."""
+        found = self.sessions.get(session_id)
+        return thaw(found) if isinstance(found, bytes) else found
+
+    def recent_sessions(self, since_ms: int) -> dict[str, Session]:
+        """The sessions whose first event is at or after ``since_ms``, as objects."""
+        out: dict[str, Session] = {}
+        for session_id, found in self.sessions.items():
+            if isinstance(found, bytes):
+                if first_of(found) >= since_ms:
+                    out[session_id] = thaw(found)
+            elif found.first >= since_ms:
+                out[session_id] = found
+        return out
 
     def _bump_report(self, second: int, index: int, delta: int) -> None:
         minute = second // 60
@@ -213,8 +292,9 @@ class PlatformState:
 class PartitionState:
     """All (stream, partner) states of one partition of the events topic."""
 
-    def __init__(self, partition: int) -> None:
+    def __init__(self, partition: int, freezing: Freezing = DEFAULT_FREEZING) -> None:
         self.partition = partition
+        self.freezing = freezing
         self.platforms: dict[tuple[str, str], PlatformState] = {}
         self.dead_letters: list[DeadLetter] = []
         self.arrivals: list[tuple[int, int]] = []
@@ -228,7 +308,7 @@ class PartitionState:
         key = (stream, platform)
         state = self.platforms.get(key)
         if state is None:
-            state = self.platforms[key] = PlatformState(stream, platform, timeout_ms)
+            state = self.platforms[key] = PlatformState(stream, platform, timeout_ms, self.freezing)
         return state
 
     def apply_record(self, offset: int, value: bytes | None) -> int:
@@ -388,7 +468,11 @@ class PartitionState:
         for state in self.platforms.values():
             state.dirty.update(state.changes)
             state.forget_published_reports()
-            state.churn.catch_up(state.sessions, state.last_event_ts)
+            now = state.last_event_ts
+            if now is not None:
+                # What the counter's window can hold (it drops the rest itself).
+                since = (now // 1000 - WINDOW_S) * 1000
+                state.churn.catch_up(state.recent_sessions(since), now)
             state.stats_dirty = True
 
     def drain(self) -> tuple[list[Chunk], list[PartitionStats], list[DeadLetter]]:

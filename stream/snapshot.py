@@ -6,10 +6,17 @@ that a million sessions serialise in a few seconds of CPU and a few bytes per st
     MAGIC, u32 header length, header JSON, then per (stream, partner) the sections the
     header lists, each as u64 length + bytes.
 
-Sessions are stored column-wise: ids joined by ``\\n`` (ids are printable, so they never
-contain one), their first/base times, start/leave/range counts, and the start and leave
-offsets of all sessions concatenated. Restoring gives a state whose numbers and future
-behaviour are identical to the original's; all of its minutes are marked to be republished.
+Sessions held as objects are stored column-wise: ids joined by ``\\n`` (ids are printable,
+so they never contain one), their first/base times, start/leave/range counts, and the start
+and leave offsets of all sessions concatenated. Packed sessions (``stream.frozen``) are
+stored as they are held: their ids, the packed bytes concatenated and each one's length, so
+writing and reading them costs a copy. Packed bytes are in the writer's byte order; a
+snapshot written on a machine of the other byte order is refused when it holds any (the
+partition is then rebuilt from the events topic). Version 1 snapshots, which hold no packed
+sessions, are read as before.
+
+Restoring gives a state whose numbers and future behaviour are identical to the original's;
+all of its minutes are marked to be republished.
 """
 
 from __future__ import annotations
@@ -24,12 +31,13 @@ from typing import Any
 
 import orjson
 
-from stream.partition_state import PartitionState, PlatformState
+from stream.partition_state import DEFAULT_FREEZING, Freezing, PartitionState, PlatformState
 from stream.presence import Session
 
 __all__ = ["SNAPSHOT_VERSION", "SnapshotError", "dump_state", "load_state", "split_chunks"]
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+_READS = (1, 2)
 _MAGIC = b"LTSNAP1\n"
 _SECTIONS = (
     "session_ids",
@@ -48,6 +56,7 @@ _SECTIONS = (
     "viewer_firsts",
     "cells",
 )
+_PACKED_SECTIONS = ("packed_ids", "packed", "packed_sizes")
 
 
 class SnapshotError(ValueError):
@@ -65,8 +74,17 @@ def _array(typecode: str, data: bytes, swap: bool) -> array[int]:
 def _dump_platform(state: PlatformState) -> tuple[dict[str, Any], list[bytes]]:
     # Column by column with comprehensions and bytes joins: several times faster than one
     # loop appending to many arrays, which matters for a million sessions.
-    ids = list(state.sessions)
-    sessions = list(state.sessions.values())
+    ids: list[str] = []
+    sessions: list[Session] = []
+    packed_ids: list[str] = []
+    packed: list[bytes] = []
+    for session_id, held in state.sessions.items():
+        if isinstance(held, bytes):
+            packed_ids.append(session_id)
+            packed.append(held)
+        else:
+            ids.append(session_id)
+            sessions.append(held)
     firsts = array("q", [s.first for s in sessions])
     bases = array("q", [s.base for s in sessions])
     wide_flags = [s.starts.typecode == "q" for s in sessions]
@@ -98,6 +116,7 @@ def _dump_platform(state: PlatformState) -> tuple[dict[str, Any], list[bytes]]:
         "default_timeout_ms": state.default_timeout_ms,
         "sessions": len(ids),
         "viewers": len(viewer_firsts),
+        "packed": len(packed_ids),
         "timeouts": timeouts,
         "reports": [[ts, *report] for ts, report in state.reports.items()],
         "last_event_ts": state.last_event_ts,
@@ -121,6 +140,9 @@ def _dump_platform(state: PlatformState) -> tuple[dict[str, Any], list[bytes]]:
         "\n".join(state.viewers).encode(),
         viewer_firsts.tobytes(),
         cells.tobytes(),
+        "\n".join(packed_ids).encode(),
+        b"".join(packed),
+        array("I", [len(blob) for blob in packed]).tobytes(),
     ]
     return header, sections
 
@@ -171,9 +193,14 @@ def _ids(blob: bytes, count: int) -> list[str]:
     return ids
 
 
-def _load_platform(header: dict[str, Any], raw: dict[str, bytes], swap: bool) -> PlatformState:
+def _load_platform(
+    header: dict[str, Any], raw: dict[str, bytes], swap: bool, freezing: Freezing
+) -> PlatformState:
     state = PlatformState(
-        str(header["stream"]), str(header["platform"]), int(header["default_timeout_ms"])
+        str(header["stream"]),
+        str(header["platform"]),
+        int(header["default_timeout_ms"]),
+        freezing,
     )
     count = int(header["sessions"])
     ids = _ids(raw["session_ids"], count)
@@ -191,7 +218,7 @@ def _load_platform(header: dict[str, Any], raw: dict[str, bytes], swap: bool) ->
     pairs = list(zip(flat[0::2], flat[1::2], strict=True))
     if not len(firsts) == len(bases) == len(wide) == len(n_starts) == count:
         raise SnapshotError("snapshot session columns differ in length")
-    sessions: dict[str, Session] = {}
+    sessions: dict[str, Session | bytes] = {}
     new = Session.__new__
     s32 = l32 = s64 = l64 = r = 0
     for i, session_id in enumerate(ids):
@@ -217,11 +244,15 @@ def _load_platform(header: dict[str, Any], raw: dict[str, bytes], swap: bool) ->
     if s32 != len(starts32) or l32 != len(leaves32) or s64 != len(starts64) or r != len(pairs):
         raise SnapshotError("snapshot session arrays do not add up")
     for index, h, timeout in header["timeouts"]:
-        session = sessions[ids[index]]
-        if session.timeout_of is None:
-            session.timeout_of = {}
-        session.timeout_of[int(h)] = int(timeout)
-        session.longest = max(session.longest, int(timeout))
+        timed = sessions[ids[index]]
+        if not isinstance(timed, Session):
+            raise SnapshotError("snapshot timeouts name a session out of range")
+        if timed.timeout_of is None:
+            timed.timeout_of = {}
+        timed.timeout_of[int(h)] = int(timeout)
+        timed.longest = max(timed.longest, int(timeout))
+    state.unpacked = set(sessions)
+    _load_packed(header, raw, swap, sessions)
     state.sessions = sessions
     viewer_firsts = _array("q", raw["viewer_firsts"], swap)
     state.viewers = dict(
@@ -245,20 +276,39 @@ def _load_platform(header: dict[str, Any], raw: dict[str, bytes], swap: bool) ->
     return state
 
 
-def load_state(data: bytes) -> PartitionState:
+def _load_packed(
+    header: dict[str, Any], raw: dict[str, bytes], swap: bool, into: dict[str, Session | bytes]
+) -> None:
+    count = int(header.get("packed", 0))
+    if not count:
+        return
+    if swap:
+        raise SnapshotError("snapshot holds packed sessions of another byte order")
+    sizes = _array("I", raw["packed_sizes"], swap)
+    ids = _ids(raw["packed_ids"], count)
+    blob = raw["packed"]
+    if len(sizes) != count or sum(sizes) != len(blob):
+        raise SnapshotError("snapshot packed sessions do not add up")
+    at = 0
+    for session_id, size in zip(ids, sizes, strict=True):
+        into[session_id] = blob[at : at + size]
+        at += size
+
+
+def load_state(data: bytes, freezing: Freezing = DEFAULT_FREEZING) -> PartitionState:
     """Rebuild a partition state from ``dump_state``'s bytes, every minute marked dirty."""
     # Millions of new objects would trigger the cyclic GC over and over (none of them can
     # form a cycle), which makes loading several times slower.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load_state(data)
+        return _load_state(data, freezing)
     finally:
         if enabled:
             gc.enable()
 
 
-def _load_state(data: bytes) -> PartitionState:
+def _load_state(data: bytes, freezing: Freezing) -> PartitionState:
     if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 4:
         raise SnapshotError("not a livetally snapshot")
     view = memoryview(data)
@@ -268,17 +318,18 @@ def _load_state(data: bytes) -> PartitionState:
         top = orjson.loads(view[start : start + size])
     except orjson.JSONDecodeError as exc:
         raise SnapshotError(f"snapshot header is not JSON: {exc}") from None
-    if not isinstance(top, dict) or top.get("version") != SNAPSHOT_VERSION:
-        raise SnapshotError(f"snapshot version must be {SNAPSHOT_VERSION}")
+    if not isinstance(top, dict) or top.get("version") not in _READS:
+        raise SnapshotError(f"snapshot version must be one of {_READS}")
+    names = _SECTIONS if top["version"] == 1 else _SECTIONS + _PACKED_SECTIONS
     swap = top["byteorder"] != sys.byteorder
-    state = PartitionState(int(top["partition"]))
+    state = PartitionState(int(top["partition"]), freezing)
     state.next_offset = int(top["next_offset"])
     state.known_streams.update(top["streams"])
     sections = _sections(view, start + size)
     try:
         for header in top["platforms"]:
-            raw = {name: next(sections) for name in _SECTIONS}
-            platform = _load_platform(header, raw, swap)
+            raw = {name: next(sections) for name in names}
+            platform = _load_platform(header, raw, swap, freezing)
             state.platforms[(platform.stream, platform.platform)] = platform
     except (KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
         raise SnapshotError(f"snapshot is damaged: {exc!r}") from None

@@ -33,6 +33,9 @@ def build(sessions: int, seed: int = 3) -> PartitionState:
         for t in range(start + 10_000, start + duration, 10_000):
             platform.apply_session("heartbeat", t, sid, viewer, 30_000)
         platform.apply_session("leave", start + duration, sid, viewer, 30_000)
+        newest = start + duration
+        if platform.last_event_ts is None or newest > platform.last_event_ts:
+            platform.last_event_ts = newest
         if i % 1000 == 0:
             platform.fold()
     platform.fold()
@@ -50,8 +53,13 @@ def main() -> None:
     state.drain()
     gc.collect()
     held = process.memory_info().rss
-    starts = sum(len(s.starts) for s in state.platforms[("carnival", "web")].sessions.values())
-    print(f"state: {args.sessions:,} sessions, {starts:,} start times")
+    platform = state.platforms[("carnival", "web")]
+    starts = 0
+    for session_id in platform.sessions:
+        session = platform.session(session_id)
+        starts += len(session.starts) if session is not None else 0
+    packed = len(platform.sessions) - len(platform.unpacked)
+    print(f"state: {args.sessions:,} sessions ({packed:,} packed), {starts:,} start times")
     print(f"RSS with state: {held / 2**20:,.0f} MiB (state ~{(held - before) / 2**20:,.0f} MiB)")
     t, c = time.perf_counter(), time.process_time()
     data = dump_state(state)

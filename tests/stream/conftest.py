@@ -10,7 +10,7 @@ import pytest
 from contract.events import Event
 from contract.records import encode_batch
 from contract.series import PlatformDiffs
-from stream.partition_state import PartitionState
+from stream.partition_state import DEFAULT_FREEZING, Freezing, PartitionState
 from tests.oracle import Accepted
 
 
@@ -27,11 +27,18 @@ def to_event(a: Accepted, stream: str = "s") -> Event:
     )
 
 
+EAGER_FREEZING = Freezing(grace_ms=0, every_ms=0, min_sweep=0)
+"""Packs every session the moment it is offline, so that counting goes through packed ones."""
+
+
 def run_pipeline(
-    events: Iterable[Accepted], partitions: int = 3, drain_every: int = 7
+    events: Iterable[Accepted],
+    partitions: int = 3,
+    drain_every: int = 7,
+    freezing: Freezing = DEFAULT_FREEZING,
 ) -> dict[str, PlatformDiffs]:
     """Feed events one record each into partitioned states; merge the published chunks."""
-    states = [PartitionState(p) for p in range(partitions)]
+    states = [PartitionState(p, freezing) for p in range(partitions)]
     merged: dict[str, PlatformDiffs] = {}
 
     def drain() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -12,10 +13,10 @@ from hypothesis import strategies as st
 from contract.partials import Chunk
 from contract.records import encode_batch
 from contract.series import PlatformDiffs
-from stream.partition_state import PartitionState
+from stream.partition_state import Freezing, PartitionState
 from stream.snapshot import SnapshotError, dump_state, load_state, split_chunks
 from tests.oracle import Accepted, numbers
-from tests.stream.conftest import to_event
+from tests.stream.conftest import EAGER_FREEZING, to_event
 from tests.stream.test_presence import T0, _consistent, at, event_strategy
 
 PARTITIONS = 2
@@ -31,17 +32,19 @@ def session_view(state: PartitionState):
     """Everything a state counts with, in plain values."""
     out = {}
     for key, platform in state.platforms.items():
+        sessions = {}
+        for sid in platform.sessions:
+            s = platform.session(sid)
+            assert s is not None
+            sessions[sid] = (
+                s.first,
+                s.start_times(),
+                s.leave_times(),
+                s.ranges,
+                s.timeout_of or {},
+            )
         out[key] = (
-            {
-                sid: (
-                    s.first,
-                    s.start_times(),
-                    s.leave_times(),
-                    s.ranges,
-                    s.timeout_of or {},
-                )
-                for sid, s in platform.sessions.items()
-            },
+            sessions,
             platform.viewers,
             platform.reports,
             {
@@ -54,12 +57,19 @@ def session_view(state: PartitionState):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(event_strategy, max_size=30), st.integers(0, 30), st.randoms(use_true_random=False))
-def test_restored_state_counts_exactly_like_the_original(events, cut, rnd: random.Random):
+@given(
+    st.lists(event_strategy, max_size=30),
+    st.integers(0, 30),
+    st.randoms(use_true_random=False),
+    st.sampled_from([Freezing(), EAGER_FREEZING]),
+)
+def test_restored_state_counts_exactly_like_the_original(
+    events, cut, rnd: random.Random, freezing: Freezing
+):
     events = _consistent(events)
     rnd.shuffle(events)
     cut = min(cut, len(events))
-    original = [PartitionState(p) for p in range(PARTITIONS)]
+    original = [PartitionState(p, freezing) for p in range(PARTITIONS)]
     merged_a: dict[str, PlatformDiffs] = {}
     merged_b: dict[str, PlatformDiffs] = {}
 
@@ -76,7 +86,7 @@ def test_restored_state_counts_exactly_like_the_original(events, cut, rnd: rando
         merged_b[platform] = PlatformDiffs()
         for slot, seconds in diffs._chunks.items():
             merged_b[platform].put(Chunk("s", platform, slot[0], slot[1], seconds))
-    restored = [load_state(dump_state(state)) for state in original]
+    restored = [load_state(dump_state(state), freezing) for state in original]
     for a, b in zip(original, restored, strict=True):
         assert session_view(a) == session_view(b)
         assert a.next_offset == b.next_offset
@@ -111,7 +121,46 @@ def test_snapshot_keeps_wide_sessions_and_odd_timeouts():
     restored = load_state(dump_state(state))
     assert session_view(restored) == session_view(state)
     assert restored.partition == 3 and restored.next_offset == 4
-    assert restored.platforms[("s", "web")].sessions["a"].starts.typecode == "q"
+    wide = restored.platforms[("s", "web")].session("a")
+    assert wide is not None and wide.starts.typecode == "q"
+
+
+def test_packed_sessions_are_kept_packed_and_counted_on_exactly():
+    state = PartitionState(0, EAGER_FREEZING)
+    events = [Accepted("web", "join", T0 + 1_000 * n, f"s{n}", f"v{n % 3}") for n in range(50)]
+    events.append(Accepted("web", "heartbeat", T0 + 200_000, "late", None))
+    for n, a in enumerate(events):
+        state.apply_record(n, encode_batch("web", a.ts + 1000, [to_event(a)]))
+    platform = state.platforms[("s", "web")]
+    packed = {sid for sid, held in platform.sessions.items() if isinstance(held, bytes)}
+    assert packed == {f"s{n}" for n in range(50)}  # every one offline before the last event
+    restored = load_state(dump_state(state), EAGER_FREEZING)
+    again = restored.platforms[("s", "web")]
+    assert {sid for sid, held in again.sessions.items() if isinstance(held, bytes)} == packed
+    assert session_view(restored) == session_view(state)
+    # A late event for a packed session unpacks it and counts it as before.
+    late = encode_batch(
+        "web", T0 + 201_000, [to_event(Accepted("web", "leave", T0 + 10_500, "s10"))]
+    )
+    for copy in (state, restored):
+        copy.apply_record(len(events), late)
+    assert session_view(restored) == session_view(state)
+    assert isinstance(again.sessions["s10"], bytes)  # packed again: it is still offline
+    assert again.session("s10").leave_times() == [T0 + 10_500]
+
+
+def test_a_snapshot_of_the_previous_version_still_loads():
+    # Written by the release before packed sessions: two sessions of one partner.
+    data = (Path(__file__).parent / "data" / "snapshot-v1.bin").read_bytes()
+    state = load_state(data)
+    platform = state.platforms[("s", "web")]
+    a, b = platform.session("a"), platform.session("b")
+    assert a is not None and b is not None
+    assert a.start_times() == [T0, T0 + 10_000] and a.leave_times() == [T0 + 15_500]
+    assert a.ranges == [(T0 // 1000, T0 // 1000 + 16)]
+    assert b.ranges == [(T0 // 1000 + 2, T0 // 1000 + 32)]
+    assert platform.viewers == {"v": T0, "b": T0 + 2_000}
+    assert (state.partition, state.next_offset, platform.events) == (1, 4, 4)
 
 
 def test_damaged_snapshots_are_refused_with_a_reason():
