@@ -92,7 +92,7 @@ FULL = Sizes(
     e2e_seconds=60.0,
     probe_interval_s=0.1,
     scale_workers=(1, 2, 4),
-    memory_sessions=(100_000, 1_000_000),
+    memory_sessions=(100_000, 1_000_000, 10_000_000),
     dashboard_requests=20,
 )
 """``livetally bench``: the figures the targets are stated for."""

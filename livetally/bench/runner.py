@@ -64,7 +64,16 @@ PARTS: tuple[Part, ...] = (
     ),
     ("scale", run_scale, ()),
     ("e2e", run_end_to_end, ("e2e_p50_ms_at_20k", "e2e_p95_ms_at_20k", "e2e_p99_ms_at_20k")),
-    ("memory", run_memory, ("rss_mib_100k_sessions", "rss_mib_1m_sessions")),
+    (
+        "memory",
+        run_memory,
+        (
+            "rss_mib_100k_sessions",
+            "rss_mib_1m_sessions",
+            "rss_mib_10m_sessions",
+            "restore_s_10m_sessions",
+        ),
+    ),
     ("adversarial", run_adversarial, ("worst_cost_ratio", "adversarial_stall_ms")),
     ("viewers", run_viewers, ("dashboard_viewers_p95_1s",)),
     ("public", run_public, ("public_requests_per_s", "public_p99_ms")),
