@@ -81,16 +81,7 @@ def unpack(blob: bytes) -> tuple[int, int, array[int], array[int] | None, list[R
 
 def thaw(blob: bytes) -> Session:
     """The ``Session`` that ``freeze`` packed, equal to it in every field."""
-    first, base, starts, leaves, ranges = unpack(blob)
-    session = Session.__new__(Session)
-    session.first = first
-    session.base = base
-    session.starts = starts
-    session.leaves = leaves
-    session.timeout_of = None
-    session.longest = 0
-    session.ranges = ranges
-    return session
+    return Session.restored(*unpack(blob))
 
 
 def first_of(blob: bytes) -> int:

@@ -118,6 +118,27 @@ class Session:
         self.ranges: list[Range] = []
         """The whole seconds the session is online (kept in sync by ``add``)."""
 
+    @classmethod
+    def restored(
+        cls,
+        first: int,
+        base: int,
+        starts: array[int],
+        leaves: array[int] | None,
+        ranges: list[Range],
+    ) -> Session:
+        """A session from the fields it keeps (a checkpoint, a packed session), with no
+        start under a non-default timeout; the caller adds those (``timeout_of``, ``longest``)."""
+        session = cls.__new__(cls)
+        session.first = first
+        session.base = base
+        session.starts = starts
+        session.leaves = leaves
+        session.timeout_of = None
+        session.longest = 0
+        session.ranges = ranges
+        return session
+
     def start_times(self) -> list[int]:
         """The start instants kept, sorted (absolute ms)."""
         base = self.base

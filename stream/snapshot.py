@@ -27,7 +27,7 @@ import sys
 from array import array
 from collections.abc import Iterator
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -218,40 +218,34 @@ def _load_platform(
     pairs = list(zip(flat[0::2], flat[1::2], strict=True))
     if not len(firsts) == len(bases) == len(wide) == len(n_starts) == count:
         raise SnapshotError("snapshot session columns differ in length")
-    sessions: dict[str, Session | bytes] = {}
-    new = Session.__new__
+    objects: dict[str, Session] = {}
+    restored = Session.restored
     s32 = l32 = s64 = l64 = r = 0
     for i, session_id in enumerate(ids):
-        session = new(Session)
-        session.first = firsts[i]
-        session.base = bases[i]
         ns, nl, nr = n_starts[i], n_leaves[i], n_ranges[i]
         if wide[i]:
-            session.starts = starts64[s64 : s64 + ns]
+            starts = starts64[s64 : s64 + ns]
             s64 += ns
-            session.leaves = leaves64[l64 : l64 + nl] if nl else None
+            leaves = leaves64[l64 : l64 + nl] if nl else None
             l64 += nl
         else:
-            session.starts = starts32[s32 : s32 + ns]
+            starts = starts32[s32 : s32 + ns]
             s32 += ns
-            session.leaves = leaves32[l32 : l32 + nl] if nl else None
+            leaves = leaves32[l32 : l32 + nl] if nl else None
             l32 += nl
-        session.timeout_of = None
-        session.longest = 0
-        session.ranges = pairs[r : r + nr]
+        objects[session_id] = restored(firsts[i], bases[i], starts, leaves, pairs[r : r + nr])
         r += nr
-        sessions[session_id] = session
     if s32 != len(starts32) or l32 != len(leaves32) or s64 != len(starts64) or r != len(pairs):
         raise SnapshotError("snapshot session arrays do not add up")
     for index, h, timeout in header["timeouts"]:
-        timed = sessions[ids[index]]
-        if not isinstance(timed, Session):
-            raise SnapshotError("snapshot timeouts name a session out of range")
-        if timed.timeout_of is None:
-            timed.timeout_of = {}
-        timed.timeout_of[int(h)] = int(timeout)
-        timed.longest = max(timed.longest, int(timeout))
-    state.unpacked = set(sessions)
+        session = objects[ids[index]]
+        if session.timeout_of is None:
+            session.timeout_of = {}
+        session.timeout_of[int(h)] = int(timeout)
+        session.longest = max(session.longest, int(timeout))
+    state.unpacked = set(objects)
+    # The same dict, widened to hold packed sessions too (no copy of millions of entries).
+    sessions = cast(dict[str, Session | bytes], objects)
     _load_packed(header, raw, swap, sessions)
     state.sessions = sessions
     viewer_firsts = _array("q", raw["viewer_firsts"], swap)
