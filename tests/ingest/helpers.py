@@ -1,9 +1,12 @@
-"""Helpers of the ingest tests: a registry snapshot, keys, events and a stand-in sink."""
+"""Helpers of the ingest tests: a registry snapshot, keys, events, a stand-in sink and
+timers fired by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from contract.packing import OutRecord
 from contract.registry import Partner, Registry, Stream, hash_secret
@@ -61,3 +64,47 @@ def join(session: str = "s1", **extra) -> dict:
 
 def auth(key: str = KEY) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@dataclass
+class Timer:
+    """A timer that runs only when the test fires it."""
+
+    delay: float
+    callback: Any
+    args: tuple[Any, ...] = ()
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fire(self) -> None:
+        assert not self.cancelled
+        self.cancelled = True
+        self.callback(*self.args)
+
+
+@dataclass
+class HandTimers:
+    """Records the timers asked for, as ``call_later`` or by calling it; every other loop
+    attribute goes to the running loop."""
+
+    timers: list[Timer] = field(default_factory=list)
+
+    def call_later(self, delay: float, callback: Any, *args: Any) -> Timer:
+        timer = Timer(delay, callback, args)
+        self.timers.append(timer)
+        return timer
+
+    __call__ = call_later
+
+    def pending(self, delay: float | None = None) -> list[Timer]:
+        return [t for t in self.timers if not t.cancelled and delay in (None, t.delay)]
+
+    def fire(self) -> None:
+        """Fire the one timer pending (fails if there is not exactly one)."""
+        [timer] = self.pending()
+        timer.fire()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio.get_running_loop(), name)

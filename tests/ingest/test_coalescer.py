@@ -16,41 +16,10 @@ from contract.packing import OutRecord
 from contract.records import decode_batches, encode_raw_batch, split_bundle
 from ingest.coalescer import Coalescer
 from ingest.exceptions import KafkaNotAcknowledged
+from tests.ingest.helpers import HandTimers
 
 TOPIC = "livetally.events"
 LINGER_S = 0.005
-
-
-@dataclass
-class Timer:
-    delay: float
-    callback: object
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def fire(self) -> None:
-        assert not self.cancelled
-        self.cancelled = True
-        self.callback()
-
-
-@dataclass
-class HandTimers:
-    timers: list[Timer] = field(default_factory=list)
-
-    def __call__(self, delay, callback) -> Timer:
-        timer = Timer(delay, callback)
-        self.timers.append(timer)
-        return timer
-
-    def pending(self) -> list[Timer]:
-        return [t for t in self.timers if not t.cancelled]
-
-    def fire(self) -> None:
-        [timer] = self.pending()
-        timer.fire()
 
 
 @dataclass

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 import pytest
@@ -26,6 +26,7 @@ from ingest.connections import (
     timeout_response,
 )
 from ingest.problems import PROBLEM_TYPES
+from tests.ingest.helpers import HandTimers, Timer
 
 HEADER_S = 10.0
 DRAIN_S = 30.0
@@ -34,40 +35,6 @@ PARSERS = ["h11", "httptools"]
 
 
 # --- a loop with hand-fired timers, and a transport that records -------------------------
-
-
-@dataclass
-class Timer:
-    delay: float
-    callback: object
-    args: tuple
-    cancelled: bool = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def fire(self) -> None:
-        assert not self.cancelled
-        self.cancelled = True
-        self.callback(*self.args)
-
-
-@dataclass
-class HandTimers:
-    """Records ``call_later``; everything else goes to the running loop."""
-
-    timers: list[Timer] = field(default_factory=list)
-
-    def call_later(self, delay, callback, *args) -> Timer:
-        timer = Timer(delay, callback, args)
-        self.timers.append(timer)
-        return timer
-
-    def pending(self, delay: float | None = None) -> list[Timer]:
-        return [t for t in self.timers if not t.cancelled and delay in (None, t.delay)]
-
-    def __getattr__(self, name):
-        return getattr(asyncio.get_running_loop(), name)
 
 
 class FakeTransport(asyncio.Transport):
