@@ -262,13 +262,18 @@ class ChurnCounter:
         """Count the sessions of a state that was restored without its counter.
 
         A no-op once the counter has slid (its state counted a record), so calling it after
-        every rebuild is cheap; otherwise one pass over the sessions. A restored session
+        every rebuild is cheap; otherwise one pass over the sessions given. It slides the
+        window even when none is given: ``before`` follows every session whose first event is
+        at or after the floor, so a counter restored with no recent session must still have
+        one, or the next event of an older session would look like one it counts. The
+        caller gives at least every session whose first event is in the window before
+        ``as_of``; the others are skipped. A restored session
         counts as single when every instant it keeps is its first event's: folding keeps at
         least one instant in every whole second that had an event, and in the second of the
         first event an instant after it whenever there was a later event, so this is exactly
         "all its events were at one instant".
         """
-        if self.floor != _NO_FLOOR or as_of is None or not sessions:
+        if self.floor != _NO_FLOOR or as_of is None:
             return
         self.slide(as_of)
         floor = self.floor
