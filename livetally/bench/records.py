@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 from contract.records import RecordError, decode_batches
 
 if TYPE_CHECKING:
+    from kafka import KafkaConsumer, TopicPartition
+
     from livetally.bench.stack import BenchStack
 
 __all__ = ["RecordFigures", "WorkerRate", "events_before", "events_in_record", "record_figures"]
@@ -92,6 +94,18 @@ def events_in_record(value: bytes | None) -> int | None:
         return None
 
 
+def _assign_all(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Assign every partition of ``topic`` to ``consumer``; the partitions, in order."""
+    from kafka import TopicPartition
+
+    found = consumer.partitions_for_topic(topic)
+    if not found:
+        raise ValueError(f"topic {topic} does not exist")
+    parts = [TopicPartition(topic, p) for p in sorted(found)]
+    consumer.assign(parts)
+    return parts
+
+
 def record_figures(
     servers: Sequence[str], topic: str, start_ms: int, end_ms: int, **client_options: object
 ) -> RecordFigures:
@@ -102,7 +116,7 @@ def record_figures(
     """
     if end_ms <= start_ms:
         raise ValueError("the window must end after it starts")
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(
         bootstrap_servers=list(servers),
@@ -114,11 +128,7 @@ def record_figures(
     events: dict[int, int] = {}
     unreadable = largest = 0
     try:
-        found = consumer.partitions_for_topic(topic)
-        if not found:
-            raise ValueError(f"topic {topic} does not exist")
-        parts = [TopicPartition(topic, p) for p in sorted(found)]
-        consumer.assign(parts)
+        parts = _assign_all(consumer, topic)
         ends = consumer.end_offsets(parts)
         firsts = consumer.offsets_for_times(dict.fromkeys(parts, start_ms))
         stops = consumer.offsets_for_times(dict.fromkeys(parts, end_ms))
@@ -167,15 +177,11 @@ def record_figures(
 def events_before(servers: Sequence[str], topic: str) -> dict[int, list[int]]:
     """Partition → events in the records before each offset of ``topic`` as it is now
     (index = offset, so the list is one longer than the partition)."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import KafkaConsumer
 
     consumer = KafkaConsumer(bootstrap_servers=list(servers), enable_auto_commit=False)
     try:
-        found = consumer.partitions_for_topic(topic)
-        if not found:
-            raise ValueError(f"topic {topic} does not exist")
-        parts = [TopicPartition(topic, p) for p in sorted(found)]
-        consumer.assign(parts)
+        parts = _assign_all(consumer, topic)
         consumer.seek_to_beginning(*parts)
         ends = consumer.end_offsets(parts)
         cumulative = {tp.partition: [0] for tp in parts}
