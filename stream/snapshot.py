@@ -148,9 +148,16 @@ def _dump_platform(state: PlatformState) -> tuple[dict[str, Any], list[bytes]]:
 
 
 def dump_state(state: PartitionState) -> bytes:
-    """Serialise a partition's counting state (not its unpublished dead letters)."""
+    """Serialise a partition's counting state (not its unpublished dead letters).
+
+    Every session offline for the grace period is packed first, due or not: the sweep costs
+    a fraction of the dump, and a stream whose event time has stopped (the evening is over)
+    would otherwise keep its last sessions unpacked in memory and in every checkpoint.
+    """
     for platform in state.platforms.values():
         platform.fold()
+        if platform.last_event_ts is not None:
+            platform.pack_offline(platform.last_event_ts)
     headers: list[dict[str, Any]] = []
     body: list[bytes] = []
     for platform in state.platforms.values():

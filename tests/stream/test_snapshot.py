@@ -149,6 +149,25 @@ def test_packed_sessions_are_kept_packed_and_counted_on_exactly():
     assert again.session("s10").leave_times() == [T0 + 10_500]
 
 
+def test_a_checkpoint_packs_the_sessions_offline_long_enough_even_before_a_sweep_is_due():
+    rarely = Freezing(grace_ms=120_000, every_ms=10**9, min_sweep=10**9)
+    state = PartitionState(0, rarely)
+    events = [Accepted("web", "join", T0 + 1_000 * n, f"s{n}") for n in range(5)]
+    events.append(Accepted("web", "heartbeat", T0 + 170_000, "now", None))
+    for n, a in enumerate(events):
+        state.apply_record(n, encode_batch("web", a.ts + 1000, [to_event(a)]))
+    platform = state.platforms[("s", "web")]
+    before = session_view(state)
+    assert not any(isinstance(held, bytes) for held in platform.sessions.values())
+    restored = load_state(dump_state(state), rarely)
+    # s<n> is offline from T0 + 30 s + n s on, so 120 s before the last event: packed.
+    want = {f"s{n}" for n in range(5)}
+    for copy in (state, restored):
+        held = copy.platforms[("s", "web")].sessions
+        assert {sid for sid, h in held.items() if isinstance(h, bytes)} == want
+    assert session_view(state) == session_view(restored) == before
+
+
 def test_a_snapshot_of_the_previous_version_still_loads():
     # Written by the release before packed sessions: two sessions of one partner.
     data = (Path(__file__).parent / "data" / "snapshot-v1.bin").read_bytes()
