@@ -7,12 +7,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from contract.records import encode_bundle
 from contract.topics import EVENTS, STATS, ensure_topics
 from livetally.bench.context import Context
 from livetally.bench.eventlog import (
@@ -27,6 +28,7 @@ from livetally.bench.kafkaio import (
     GroupProgress,
     OffsetWatch,
     Prefill,
+    RecordOut,
     create_topic,
     end_offsets,
     group_members,
@@ -38,8 +40,10 @@ from livetally.bench.stack import Service
 from livetally.exceptions import ProcessFailed
 
 __all__ = [
+    "COALESCED_EVENTS",
     "PeerRun",
     "Throughput",
+    "coalesced",
     "log_batches",
     "measure_group",
     "run_aggregation",
@@ -48,6 +52,9 @@ __all__ = [
 ]
 
 CATCH_UP_TIMEOUT_S = 900.0
+COALESCED_EVENTS = 500
+"""Events per record of the coalesced fill: about what ingest's coalescer wrote under the
+ingest part's load (446–491 events a record, docs/performance.md)."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +75,39 @@ def log_batches(path: Path, limit: int) -> Iterator[Batch]:
     return take_events((body_batch(p, b) for p, b in read_log(path)), limit)
 
 
-def prefill_events(ctx: Context, topic: str, partitions: int, limit: int) -> Prefill:
-    """Write the log's first ``limit`` events to ``topic`` packed as ingest packs them."""
-    records = (
+def coalesced(
+    records: Iterable[tuple[RecordOut, int]], max_events: int
+) -> Iterator[tuple[RecordOut, int]]:
+    """The records' batches bundled per partition, in order, as ingest's coalescer writes
+    them: consecutive batches of a partition share a bundle while it holds at most
+    ``max_events`` events (a batch larger than that alone)."""
+    held: dict[int | None, tuple[bytes, list[bytes], int]] = {}
+    for (partition, key, value), count in records:
+        bundle = held.get(partition)
+        if bundle is not None and bundle[2] + count > max_events:
+            yield (partition, bundle[0], encode_bundle(bundle[1])), bundle[2]
+            bundle = None
+        if bundle is None:
+            held[partition] = (key, [value], count)
+        else:
+            bundle[1].append(value)
+            held[partition] = (bundle[0], bundle[1], bundle[2] + count)
+    for partition, (key, values, count) in held.items():
+        yield (partition, key, encode_bundle(values)), count
+
+
+def prefill_events(
+    ctx: Context, topic: str, partitions: int, limit: int, bundle_events: int = 0
+) -> Prefill:
+    """Write the log's first ``limit`` events to ``topic`` packed as ingest packs them, one
+    request's batches a record, or coalesced into bundles of ``bundle_events`` if set."""
+    records: Iterable[tuple[RecordOut, int]] = (
         ((r.partition, r.key, r.value), r.count)
         for batch in log_batches(ctx.log_path, limit)
         for r in batch_records(batch, 0, partitions=partitions)
     )
+    if bundle_events:
+        records = coalesced(records, bundle_events)
     return produce(ctx.stack.servers, topic, records)
 
 
@@ -178,6 +211,8 @@ def run_aggregation(ctx: Context) -> None:
     results.set("aggregate_events_per_s", livetally.per_s, "no time measured")
     ctx.say(f"aggregation: worker {livetally.per_s or 0:,.0f} events/s; counted {counted:,}")
 
+    bundled = _coalesced_rate(ctx, partitions, sizes.aggregate_events)
+
     limit = ctx.executor.submit(
         count_topic, stack.servers, topic, partitions, prefill.records
     ).result()
@@ -224,6 +259,41 @@ def run_aggregation(ctx: Context) -> None:
         "limit": {"records": limit.records, "events": limit.events, "seconds": limit.seconds},
         "textbook": {"events": textbook.events, "seconds": round(textbook.seconds, 3)},
         "quix": peer.details,
+        "coalesced": bundled,
+    }
+
+
+def _coalesced_rate(ctx: Context, partitions: int, events: int) -> dict[str, float | int | None]:
+    """One worker on the same events coalesced into bundles, as ingest writes them by
+    default: the per-record cost paid ~4x less often."""
+    prefix, group = "bench.aggc.", "bench-aggc"
+    kafka = ctx.stack.kafka(prefix, partitions)
+    ensure_topics(kafka)
+    topic = kafka.topic(EVENTS)
+    prefill = prefill_events(ctx, topic, partitions, events, COALESCED_EVENTS)
+    started = time.monotonic()
+    worker = _worker(ctx, "worker-agg-coalesced", prefix, partitions, group)
+    rate = measure_group(ctx, group, topic, prefill, [worker], started)
+    counted = _stats_events(ctx, kafka.topic(STATS), prefill.events)
+    ctx.stack.stop(worker)
+    ctx.say(
+        f"aggregation: worker on {prefill.records:,} coalesced records"
+        f" ({prefill.events / max(prefill.records, 1):,.0f} events each)"
+        f" {rate.per_s or 0:,.0f} events/s; counted {counted:,}"
+    )
+    if rate.per_s is not None:
+        ctx.extra_rows.append(
+            (
+                f"Aggregation: worker on coalesced records (<= {COALESCED_EVENTS} events)",
+                f"{rate.per_s:,.0f} events/s",
+            )
+        )
+    return {
+        "records": prefill.records,
+        "events": prefill.events,
+        "events_timed": rate.events,
+        "seconds": round(rate.seconds, 3),
+        "events_per_s": rate.per_s,
     }
 
 

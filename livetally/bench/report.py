@@ -60,7 +60,7 @@ class Target:
 
 TARGETS: tuple[Target, ...] = (
     Target("ingest_events_per_s", ">=", 50_000, ">= 50,000 events/s"),
-    Target("aggregate_events_per_s", ">=", 100_000, ">= 100,000 events/s"),
+    Target("aggregate_events_per_s", ">=", 250_000, ">= 250,000 events/s"),
     Target("ratio_vs_limit", ">=", 0.5, ">= 0.50 of the limit"),
     Target("ratio_vs_textbook", ">=", 5.0, ">= 5x the textbook app"),
     Target("ratio_vs_quix", ">=", 5.0, ">= 5x the Quix Streams app"),
