@@ -91,6 +91,19 @@ def object_bytes(states: Iterable[PartitionState]) -> dict[str, int]:
     return out
 
 
+def _counts(states: Iterable[PartitionState]) -> tuple[int, int]:
+    """Start times kept and sessions packed (in a function of its own, so that no loop
+    variable keeps the state alive once the caller lets it go)."""
+    starts = packed = 0
+    for state in states:
+        for platform in state.platforms.values():
+            for session_id in platform.sessions:
+                session = platform.session(session_id)
+                starts += len(session.starts) if session is not None else 0
+            packed += len(platform.sessions) - len(platform.unpacked)
+    return starts, packed
+
+
 def _rss(process: psutil.Process) -> float:
     return float(process.memory_info().rss) / 2**20
 
@@ -108,24 +121,19 @@ def main() -> None:
     process = psutil.Process()
     before = _rss(process)
     states = fill_joins(args.sessions) if args.fill == "joins" else [build(args.sessions)]
-    for state in states:
-        state.drain()
+    for one in states:
+        one.drain()
+    del one
     gc.collect()
     held = _rss(process)
-    starts = packed = 0
-    for state in states:
-        for platform in state.platforms.values():
-            for session_id in platform.sessions:
-                session = platform.session(session_id)
-                starts += len(session.starts) if session is not None else 0
-            packed += len(platform.sessions) - len(platform.unpacked)
+    starts, packed = _counts(states)
     print(f"state: {args.sessions:,} sessions ({packed:,} packed), {starts:,} start times")
     print(f"RSS with state: {held:,.0f} MiB (state ~{held - before:,.0f} MiB)")
     if args.fill == "joins":
         for kind, size in object_bytes(states).items():
             print(f"  {kind}: {size / 2**20:,.1f} MiB, {size / args.sessions:.1f} B/session")
     t, c = time.perf_counter(), time.process_time()
-    blobs = [dump_state(state) for state in states]
+    blobs = [dump_state(one) for one in states]
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     size = sum(len(blob) for blob in blobs)
     print(f"write: {wall:.2f} s wall, {cpu:.2f} s CPU, {size / 2**20:,.1f} MiB")
@@ -136,7 +144,7 @@ def main() -> None:
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     count = sum(state.sessions() for state in restored)
     print(f"load: {wall:.2f} s wall, {cpu:.2f} s CPU ({count:,} sessions)")
-    print(f"peak RSS: {_rss(process):,.0f} MiB")
+    print(f"RSS after loading, the original state freed: {_rss(process):,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -335,11 +335,16 @@ def test_a_restored_partition_goes_on_counting_like_the_original(events, cut, fr
     the same figures as one fed the whole log, however old its sessions are."""
     values = _records(events)
     cut = min(cut, len(values))
+    straight = PartitionState(0, freezing)  # fed the whole log, never dumped
     original = PartitionState(0, freezing)
     for offset, value in enumerate(values[:cut]):
         original.apply_record(offset, value)
     restored = load_state(dump_state(original), freezing)
+    for offset, value in enumerate(values):
+        straight.apply_record(offset, value)
     for offset, value in enumerate(values[cut:], start=cut):
         original.apply_record(offset, value)
         restored.apply_record(offset, value)
-    assert restored.drain()[1] == original.drain()[1]
+    want = straight.drain()[1]
+    assert original.drain()[1] == want
+    assert restored.drain()[1] == want
