@@ -248,14 +248,14 @@ def test_results_json_has_every_key_and_a_reason_for_each_null():
 def test_table_shows_machine_values_verdicts_and_reasons():
     results = Results(machine={"cpu_model": "Test CPU", "cores": 2, "load_average": [1.0]})
     results.date = "2026-01-01T00:00:00+00:00"
-    results.set("aggregate_events_per_s", 123456.0)
+    results.set("aggregate_events_per_s", 312456.0)
     results.set("ratio_vs_limit", 0.25)
     results.set("e2e_p95_ms_at_20k", None, "broker down")
     table = format_table(results, [("Scale: 2 partitions / 2 workers", "9 events/s")])
     lines = table.splitlines()
     assert "Test CPU, 2 cores" in table
     row = next(line for line in lines if "livetally worker" in line)
-    assert "123,456" in row and "met" in row
+    assert "312,456" in row and "met" in row
     assert "missed" in next(line for line in lines if "livetally / limit" in line)
     assert "0.25x" in table
     assert "e2e_p95_ms_at_20k: broker down" in table
