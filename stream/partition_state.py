@@ -9,10 +9,14 @@ grouped by minute. ``drain`` hands out the minutes that changed since the last c
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import sys
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Final
 
 import msgspec
+import numpy as np
 from msgspec import UNSET
 
 from contract.deadletter import DeadLetter
@@ -34,6 +38,7 @@ from contract.records import (
 from contract.stats import PartitionStats
 from contract.wire import MAX_FUTURE_MS, MAX_PAST_MS, MAX_TS, MIN_TS
 from stream.churn import WINDOW_S, ChurnCounter
+from stream.cold_store import ColdStore
 from stream.frozen import end_second, first_of, freeze, thaw
 from stream.presence import Session
 from stream.reports import REPORT_TTL_MS, Report, ReportTimeline, merge_report
@@ -69,9 +74,14 @@ class Freezing:
     every_ms: int = 15_000
     min_sweep: int = 4096
     """Fewer unpacked sessions than this never trigger a check by their number alone."""
+    migrate_min: int = 4096
+    """Packed sessions wait in the dict until there are this many (or an eighth of the cold
+    store's number), then move to the cold store with the viewers first seen before the
+    grace period (``PlatformState.migrate``)."""
 
 
 DEFAULT_FREEZING = Freezing()
+_ZERO_MINUTE: Final = array("q", bytes(8 * 180))
 
 
 @dataclass
@@ -83,7 +93,10 @@ class PlatformState:
     default_timeout_ms: int
     freezing: Freezing = DEFAULT_FREEZING
     sessions: dict[str, Session | bytes] = field(default_factory=dict)
-    """Per session id, its ``Session``, or the session packed (``stream.frozen``)."""
+    """Per session id, its ``Session``, or the session packed (``stream.frozen``); the rest
+    of the sessions are in ``cold_sessions``."""
+    cold_sessions: ColdStore = field(default_factory=ColdStore)
+    """Packed sessions moved out of ``sessions`` (``stream.cold_store``)."""
     unpacked: set[str] = field(default_factory=set)
     """The ids whose sessions are objects (new, unpacked since, or not of a shape that packs)."""
     sweep_at_ts: int | None = None
@@ -91,7 +104,13 @@ class PlatformState:
     sweep_at_size: int = 0
     """The number of unpacked sessions from which it runs anyway."""
     viewers: dict[str, int] = field(default_factory=dict)
-    changes: dict[int, dict[int, list[int]]] = field(default_factory=dict)
+    """Per viewer, the first time seen; the rest of the viewers are in ``cold_viewers``."""
+    cold_viewers: ColdStore = field(default_factory=ColdStore)
+    """Viewers moved out of ``viewers``: their first times as 8-byte native integers."""
+    changes: dict[int, array[int]] = field(default_factory=dict)
+    """Per minute, the per-second changes the sessions make: 60 x (concurrent, views,
+    uniques), one flat array (a minute of an evening has a change nearly every second; 1.5 KB
+    as an array, ~11 KB as dicts and lists)."""
     reports: dict[int, Report] = field(default_factory=dict)
     report_changes: dict[int, dict[int, list[int]]] = field(default_factory=dict)
     """Per minute, the per-second changes the reports make (kept up to date by ``apply``;
@@ -110,16 +129,26 @@ class PlatformState:
     churn: ChurnCounter = field(default_factory=ChurnCounter)
     """Recently started sessions, for the churn alert."""
 
-    def _bump(self, second: int, index: int, delta: int) -> None:
+    def add_change(self, second: int, index: int, delta: int) -> None:
+        """Add ``delta`` to one second's change of concurrent (0), views (1) or uniques (2)."""
         minute = second // 60
         cells = self.changes.get(minute)
         if cells is None:
-            cells = self.changes[minute] = {}
-        cell = cells.get(second)
-        if cell is None:
-            cell = cells[second] = [0, 0, 0]
-        cell[index] += delta
+            cells = self.changes[minute] = _ZERO_MINUTE[:]
+        cells[3 * (second - 60 * minute) + index] += delta
         self.dirty.add(minute)
+
+    def session_cells(self, minute: int) -> dict[int, tuple[int, int, int]]:
+        """The non-zero per-second changes the sessions make in one minute."""
+        cells = self.changes.get(minute)
+        if cells is None:
+            return {}
+        out: dict[int, tuple[int, int, int]] = {}
+        first = 60 * minute
+        for k in range(0, 180, 3):
+            if cells[k] or cells[k + 1] or cells[k + 2]:
+                out[first + k // 3] = (cells[k], cells[k + 1], cells[k + 2])
+        return out
 
     def apply(self, event: Event, timeout_ms: int) -> None:
         """Add one accepted event; a no-op if the same event was added before."""
@@ -141,6 +170,8 @@ class PlatformState:
         """Add one checked join/heartbeat/leave; changes wait in ``pending`` until ``fold``."""
         pending = self.pending
         found = self.sessions.get(session_id)
+        if found is None and self.cold_sessions:
+            found = self.cold_sessions.pop(session_id)
         session: Session | None
         if isinstance(found, bytes):
             session = self.sessions[session_id] = thaw(found)
@@ -168,6 +199,10 @@ class PlatformState:
         viewer = viewer_id or session_id
         viewers = self.viewers
         first_seen = viewers.get(viewer)
+        if first_seen is None and self.cold_viewers:
+            held = self.cold_viewers.pop(viewer)
+            if held is not None:
+                first_seen = viewers[viewer] = int.from_bytes(held, sys.byteorder, signed=True)
         if first_seen is None:
             viewers[viewer] = ts
             second = -(-ts // 1000)
@@ -191,7 +226,7 @@ class PlatformState:
                 continue
             for second, delta in bumps.items():
                 if delta:
-                    self._bump(second, index, delta)
+                    self.add_change(second, index, delta)
             bumps.clear()
         if now is not None and (
             self.sweep_at_ts is None
@@ -218,11 +253,77 @@ class PlatformState:
         self.unpacked = kept
         self.sweep_at_ts = now_ms + freezing.every_ms
         self.sweep_at_size = max(2 * len(kept), freezing.min_sweep)
+        packed = len(sessions) - len(kept)
+        if packed and packed >= max(freezing.migrate_min, len(self.cold_sessions) // 8):
+            self.migrate(limit)
+
+    def migrate(self, limit_ms: int) -> None:
+        """Move the packed sessions, and the viewers first seen at or before ``limit_ms``, to
+        the cold stores. An event for one of them brings it back (``apply_session``)."""
+        hot: dict[str, Session | bytes] = {}
+        ids: list[str] = []
+        blobs: list[bytes] = []
+        for session_id, held in self.sessions.items():
+            if isinstance(held, bytes):
+                ids.append(session_id)
+                blobs.append(held)
+            else:
+                hot[session_id] = held
+        self.cold_sessions.extend(ids, blobs)
+        # New dicts: a dict never shrinks when entries are deleted from it.
+        self.sessions = hot
+        viewers: dict[str, int] = {}
+        old: list[str] = []
+        firsts: list[bytes] = []
+        for viewer, first in self.viewers.items():
+            if first <= limit_ms:
+                old.append(viewer)
+                firsts.append(first.to_bytes(8, sys.byteorder, signed=True))
+            else:
+                viewers[viewer] = first
+        self.cold_viewers.extend(old, firsts)
+        self.viewers = viewers
 
     def session(self, session_id: str) -> Session | None:
         """One session as an object (unpacked if it is packed; the state is not changed)."""
         found = self.sessions.get(session_id)
+        if found is None and self.cold_sessions:
+            found = self.cold_sessions.get(session_id)
         return thaw(found) if isinstance(found, bytes) else found
+
+    def session_ids(self) -> Iterator[str]:
+        """Every session id held (those in the cold store after the others)."""
+        yield from self.sessions
+        for session_id, _ in self.cold_sessions.items():
+            yield session_id
+
+    def packed_ids(self) -> set[str]:
+        """The ids of the sessions held packed (in ``sessions`` or the cold store)."""
+        out = {sid for sid, held in self.sessions.items() if isinstance(held, bytes)}
+        out.update(session_id for session_id, _ in self.cold_sessions.items())
+        return out
+
+    def all_viewers(self) -> dict[str, int]:
+        """Every viewer's first time, in one dict (a copy: for checks, not the hot path)."""
+        out = {
+            viewer: int.from_bytes(held, sys.byteorder, signed=True)
+            for viewer, held in self.cold_viewers.items()
+        }
+        out.update(self.viewers)
+        return out
+
+    def session_count(self) -> int:
+        """How many sessions this (stream, partner) holds."""
+        return len(self.sessions) + len(self.cold_sessions)
+
+    def viewer_first(self, viewer: str) -> int | None:
+        """When a viewer was first seen, or None (the state is not changed)."""
+        first = self.viewers.get(viewer)
+        if first is None and self.cold_viewers:
+            held = self.cold_viewers.get(viewer)
+            if held is not None:
+                first = int.from_bytes(held, sys.byteorder, signed=True)
+        return first
 
     def recent_sessions(self, since_ms: int) -> dict[str, Session]:
         """The sessions whose first event is at or after ``since_ms``, as objects."""
@@ -233,6 +334,14 @@ class PlatformState:
                     out[session_id] = thaw(found)
             elif found.first >= since_ms:
                 out[session_id] = found
+        cold = self.cold_sessions
+        if cold:
+            # A packed session begins with its first event's time (``stream.frozen``).
+            positions = np.flatnonzero(cold.leading_i64() >= since_ms)
+            for session_id in cold.keys_at(positions):
+                held = cold.get(session_id)
+                assert held is not None  # noqa: S101 - a key the store just gave
+                out[session_id] = thaw(held)
         return out
 
     def _bump_report(self, second: int, index: int, delta: int) -> None:
@@ -270,10 +379,7 @@ class PlatformState:
 
     def chunk_seconds(self, minute: int) -> dict[int, tuple[int, int, int]]:
         """The non-zero per-second changes of one minute (sessions and reports together)."""
-        out: dict[int, tuple[int, int, int]] = {}
-        for second, cell in self.changes.get(minute, {}).items():
-            if cell[0] or cell[1] or cell[2]:
-                out[second] = (cell[0], cell[1], cell[2])
+        out = self.session_cells(minute)
         reported = self.report_changes.get(minute)
         if not reported:
             return out
@@ -491,11 +597,8 @@ class PartitionState:
                     )
                 )
                 cells = state.changes.get(minute)
-                if cells is not None:
-                    for second in [s for s, c in cells.items() if c == [0, 0, 0]]:
-                        del cells[second]
-                    if not cells:
-                        del state.changes[minute]
+                if cells is not None and cells == _ZERO_MINUTE:
+                    del state.changes[minute]
             state.dirty.clear()
             if state.stats_dirty:
                 state.stats_dirty = False
@@ -519,7 +622,7 @@ class PartitionState:
 
     def sessions(self) -> int:
         """How many sessions this partition holds."""
-        return sum(len(state.sessions) for state in self.platforms.values())
+        return sum(state.session_count() for state in self.platforms.values())
 
     def iter_platforms(self) -> Iterable[PlatformState]:
         """Every (stream, partner) state."""

@@ -29,8 +29,11 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import Any, cast
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
+from stream.cold_store import ColdStore
 from stream.partition_state import DEFAULT_FREEZING, Freezing, PartitionState, PlatformState
 from stream.presence import Session
 
@@ -106,17 +109,22 @@ def _dump_platform(state: PlatformState) -> tuple[dict[str, Any], list[bytes]]:
         for h, t in s.timeout_of.items()
     ]
     viewer_firsts = array("q", state.viewers.values())
+    cold_viewers, cold_viewer_ids, cold_firsts, _ = state.cold_viewers.raw()
+    cold_count, cold_ids, cold_packed, cold_sizes = state.cold_sessions.raw()
     cells = array("q")
-    for cell_seconds in state.changes.values():
-        for second, cell in cell_seconds.items():
-            cells.extend((second, cell[0], cell[1], cell[2]))
+    for minute in state.changes:
+        seconds = state.session_cells(minute)
+        # A minute whose changes went back to zero is kept (with one zero cell) until the
+        # next drain has published it.
+        for second, cell in (seconds or {60 * minute: (0, 0, 0)}).items():
+            cells.extend((second, *cell))
     header = {
         "stream": state.stream,
         "platform": state.platform,
         "default_timeout_ms": state.default_timeout_ms,
         "sessions": len(ids),
-        "viewers": len(viewer_firsts),
-        "packed": len(packed_ids),
+        "viewers": len(viewer_firsts) + cold_viewers,
+        "packed": len(packed_ids) + cold_count,
         "timeouts": timeouts,
         "reports": [[ts, *report] for ts, report in state.reports.items()],
         "last_event_ts": state.last_event_ts,
@@ -137,14 +145,20 @@ def _dump_platform(state: PlatformState) -> tuple[dict[str, Any], list[bytes]]:
         starts64,
         leaves64,
         ranges.tobytes(),
-        "\n".join(state.viewers).encode(),
-        viewer_firsts.tobytes(),
+        _joined("\n".join(state.viewers).encode(), cold_viewer_ids),
+        viewer_firsts.tobytes() + cold_firsts,
         cells.tobytes(),
-        "\n".join(packed_ids).encode(),
-        b"".join(packed),
-        array("I", [len(blob) for blob in packed]).tobytes(),
+        _joined("\n".join(packed_ids).encode(), cold_ids),
+        b"".join([*packed, cold_packed]),
+        array("I", [len(blob) for blob in packed]).tobytes()
+        + cold_sizes.astype(np.uint32).tobytes(),
     ]
     return header, sections
+
+
+def _joined(first: bytes, second: bytes) -> bytes:
+    """Two lists of ids, each joined by ``\n``, as one."""
+    return first + b"\n" + second if first and second else first or second
 
 
 def dump_state(state: PartitionState) -> bytes:
@@ -251,22 +265,21 @@ def _load_platform(
         session.timeout_of[int(h)] = int(timeout)
         session.longest = max(session.longest, int(timeout))
     state.unpacked = set(objects)
-    # The same dict, widened to hold packed sessions too (no copy of millions of entries).
-    sessions = cast(dict[str, Session | bytes], objects)
-    _load_packed(header, raw, swap, sessions)
-    state.sessions = sessions
+    # The same dict, widened to hold packed sessions (no copy of millions of entries).
+    state.sessions = cast(dict[str, Session | bytes], objects)
+    # Packed sessions and viewers go to the cold stores: an event brings one back.
+    state.cold_sessions = _load_packed(header, raw, swap)
     viewer_firsts = _array("q", raw["viewer_firsts"], swap)
-    state.viewers = dict(
-        zip(_ids(raw["viewer_ids"], int(header["viewers"])), viewer_firsts, strict=True)
+    state.cold_viewers = _cold(
+        raw["viewer_ids"],
+        int(header["viewers"]),
+        viewer_firsts.tobytes(),
+        np.full(len(viewer_firsts), 8, dtype=np.int64),
     )
     cells = _array("q", raw["cells"], swap).tolist()
     for k in range(0, len(cells), 4):
-        second = cells[k]
-        state.changes.setdefault(second // 60, {})[second] = [
-            cells[k + 1],
-            cells[k + 2],
-            cells[k + 3],
-        ]
+        for index in range(3):
+            state.add_change(cells[k], index, cells[k + 1 + index])
     for ts, concurrent, cumulative, uniques in header["reports"]:
         state.reports[int(ts)] = (concurrent, cumulative, uniques)
     state.forget_published_reports()
@@ -277,23 +290,23 @@ def _load_platform(
     return state
 
 
-def _load_packed(
-    header: dict[str, Any], raw: dict[str, bytes], swap: bool, into: dict[str, Session | bytes]
-) -> None:
+def _cold(ids: bytes, count: int, values: bytes, lengths: npt.NDArray[np.int64]) -> ColdStore:
+    if len(lengths) != count:
+        raise SnapshotError("snapshot id list does not match its count")
+    try:
+        return ColdStore.from_raw(ids, values, lengths)
+    except ValueError as exc:
+        raise SnapshotError(f"snapshot entries do not add up: {exc}") from None
+
+
+def _load_packed(header: dict[str, Any], raw: dict[str, bytes], swap: bool) -> ColdStore:
     count = int(header.get("packed", 0))
     if not count:
-        return
+        return ColdStore()
     if swap:
         raise SnapshotError("snapshot holds packed sessions of another byte order")
-    sizes = _array("I", raw["packed_sizes"], swap)
-    ids = _ids(raw["packed_ids"], count)
-    blob = raw["packed"]
-    if len(sizes) != count or sum(sizes) != len(blob):
-        raise SnapshotError("snapshot packed sessions do not add up")
-    at = 0
-    for session_id, size in zip(ids, sizes, strict=True):
-        into[session_id] = blob[at : at + size]
-        at += size
+    sizes = np.frombuffer(raw["packed_sizes"], dtype=np.uint32).astype(np.int64)
+    return _cold(raw["packed_ids"], count, raw["packed"], sizes)
 
 
 def load_state(data: bytes, freezing: Freezing = DEFAULT_FREEZING) -> PartitionState:

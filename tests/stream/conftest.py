@@ -27,8 +27,9 @@ def to_event(a: Accepted, stream: str = "s") -> Event:
     )
 
 
-EAGER_FREEZING = Freezing(grace_ms=0, every_ms=0, min_sweep=0)
-"""Packs every session the moment it is offline, so that counting goes through packed ones."""
+EAGER_FREEZING = Freezing(grace_ms=0, every_ms=0, min_sweep=0, migrate_min=0)
+"""Packs every session the moment it is offline and moves it to the cold store at once, so
+that counting goes through packed and cold sessions and viewers."""
 
 
 def run_pipeline(

@@ -33,7 +33,7 @@ def session_view(state: PartitionState):
     out = {}
     for key, platform in state.platforms.items():
         sessions = {}
-        for sid in platform.sessions:
+        for sid in platform.session_ids():
             s = platform.session(sid)
             assert s is not None
             sessions[sid] = (
@@ -45,12 +45,9 @@ def session_view(state: PartitionState):
             )
         out[key] = (
             sessions,
-            platform.viewers,
+            platform.all_viewers(),
             platform.reports,
-            {
-                m: {s: c for s, c in cells.items() if c != [0, 0, 0]}
-                for m, cells in platform.changes.items()
-            },
+            {m: platform.session_cells(m) for m in platform.changes},
             (platform.last_event_ts, platform.last_arrival, platform.events, platform.rejected),
         )
     return out
@@ -132,11 +129,13 @@ def test_packed_sessions_are_kept_packed_and_counted_on_exactly():
     for n, a in enumerate(events):
         state.apply_record(n, encode_batch("web", a.ts + 1000, [to_event(a)]))
     platform = state.platforms[("s", "web")]
-    packed = {sid for sid, held in platform.sessions.items() if isinstance(held, bytes)}
+    packed = platform.packed_ids()
     assert packed == {f"s{n}" for n in range(50)}  # every one offline before the last event
+    assert len(platform.cold_sessions) == 50  # moved out of the dict, as are the viewers
+    assert len(platform.cold_viewers) == 4  # v0-v2 and "late", a session without a viewer id
     restored = load_state(dump_state(state), EAGER_FREEZING)
     again = restored.platforms[("s", "web")]
-    assert {sid for sid, held in again.sessions.items() if isinstance(held, bytes)} == packed
+    assert again.packed_ids() == packed
     assert session_view(restored) == session_view(state)
     # A late event for a packed session unpacks it and counts it as before.
     late = encode_batch(
@@ -145,7 +144,7 @@ def test_packed_sessions_are_kept_packed_and_counted_on_exactly():
     for copy in (state, restored):
         copy.apply_record(len(events), late)
     assert session_view(restored) == session_view(state)
-    assert isinstance(again.sessions["s10"], bytes)  # packed again: it is still offline
+    assert "s10" in again.packed_ids()  # packed again: it is still offline
     assert again.session("s10").leave_times() == [T0 + 10_500]
 
 
@@ -158,13 +157,12 @@ def test_a_checkpoint_packs_the_sessions_offline_long_enough_even_before_a_sweep
         state.apply_record(n, encode_batch("web", a.ts + 1000, [to_event(a)]))
     platform = state.platforms[("s", "web")]
     before = session_view(state)
-    assert not any(isinstance(held, bytes) for held in platform.sessions.values())
+    assert not platform.packed_ids()
     restored = load_state(dump_state(state), rarely)
     # s<n> is offline from T0 + 30 s + n s on, so 120 s before the last event: packed.
     want = {f"s{n}" for n in range(5)}
     for copy in (state, restored):
-        held = copy.platforms[("s", "web")].sessions
-        assert {sid for sid, h in held.items() if isinstance(h, bytes)} == want
+        assert copy.platforms[("s", "web")].packed_ids() == want
     assert session_view(state) == session_view(restored) == before
 
 
@@ -178,7 +176,7 @@ def test_a_snapshot_of_the_previous_version_still_loads():
     assert a.start_times() == [T0, T0 + 10_000] and a.leave_times() == [T0 + 15_500]
     assert a.ranges == [(T0 // 1000, T0 // 1000 + 16)]
     assert b.ranges == [(T0 // 1000 + 2, T0 // 1000 + 32)]
-    assert platform.viewers == {"v": T0, "b": T0 + 2_000}
+    assert platform.all_viewers() == {"v": T0, "b": T0 + 2_000}
     assert (state.partition, state.next_offset, platform.events) == (1, 4, 4)
 
 
