@@ -4,7 +4,7 @@ Not part of ``livetally bench``; run on its own:
 ``python -m livetally.bench.inprocess_snapshot [--sessions 1000000] [--fill joins]``.
 ``--fill joins`` fills four partitions with the ``memory`` part's log (one join per session,
 half with a viewer id) instead of one partition of whole sessions, and also prints what the
-state's live objects cost per session.
+state's parts cost per session (objects, cold stores, minutes of changes).
 """
 
 from __future__ import annotations
@@ -65,17 +65,21 @@ def _allocated(obj: object) -> int:
 
 
 def object_bytes(states: Iterable[PartitionState]) -> dict[str, int]:
-    """Bytes of the live objects that hold sessions and viewers, by kind (a viewer id that
-    is also a session id is one string, counted once)."""
+    """Bytes of what holds sessions, viewers and per-second changes, by kind (a viewer id
+    that is also a session id is one string, counted once)."""
     out = dict.fromkeys(
         ("session ids", "sessions dicts", "packed sessions", "session objects",
-         "viewer ids", "viewers dicts", "viewer first times"),
+         "cold sessions", "viewer ids", "viewers dicts", "viewer first times", "cold viewers",
+         "minutes of changes"),
         0,
     )  # fmt: skip
     for state in states:
         for platform in state.platforms.values():
             out["sessions dicts"] += sys.getsizeof(platform.sessions)
             out["viewers dicts"] += sys.getsizeof(platform.viewers)
+            out["cold sessions"] += platform.cold_sessions.nbytes
+            out["cold viewers"] += platform.cold_viewers.nbytes
+            out["minutes of changes"] += sum(map(_allocated, platform.changes.values()))
             for session_id, held in platform.sessions.items():
                 out["session ids"] += _allocated(session_id)
                 if isinstance(held, bytes):
@@ -97,10 +101,10 @@ def _counts(states: Iterable[PartitionState]) -> tuple[int, int]:
     starts = packed = 0
     for state in states:
         for platform in state.platforms.values():
-            for session_id in platform.sessions:
+            for session_id in platform.session_ids():
                 session = platform.session(session_id)
                 starts += len(session.starts) if session is not None else 0
-            packed += len(platform.sessions) - len(platform.unpacked)
+            packed += platform.session_count() - len(platform.unpacked)
     return starts, packed
 
 
