@@ -294,13 +294,12 @@ class PlatformState:
     def session_ids(self) -> Iterator[str]:
         """Every session id held (those in the cold store after the others)."""
         yield from self.sessions
-        for session_id, _ in self.cold_sessions.items():
-            yield session_id
+        yield from self.cold_sessions.keys()
 
     def packed_ids(self) -> set[str]:
         """The ids of the sessions held packed (in ``sessions`` or the cold store)."""
         out = {sid for sid, held in self.sessions.items() if isinstance(held, bytes)}
-        out.update(session_id for session_id, _ in self.cold_sessions.items())
+        out.update(self.cold_sessions.keys())
         return out
 
     def all_viewers(self) -> dict[str, int]:
@@ -315,15 +314,6 @@ class PlatformState:
     def session_count(self) -> int:
         """How many sessions this (stream, partner) holds."""
         return len(self.sessions) + len(self.cold_sessions)
-
-    def viewer_first(self, viewer: str) -> int | None:
-        """When a viewer was first seen, or None (the state is not changed)."""
-        first = self.viewers.get(viewer)
-        if first is None and self.cold_viewers:
-            held = self.cold_viewers.get(viewer)
-            if held is not None:
-                first = int.from_bytes(held, sys.byteorder, signed=True)
-        return first
 
     def recent_sessions(self, since_ms: int) -> dict[str, Session]:
         """The sessions whose first event is at or after ``since_ms``, as objects."""

@@ -25,6 +25,7 @@ ops = st.lists(
 def check(store: ColdStore, model: dict[str, bytes]) -> None:
     assert len(store) == len(model)
     assert list(store.items()) == list(model.items())  # in the order they were added
+    assert list(store.keys()) == list(model)
     for key, value in model.items():
         assert store.get(key) == value and key in store
     leading = store.leading_i64()
