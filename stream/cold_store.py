@@ -227,12 +227,18 @@ class ColdStore:
         entries = np.flatnonzero(self._alive)[positions]
         return [self._id_bytes(entry).decode() for entry in entries.tolist()]
 
-    def raw(self) -> tuple[int, bytes, bytes, npt.NDArray[np.int64]]:
+    def raw(self) -> tuple[int, memoryview, memoryview, npt.NDArray[np.int64]]:
         """The live entries for a checkpoint: their number, their ids joined by ``\\n``, their
-        values concatenated, and each value's length (``compact`` runs first)."""
+        values concatenated, and each value's length (``compact`` runs first).
+
+        The ids and values are views of the store's buffers, not copies (a checkpoint of a
+        million cold entries would otherwise hold them twice more): release them before the
+        store next changes, which refuses to grow its buffers while a view is alive.
+        """
         self.compact()
         lengths = np.diff(self._value_end.astype(np.int64), prepend=0).astype(np.int64)
-        return self._live, bytes(self._ids[:-1]), bytes(self._values), lengths
+        ids = memoryview(self._ids)[: max(len(self._ids) - 1, 0)]
+        return self._live, ids, memoryview(self._values), lengths
 
     @classmethod
     def from_raw(cls, ids: bytes, values: bytes, lengths: npt.NDArray[np.int64]) -> ColdStore:
