@@ -16,6 +16,7 @@ from stream.alert_cards import alert_card
 from stream.alert_duty import AlertDuty
 from stream.alerting import AlertMonitor
 from stream.alerts import AlertRules
+from stream.allocator import fix_mmap_threshold
 from stream.assignment import Assignment
 from stream.channels.base import Sink
 from stream.channels.dingtalk import DingTalkBot
@@ -176,6 +177,8 @@ def serve(config: StreamConfig) -> None:
 
     from contract.kafka_login import check_login
 
+    if config.mmap_threshold_bytes:
+        fix_mmap_threshold(config.mmap_threshold_bytes)
     check_login(config.shared.kafka)
     ensure_topics(config.shared.kafka)
     (config.shared.home / "worker").mkdir(parents=True, exist_ok=True)

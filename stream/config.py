@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from contract.settings import Settings, SettingsError, read_float, read_int
+from stream.allocator import MAX_MMAP_THRESHOLD
 
 __all__ = ["DEFAULT_MILESTONES", "StreamConfig", "parse_milestones"]
 
@@ -86,6 +87,9 @@ class StreamConfig:
     (``LIVETALLY_CHECKPOINT_MIN_RECORDS``)."""
     checkpoint_chunk_bytes: int = 4 * 1024 * 1024
     """Largest checkpoint record (``LIVETALLY_CHECKPOINT_CHUNK_BYTES``)."""
+    mmap_threshold_bytes: int = 64 * 1024
+    """glibc's mmap threshold, fixed at start (``LIVETALLY_MMAP_THRESHOLD_BYTES``; 0 keeps
+    glibc's own, which rises with the buffers freed): ``stream/allocator.py``."""
     metrics_interval_s: float = 2.0
     """How often pipeline metrics are published and alerts evaluated."""
     alert_webhook: str | None = field(default=None, repr=False)
@@ -140,6 +144,9 @@ class StreamConfig:
                 f"LIVETALLY_FLUSH_MAX_INTERVAL_S ({flush_max:g} s) must not be shorter than "
                 f"LIVETALLY_FLUSH_INTERVAL_S ({flush:g} s)"
             )
+        mmap_threshold = read_int(env, "LIVETALLY_MMAP_THRESHOLD_BYTES", 64 * 1024)
+        if not 0 <= mmap_threshold <= MAX_MMAP_THRESHOLD:
+            raise SettingsError("LIVETALLY_MMAP_THRESHOLD_BYTES must be 0 (glibc's) to 32 MiB")
         alerting = _alert_settings(env)
         return cls(
             shared=Settings.from_env(env, service="worker"),
@@ -151,6 +158,7 @@ class StreamConfig:
             checkpoint_interval_s=_read_float(env, "LIVETALLY_CHECKPOINT_INTERVAL_S", 30.0),
             checkpoint_min_records=read_int(env, "LIVETALLY_CHECKPOINT_MIN_RECORDS", 1000),
             checkpoint_chunk_bytes=chunk_bytes,
+            mmap_threshold_bytes=mmap_threshold,
             milestones=milestones,
             **alerting,  # type: ignore[arg-type]  # the names and types checked there
         )

@@ -39,6 +39,8 @@ def test_an_empty_environment_gives_the_documented_defaults(home, tmp_path):
         ("LIVETALLY_CHECKPOINT_MIN_RECORDS", "1", "checkpoint_min_records", 1),
         ("LIVETALLY_CHECKPOINT_CHUNK_BYTES", "1024", "checkpoint_chunk_bytes", 1024),
         ("LIVETALLY_CHECKPOINT_CHUNK_BYTES", "15728640", "checkpoint_chunk_bytes", 15 << 20),
+        ("LIVETALLY_MMAP_THRESHOLD_BYTES", "0", "mmap_threshold_bytes", 0),
+        ("LIVETALLY_MMAP_THRESHOLD_BYTES", "33554432", "mmap_threshold_bytes", 32 << 20),
         (
             "LIVETALLY_ALERT_WEBHOOK",
             " http://127.0.0.1:9/hook ",
@@ -116,6 +118,8 @@ def test_the_shared_settings_are_the_workers(home, tmp_path):
         ("LIVETALLY_CHECKPOINT_CHUNK_BYTES", "1023"),
         ("LIVETALLY_CHECKPOINT_CHUNK_BYTES", "15728641"),
         ("LIVETALLY_CHECKPOINT_CHUNK_BYTES", "big"),
+        ("LIVETALLY_MMAP_THRESHOLD_BYTES", "-1"),
+        ("LIVETALLY_MMAP_THRESHOLD_BYTES", "33554433"),
         *[("LIVETALLY_MILESTONES", v) for v in ("lots", "every:x", "-5", "0")],
         ("LIVETALLY_ALERT_LANG", "fr"),
         ("LIVETALLY_ALERT_WECOM_WEBHOOK", "qyapi.weixin.qq.com/cgi-bin/webhook/send"),
